@@ -1,0 +1,198 @@
+"""Settings that stay the same from issue to issue, read from ``mailer.toml``.
+
+Branding, sender, footer, list identity and delivery defaults live here once; an issue may
+override branding, sender, footer and social links. Secrets never live here: they are read from
+the environment by the code that needs them (see :func:`secret`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import EmailStr, Field, ValidationError
+
+from mailer.errors import ConfigError, Location, MailerError
+from mailer.fields import Colour, Line, Strict, Text, WebUrl
+from mailer.validation import describe_errors
+
+SETTINGS_FILE = "mailer.toml"
+
+SocialNetwork = Literal[
+    "facebook", "linkedin", "twitter", "x", "instagram", "youtube", "medium", "website",
+    "tiktok", "mastodon", "bluesky", "flickr", "email",
+]
+
+
+class Sender(Strict):
+    name: Line
+    address: EmailStr
+    reply_to: EmailStr | None = None
+
+
+class SocialLink(Strict):
+    network: SocialNetwork
+    url: WebUrl
+    label: Line | None = None  # shown next to the icon; defaults to the network's name
+
+
+class Brand(Strict):
+    organisation: Line
+    logo: str | None = None  # a local path (relative to the file naming it) or an https URL
+    logo_alt: str | None = None
+    website: WebUrl | None = None
+    primary_color: Colour = "#0033A0"
+    text_color: Colour = "#222222"
+    muted_color: Colour = "#555555"
+    background_color: Colour = "#F2F4F7"
+    content_background: Colour = "#FFFFFF"
+    font_family: Line = "Arial, Helvetica, sans-serif"
+    font_size_px: int = Field(default=16, ge=10, le=24)
+
+
+class BrandOverride(Strict):
+    """The brand fields an issue may change; everything left out comes from the settings."""
+
+    organisation: Line | None = None
+    logo: str | None = None
+    logo_alt: str | None = None
+    website: WebUrl | None = None
+    primary_color: Colour | None = None
+    text_color: Colour | None = None
+    muted_color: Colour | None = None
+    background_color: Colour | None = None
+    content_background: Colour | None = None
+    font_family: Line | None = None
+    font_size_px: int | None = Field(default=None, ge=10, le=24)
+
+
+class Footer(Strict):
+    postal_address: Text
+    reason: Text  # why the reader gets this newsletter
+
+
+class FooterOverride(Strict):
+    postal_address: Text | None = None
+    reason: Text | None = None
+
+
+class ListIdentity(Strict):
+    """The mailing list as mail clients see it (List-Id, List-Unsubscribe)."""
+
+    id: Line  # RFC 2919 list id, such as "newsletter.turkiye.iom.int"
+    name: Line | None = None
+    unsubscribe_url: Line  # template with {token} and optionally {email}
+    unsubscribe_mailto: EmailStr | None = None
+
+
+class SendSettings(Strict):
+    transport: Line = "outbox://outbox"
+    subscribers: Line = "subscribers.example.csv"
+    suppression: Line | None = None
+    ledger: Line = ".mailer/ledger.sqlite3"
+    image_base_url: WebUrl | None = None
+    concurrency: int = Field(default=4, ge=1, le=64)
+    rate: float | None = Field(default=None, gt=0)
+    max_errors_in_a_row: int = Field(default=50, ge=1)
+    dkim_selector: Line | None = None
+    dkim_domain: Line | None = None
+    dkim_key_file: Line | None = None
+
+
+class Settings(Strict):
+    brand: Brand
+    sender: Sender
+    footer: Footer
+    list: ListIdentity
+    social: list[SocialLink] = []
+    send: SendSettings = SendSettings()
+
+
+class LoadedSettings:
+    """Settings plus the folder that relative paths in them are relative to."""
+
+    def __init__(self, settings: Settings, path: Path) -> None:
+        self.settings = settings
+        self.path = path
+        self.base_dir = path.parent
+
+    def resolve(self, relative: str) -> Path:
+        return (self.base_dir / relative).resolve()
+
+
+def find_settings(start: Path) -> Path | None:
+    """The nearest ``mailer.toml`` in ``start`` or its parents (an issue's folder upwards)."""
+    folder = start.resolve()
+    if folder.is_file():
+        folder = folder.parent
+    for candidate in (folder, *folder.parents):
+        path = candidate / SETTINGS_FILE
+        if path.is_file():
+            return path
+    return None
+
+
+def load_settings(path: Path, env: Mapping[str, str] | None = None) -> LoadedSettings:
+    """Read and validate ``path``; ``MAILER_SEND_*`` variables override the ``[send]`` table."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(Location(path), "settings file not found") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = re.search(r"line (\d+)", str(exc))
+        raise ConfigError(
+            Location(path, int(line.group(1)) if line else None), f"TOML syntax error: {exc}"
+        ) from None
+    data.setdefault("send", {})
+    for key, value in _send_overrides(os.environ if env is None else env).items():
+        data["send"][key] = value
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        field_path, message = describe_errors(exc, Settings)[0]
+        dotted = ".".join(str(p) for p in field_path)
+        raise ConfigError(_toml_location(path, text, field_path), message, dotted) from None
+    return LoadedSettings(settings, path.resolve())
+
+
+def _send_overrides(env: Mapping[str, str]) -> dict[str, str]:
+    """``MAILER_TRANSPORT=...`` and friends: every ``[send]`` key as ``MAILER_<KEY>``."""
+    overrides = {}
+    for key in SendSettings.model_fields:
+        value = env.get(f"MAILER_{key.upper()}")
+        if value:
+            overrides[key] = value
+    return overrides
+
+
+def _toml_location(path: Path, text: str, field_path: tuple) -> Location:
+    """Best-effort line of ``[table]`` / ``key =`` for a TOML field path (tomllib keeps none)."""
+    lines = text.splitlines()
+    table = str(field_path[0]) if field_path else ""
+    key = str(field_path[1]) if len(field_path) > 1 and isinstance(field_path[1], str) else None
+    in_table = False
+    table_line = None
+    for number, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            in_table = stripped.strip("[]").strip() == table
+            if in_table and table_line is None:
+                table_line = number
+            continue
+        if in_table and key and re.match(rf"{re.escape(key)}\s*=", stripped):
+            return Location(path, number)
+    return Location(path, table_line)
+
+
+def secret(name: str, purpose: str) -> str:
+    """A secret from the environment; never from a file, never logged."""
+    value = os.environ.get(name)
+    if not value:
+        raise MailerError(f"{purpose} needs the environment variable {name} (it is not set)")
+    return value

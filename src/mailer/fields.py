@@ -1,0 +1,74 @@
+"""Validated value types shared by the issue model and the settings model."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+
+
+class Strict(BaseModel):
+    """Base for every user-written model: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _single_line(value: str) -> str:
+    if "\r" in value or "\n" in value:
+        raise ValueError("must be a single line (no line breaks)")
+    return value
+
+
+def _web_url(value: str) -> str:
+    """An absolute http(s) or mailto URL, as a reader's mail client can open it."""
+    value = value.strip()
+    if not value:
+        raise ValueError("the URL is empty")
+    if any(ch.isspace() for ch in value):
+        raise ValueError(f"not a valid URL: {value!r} contains white space")
+    parts = urlsplit(value)
+    scheme = parts.scheme.lower()
+    if scheme == "mailto":
+        if "@" not in parts.path:
+            raise ValueError(f"not a valid mailto URL: {value!r}")
+        return value
+    if scheme not in ("http", "https"):
+        raise ValueError(f"not a valid URL: {value!r} (expected one starting with https://)")
+    if not parts.hostname or "." not in parts.hostname:
+        raise ValueError(f"not a valid URL: {value!r} has no host name")
+    return value
+
+
+_HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def _colour(value: str) -> str:
+    if not _HEX_COLOUR.match(value):
+        raise ValueError(f"not a colour: {value!r} (expected #RRGGBB)")
+    return value.upper()
+
+
+# BCP 47 in the shape mail clients use: a language, then optional script/region/variants.
+_BCP47 = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?(-[A-Za-z0-9]{5,8})*$")
+
+
+def _language(value: str) -> str:
+    if not _BCP47.match(value):
+        raise ValueError(f"not a BCP 47 language tag: {value!r} (for example 'en', 'tr', 'ar')")
+    return value
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Line = Annotated[Text, AfterValidator(_single_line)]
+WebUrl = Annotated[str, AfterValidator(_web_url)]
+Colour = Annotated[str, AfterValidator(_colour)]
+Language = Annotated[str, AfterValidator(_language)]
+
+RTL_LANGUAGES = frozenset({"ar", "he", "fa", "ur", "ps", "sd", "ug", "yi", "dv", "ckb"})
+
+
+def direction_of(language: str) -> str:
+    """The text direction a language is written in: 'rtl' or 'ltr'."""
+    return "rtl" if language.split("-")[0].lower() in RTL_LANGUAGES else "ltr"

@@ -1,0 +1,199 @@
+"""The newsletter issue: its model and the YAML loader that validates it.
+
+Every error names the YAML file, the line and column, and the field path, for example
+``issues/2018-03.yaml:14:7: lead.image.alt: missing alt text ...``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, model_validator
+
+from mailer.config import (
+    Brand,
+    BrandOverride,
+    Footer,
+    FooterOverride,
+    LoadedSettings,
+    Sender,
+    SocialLink,
+)
+from mailer.errors import InputError, Location
+from mailer.fields import Language, Line, Strict, Text, WebUrl, direction_of
+from mailer.validation import describe_errors
+from mailer.yamlsource import FieldPath, YamlDocument, load_yaml
+
+
+class Link(Strict):
+    label: Line  # "Read more", "Watch here", "Share on", ...
+    url: WebUrl
+
+
+class Image(Strict):
+    src: Line  # a path relative to the YAML file, or an https URL
+    alt: str  # "" marks a purely decorative image
+    caption: Text | None = None
+    credit: Line | None = None  # the photo credit, such as "IOM / Lanna Walsh"
+    link: WebUrl | None = None
+
+    @property
+    def is_remote(self) -> bool:
+        return self.src.startswith(("http://", "https://"))
+
+
+class Quote(Strict):
+    text: Text
+    attribution: Line | None = None
+
+
+class Item(Strict):
+    """One story, video, quote or press mention inside a section."""
+
+    title: Line | None = None
+    image: Image | None = None
+    body: Text | None = None
+    quote: Quote | None = None
+    links: list[Link] = []
+
+    @model_validator(mode="after")
+    def _has_content(self) -> Item:
+        if not (self.title or self.body or self.quote):
+            raise ValueError("an item needs at least a title, a body or a quote")
+        return self
+
+
+class Lead(Item):
+    title: Line
+
+
+class Section(Strict):
+    title: Line
+    intro: Text | None = None
+    items: list[Item] = Field(min_length=1)
+
+
+class Issue(Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,99}$")
+    subject: Line
+    preheader: Line | None = None
+    period: Line | None = None
+    language: Language = "en"
+    direction: Literal["ltr", "rtl"] | None = None
+    title: Line | None = None  # the newsletter's name in the header; defaults to the organisation
+    sender: Sender | None = None
+    brand: BrandOverride | None = None
+    footer: FooterOverride | None = None
+    social: list[SocialLink] | None = None
+    lead: Lead | None = None
+    sections: list[Section] = []
+
+    @property
+    def text_direction(self) -> str:
+        return self.direction or direction_of(self.language)
+
+    def all_items(self) -> list[Item]:
+        items: list[Item] = [self.lead] if self.lead else []
+        for section in self.sections:
+            items.extend(section.items)
+        return items
+
+
+@dataclass(frozen=True)
+class LoadedIssue:
+    """An issue with everything the settings fill in, and where its text came from."""
+
+    issue: Issue
+    source: YamlDocument
+    brand: Brand
+    sender: Sender
+    footer: Footer
+    social: list[SocialLink]
+    settings: LoadedSettings
+
+    @property
+    def path(self) -> Path:
+        return self.source.path
+
+    @property
+    def base_dir(self) -> Path:
+        return self.source.path.parent
+
+    def image_path(self, image: Image) -> Path:
+        return (self.base_dir / image.src).resolve()
+
+    def logo_path(self) -> Path | None:
+        """The logo file; a logo set in the issue is relative to the issue, else to settings."""
+        if not self.brand.logo or self.brand.logo.startswith(("http://", "https://")):
+            return None
+        if self.issue.brand and self.issue.brand.logo:
+            return (self.base_dir / self.brand.logo).resolve()
+        return self.settings.resolve(self.brand.logo)
+
+
+def load_issue(path: Path, settings: LoadedSettings) -> LoadedIssue:
+    """Load, validate and complete the issue at ``path``; raise :class:`InputError` if wrong."""
+    document = load_yaml(path)
+    if not isinstance(document.data, dict):
+        raise InputError(document.locate(()), "the issue must be a mapping of fields (key: value)")
+    try:
+        issue = Issue.model_validate(document.data)
+    except ValidationError as exc:
+        field_path, message = describe_errors(exc, Issue)[0]
+        raise InputError(document.locate(field_path), message, _dotted(field_path)) from None
+    loaded = LoadedIssue(
+        issue=issue,
+        source=document,
+        brand=_merge(settings.settings.brand, issue.brand),
+        sender=issue.sender or settings.settings.sender,
+        footer=_merge(settings.settings.footer, issue.footer),
+        social=issue.social if issue.social is not None else settings.settings.social,
+        settings=settings,
+    )
+    _check_local_images(loaded)
+    return loaded
+
+
+def _merge(base, override):
+    if override is None:
+        return base
+    return base.model_copy(update=override.model_dump(exclude_none=True))
+
+
+def _dotted(field_path: FieldPath) -> str:
+    text = ""
+    for part in field_path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def _check_local_images(loaded: LoadedIssue) -> None:
+    for field_path, image in _images_with_paths(loaded.issue):
+        if image.is_remote:
+            continue
+        if not loaded.image_path(image).is_file():
+            raise InputError(
+                loaded.source.locate((*field_path, "src")),
+                f"image file not found: {image.src} (paths are relative to the YAML file)",
+                _dotted((*field_path, "src")),
+            )
+    logo = loaded.logo_path()
+    if logo is not None and not logo.is_file():
+        where = loaded.source.locate(("brand", "logo")) if loaded.issue.brand else None
+        raise InputError(
+            where or Location(loaded.settings.path),
+            f"logo file not found: {loaded.brand.logo}",
+            "brand.logo",
+        )
+
+
+def _images_with_paths(issue: Issue):
+    if issue.lead and issue.lead.image:
+        yield ("lead", "image"), issue.lead.image
+    for s, section in enumerate(issue.sections):
+        for i, item in enumerate(section.items):
+            if item.image:
+                yield ("sections", s, "items", i, "image"), item.image
+

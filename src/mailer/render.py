@@ -1,0 +1,183 @@
+"""Render an issue once: model -> MJML (Jinja2) -> HTML (MRML) -> inlined HTML; model -> text.
+
+The output still holds merge-field tokens (see :mod:`mailer.merge`); personalising it per
+subscriber is a cheap string join done later, never a second render.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import textwrap
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import mjml
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from premailer import Premailer
+
+from mailer import markdown
+from mailer.errors import MailerError
+from mailer.images import ImageLinker
+from mailer.issue import Image, LoadedIssue
+from mailer.merge import UNSUBSCRIBE_KEY, MergeFields, token
+
+HTML_TEMPLATE = "newsletter.mjml.j2"
+TEXT_TEMPLATE = "newsletter.txt.j2"
+TEXT_WIDTH = 72
+
+_DOCTYPE = "<!DOCTYPE html>"
+
+
+@dataclass(frozen=True)
+class RenderedIssue:
+    """The finished newsletter, with merge-field tokens still in place."""
+
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    merge_fields: MergeFields
+
+
+def template_dir(loaded: LoadedIssue) -> Path:
+    """The project's ``templates/`` folder, beside ``mailer.toml``."""
+    folder = loaded.settings.base_dir / "templates"
+    if not (folder / HTML_TEMPLATE).is_file():
+        raise MailerError(f"no {HTML_TEMPLATE} in {folder} (templates live beside mailer.toml)")
+    return folder
+
+
+def render_issue(loaded: LoadedIssue, images: ImageLinker) -> RenderedIssue:
+    folder = template_dir(loaded)
+    merge = MergeFields()
+    context = _context(loaded, images, folder)
+    html_env, text_env = _environments(str(folder))
+    for env in (html_env, text_env):
+        env.filters["t"] = merge.tokenize
+    html_env.filters["md"] = lambda text: markdown.to_html(merge.tokenize(text))
+    html_env.filters["md_inline"] = lambda text: markdown.to_inline_html(merge.tokenize(text))
+    text_env.filters["md"] = lambda text: markdown.to_text(merge.tokenize(text))
+
+    mjml_source = html_env.get_template(HTML_TEMPLATE).render(context)
+    html = inline_css(mjml.mjml2html(mjml_source, disable_comments=True, fonts={}))
+    text = text_env.get_template(TEXT_TEMPLATE).render(context)
+    issue = loaded.issue
+    return RenderedIssue(
+        subject=merge.tokenize(issue.subject),
+        preheader=merge.tokenize(issue.preheader or ""),
+        html=html,
+        text=_tidy_text(text),
+        merge_fields=merge,
+    )
+
+
+@lru_cache(maxsize=8)
+def _environments(folder: str) -> tuple[Environment, Environment]:
+    """Autoescaping is on for the HTML template: text from YAML can never become markup."""
+    loader = FileSystemLoader(folder)
+    html_env = Environment(
+        loader=loader,
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    text_env = Environment(
+        loader=loader, autoescape=False, undefined=StrictUndefined,
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+    )
+    text_env.filters["wrap"] = wrap
+    text_env.filters["underline"] = lambda text, char="=": char * len(text)
+    return html_env, text_env
+
+
+def _context(loaded: LoadedIssue, images: ImageLinker, folder: Path) -> dict:
+    issue = loaded.issue
+
+    def image_url(image: Image) -> str:
+        return image.src if image.is_remote else images.url_for(loaded.image_path(image))
+
+    logo_path = loaded.logo_path()
+    logo_url = images.url_for(logo_path) if logo_path else loaded.brand.logo
+    social = [
+        {
+            "network": link.network,
+            "url": link.url,
+            "label": link.label or _NETWORK_NAMES.get(link.network, link.network.title()),
+            "icon": images.url_for(folder / "icons" / f"{link.network}.png"),
+        }
+        for link in loaded.social
+    ]
+    rtl = issue.text_direction == "rtl"
+    return {
+        "issue": issue,
+        "title": issue.title or loaded.brand.organisation,
+        "brand": loaded.brand,
+        "sender": loaded.sender,
+        "footer": loaded.footer,
+        "social": social,
+        "logo_url": logo_url,
+        "image_url": image_url,
+        "unsubscribe_url": token(UNSUBSCRIBE_KEY),
+        "direction": issue.text_direction,
+        "align": "right" if rtl else "left",
+        "opposite": "left" if rtl else "right",
+    }
+
+
+_NETWORK_NAMES = {
+    "facebook": "Facebook", "linkedin": "LinkedIn", "twitter": "Twitter", "x": "X",
+    "instagram": "Instagram", "youtube": "YouTube", "medium": "Medium", "website": "Website",
+    "tiktok": "TikTok", "mastodon": "Mastodon", "bluesky": "Bluesky", "flickr": "Flickr",
+    "email": "Email",
+}
+
+
+def inline_css(html: str) -> str:
+    """Move CSS into ``style`` attributes, keeping media queries and ``!important`` in them.
+
+    premailer's defaults would strip ``!important`` inside kept media queries (which is what
+    makes MJML's columns stack on phones), drop the lowercase doctype MRML writes, and try to
+    fetch remote stylesheets; each of those is switched off or repaired here.
+    """
+    inliner = Premailer(
+        html,
+        strip_important=False,
+        keep_style_tags=False,
+        disable_leftover_css=False,
+        allow_network=False,
+        allow_loading_external_files=False,
+        remove_classes=False,
+        disable_validation=True,
+        cssutils_logging_level=logging.CRITICAL,
+        cache_css_parsing=True,
+    )
+    body = inliner.transform(pretty_print=False)
+    body = re.sub(r"^\s*<!doctype[^>]*>\s*", "", body, flags=re.I)
+    return f"{_DOCTYPE}\n{body}"
+
+
+def wrap(text: str, width: int = TEXT_WIDTH, indent: str = "") -> str:
+    """Wrap each paragraph to ``width`` columns; URLs and long words are never broken."""
+    paragraphs = text.split("\n\n")
+    wrapped = []
+    for paragraph in paragraphs:
+        lines = [
+            textwrap.fill(
+                line, width=width, initial_indent=indent, subsequent_indent=indent,
+                break_long_words=False, break_on_hyphens=False,
+            )
+            for line in paragraph.split("\n")
+        ]
+        wrapped.append("\n".join(lines))
+    return "\n\n".join(wrapped)
+
+
+def _tidy_text(text: str) -> str:
+    """At most one blank line in a row, no trailing spaces, one final newline."""
+    lines = [line.rstrip() for line in text.splitlines()]
+    tidy = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+    return tidy + "\n"
+
