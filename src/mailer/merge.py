@@ -54,7 +54,9 @@ def _check_expression(source: str) -> None:
     try:
         tree = env.parse("{{ " + source + " }}")
     except TemplateSyntaxError as exc:
-        raise MergeFieldError(f"merge field {{{{ {source} }}}} is not valid: {exc.message}") from None
+        raise MergeFieldError(
+            f"merge field {{{{ {source} }}}} is not valid: {exc.message}"
+        ) from None
     for node in tree.find_all(nodes.Expr):
         if isinstance(node, nodes.Getattr):
             if not (isinstance(node.node, nodes.Name) and node.node.name == "subscriber"):

@@ -1,0 +1,153 @@
+"""``mailer preview``: write what subscribers get, and serve it with live reload.
+
+Output folder: ``index.html`` (the email as a browser shows it, images copied beside it),
+``message.txt`` (the plain-text part), ``message.eml`` (the complete message for a sample
+reader, images embedded). The server shows them side by side at phone and desktop widths and
+rebuilds whenever the YAML, a template, an image or ``mailer.toml`` changes.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+
+from mailer.errors import MailerError
+from mailer.images import PreviewImages
+from mailer.issue import LoadedIssue
+from mailer.merge import FillIn
+from mailer.message import SampleReader
+from mailer.pipeline import load, prepare
+from mailer.render import render_issue, template_dir
+
+
+@dataclass(frozen=True)
+class PreviewFiles:
+    html: Path
+    text: Path
+    eml: Path
+
+
+def write_preview(loaded: LoadedIssue, out_dir: Path) -> PreviewFiles:
+    """Render ``loaded`` for the sample reader into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    prepared = prepare(loaded, real_send=False)
+    message = prepared.factory.build(SampleReader())
+    values = message.personalisation.values
+    page = render_issue(loaded, PreviewImages(out_dir))
+    files = PreviewFiles(out_dir / "index.html", out_dir / "message.txt", out_dir / "message.eml")
+    files.html.write_text(FillIn.of(page.html, escape_html=True).fill(values), encoding="utf-8")
+    files.text.write_text(prepared.factory.content.text.fill(values), encoding="utf-8")
+    files.eml.write_bytes(message.data)
+    return files
+
+
+class LivePreview:
+    """Rebuilds the preview on demand and tells waiting browsers when it changed."""
+
+    def __init__(self, issue_path: Path, settings_path: Path | None, out_dir: Path) -> None:
+        self.issue_path = issue_path
+        self.settings_path = settings_path
+        self.out_dir = out_dir
+        self.generation = 0
+        self.error: str | None = None
+        self.watched: list[Path] = [issue_path.resolve().parent]
+        self._changed = threading.Condition()
+
+    def rebuild(self) -> None:
+        try:
+            loaded = load(self.issue_path, self.settings_path)
+            write_preview(loaded, self.out_dir)
+            self.watched = sorted({
+                self.issue_path.resolve().parent,
+                template_dir(loaded),
+                loaded.settings.path,
+                *(loaded.image_path(i.image).parent for i in loaded.issue.all_items() if i.image),
+            })
+            self.error = None
+        except MailerError as exc:
+            self.error = str(exc)
+        with self._changed:
+            self.generation += 1
+            self._changed.notify_all()
+
+    def wait_for_change(self, seen: int, timeout: float) -> int:
+        with self._changed:
+            self._changed.wait_for(lambda: self.generation != seen, timeout=timeout)
+            return self.generation
+
+    def state(self) -> dict:
+        return {"generation": self.generation, "error": self.error}
+
+
+def watch(preview: LivePreview, stop: threading.Event) -> None:
+    """Rebuild on every change below the watched paths until ``stop`` is set."""
+    from watchfiles import watch as watch_paths
+
+    while not stop.is_set():
+        for _changes in watch_paths(*preview.watched, stop_event=stop, debounce=150):
+            before = preview.watched
+            preview.rebuild()
+            if preview.watched != before:
+                break  # restart the watcher on the new set of folders
+
+
+def _handler(preview: LivePreview) -> Callable[..., SimpleHTTPRequestHandler]:
+    page = resources.files("mailer").joinpath("preview.html").read_text(encoding="utf-8")
+
+    class Handler(SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, directory=str(preview.out_dir), **kwargs)
+
+        def log_message(self, format: str, *args) -> None:
+            """Keep the terminal quiet; the preview is not a web server log."""
+
+        def end_headers(self) -> None:
+            self.send_header("Cache-Control", "no-store")
+            super().end_headers()
+
+        def do_GET(self) -> None:
+            if self.path in ("/", "/preview"):
+                self._send(HTTPStatus.OK, "text/html; charset=utf-8", page.encode("utf-8"))
+            elif self.path.startswith("/state"):
+                body = json.dumps(preview.state()).encode("utf-8")
+                self._send(HTTPStatus.OK, "application/json", body)
+            elif self.path.startswith("/events"):
+                self._stream_events()
+            else:
+                super().do_GET()
+
+        def _send(self, status: HTTPStatus, content_type: str, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _stream_events(self) -> None:
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            seen = -1
+            try:
+                while True:
+                    seen = preview.wait_for_change(seen, timeout=15)
+                    data = json.dumps(preview.state())
+                    self.wfile.write(f"data: {data}\n\n".encode())
+                    self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                return
+
+    return Handler
+
+
+def serve(preview: LivePreview, port: int) -> ThreadingHTTPServer:
+    """Start serving on 127.0.0.1 (``port`` 0 picks a free one); the caller runs it."""
+    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(preview))
+    server.daemon_threads = True
+    return server
