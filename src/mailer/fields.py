@@ -21,14 +21,21 @@ def _single_line(value: str) -> str:
     return value
 
 
+_MERGE_FIELD = re.compile(r"{{.*?}}")
+
+
 def _web_url(value: str) -> str:
-    """An absolute http(s) or mailto URL, as a reader's mail client can open it."""
+    """An absolute http(s) or mailto URL, as a reader's mail client can open it.
+
+    Merge fields (``?ref={{ subscriber.email }}``) are allowed; they are checked elsewhere.
+    """
     value = value.strip()
     if not value:
         raise ValueError("the URL is empty")
-    if any(ch.isspace() for ch in value):
+    bare = _MERGE_FIELD.sub("x", value)
+    if any(ch.isspace() for ch in bare):
         raise ValueError(f"not a valid URL: {value!r} contains white space")
-    parts = urlsplit(value)
+    parts = urlsplit(bare)
     scheme = parts.scheme.lower()
     if scheme == "mailto":
         if "@" not in parts.path:

@@ -23,6 +23,7 @@ from mailer.config import (
 )
 from mailer.errors import InputError, Location
 from mailer.fields import Language, Line, Strict, Text, WebUrl, direction_of
+from mailer.merge import MergeFieldError, validate
 from mailer.validation import describe_errors
 from mailer.yamlsource import FieldPath, YamlDocument, load_yaml
 
@@ -143,6 +144,7 @@ def load_issue(path: Path, settings: LoadedSettings) -> LoadedIssue:
     except ValidationError as exc:
         field_path, message = describe_errors(exc, Issue)[0]
         raise InputError(document.locate(field_path), message, _dotted(field_path)) from None
+    _check_merge_fields(document)
     loaded = LoadedIssue(
         issue=issue,
         source=document,
@@ -167,6 +169,26 @@ def _dotted(field_path: FieldPath) -> str:
     for part in field_path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
     return text
+
+
+def _check_merge_fields(document: YamlDocument) -> None:
+    """Refuse unknown or unsafe merge fields now, not as blanks half-way through a send."""
+    for field_path, text in _strings(document.data, ()):
+        try:
+            validate(text)
+        except MergeFieldError as exc:
+            raise InputError(document.locate(field_path), str(exc), _dotted(field_path)) from None
+
+
+def _strings(node: object, here: FieldPath):
+    if isinstance(node, str):
+        yield here, node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(value, (*here, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _strings(value, (*here, index))
 
 
 def _check_local_images(loaded: LoadedIssue) -> None:

@@ -21,7 +21,8 @@ def _validate_link(url: str) -> bool:
 
 @lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
-    md = MarkdownIt("zero", {"html": False, "breaks": True})
+    # A single line break in YAML text is a space, a blank line starts a new paragraph.
+    md = MarkdownIt("zero", {"html": False, "breaks": False})
     md.enable(["emphasis", "link", "newline", "escape", "entity", "backticks"])
     md.validateLink = _validate_link
     return md

@@ -1,0 +1,182 @@
+"""Loading an issue: every field of the model, and a located one-line error for each mistake."""
+
+from __future__ import annotations
+
+import pytest
+
+from mailer.config import load_settings
+from mailer.errors import InputError
+from mailer.issue import load_issue
+
+FULL_ISSUE = """
+id: 2026-01-test
+subject: "Şanlıurfa’da yeni merkez"
+preheader: A short summary
+period: "January – March 2026"
+language: tr
+title: Bülten
+lead:
+  title: Lead story
+  image:
+    src: assets/photo.png
+    alt: Children painting together
+    caption: Children at the *art* workshop.
+    credit: IOM / Lanna Walsh
+  body: |
+    First paragraph with [a link](https://turkiye.iom.int/a).
+  links:
+    - label: Read more
+      url: https://turkiye.iom.int/news/lead
+    - label: Share on
+      url: https://www.facebook.com/sharer/sharer.php?u=https://turkiye.iom.int/news/lead
+sections:
+  - title: Our Stories
+    intro: Stories from the field.
+    items:
+      - body: Delbaz from Al-Hasakeh.
+        quote:
+          text: It was hard at the beginning.
+          attribution: Delbaz
+        links:
+          - label: Watch here
+            url: https://www.youtube.com/watch?v=abc
+      - title: Decorative
+        image: {src: assets/photo.png, alt: ""}
+footer:
+  reason: You asked for it.
+brand:
+  primary_color: "#112233"
+social:
+  - network: medium
+    url: https://medium.com/@UNmigration
+"""
+
+
+def test_every_field_of_a_full_issue_is_loaded(project):
+    path = project.write_issue(FULL_ISSUE)
+    loaded = load_issue(path, load_settings(project.settings))
+    issue = loaded.issue
+    assert issue.id == "2026-01-test"
+    assert issue.subject == "Şanlıurfa’da yeni merkez"
+    assert issue.preheader == "A short summary"
+    assert issue.period == "January – March 2026"
+    assert issue.language == "tr"
+    assert issue.text_direction == "ltr"
+    assert issue.title == "Bülten"
+    assert issue.lead.image.alt == "Children painting together"
+    assert issue.lead.image.credit == "IOM / Lanna Walsh"
+    assert [link.label for link in issue.lead.links] == ["Read more", "Share on"]
+    story = issue.sections[0].items[0]
+    assert story.quote.text == "It was hard at the beginning."
+    assert story.quote.attribution == "Delbaz"
+    assert story.links[0].url == "https://www.youtube.com/watch?v=abc"
+    assert issue.sections[0].items[1].image.alt == ""  # decorative
+    assert loaded.image_path(issue.lead.image) == (path.parent / "assets/photo.png").resolve()
+    # Settings fill in what the issue leaves out; the issue overrides what it sets.
+    assert loaded.brand.primary_color == "#112233"
+    assert loaded.brand.organisation == "IOM Turkey"
+    assert loaded.footer.reason == "You asked for it."
+    assert "Çankaya, Ankara" in loaded.footer.postal_address
+    assert [link.network for link in loaded.social] == ["medium"]
+    assert loaded.sender.address == "newsletter@iom.int"
+
+
+def test_arabic_issue_is_right_to_left(project):
+    path = project.write_issue("id: ar\nsubject: نشرة\nlanguage: ar\n")
+    assert load_issue(path, load_settings(project.settings)).issue.text_direction == "rtl"
+
+
+def test_settings_social_links_are_used_when_the_issue_has_none(project):
+    path = project.write_issue("id: plain\nsubject: Hello\n")
+    loaded = load_issue(path, load_settings(project.settings))
+    assert len(loaded.social) == 7
+    assert loaded.social[0].url == "https://www.facebook.com/IOM/"
+
+
+BAD_INPUTS = [
+    pytest.param(
+        "id: x\nsubject: s\nlead:\n  tittle: Hello\n",
+        "issue.yaml:4:3: lead.tittle: unknown field 'tittle' (did you mean 'title'?)",
+        id="unknown-field-did-you-mean",
+    ),
+    pytest.param(
+        "id: x\nlead:\n  title: t\n",
+        "issue.yaml:1:1: subject: missing required field 'subject'",
+        id="missing-field",
+    ),
+    pytest.param(
+        "id: x\nsubject: s\nsections: 3\n",
+        "issue.yaml:3:1: sections: input should be a valid list",
+        id="wrong-type",
+    ),
+    pytest.param(
+        "id: x\nsubject: s\nlead:\n  title: t\n  links:\n    - label: Read more\n"
+        "      url: htp:/example\n",
+        "issue.yaml:7:7: lead.links[0].url: not a valid URL: 'htp:/example' "
+        "(expected one starting with https://)",
+        id="bad-url",
+    ),
+    pytest.param(
+        "id: x\nsubject: s\nlead:\n  title: t\n  image:\n    src: assets/photo.png\n",
+        'issue.yaml:5:3: lead.image.alt: missing alt text (write alt: "" if the image is only '
+        "decorative)",
+        id="image-without-alt",
+    ),
+    pytest.param(
+        "id: x\nsubject: s\nlead:\n  title: [unclosed\n",
+        "issue.yaml:5:1: YAML syntax error:",
+        id="broken-yaml",
+    ),
+    pytest.param(
+        "id: x\nsubject: s\nlead:\n  title: t\n  image:\n    src: assets/missing.png\n"
+        "    alt: A photo\n",
+        "issue.yaml:6:5: lead.image.src: image file not found: assets/missing.png "
+        "(paths are relative to the YAML file)",
+        id="missing-local-image",
+    ),
+    pytest.param("", "issue.yaml:1: the file is empty", id="empty-file"),
+    pytest.param(
+        "id: x\nsubject: Hello {{ subscriber.frist_name }}\n",
+        "issue.yaml:2:1: subject: unknown merge field 'subscriber.frist_name' "
+        "(did you mean 'first_name'?)",
+        id="unknown-merge-field",
+    ),
+    pytest.param(
+        "id: x\nsubject: s\nlanguage: english\n",
+        "issue.yaml:3:1: language: not a BCP 47 language tag: 'english'",
+        id="bad-language",
+    ),
+    pytest.param(
+        "id: x\nsubject: s\nsections:\n  - title: Empty\n    items: []\n",
+        "issue.yaml:5:5: sections[0].items: list should have at least 1 item",
+        id="empty-section",
+    ),
+    pytest.param(
+        "id: x\nsubject: \"two\\nlines\"\n",
+        "issue.yaml:2:1: subject: must be a single line (no line breaks)",
+        id="subject-line-break",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), BAD_INPUTS)
+def test_bad_input_gives_one_located_line(project, text, expected):
+    path = project.write_issue(text)
+    with pytest.raises(InputError) as caught:
+        load_issue(path, load_settings(project.settings))
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(str(path.parent) + "/")
+    assert message.removeprefix(str(path.parent) + "/").startswith(expected)
+
+
+def test_bad_settings_are_located_in_mailer_toml(project):
+    text = project.settings.read_text(encoding="utf-8")
+    text = text.replace('primary_color = "#0033A0"', 'primary_color = "blue"')
+    project.settings.write_text(text, encoding="utf-8")
+    line = text.splitlines().index('primary_color = "blue"') + 1
+    with pytest.raises(InputError) as caught:
+        load_settings(project.settings)
+    assert str(caught.value) == (
+        f"{project.settings}:{line}: brand.primary_color: not a colour: 'blue' (expected #RRGGBB)"
+    )
