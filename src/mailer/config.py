@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import EmailStr, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from mailer.errors import ConfigError, Location, MailerError
-from mailer.fields import Colour, Line, Strict, Text, WebUrl
+from mailer.fields import Colour, EmailAddress, Line, Strict, Text, WebUrl
 from mailer.validation import describe_errors
 
 SETTINGS_FILE = "mailer.toml"
@@ -30,8 +30,8 @@ SocialNetwork = Literal[
 
 class Sender(Strict):
     name: Line
-    address: EmailStr
-    reply_to: EmailStr | None = None
+    address: EmailAddress
+    reply_to: EmailAddress | None = None
 
 
 class SocialLink(Strict):
@@ -86,7 +86,7 @@ class ListIdentity(Strict):
     id: Line  # RFC 2919 list id, such as "newsletter.turkiye.iom.int"
     name: Line | None = None
     unsubscribe_url: Line  # template with {token} and optionally {email}
-    unsubscribe_mailto: EmailStr | None = None
+    unsubscribe_mailto: EmailAddress | None = None
 
 
 class SendSettings(Strict):

@@ -57,6 +57,18 @@ def _colour(value: str) -> str:
     return value.upper()
 
 
+# Settings name a handful of addresses the organisation owns; a syntax check is enough here.
+# Subscriber lists, typed by many hands, get the full email-validator treatment instead.
+_ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
+
+
+def _address(value: str) -> str:
+    value = value.strip()
+    if not _ADDRESS.match(value):
+        raise ValueError(f"not an email address: {value!r}")
+    return value
+
+
 # BCP 47 in the shape mail clients use: a language, then optional script/region/variants.
 _BCP47 = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?(-[A-Za-z0-9]{5,8})*$")
 
@@ -72,6 +84,7 @@ Line = Annotated[Text, AfterValidator(_single_line)]
 WebUrl = Annotated[str, AfterValidator(_web_url)]
 Colour = Annotated[str, AfterValidator(_colour)]
 Language = Annotated[str, AfterValidator(_language)]
+EmailAddress = Annotated[str, AfterValidator(_address)]
 
 RTL_LANGUAGES = frozenset({"ar", "he", "fa", "ur", "ps", "sd", "ug", "yi", "dv", "ckb"})
 

@@ -18,12 +18,11 @@ from importlib import resources
 from pathlib import Path
 
 from mailer.errors import MailerError
-from mailer.images import PreviewImages
+from mailer.images import InlineImage, PreviewImages
 from mailer.issue import LoadedIssue
-from mailer.merge import FillIn
 from mailer.message import SampleReader
 from mailer.pipeline import load, prepare
-from mailer.render import render_issue, template_dir
+from mailer.render import template_dir
 
 
 @dataclass(frozen=True)
@@ -39,12 +38,21 @@ def write_preview(loaded: LoadedIssue, out_dir: Path) -> PreviewFiles:
     prepared = prepare(loaded, real_send=False)
     message = prepared.factory.build(SampleReader())
     values = message.personalisation.values
-    page = render_issue(loaded, PreviewImages(out_dir))
+    content = prepared.factory.content
     files = PreviewFiles(out_dir / "index.html", out_dir / "message.txt", out_dir / "message.eml")
-    files.html.write_text(FillIn.of(page.html, escape_html=True).fill(values), encoding="utf-8")
-    files.text.write_text(prepared.factory.content.text.fill(values), encoding="utf-8")
+    page = _browser_view(content.html.fill(values), content.images, out_dir)
+    files.html.write_text(page, encoding="utf-8")
+    files.text.write_text(content.text.fill(values), encoding="utf-8")
     files.eml.write_bytes(message.data)
     return files
+
+
+def _browser_view(html: str, images: tuple[InlineImage, ...], out_dir: Path) -> str:
+    """The sent HTML with each ``cid:`` image pointing at a copy beside ``index.html``."""
+    linker = PreviewImages(out_dir)
+    for image in images:
+        html = html.replace(f"cid:{image.content_id}", linker.url_for(image.path))
+    return html
 
 
 class LivePreview:

@@ -1,0 +1,129 @@
+"""`mailer preview` and `mailer new`, run as a user would, plus the live-reload server."""
+
+from __future__ import annotations
+
+import email
+import http.client
+import json
+import threading
+import time
+from email import policy
+
+from typer.testing import CliRunner
+
+from mailer.cli import app
+from mailer.preview import LivePreview, serve, watch
+
+runner = CliRunner()
+
+ISSUE = """
+id: preview-test
+subject: Hello {{ subscriber.first_name | default("friend") }}
+lead:
+  title: The lead story
+  image: {src: assets/photo.png, alt: A photo of the centre}
+  body: Dear {{ subscriber.first_name | default("friend") }}, welcome.
+"""
+
+
+def test_preview_no_serve_writes_email_text_and_message(project, tmp_path):
+    issue = project.write_issue(ISSUE)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["preview", str(issue), "--no-serve", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    folder = out / "preview-test"
+    html = (folder / "index.html").read_text(encoding="utf-8")
+    assert "Dear Ayşe, welcome." in html
+    assert 'src="images/photo.png"' in html
+    assert (folder / "images" / "photo.png").is_file()
+    assert "Dear Ayşe, welcome." in (folder / "message.txt").read_text(encoding="utf-8")
+    message = email.message_from_bytes((folder / "message.eml").read_bytes(), policy=policy.default)
+    assert message["Subject"] == "Hello Ayşe"
+    assert message.get_content_type() == "multipart/related"
+    kinds = [part.get_content_type() for part in message.walk()]
+    assert kinds[:4] == ["multipart/related", "multipart/alternative", "text/plain", "text/html"]
+    assert "image/png" in kinds
+    assert str(folder / "index.html") in result.output
+
+
+def test_preview_of_a_bad_issue_is_one_error_line_and_writes_nothing(project, tmp_path):
+    issue = project.write_issue("id: x\nsubject: s\nlead:\n  tittle: t\n")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["preview", str(issue), "--no-serve", "--out", str(out)])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"Error: {issue}:4:3: lead.tittle: unknown field 'tittle' (did you mean 'title'?)"
+    ]
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_preview_without_settings_says_so(tmp_path):
+    issue = tmp_path / "lonely.yaml"
+    issue.write_text("id: x\nsubject: s\n", encoding="utf-8")
+    result = runner.invoke(app, ["preview", str(issue), "--no-serve", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "no mailer.toml found" in result.output
+
+
+def test_new_scaffolds_an_issue_that_previews(project, tmp_path):
+    path = project.root / "issues" / "2026-12-winter.yaml"
+    result = runner.invoke(app, ["new", str(path)])
+    assert result.exit_code == 0, result.output
+    text = path.read_text(encoding="utf-8")
+    assert "id: 2026-12-winter" in text
+    assert text.count("#") > 10  # it explains itself
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["preview", str(path), "--no-serve", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+
+
+def test_new_never_overwrites(project):
+    path = project.write_issue("id: keep\nsubject: keep me\n")
+    result = runner.invoke(app, ["new", str(path)])
+    assert result.exit_code == 1
+    assert "already exists" in result.output
+    assert path.read_text(encoding="utf-8") == "id: keep\nsubject: keep me\n"
+
+
+def _next_event(stream) -> dict:
+    while True:
+        line = stream.readline().decode()
+        if line.startswith("data: "):
+            return json.loads(line[6:])
+
+
+def test_live_preview_reloads_when_the_yaml_changes(project, tmp_path):
+    issue = project.write_issue(ISSUE)
+    live = LivePreview(issue, None, tmp_path / "out")
+    live.rebuild()
+    server = serve(live, 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    stop = threading.Event()
+    threading.Thread(target=watch, args=(live, stop), daemon=True).start()
+    try:
+        port = server.server_address[1]
+        page = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        page.request("GET", "/")
+        body = page.getresponse().read().decode()
+        assert 'id="phone"' in body and "375px" in body and "EventSource" in body
+
+        events = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        events.request("GET", "/events")
+        stream = events.getresponse()
+        first = _next_event(stream)
+        assert first["error"] is None
+        time.sleep(0.3)  # let the watcher start
+
+        issue.write_text(ISSUE.replace("The lead story", "A changed story"), encoding="utf-8")
+        changed = _next_event(stream)
+        assert changed["generation"] > first["generation"]
+        assert "A changed story" in (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+
+        issue.write_text("id: x\nsubject: s\nlead:\n  tittle: t\n", encoding="utf-8")
+        broken = _next_event(stream)
+        assert "unknown field 'tittle'" in broken["error"]
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()
