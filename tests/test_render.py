@@ -199,3 +199,10 @@ def test_inliner_never_fetches_remote_stylesheets():
     out = inline_css(html)
     assert '<p style="color:red">x</p>' in out
     assert out.startswith("<!DOCTYPE html>")
+
+
+def test_preheader_is_hidden_at_the_top(rendered):
+    body = rendered.html.split("<body", 1)[1]
+    first_div = re.search(r"<div([^>]*)>([^<]*)", body)
+    assert first_div.group(2).strip() == "The preheader line"
+    assert "display:none" in first_div.group(1).replace(" ", "")
