@@ -1,0 +1,430 @@
+"""Subscribers from a CSV file, read as a stream.
+
+The file has a header line; ``subscribers.example.csv`` shows the columns::
+
+    email,name,first_name,last_name,language,tags,status
+
+Only ``email`` is required. ``tags`` holds several tags separated by ``|`` (``partners|ankara``):
+not ``;``, because ``;`` is the column separator of spreadsheet exports in Turkish and most
+European locales. ``status`` is ``subscribed`` (also when empty) or ``unsubscribed``.
+
+Spreadsheet exports are taken as they come: a UTF-8 byte order mark, ``,`` ``;`` or tab as the
+separator, header names in any case and spacing or under a common alias (``E-mail``,
+``First name``, ``Surname``, ...), blank lines, stray spaces and Windows line endings.
+
+Rows are read one at a time and never kept; to drop repeated addresses the reader remembers
+only a 64-bit digest and a line number per address (24 to 48 bytes each).
+"""
+
+from __future__ import annotations
+
+import csv
+from array import array
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from hashlib import blake2b
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, TextIO
+
+from email_validator import (
+    EmailNotValidError,
+    EmailUndeliverableError,
+    caching_resolver,
+    validate_email,
+)
+
+from mailer.errors import InputError, Location, MailerError
+from mailer.merge import SUBSCRIBER_FIELDS
+
+if TYPE_CHECKING:
+    from dns.resolver import Resolver
+
+TAG_SEPARATOR = "|"
+STATUSES = ("subscribed", "unsubscribed")
+MAX_RECORDED = 1000  # skipped rows and warnings kept for the report; the counts go on
+
+EMAIL_ALIASES = ("email", "e-mail", "email address", "e-mail address", "mail")
+SUBSCRIBER_COLUMNS: Mapping[str, Sequence[str]] = {
+    "email": EMAIL_ALIASES,
+    "name": ("name", "full name", "fullname"),
+    "first_name": ("first name", "firstname", "given name"),
+    "last_name": ("last name", "lastname", "surname", "family name"),
+    "language": ("language", "lang", "locale"),
+    "tags": ("tags", "tag"),
+    "status": ("status",),
+}
+_DELIMITERS = (",", ";", "\t")
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    email: str  # email-validator's normalised form: domain lower-cased, Unicode NFC
+    name: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    language: str = ""
+    tags: tuple[str, ...] = ()
+    status: str = "subscribed"  # "subscribed" | "unsubscribed"
+    line: int = 0  # where the row starts in the CSV file, for messages
+
+    def merge_data(self) -> dict[str, str]:
+        """The values of the ``{{ subscriber.* }}`` merge fields."""
+        return {field: getattr(self, field) for field in SUBSCRIBER_FIELDS}
+
+
+@dataclass(frozen=True)
+class SkippedRow:
+    """A row left out because it is wrong; ``str()`` reads ``file:line: field: reason``."""
+
+    path: Path
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{Location(self.path, self.line)}: {self.reason}"
+
+
+def normalise_address(
+    address: str, *, check_deliverability: bool = False, resolver: Resolver | None = None
+) -> str:
+    """``address`` as email-validator normalises it; ValueError tells the user what is wrong."""
+    if not address:
+        raise ValueError("no address")
+    try:
+        return validate_email(
+            address, check_deliverability=check_deliverability, dns_resolver=resolver
+        ).normalized
+    except EmailUndeliverableError as exc:
+        raise ValueError(f"{address!r} cannot receive mail ({exc})") from None
+    except EmailNotValidError as exc:
+        raise ValueError(f"not a valid address {address!r} ({exc})") from None
+
+
+def address_key(normalised: str) -> int:
+    """A 64-bit digest identifying a normalised address, whatever its case.
+
+    Two different addresses get the same key with odds of about n²/2⁶⁵ for n addresses
+    (3 in 10 billion for 100,000).
+    """
+    digest = blake2b(normalised.lower().encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "little") or 1  # 0 marks an empty slot in AddressTable
+
+
+class AddressTable:
+    """Address keys with the line each was first seen on, in two flat arrays.
+
+    Open addressing with linear probing. 12 bytes a slot, and between a quarter and half of the
+    slots in use: 24 to 48 bytes an address, where a ``dict`` of int objects takes about 120.
+    """
+
+    def __init__(self, size: int = 1024) -> None:  # size: a power of two
+        self._keys = array("Q", [0]) * size  # 0 marks a free slot
+        self._lines = array("I", [0]) * size
+        self._mask = size - 1
+        self._room = size // 2  # keys that fit before the table must grow
+
+    def get(self, key: int) -> int | None:
+        """The line stored for ``key``, if any."""
+        slot, found = self._find(key)
+        return self._lines[slot] if found else None
+
+    def setdefault(self, key: int, line: int) -> int:
+        """The line stored for ``key``; stores ``line`` first if there is none."""
+        slot, found = self._find(key)
+        if found:
+            return self._lines[slot]
+        self._keys[slot] = key
+        self._lines[slot] = line
+        self._room -= 1
+        if not self._room:
+            self._grow()
+        return line
+
+    def _find(self, key: int) -> tuple[int, bool]:
+        """The slot that holds ``key``, or the free one where it belongs."""
+        keys, mask = self._keys, self._mask
+        slot = key & mask
+        while (held := keys[slot]) and held != key:
+            slot = (slot + 1) & mask
+        return slot, bool(held)
+
+    def _grow(self) -> None:
+        bigger = AddressTable(2 * len(self._keys))
+        for key, line in zip(self._keys, self._lines, strict=True):
+            if key:
+                bigger.setdefault(key, line)
+        self._keys, self._lines = bigger._keys, bigger._lines
+        self._mask, self._room = bigger._mask, bigger._room
+
+
+@dataclass(frozen=True, slots=True)
+class CsvRow:
+    line: int  # physical line the row starts on
+    values: dict[str, str]  # known column -> value, white space trimmed and collapsed
+    error: str | None = None  # the row cannot be read (wrong number of fields)
+
+
+class CsvTable:
+    """A spreadsheet export with a header line, read row by row (a context manager).
+
+    ``columns`` maps each known column to the header names accepted for it, compared in lower
+    case with ``_`` read as a space; other columns are listed in ``ignored``. The separator is
+    whichever of ``,`` ``;`` and tab the header line has most of.
+    """
+
+    def __init__(
+        self, path: Path, columns: Mapping[str, Sequence[str]], required: Sequence[str]
+    ) -> None:
+        self.path = path
+        self.delimiter = ","
+        self.header_line = 0
+        self.layout: list[str | None] = []  # known column of each field, None if ignored
+        self.ignored: list[str] = []
+        self._columns = columns
+        self._required = required
+        self._file: TextIO | None = None
+        self._reader = csv.reader(())
+
+    def __enter__(self) -> CsvTable:
+        try:
+            self._file = open(self.path, encoding="utf-8-sig", newline="")
+        except OSError as exc:
+            raise MailerError(f"cannot read {self.path}: {exc.strerror}") from None
+        try:
+            self._read_header(self._file)
+        except BaseException:
+            self._file.close()
+            raise
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def __iter__(self) -> Iterator[CsvRow]:
+        width = len(self.layout)
+        known = [(index, column) for index, column in enumerate(self.layout) if column]
+        for line, end, fields in self.records():
+            if len(fields) != width:
+                yield CsvRow(line, {}, _field_count_error(width, len(fields), line, end))
+                continue
+            values = {}
+            for index, column in known:
+                value = fields[index].strip()
+                if not value.isprintable() or "  " in value:  # line breaks, tabs, runs of spaces
+                    value = " ".join(value.split())
+                values[column] = value
+            yield CsvRow(line, values)
+
+    def _read_header(self, file: TextIO) -> None:
+        self.delimiter = self._sniff(file)
+        self._reader = csv.reader(file, delimiter=self.delimiter)
+        for line, _end, fields in self.records():
+            self.header_line = line
+            self._map_header(fields)
+            return
+        raise InputError(
+            Location(self.path),
+            f"the file is empty; its first line should name the columns, "
+            f"such as {','.join(self._columns)}",
+        )
+
+    def _sniff(self, file: TextIO) -> str:
+        try:
+            header = next((line for line in iter(file.readline, "") if line.strip()), "")
+        except UnicodeDecodeError as exc:
+            raise self._not_utf8(exc) from None
+        file.seek(0)  # back to the start, to count lines from 1 (the BOM is skipped again)
+        return max(_DELIMITERS, key=header.count)  # ties (no separator at all) go to ","
+
+    def _map_header(self, names: list[str]) -> None:
+        lookup = {alias: column for column, aliases in self._columns.items() for alias in aliases}
+        where = Location(self.path, self.header_line)
+        seen: dict[str, str] = {}
+        for name in names:
+            column = lookup.get(" ".join(name.replace("_", " ").split()).lower())
+            self.layout.append(column)
+            if column is None:
+                if name.strip():
+                    self.ignored.append(name.strip())
+            elif column in seen:
+                raise InputError(
+                    where, f"columns {seen[column]!r} and {name!r} both mean {column}; keep one"
+                )
+            else:
+                seen[column] = name
+        for column in self._required:
+            if column not in seen:
+                found = ", ".join(repr(name) for name in names)
+                accepted = ", ".join(self._columns[column])
+                raise InputError(
+                    where, f"no {column!r} column (found {found}; accepted names: {accepted})"
+                )
+
+    def records(self) -> Iterator[tuple[int, int, list[str]]]:
+        """(first line, last line, fields) of each row that is not blank."""
+        reader = self._reader
+        start = reader.line_num + 1
+        try:
+            for fields in reader:
+                text = "".join(fields)
+                if text and not text.isspace():  # also skips rows of bare separators
+                    yield start, reader.line_num, fields
+                start = reader.line_num + 1
+        except csv.Error as exc:
+            raise InputError(Location(self.path, start), f"cannot read the row: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise self._not_utf8(exc) from None
+
+    def _not_utf8(self, exc: UnicodeDecodeError) -> InputError:
+        return InputError(
+            Location(self.path, _first_line_not_utf8(self.path)),
+            f"the file is not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save it from the "
+            "spreadsheet as 'CSV UTF-8'",
+        )
+
+
+def _field_count_error(expected: int, found: int, line: int, end: int) -> str:
+    message = f"expected {expected} fields like the header line, found {found}"
+    if end > line:
+        return f"{message} (the row runs to line {end}: is a double quote left open?)"
+    if found > expected:
+        return f"{message} (a value with a separator in it needs double quotes)"
+    return message
+
+
+def _first_line_not_utf8(path: Path) -> int | None:
+    """The decoder reads ahead in blocks, so its error does not say which line is wrong."""
+    with open(path, "rb") as file:
+        for number, raw in enumerate(file, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return None
+
+
+class SubscriberReader:
+    """The subscribers to write to, read from a CSV file as they are needed.
+
+    Iterating yields each valid, subscribed address once, in file order, and never one that
+    the file also marks unsubscribed (wherever that row is; a quick first pass finds those).
+    A wrong row raises InputError when ``strict``, and is otherwise recorded in ``skipped``.
+    Counts and lists are complete once iteration ends, and reset when it starts again.
+    """
+
+    def __init__(
+        self, path: Path, *, strict: bool = False, check_deliverability: bool = False
+    ) -> None:
+        self.path = Path(path)
+        self.strict = strict
+        self.check_deliverability = check_deliverability
+        self._reset()
+
+    def _reset(self) -> None:
+        self.subscribed = 0  # yielded
+        self.unsubscribed = 0  # rows with status unsubscribed
+        self.duplicates = 0  # rows dropped for an address already seen or unsubscribed
+        self.skipped: list[SkippedRow] = []  # the first MAX_RECORDED wrong rows
+        self.skipped_count = 0
+        self.warnings: list[str] = []  # the first MAX_RECORDED warnings
+        self.warning_count = 0
+
+    def __iter__(self) -> Iterator[Subscriber]:
+        self._reset()
+        resolver = caching_resolver() if self.check_deliverability else None
+        unsubscribed = self._unsubscribed_addresses()
+        seen = AddressTable()
+        with CsvTable(self.path, SUBSCRIBER_COLUMNS, required=("email",)) as table:
+            if table.ignored:
+                self._warn(
+                    f"{Location(self.path, table.header_line)}: ignoring columns "
+                    f"{', '.join(repr(name) for name in table.ignored)}"
+                )
+            for row in table:
+                try:
+                    subscriber = self._subscriber(row, resolver)
+                except InputError as exc:
+                    if self.strict:
+                        raise
+                    self._skip(exc)
+                    continue
+                if subscriber.status == "unsubscribed":
+                    self.unsubscribed += 1
+                    continue
+                key = address_key(subscriber.email)
+                if (line := unsubscribed.get(key)) is not None:
+                    self._duplicate(subscriber, f"is unsubscribed on line {line}")
+                elif (line := seen.setdefault(key, row.line)) != row.line:
+                    self._duplicate(subscriber, f"is already on line {line}")
+                else:
+                    self.subscribed += 1
+                    yield subscriber
+
+    def _unsubscribed_addresses(self) -> AddressTable:
+        """Where the file marks an address unsubscribed (wrong rows are reported later)."""
+        found = AddressTable()
+        with CsvTable(self.path, SUBSCRIBER_COLUMNS, required=("email",)) as table:
+            if "status" not in table.layout:
+                return found
+            email, status = table.layout.index("email"), table.layout.index("status")
+            width = len(table.layout)
+            for line, _end, fields in table.records():
+                if len(fields) != width or fields[status].strip().lower() != "unsubscribed":
+                    continue
+                try:
+                    found.setdefault(address_key(normalise_address(fields[email].strip())), line)
+                except ValueError:
+                    continue
+        return found
+
+    def _subscriber(self, row: CsvRow, resolver: Resolver | None) -> Subscriber:
+        if row.error:
+            raise InputError(Location(self.path, row.line), row.error)
+        values = row.values
+        try:
+            email = normalise_address(
+                values["email"], check_deliverability=self.check_deliverability, resolver=resolver
+            )
+        except ValueError as exc:
+            raise InputError(Location(self.path, row.line), str(exc), "email") from None
+        status = values.get("status", "").lower() or "subscribed"
+        if status not in STATUSES:
+            raise InputError(
+                Location(self.path, row.line),
+                f"unknown status {values['status']!r} "
+                "(expected subscribed or unsubscribed; empty means subscribed)",
+                "status",
+            )
+        first_name = values.get("first_name", "")
+        last_name = values.get("last_name", "")
+        tags = filter(None, map(str.strip, values.get("tags", "").split(TAG_SEPARATOR)))
+        return Subscriber(
+            email=email,
+            name=values.get("name") or " ".join(filter(None, (first_name, last_name))),
+            first_name=first_name,
+            last_name=last_name,
+            language=values.get("language", ""),
+            tags=tuple(dict.fromkeys(tags)),
+            status=status,
+            line=row.line,
+        )
+
+    def _skip(self, exc: InputError) -> None:
+        self.skipped_count += 1
+        if len(self.skipped) < MAX_RECORDED:
+            reason = f"{exc.field}: {exc.reason}" if exc.field else exc.reason
+            self.skipped.append(SkippedRow(self.path, exc.location.line or 0, reason))
+
+    def _duplicate(self, subscriber: Subscriber, why: str) -> None:
+        self.duplicates += 1
+        where = Location(self.path, subscriber.line)
+        self._warn(f"{where}: email: {subscriber.email!r} {why}; row left out")
+
+    def _warn(self, message: str) -> None:
+        self.warning_count += 1
+        if len(self.warnings) < MAX_RECORDED:
+            self.warnings.append(message)
