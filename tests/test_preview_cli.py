@@ -127,3 +127,13 @@ def test_live_preview_reloads_when_the_yaml_changes(project, tmp_path):
         stop.set()
         server.shutdown()
         server.server_close()
+
+
+def test_image_file_names_with_spaces_give_valid_content_ids(tmp_path):
+    from mailer.images import EmbeddedImages
+
+    photo = tmp_path / "my photo (1).png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n")
+    url = EmbeddedImages("iom.int").url_for(photo)
+    assert url.startswith("cid:my-photo-1-.")
+    assert " " not in url and "(" not in url

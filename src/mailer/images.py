@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,10 @@ class ImageLinker(Protocol):
         """The URL the HTML uses for the local image file ``path``."""
 
 
+# A Content-ID is an addr-spec: keep file names to characters every client accepts there.
+_UNSAFE_IN_ID = re.compile(r"[^A-Za-z0-9._-]+")
+
+
 def _short_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
@@ -44,7 +49,8 @@ class EmbeddedImages:
         image = self._by_path.get(path)
         if image is None:
             mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            content_id = f"{path.stem}.{_short_hash(path)}@{self._domain}"
+            safe_stem = _UNSAFE_IN_ID.sub("-", path.stem) or "image"
+            content_id = f"{safe_stem}.{_short_hash(path)}@{self._domain}"
             image = InlineImage(path, content_id, mime, path.name)
             self._by_path[path] = image
         return f"cid:{image.content_id}"

@@ -1,10 +1,20 @@
 """Rendered issue + subscriber -> the exact bytes that subscriber receives.
 
-Everything that is the same for every subscriber (the MIME skeleton, encoded images, static
-headers, the split HTML and text) is prepared once in :class:`MessageFactory`. Per subscriber only
-the merge fields, the unsubscribe link and a few headers change, so building a message is a few
-string joins and one quoted-printable pass. ``tests/test_message.py`` proves the result parses to
-the same message the standard library's ``EmailMessage`` would build.
+Everything that is the same for every subscriber is prepared once in :class:`MessageFactory`:
+the static headers, the MIME skeleton, the base64 images, and the HTML and text already
+quoted-printable encoded between their merge fields. Per subscriber only the merge values, the
+unsubscribe link and four headers are encoded, and the message is one ``bytes.join``.
+
+Encoding the text between merge fields once works because every piece ends in a soft line break
+(``=`` CRLF), so the next piece, encoded on its own, starts at column 0 whatever came before.
+
+Headers are written by hand too: they are on the per-subscriber path, and the standard library
+would fold List-Unsubscribe into encoded words (see :mod:`mailer.message_reference`). The rules
+are few: RFC 2047 ``B`` encoded words for anything not plain ASCII, quoted strings for display
+names with specials, folding at spaces before 78 columns, and CR or LF anywhere refused.
+
+:mod:`mailer.message_reference` builds the same message with ``email.message.EmailMessage``;
+``tests/test_message.py`` proves the two parse to the same headers and parts.
 """
 
 from __future__ import annotations
@@ -12,25 +22,31 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.header import Header
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime
+from functools import lru_cache
 from typing import Protocol
+from urllib.parse import quote
 
 import dkim
+from email_validator import EmailNotValidError, validate_email
 
 from mailer.errors import MailerError
 from mailer.images import InlineImage
 from mailer.issue import LoadedIssue
-from mailer.merge import UNSUBSCRIBE_KEY, FillIn
+from mailer.merge import UNSUBSCRIBE_KEY, FillIn, lf_line_ends
 from mailer.render import RenderedIssue
 from mailer.unsubscribe import UnsubscribeLinks
 
 CRLF = "\r\n"
-MAX_LINE = 998  # RFC 5322 section 2.1.1, in octets, without CRLF
+MAX_LINE = 998  # RFC 5322 2.1.1: octets per line, without CRLF (a MUST)
+FOLD_AT = 78  # RFC 5322 2.1.1: header lines SHOULD be no longer
+QP_LINE = 76  # RFC 2045 6.7: quoted-printable lines, including a soft break's "="
+ONE_CLICK = "List-Unsubscribe=One-Click"  # RFC 8058
 
 
 class Recipient(Protocol):
@@ -67,18 +83,23 @@ class InvalidRecipient(MailerError):
 
 @dataclass(frozen=True)
 class SharedContent:
-    """What every subscriber's copy of one issue shares; ESP transports batch on this."""
+    """What every subscriber's copy of one issue shares; ESP transports batch on this.
+
+    ``html`` and ``text`` fill in to exactly what the message's two parts decode to (line ends
+    as ``\\n``, ending in one).
+    """
 
     issue_id: str
-    from_header: str
+    from_header: str  # as written in the message: encoded words where needed
     sender_address: str
     sender_name: str
     reply_to: str | None
     subject: FillIn
     html: FillIn
     text: FillIn
-    list_id: str
+    list_id: str  # the List-Id as a reader sees it: 'Name <id>', the name quoted if need be
     language: str
+    date: str  # RFC 5322 date, the same in every copy
     images: tuple[InlineImage, ...]
 
 
@@ -118,37 +139,204 @@ class OutgoingMessage:
         return self.personalisation.message_id
 
 
-def _check_header(value: str, what: str) -> str:
-    if "\r" in value or "\n" in value:
-        raise HeaderInjection(f"{what} contains a line break: {value!r}")
-    return value
-
-
-def _encode_header(name: str, value: str) -> str:
-    """``Name: value`` folded at 78 columns, RFC 2047 encoded when not ASCII."""
-    charset = "us-ascii" if value.isascii() else "utf-8"
-    encoded = Header(value, charset, header_name=name).encode(linesep=CRLF)
-    return f"{name}: {encoded}"
-
-
-def _address(name: str, email: str) -> str:
-    return formataddr((name, email), charset="utf-8")
-
-
 def message_id_for(issue_id: str, email: str, domain: str) -> str:
     """Deterministic per (issue, subscriber): a resent copy carries the same Message-ID."""
     digest = hashlib.sha256(f"{issue_id}\0{email.lower()}".encode()).hexdigest()[:24]
     return f"{issue_id}.{digest}@{domain}"
 
 
-def _quoted_printable(text: str) -> bytes:
-    body = binascii.b2a_qp(text.replace("\r\n", "\n").encode("utf-8"), istext=True)
-    return body.replace(b"\n", b"\r\n")
+# --- Header values --------------------------------------------------------------------------
+
+_NEEDS_ENCODING = re.compile(r"[^\x20-\x7e]|=\?")  # not printable ASCII, or like an encoded word
+_SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')  # RFC 5322 specials: a display name gets quoted
+_ADDR_SPEC = re.compile(  # dot-atom local part @ host name: what email-validator lets through
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+)
+_WORD_BYTES = 42  # UTF-8 bytes per encoded word: 56 base64 characters, 68 with "=?utf-8?b??="
+_LONGEST_PLAIN = 900  # a longer run without a space is encoded, so it can fold under 998
+
+
+def _check_header(value: str, what: str) -> str:
+    if "\r" in value or "\n" in value:
+        raise HeaderInjection(f"{what} contains a line break: {value!r}")
+    return value
+
+
+def _encoded_words(text: str) -> list[str]:
+    """RFC 2047 ``B`` encoded words; each holds whole characters, as RFC 2047 6.3 asks."""
+    data = text.encode("utf-8")
+    words = []
+    start = 0
+    while start < len(data):
+        end = start + _WORD_BYTES
+        while end < len(data) and data[end] & 0xC0 == 0x80:  # a UTF-8 continuation byte
+            end -= 1
+        chunk = binascii.b2a_base64(data[start:end], newline=False).decode("ascii")
+        words.append(f"=?utf-8?b?{chunk}?=")
+        start = end
+    return words
+
+
+def _plain_words(text: str) -> list[str] | None:
+    """``text`` split at spaces if it can go into a header as it is, else None."""
+    if _NEEDS_ENCODING.search(text):
+        return None
+    words = text.split(" ")
+    return words if max(map(len, words)) <= _LONGEST_PLAIN else None
+
+
+def _quoted(text: str) -> str:
+    """A display name as RFC 5322 reads it: a quoted string if it holds specials."""
+    if _SPECIALS.search(text):
+        escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{escaped}"'
+    return text
+
+
+def _phrase(text: str) -> list[str]:
+    """A display name as header words: atoms, a quoted string, or encoded words."""
+    if _plain_words(text) is None:
+        return _encoded_words(text)
+    return _quoted(text).split(" ")
+
+
+def _fold(name: str, words: Iterable[str]) -> str:
+    """``Name: word word ...`` with a line break before any word that would pass column 78.
+
+    Folding only turns a space into CRLF + space, so unfolding gives back the exact value.
+    """
+    lines = []
+    line = f"{name}:"
+    first = True
+    for word in words:
+        if word and not first and len(line) + 1 + len(word) > FOLD_AT:
+            lines.append(line)
+            line = " " + word
+        else:
+            line += " " + word
+        first = False
+    lines.append(line)
+    return CRLF.join(lines)
+
+
+@lru_cache(maxsize=64)
+def _unstructured(name: str, value: str) -> str:
+    """``Name: value`` for Subject and the like (cached: most copies share their subject)."""
+    return _fold(name, _plain_words(value) or _encoded_words(value))
+
+
+def _mailbox(name: str, display_name: str, address: str) -> str:
+    """``Name: display name <address>``, or just the address when there is no name."""
+    if not display_name:
+        return f"{name}: {address}"
+    return _fold(name, [*_phrase(display_name), f"<{address}>"])
+
+
+def _wire_address(email: str) -> str:
+    """``email`` as it can stand in a header: checked, its domain in ASCII (IDNA) if need be."""
+    if email.isascii():
+        if _ADDR_SPEC.fullmatch(email):
+            return email
+        raise InvalidRecipient(f"not an address a message can be sent to: {email!r}")
+    try:
+        ascii_email = validate_email(email, check_deliverability=False).ascii_email
+    except EmailNotValidError as exc:
+        raise InvalidRecipient(
+            f"not an address a message can be sent to: {email!r} ({exc})"
+        ) from None
+    if ascii_email is None:
+        raise InvalidRecipient(
+            f"{email!r} has a non-ASCII local part, which needs SMTPUTF8 (not supported)"
+        )
+    return ascii_email
+
+
+# --- Bodies ---------------------------------------------------------------------------------
+
+# b2a_qp writes trailing whitespace as =20 after deciding where to break the line, which can
+# leave 77 or 78 characters: break such a line once more, before the =20.
+_OVERLONG_QP_LINE = re.compile(rb"(?m)^([^\n]{74,75})(=20|=09)$")
+
+
+def _as_body(text: str) -> str:
+    """Line ends as ``\\n`` and one at the end: what the part decodes to (as with set_content)."""
+    text = lf_line_ends(text)
+    return text if text.endswith("\n") else text + "\n"
+
+
+def _quoted_printable(text: str, *, open_end: bool) -> bytes:
+    """``text`` quoted-printable with CRLF line ends and no line over 76 characters.
+
+    With ``open_end`` the result ends in a soft line break, so a next piece encoded on its own
+    starts at column 0 and the pieces join into one correct body.
+    """
+    if not text:
+        return b""
+    if open_end and len(text) < QP_LINE and text.isascii() and text.isprintable() and (
+        "=" not in text
+    ):
+        return text.encode("ascii") + b"=\r\n"  # the usual short value: nothing to encode
+    data = lf_line_ends(text).encode("utf-8")  # a bare CR would pass b2a_qp unencoded
+    if open_end:
+        # A character after the end stops b2a_qp filling the last line to 76 (no room left for
+        # the "=") and encoding a trailing space; before a soft break a space may stay.
+        encoded = binascii.b2a_qp(data + b"!", istext=True)[:-1] + b"=\n"
+    else:
+        encoded = binascii.b2a_qp(data, istext=True)
+    if b"=20\n" in encoded or b"=09\n" in encoded:
+        encoded = _OVERLONG_QP_LINE.sub(rb"\1=\n\2", encoded)
+    return encoded.replace(b"\n", b"\r\n")
+
+
+class _EncodedBody:
+    """A part's text quoted-printable encoded once, between its merge fields."""
+
+    __slots__ = ("_fill_in", "_first", "_pieces")
+
+    def __init__(self, fill_in: FillIn) -> None:
+        literals = fill_in.parts[::2]
+        encoded = [_quoted_printable(text, open_end=True) for text in literals[:-1]]
+        encoded.append(_quoted_printable(literals[-1], open_end=False))
+        self._fill_in = fill_in
+        self._first = encoded[0]
+        self._pieces = encoded[1:]
+
+    def encode(self, values: Mapping[str, str], encoded: dict[str, bytes]) -> list[bytes]:
+        """The encoded body for one subscriber, as pieces to join.
+
+        ``encoded`` remembers each value's encoding for the message's other part: the same
+        value often stands in several places, in both parts.
+        """
+        out = [self._first]
+        for value, literal in zip(self._fill_in.filled_values(values), self._pieces, strict=True):
+            piece = encoded.get(value)
+            if piece is None:
+                piece = encoded[value] = _quoted_printable(value, open_end=True)
+            out.append(piece)
+            out.append(literal)
+        return out
 
 
 def _base64_lines(data: bytes) -> bytes:
-    encoded = base64.encodebytes(data)  # 76-character lines ending in \n
-    return encoded.replace(b"\n", b"\r\n")
+    return base64.encodebytes(data).replace(b"\n", b"\r\n")  # 76-character lines
+
+
+def _filename_param(filename: str) -> str:
+    """``filename="..."``, or RFC 2231 ``filename*=utf-8''...`` when it is not plain ASCII."""
+    if _NEEDS_ENCODING.search(filename) or '"' in filename or "\\" in filename:
+        return f"filename*=utf-8''{quote(filename, safe='')}"
+    return f'filename="{filename}"'
+
+
+def _part_head(content_type: str) -> str:
+    return (
+        f"Content-Type: {content_type}; charset=utf-8{CRLF}"
+        f"Content-Transfer-Encoding: quoted-printable{CRLF}{CRLF}"
+    )
+
+
+# --- The factory ----------------------------------------------------------------------------
 
 
 class MessageFactory:
@@ -170,55 +358,34 @@ class MessageFactory:
         self._unsubscribe = unsubscribe
         self._signer = signer
         self._domain = sender.address.rsplit("@", 1)[1]
-        list_name = settings.list.name or loaded.brand.organisation
+        sender_name = _check_header(sender.name, "sender name")
+        list_name = _check_header(settings.list.name or loaded.brand.organisation, "list name")
+        list_id = _check_header(settings.list.id, "list id")
+        from_line = _mailbox("From", sender_name, _wire_address(sender.address))
         self.content = SharedContent(
             issue_id=loaded.issue.id,
-            from_header=_address(_check_header(sender.name, "sender name"), sender.address),
+            from_header=from_line.partition(": ")[2],
             sender_address=sender.address,
-            sender_name=sender.name,
+            sender_name=sender_name,
             reply_to=sender.reply_to,
             subject=FillIn.of(rendered.subject, escape_html=False),
-            html=FillIn.of(rendered.html, escape_html=True),
-            text=FillIn.of(rendered.text, escape_html=False),
-            list_id=f"{list_name} <{settings.list.id}>",
+            html=FillIn.of(_as_body(rendered.html), escape_html=True),
+            text=FillIn.of(_as_body(rendered.text), escape_html=False),
+            list_id=f"{_quoted(list_name)} <{list_id}>",
             language=loaded.issue.language,
+            date=date or format_datetime(datetime.now(UTC)),
             images=images,
         )
-        self._static_headers = self._headers_for_all(date or format_datetime(datetime.now(UTC)))
-        self._boundary = f"=_mailer_{secrets.token_hex(12)}"
-        self._related_tail = self._encode_images()
-
-    def _headers_for_all(self, date: str) -> str:
-        content = self.content
-        lines = [f"From: {content.from_header}", f"Date: {date}"]
-        if content.reply_to:
-            lines.append(f"Reply-To: {content.reply_to}")
-        lines += [
-            _encode_header("List-Id", content.list_id),
-            "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
-            f"Content-Language: {content.language}",
-            "MIME-Version: 1.0",
-        ]
-        return CRLF.join(lines) + CRLF
-
-    def _encode_images(self) -> bytes:
-        parts = []
-        for image in self.content.images:
-            head = (
-                f"--{self._boundary}{CRLF}"
-                f"Content-Type: {image.mime_type}{CRLF}"
-                f"Content-Transfer-Encoding: base64{CRLF}"
-                f'Content-Disposition: inline; filename="{image.filename}"{CRLF}'
-                f"Content-ID: <{image.content_id}>{CRLF}{CRLF}"
-            )
-            parts.append(head.encode("ascii") + _base64_lines(image.path.read_bytes()))
-        return b"".join(parts) + f"--{self._boundary}--{CRLF}".encode("ascii")
+        self._text = _EncodedBody(self.content.text)
+        self._html = _EncodedBody(self.content.html)
+        self._skeleton = _Skeleton(self.content, _mailbox("List-Id", list_name, list_id))
 
     def personalise(self, recipient: Recipient) -> Personalisation:
         email = _check_header(recipient.email, "recipient address")
-        name = _check_header(recipient.name or "", "recipient name")
+        name = _check_header(recipient.name or "", "recipient name").strip()
+        _wire_address(email)  # refuse it now, before a transport or ledger sees it
         values = self._merge.values(recipient.merge_data())
-        url = self._unsubscribe.url(email)
+        url, mailto = self._unsubscribe.targets(email)
         values[UNSUBSCRIBE_KEY] = url
         return Personalisation(
             email=email,
@@ -226,7 +393,7 @@ class MessageFactory:
             message_id=message_id_for(self.content.issue_id, email, self._domain),
             values=values,
             unsubscribe_url=url,
-            unsubscribe_mailto=self._unsubscribe.mailto(email),
+            unsubscribe_mailto=mailto,
         )
 
     def build(self, recipient: Recipient, *, subject_prefix: str = "") -> OutgoingMessage:
@@ -236,49 +403,87 @@ class MessageFactory:
         )
 
     def to_bytes(self, p: Personalisation, subject_prefix: str = "") -> bytes:
-        content = self.content
-        subject = _check_header(subject_prefix + content.subject.fill(p.values), "subject")
-        headers = (
-            f"To: {_address(p.name, p.email)}{CRLF}"
-            f"{_encode_header('Subject', subject)}{CRLF}"
+        subject = _check_header(subject_prefix + self.content.subject.fill(p.values), "subject")
+        unsubscribe = p.list_unsubscribe
+        if len(unsubscribe) > MAX_LINE - len("List-Unsubscribe: "):
+            raise InvalidRecipient(f"the unsubscribe link for {p.email} is too long for a header")
+        unsubscribe = unsubscribe.replace(", ", "," + CRLF + " ")  # one target a line
+        skeleton = self._skeleton
+        head = (
+            f"{skeleton.top}"
+            f"{_mailbox('To', p.name, _wire_address(p.email))}{CRLF}"
+            f"{_unstructured('Subject', subject)}{CRLF}"
             f"Message-ID: <{p.message_id}>{CRLF}"
-            f"List-Unsubscribe: {p.list_unsubscribe.replace(', ', ',' + CRLF + ' ')}{CRLF}"
-            + self._static_headers
+            f"List-Unsubscribe: {unsubscribe}{CRLF}"
         )
-        alternative = f"=_alt{self._boundary[2:]}"
-        body = b"".join((
-            f"--{alternative}{CRLF}"
-            f"Content-Type: text/plain; charset=utf-8{CRLF}"
-            f"Content-Transfer-Encoding: quoted-printable{CRLF}{CRLF}".encode("ascii"),
-            _quoted_printable(content.text.fill(p.values)),
-            f"{CRLF}--{alternative}{CRLF}"
-            f"Content-Type: text/html; charset=utf-8{CRLF}"
-            f"Content-Transfer-Encoding: quoted-printable{CRLF}{CRLF}".encode("ascii"),
-            _quoted_printable(content.html.fill(p.values)),
-            f"{CRLF}--{alternative}--{CRLF}".encode("ascii"),
+        encoded: dict[str, bytes] = {}
+        data = b"".join((
+            head.encode("ascii"),
+            skeleton.before_text,
+            *self._text.encode(p.values, encoded),
+            skeleton.before_html,
+            *self._html.encode(p.values, encoded),
+            skeleton.after_html,
         ))
-        if content.images:
-            top = (
-                f'Content-Type: multipart/related; type="multipart/alternative"; '
-                f'boundary="{self._boundary}"{CRLF}{CRLF}'
-                f"--{self._boundary}{CRLF}"
-                f'Content-Type: multipart/alternative; boundary="{alternative}"{CRLF}{CRLF}'
-            )
-            data = (headers + top).encode("utf-8") + body + self._related_tail
-        else:
-            top = f'Content-Type: multipart/alternative; boundary="{alternative}"{CRLF}{CRLF}'
-            data = (headers + top).encode("utf-8") + body
         if self._signer is not None:
             data = self._signer.sign(data)
         return data
+
+
+class _Skeleton:
+    """The bytes around the two bodies: static headers, MIME structure, encoded images."""
+
+    __slots__ = ("after_html", "before_html", "before_text", "top")
+
+    def __init__(self, content: SharedContent, list_id_header: str) -> None:
+        related = f"=_related_{secrets.token_hex(12)}"  # "=_" never occurs in QP or base64
+        alternative = f"=_alternative_{secrets.token_hex(12)}"
+        self.top = f"From: {content.from_header}{CRLF}Date: {content.date}{CRLF}"  # then To...
+        lines = []
+        if content.reply_to:
+            lines.append(f"Reply-To: {_wire_address(content.reply_to)}")
+        lines += [
+            list_id_header,
+            f"List-Unsubscribe-Post: {ONE_CLICK}",
+            f"Content-Language: {content.language}",
+            "MIME-Version: 1.0",
+        ]
+        if content.images:
+            lines += [
+                f'Content-Type: multipart/related; type="multipart/alternative";{CRLF}'
+                f' boundary="{related}"',
+                "",
+                f"--{related}",
+            ]
+        lines += [f'Content-Type: multipart/alternative; boundary="{alternative}"', ""]
+        head = CRLF.join(lines) + CRLF
+        self.before_text = f"{head}--{alternative}{CRLF}{_part_head('text/plain')}".encode("ascii")
+        self.before_html = f"{CRLF}--{alternative}{CRLF}{_part_head('text/html')}".encode("ascii")
+        tail = [f"{CRLF}--{alternative}--{CRLF}".encode("ascii")]
+        for image in content.images:
+            _check_header(image.content_id, "image content id")
+            tail.append((
+                f"--{related}{CRLF}"
+                f"Content-Type: {image.mime_type}{CRLF}"
+                f"Content-Transfer-Encoding: base64{CRLF}"
+                f"Content-Disposition: inline; {_filename_param(image.filename)}{CRLF}"
+                f"Content-ID: <{image.content_id}>{CRLF}{CRLF}"
+            ).encode("ascii"))
+            tail.append(_base64_lines(image.path.read_bytes()))
+        if content.images:
+            tail.append(f"--{related}--{CRLF}".encode("ascii"))
+        self.after_html = b"".join(tail)
+        for static in (self.top.encode(), self.before_text, self.before_html, self.after_html):
+            if any(len(line) > MAX_LINE for line in static.split(b"\r\n")):
+                raise MailerError("a header in the settings is too long for an email header line")
 
 
 class DkimSigner:
     """Signs a message with DKIM (dkimpy); the key file is named in settings."""
 
     HEADERS = (
-        b"From", b"To", b"Subject", b"Date", b"Message-ID",
-        b"List-Unsubscribe", b"List-Unsubscribe-Post",
+        b"From", b"To", b"Subject", b"Date", b"Message-ID", b"Reply-To", b"List-Id",
+        b"List-Unsubscribe", b"List-Unsubscribe-Post", b"MIME-Version", b"Content-Type",
     )
 
     def __init__(self, selector: str, domain: str, private_key: bytes) -> None:

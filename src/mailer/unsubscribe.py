@@ -2,13 +2,12 @@
 
 The token is ``base64url(address) "." base64url(HMAC-SHA256(secret, list id + address))``: the
 unsubscribe page can read the address from it and check, with the same secret, that the link
-was issued by us for exactly that address.
+was issued by us for exactly that address (and this list).
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import os
 from urllib.parse import quote
@@ -16,6 +15,9 @@ from urllib.parse import quote
 from mailer.errors import MailerError
 
 SECRET_VARIABLE = "MAILER_UNSUBSCRIBE_SECRET"
+# Anyone can see their own link, so a short secret could be guessed offline from it and then
+# sign links for every other address.
+MIN_SECRET_LENGTH = 16
 # Used only for the local preview and the outbox transport, where nothing reaches a real reader.
 DEVELOPMENT_SECRET = "development-only-secret-do-not-use-for-real-sends"
 
@@ -31,26 +33,34 @@ def _unb64(text: str) -> bytes:
 def unsubscribe_secret(*, required: bool) -> str:
     """The signing secret from the environment; the development one only when not required."""
     value = os.environ.get(SECRET_VARIABLE)
-    if value:
-        return value
     if required:
-        raise MailerError(
-            f"sending needs {SECRET_VARIABLE} (a long random string that signs unsubscribe links)"
-        )
-    return DEVELOPMENT_SECRET
+        if not value:
+            raise MailerError(
+                f"sending needs {SECRET_VARIABLE} (a long random string that signs "
+                "unsubscribe links); set it in the environment, never in mailer.toml"
+            )
+        if len(value) < MIN_SECRET_LENGTH:
+            raise MailerError(
+                f"{SECRET_VARIABLE} is too short to keep unsubscribe links from being forged: "
+                f"use at least {MIN_SECRET_LENGTH} random characters (32 or more is better)"
+            )
+    return value or DEVELOPMENT_SECRET
 
 
 class UnsubscribeLinks:
+    """Signed unsubscribe targets (an https URL and, optionally, a mailto) per address."""
+
     def __init__(self, secret: str, list_id: str, url_template: str, mailto: str | None) -> None:
         self._key = secret.encode("utf-8")
-        self._list_id = list_id
+        self._prefix = list_id.encode("utf-8") + b"\0"
         self._template = url_template
         self._mailto = mailto
+        _check_template(url_template)
 
     def token(self, email: str) -> str:
         address = email.lower().encode("utf-8")
-        mac = hmac.new(self._key, self._list_id.encode() + b"\0" + address, hashlib.sha256)
-        return f"{_b64(address)}.{_b64(mac.digest())}"
+        mac = hmac.digest(self._key, self._prefix + address, "sha256")
+        return f"{_b64(address)}.{_b64(mac)}"
 
     def verify(self, token: str) -> str | None:
         """The address ``token`` was issued for, or None if it is not genuine."""
@@ -61,10 +71,34 @@ class UnsubscribeLinks:
             return None
         return address if hmac.compare_digest(self.token(address), token) else None
 
+    def targets(self, email: str) -> tuple[str, str | None]:
+        """The https URL and the mailto target (None if not configured), one token for both."""
+        token = self.token(email)
+        url = self._template.format(token=token, email=quote(email, safe="@"))
+        if not self._mailto:
+            return url, None
+        return url, f"mailto:{self._mailto}?subject=unsubscribe%20{token}"
+
     def url(self, email: str) -> str:
-        return self._template.format(token=self.token(email), email=quote(email, safe="@"))
+        return self.targets(email)[0]
 
     def mailto(self, email: str) -> str | None:
-        if not self._mailto:
-            return None
-        return f"mailto:{self._mailto}?subject=unsubscribe%20{self.token(email)}"
+        return self.targets(email)[1]
+
+
+def _check_template(template: str) -> None:
+    """Refuse, before anything is sent, a URL template that cannot make a working link.
+
+    (That it should be https is for ``mailer check`` to say, with the line in mailer.toml.)
+    """
+    where = "list.unsubscribe_url in mailer.toml"
+    if "{token}" not in template:
+        raise MailerError(f"{where} must contain {{token}}, which identifies the reader")
+    try:
+        example = template.format(token="t", email="e")
+    except (KeyError, IndexError, ValueError):
+        raise MailerError(
+            f"{where}: only {{token}} and {{email}} may appear in braces: {template}"
+        ) from None
+    if not example.isascii() or any(c.isspace() for c in example):
+        raise MailerError(f"{where} must be ASCII without spaces (percent-encode the rest)")
