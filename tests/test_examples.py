@@ -158,9 +158,10 @@ SEED_004 = {
         "Anadolu Agency quotes IOM Turkey Chief of Mission Lado Gvilava at the International "
         "Migrants Day event at Keçiören Migrant Services Centre run by IOM in Ankara.",
     ],
-    # The seed's link labels: 13 "Read more" and 2 "Share on" once the duplicate headline is
-    # dropped; 7 "Watch here" plus one for the Coast Guard video, whose thumbnail was its link.
-    "link_labels": {"Read more": 13, "Watch here": 8, "Share on": 2},
+    # The seed's link labels: 13 "Read more" and 2 "Share on" (followed by the Facebook icon)
+    # once the duplicate headline is dropped; 7 "Watch here" plus one for the Coast Guard
+    # video, whose thumbnail was its link.
+    "link_labels": {"Read more": 13, "Watch here": 8, "Share on Facebook": 2},
     # The one link target the seed kept besides the social links.
     "urls": ["https://www.facebook.com/IOMTurkey/videos/2052816381647968/"],
     # What each photo shows, which the (placeholder) image's alt text must say.
@@ -421,7 +422,7 @@ def test_link_labels_as_in_seed(name: str) -> None:
     for label, count in SEEDS[name]["link_labels"].items():
         assert labels[label] == count, (label, labels)
     text_labels = Counter(
-        re.findall(r"^(Read more|Watch here|Share on): ", _render(name)[1].text, flags=re.M)
+        re.findall(r"^(Read more|Watch here|Share on Facebook): ", _render(name)[1].text, flags=re.M)
     )
     assert dict(text_labels) == SEEDS[name]["link_labels"]
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from mailer.errors import MailerError
+from mailer.config import load_settings
+from mailer.errors import ConfigError, MailerError
 from mailer.unsubscribe import (
     DEVELOPMENT_SECRET,
     SECRET_VARIABLE,
@@ -79,9 +82,16 @@ def test_no_mailto_unless_configured():
         ("https://example.org/u?t={token} x", "ASCII"),
     ],
 )
-def test_unusable_url_template_is_refused(template, problem):
-    with pytest.raises(MailerError, match=problem.replace("{", r"\{").replace("}", r"\}")):
-        UnsubscribeLinks(SECRET, "news.example.org", template, None)
+def test_unusable_url_template_is_refused_with_its_line(project, template, problem):
+    text = project.settings.read_text(encoding="utf-8")
+    text = re.sub(r'(?m)^unsubscribe_url = .*$', f'unsubscribe_url = "{template}"', text)
+    project.settings.write_text(text, encoding="utf-8")
+    rows = text.splitlines()
+    line = next(i for i, row in enumerate(rows, 1) if row.startswith("unsubscribe_url"))
+    with pytest.raises(ConfigError) as caught:
+        load_settings(project.settings)
+    assert str(caught.value).startswith(f"{project.settings}:{line}: list.unsubscribe_url: ")
+    assert problem in str(caught.value)
 
 
 def test_secret_comes_from_the_environment(monkeypatch):

@@ -12,9 +12,9 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import AfterValidator, Field, ValidationError
 
 from mailer.errors import ConfigError, Location, MailerError
 from mailer.fields import Colour, EmailAddress, Line, Strict, Text, WebUrl
@@ -80,12 +80,29 @@ class FooterOverride(Strict):
     reason: Text | None = None
 
 
+def _unsubscribe_template(template: str) -> str:
+    """Refuse, before anything is sent, a URL template that cannot make a working link.
+
+    (That it should be https is for ``mailer check`` to say, as a finding.)
+    """
+    if "{token}" not in template:
+        raise ValueError("must contain {token}, which identifies the reader")
+    try:
+        example = template.format(token="t", email="e")
+    except (KeyError, IndexError, ValueError):
+        raise ValueError(f"only {{token}} and {{email}} may appear in braces: {template}") from None
+    if not example.isascii() or any(c.isspace() for c in example):
+        raise ValueError("must be ASCII without spaces (percent-encode the rest)")
+    return template
+
+
 class ListIdentity(Strict):
     """The mailing list as mail clients see it (List-Id, List-Unsubscribe)."""
 
     id: Line  # RFC 2919 list id, such as "newsletter.turkiye.iom.int"
     name: Line | None = None
-    unsubscribe_url: Line  # template with {token} and optionally {email}
+    # A URL with {token} (the signed address) and optionally {email}.
+    unsubscribe_url: Annotated[Line, AfterValidator(_unsubscribe_template)]
     unsubscribe_mailto: EmailAddress | None = None
 
 

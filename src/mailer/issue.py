@@ -6,6 +6,7 @@ Every error names the YAML file, the line and column, and the field path, for ex
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -173,26 +174,27 @@ def _dotted(field_path: FieldPath) -> str:
 
 def _check_merge_fields(document: YamlDocument) -> None:
     """Refuse unknown or unsafe merge fields now, not as blanks half-way through a send."""
-    for field_path, text in _strings(document.data, ()):
+    for field_path, text in strings_with_paths(document.data, ()):
         try:
             validate(text)
         except MergeFieldError as exc:
             raise InputError(document.locate(field_path), str(exc), _dotted(field_path)) from None
 
 
-def _strings(node: object, here: FieldPath):
+def strings_with_paths(node: object, here: FieldPath) -> Iterator[tuple[FieldPath, str]]:
+    """Every string in YAML data with its field path (for merge fields and link checks)."""
     if isinstance(node, str):
         yield here, node
     elif isinstance(node, dict):
         for key, value in node.items():
-            yield from _strings(value, (*here, key))
+            yield from strings_with_paths(value, (*here, key))
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            yield from _strings(value, (*here, index))
+            yield from strings_with_paths(value, (*here, index))
 
 
 def _check_local_images(loaded: LoadedIssue) -> None:
-    for field_path, image in _images_with_paths(loaded.issue):
+    for field_path, image in images_with_paths(loaded.issue):
         if image.is_remote:
             continue
         if not loaded.image_path(image).is_file():
@@ -211,7 +213,8 @@ def _check_local_images(loaded: LoadedIssue) -> None:
         )
 
 
-def _images_with_paths(issue: Issue):
+def images_with_paths(issue: Issue) -> Iterator[tuple[FieldPath, Image]]:
+    """Every image of the issue with the field path of its ``image:`` mapping."""
     if issue.lead and issue.lead.image:
         yield ("lead", "image"), issue.lead.image
     for s, section in enumerate(issue.sections):

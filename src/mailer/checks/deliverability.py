@@ -1,0 +1,246 @@
+"""Deliverability and compliance: what spam filters, Gmail/Yahoo's sender rules and the law
+(CAN-SPAM, GDPR) ask of a newsletter.
+
+A subject and a preheader, a visible unsubscribe link plus one-click ``List-Unsubscribe``
+headers, a postal address, links on the sender's own domain and no URL shorteners, a
+plain-text part that carries every link, and no template code left in what readers see.
+"""
+
+from __future__ import annotations
+
+from email.parser import BytesHeaderParser
+from email.policy import default as default_policy
+from urllib.parse import urlsplit
+
+from lxml.html import HtmlElement
+
+from mailer.checks.base import (
+    CheckOptions,
+    Finding,
+    finding_maker,
+    is_hidden,
+    parse_html,
+    sample_message,
+    setting_location,
+    settings_location,
+    template_location,
+    text_of,
+    yaml_location,
+)
+from mailer.checks.links import UrlUse, fetch_target, url_places, url_uses
+from mailer.issue import LoadedIssue
+from mailer.merge import UNSUBSCRIBE_KEY, FillIn, token
+from mailer.message import SampleReader
+from mailer.pipeline import Prepared
+from mailer.render import TEXT_TEMPLATE
+
+CHECK = "deliverability"
+_finding = finding_maker(CHECK)
+SUBJECT_MAX = 70  # phones show 30-40 characters, desktop clients 60-70
+LEFTOVER_SYNTAX = ("{{", "{%", "<mj-")
+URL_SHORTENERS = frozenset({
+    "bit.ly", "bitly.com", "tinyurl.com", "t.co", "goo.gl", "ow.ly", "is.gd", "buff.ly",
+    "rebrand.ly", "cutt.ly", "shorturl.at", "rb.gy", "tiny.cc", "bl.ink", "lnkd.in", "s.id",
+    "t.ly", "v.gd", "soo.gd", "clck.ru", "shorte.st", "adf.ly", "y2u.be", "qr.ae",
+})
+# Second-level labels under which organisations register names (iom.org.tr, bbc.co.uk).
+_SECOND_LEVEL = frozenset({"co", "com", "org", "net", "gov", "edu", "ac", "gob", "or", "ne", "go"})
+
+
+def check(loaded: LoadedIssue, prepared: Prepared, *, options: CheckOptions) -> list[Finding]:
+    document = parse_html(prepared.rendered.html)
+    uses = url_uses(loaded)
+    return [
+        *_subject_and_preheader(loaded, prepared),
+        *_unsubscribe(loaded, prepared, document),
+        *_postal_address(loaded, prepared, document),
+        *_sender_domain(loaded, uses),
+        *_shorteners(uses),
+        *_text_part(loaded, prepared, document, uses),
+        *_leftovers(loaded, prepared),
+    ]
+
+
+def _subject_and_preheader(loaded: LoadedIssue, prepared: Prepared) -> list[Finding]:
+    values = prepared.factory.personalise(SampleReader()).values
+    subject = FillIn.of(prepared.rendered.subject, escape_html=False).fill(values).strip()
+    where = loaded.source.locate(("subject",))
+    findings = []
+    if not subject:
+        findings.append(_finding("error", "the subject is empty", where, "write a subject"))
+    elif len(subject) > SUBJECT_MAX:
+        findings.append(_finding(
+            "warning", f"the subject has {len(subject)} characters; mail apps cut it after "
+            f"about {SUBJECT_MAX} (phones after 40)", where,
+            "put the news first and keep it under 60 characters",
+        ))
+    if not prepared.rendered.preheader.strip():
+        findings.append(_finding(
+            "warning", "no preheader: inboxes show the first text of the email instead", where,
+            "add a 'preheader:' line after the subject: one sentence that makes people open it",
+        ))
+    return findings
+
+
+def _unsubscribe(
+    loaded: LoadedIssue, prepared: Prepared, document: HtmlElement
+) -> list[Finding]:
+    setting = settings_location(loaded, "list", "unsubscribe_url")
+    findings = []
+    headers = BytesHeaderParser(policy=default_policy).parsebytes(sample_message(prepared).data)
+    targets = str(headers.get("List-Unsubscribe", ""))
+    if "<https://" not in targets:
+        findings.append(_finding(
+            "error", "no https:// address in the List-Unsubscribe header; Gmail and Yahoo require "
+            "one-click unsubscribe (RFC 8058) from bulk senders", setting,
+            "set list.unsubscribe_url to an https:// page",
+        ))
+    if str(headers.get("List-Unsubscribe-Post", "")) != "List-Unsubscribe=One-Click":
+        findings.append(_finding(
+            "error", "the List-Unsubscribe-Post: List-Unsubscribe=One-Click header is missing",
+            setting, "the message builder must add it (mailer.message); report this as a bug",
+        ))
+    link = token(UNSUBSCRIBE_KEY)
+    if not any(text_of(a) for a in _visible_links(document) if a.get("href") == link):
+        findings.append(_finding(
+            "error", "the email has no visible unsubscribe link", template_location(
+                loaded, "unsubscribe_url"), '<a href="{{ unsubscribe_url }}">Unsubscribe</a> '
+            "belongs in the footer of the template",
+        ))
+    if link not in prepared.rendered.text:
+        findings.append(_finding(
+            "error", "the plain-text part has no unsubscribe link",
+            template_location(loaded, "unsubscribe_url", TEXT_TEMPLATE),
+            "end the text template with: Unsubscribe: {{ unsubscribe_url }}",
+        ))
+    return findings
+
+
+def _postal_address(
+    loaded: LoadedIssue, prepared: Prepared, document: HtmlElement
+) -> list[Finding]:
+    address = " ".join(loaded.footer.postal_address.split())
+    where = setting_location(loaded, "footer", "postal_address")
+    findings = []
+    missing = [
+        part for part, text in (
+            ("HTML", document.text_content()), ("plain-text part", prepared.rendered.text)
+        ) if address not in " ".join(text.split())
+    ]
+    if missing:
+        findings.append(_finding(
+            "error", f"the postal address is missing from the {' and the '.join(missing)} "
+            "(anti-spam laws require it)", where,
+            "show {{ footer.postal_address }} in the footer of both templates",
+        ))
+    if not any(ch.isdigit() for ch in address):
+        findings.append(_finding(
+            "warning", f"footer.postal_address '{address}' has no number; it does not look like "
+            "a postal address", where, "write the full address with street number and postcode",
+        ))
+    return findings
+
+
+def _sender_domain(loaded: LoadedIssue, uses: list[UrlUse]) -> list[Finding]:
+    address = loaded.sender.address
+    domain = base_domain(address.rsplit("@", 1)[1])
+    hosts = {
+        base_domain(host)
+        for use in uses
+        if (target := fetch_target(use)) and (host := _host(target))
+    }
+    if not hosts or domain in hosts:
+        return []
+    return [_finding(
+        "warning", f"no link goes to {domain}, the domain of the From address {address}; spam "
+        "filters distrust mail whose links are all elsewhere",
+        setting_location(loaded, "sender", "address"),
+        "send from an address at your website's domain, or link to your website",
+    )]
+
+
+def _shorteners(uses: list[UrlUse]) -> list[Finding]:
+    return [
+        _finding(
+            "warning", f"{use.url} uses the URL shortener {host}; spam filters distrust them "
+            "and readers cannot see where the link goes", use.location,
+            "link to the full address of the page",
+        )
+        for use in uses
+        if (target := fetch_target(use)) and (host := _host(target)) in URL_SHORTENERS
+    ]
+
+
+def _text_part(
+    loaded: LoadedIssue, prepared: Prepared, document: HtmlElement, uses: list[UrlUse]
+) -> list[Finding]:
+    text = prepared.rendered.text
+    if not text.strip():
+        return [_finding(
+            "error", "the plain-text part is empty; some readers and spam filters need it",
+            template_location(loaded, "", TEXT_TEMPLATE), "fill in the text template",
+        )]
+    places = url_places(uses)
+    hrefs = dict.fromkeys(
+        href for a in _visible_links(document)
+        if (href := a.get("href", "")).startswith(("http://", "https://", "mailto:"))
+    )
+    in_text = text_urls(text)
+    return [
+        _finding(
+            "warning", f"{href} is a link in the HTML but missing from the plain-text part",
+            places.get(href) or template_location(loaded, "", TEXT_TEMPLATE),
+            f"the text template ({TEXT_TEMPLATE}) should list every link of the HTML",
+        )
+        for href in hrefs
+        if href not in in_text
+    ]
+
+
+def text_urls(text: str) -> set[str]:
+    """The URLs written out in a plain-text part: whole words, or ``(url)`` as Markdown links
+    become; a prefix of a longer URL does not count."""
+    urls = set()
+    for word in text.split():
+        if word.startswith("(") and word.endswith(")"):
+            word = word[1:-1]
+        urls.add(word.rstrip(".,;:"))
+    return urls
+
+
+def _leftovers(loaded: LoadedIssue, prepared: Prepared) -> list[Finding]:
+    rendered = prepared.rendered
+    parts = (
+        ("subject", rendered.subject, None), ("preheader", rendered.preheader, None),
+        ("HTML", rendered.html, "newsletter.mjml.j2"), ("plain-text part", rendered.text,
+                                                      TEXT_TEMPLATE),
+    )
+    findings = []
+    for name, content, template in parts:
+        for marker in LEFTOVER_SYNTAX:
+            start = content.find(marker)
+            if start < 0:
+                continue
+            snippet = " ".join(content[start : start + 40].split())
+            fallback = template_location(loaded, marker, template) if template else None
+            findings.append(_finding(
+                "error", f"template code '{snippet}' is left in the {name}; readers would see it",
+                yaml_location(loaded, snippet, fallback),
+                "remove it, or write a merge field in full: {{ subscriber.first_name }}",
+            ))
+    return findings
+
+
+def base_domain(host: str) -> str:
+    """The registered domain of ``host`` (news.iom.int -> iom.int), without a suffix list."""
+    labels = host.lower().rstrip(".").split(".")
+    keep = 3 if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL and len(labels[-1]) == 2 else 2
+    return ".".join(labels[-keep:])
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+def _visible_links(document: HtmlElement) -> list[HtmlElement]:
+    return [a for a in document.iter("a") if not is_hidden(a)]
