@@ -32,7 +32,6 @@ from functools import lru_cache
 from typing import Protocol
 from urllib.parse import quote
 
-import dkim
 from email_validator import EmailNotValidError, validate_email
 
 from mailer.errors import MailerError
@@ -487,12 +486,17 @@ class DkimSigner:
     )
 
     def __init__(self, selector: str, domain: str, private_key: bytes) -> None:
+        # Imported here: dkimpy and its DNS library cost ~40 ms of start-up to every command,
+        # and only sends with a DKIM key need them.
+        import dkim
+
+        self._sign = dkim.sign
         self._selector = selector.encode("ascii")
         self._domain = domain.encode("ascii")
         self._key = private_key
 
     def sign(self, data: bytes) -> bytes:
-        signature = dkim.sign(
+        signature = self._sign(
             data, self._selector, self._domain, self._key, include_headers=list(self.HEADERS)
         )
         return signature + data
