@@ -1,0 +1,81 @@
+"""``mailer status``: where a send stands, from the ledger alone."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mailer.errors import MailerError
+from mailer.ledger import Counts, Ledger
+
+REPORT_COLUMNS = (
+    "email", "name", "state", "attempts", "message_id", "provider_id", "response", "reason",
+    "next_attempt_at", "updated_at",
+)
+
+
+@dataclass(frozen=True)
+class Failure:
+    email: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    issue_id: str
+    ledger: Path
+    counts: Counts
+    failures: list[Failure]  # the first ``limit``
+    more_failures: int  # failures not listed
+
+    def as_dict(self) -> dict:
+        counts = self.counts
+        return {
+            "issue": self.issue_id,
+            "ledger": str(self.ledger),
+            "counts": {
+                "total": counts.total, "queued": counts.queued, "sending": counts.sending,
+                "sent": counts.sent, "deferred": counts.deferred, "failed": counts.failed,
+            },
+            "failures": [{"email": f.email, "reason": f.reason} for f in self.failures],
+            "more_failures": self.more_failures,
+        }
+
+
+def status(ledger_path: Path, issue_id: str, limit: int = 20) -> StatusReport:
+    """Counts by state and the first ``limit`` failures with their reasons."""
+    if not ledger_path.exists():
+        raise MailerError(f"no send ledger at {ledger_path}: this issue has not been sent yet")
+    with Ledger(ledger_path) as ledger:
+        counts = ledger.counts(issue_id)
+        failures = []
+        for row in ledger.rows(issue_id, ("failed",)):
+            if len(failures) == limit:
+                break
+            failures.append(Failure(row["email"], row["reason"] or ""))
+    return StatusReport(
+        issue_id, ledger_path, counts, failures, max(0, counts.failed - len(failures))
+    )
+
+
+def write_report(ledger_path: Path, issue_id: str, out: Path) -> int:
+    """One CSV line per recipient (streamed from the ledger); returns the number of rows."""
+    written = 0
+    with Ledger(ledger_path) as ledger, open(out, "w", encoding="utf-8", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(REPORT_COLUMNS)
+        for row in ledger.rows(issue_id):
+            writer.writerow([
+                _timestamp(row[c]) if c.endswith("_at") else ("" if row[c] is None else row[c])
+                for c in REPORT_COLUMNS
+            ])
+            written += 1
+    return written
+
+
+def _timestamp(value: float | None) -> str:
+    if not value:
+        return ""
+    return datetime.fromtimestamp(value, UTC).isoformat(timespec="seconds")

@@ -1,0 +1,153 @@
+"""The transport contract: finished messages in, one normalised result per recipient out.
+
+The campaign runner (``mailer.campaign``) only knows this module. Each transport (Maildir
+outbox, SMTP, one module per ESP) turns whatever its server says into :class:`RecipientResult`
+values, so the runner never parses a reply code or a provider's JSON.
+
+Rules every transport keeps:
+
+* ``send`` returns exactly one result per message, in the same order.
+* A problem with one recipient, or a temporary problem (timeout, dropped connection, 4xx, HTTP
+  429/5xx), is a result (``failed`` or ``deferred``), never an exception.
+* An exception means the transport cannot work at all as configured (wrong credentials,
+  certificate not trusted, server without STARTTLS): :class:`TransportError`. The runner then
+  stops; nothing in that batch was accepted by the server.
+* A feature the provider lacks fails loudly with :class:`UnsupportedFeature`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import parse_qsl, urlsplit
+
+from mailer.errors import DeliveryError, UsageError
+from mailer.message import OutgoingMessage
+
+Status = Literal["sent", "queued", "deferred", "failed"]
+DELIVERED: frozenset[str] = frozenset({"sent", "queued"})
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientResult:
+    """What became of one message.
+
+    ``sent``: the server accepted it for delivery (SMTP 250, Maildir written). ``queued``: an
+    ESP accepted it into its own queue. ``deferred``: try again later, after ``retry_after``
+    seconds if the server said so. ``failed``: permanent for this recipient; ``bounce`` marks an
+    address that does not exist, which belongs on the suppression list.
+    """
+
+    recipient: str
+    message_id: str
+    status: Status
+    provider_id: str | None = None  # the server's own id (queue id, ESP message id)
+    detail: str = ""  # the server's reply or the provider's message, for the ledger
+    retry_after: float | None = None  # seconds, when the server asked for a pause
+    bounce: bool = False
+
+    @property
+    def delivered(self) -> bool:
+        return self.status in DELIVERED
+
+
+class TransportError(DeliveryError):
+    """The transport cannot send at all as configured; carries the provider and its words."""
+
+    def __init__(self, provider: str, message: str, http_status: int | None = None) -> None:
+        self.provider = provider
+        self.http_status = http_status
+        self.provider_message = message
+        status = f" (HTTP {http_status})" if http_status is not None else ""
+        super().__init__(f"{provider}{status}: {message}")
+
+
+class UnsupportedFeature(UsageError):
+    """The message needs something this transport cannot do; raised, never ignored."""
+
+
+class Transport(ABC):
+    """One connection (or HTTP session) to one server. Not shared between threads."""
+
+    name: str  # for messages: "SMTP", "SendGrid", ...
+    max_batch: int = 1  # most messages one ``send`` call takes
+    # False: the transport reads only ``content`` and ``personalisation`` (an ESP fills the
+    # templates itself), and the runner leaves ``data`` empty instead of building the bytes.
+    needs_mime: bool = True
+
+    @abstractmethod
+    def send(self, messages: Sequence[OutgoingMessage]) -> list[RecipientResult]:
+        """Deliver ``messages`` (at most ``max_batch``, all of the same issue)."""
+
+    def close(self) -> None:  # noqa: B027 - most transports hold nothing to release
+        """Release connections; the transport may not be used afterwards."""
+
+
+@dataclass(frozen=True)
+class Dsn:
+    """A transport address such as ``smtp://user@mail.example.org:587?tls=none``."""
+
+    text: str
+    scheme: str
+    user: str | None
+    host: str
+    port: int | None
+    path: str
+    location: str  # everything between ``://`` and ``?``, as written (outbox://PATH)
+    options: dict[str, str]
+
+    @classmethod
+    def parse(cls, text: str) -> Dsn:
+        parts = urlsplit(text.strip())
+        if not parts.scheme or "://" not in text:
+            raise UsageError(f"transport {mask(text)!r} is not a DSN like smtp://host:587")
+        try:
+            port = parts.port
+        except ValueError:
+            raise UsageError(f"transport {mask(text)!r}: the port is not a number") from None
+        if parts.password is not None:
+            raise UsageError(
+                f"transport {mask(text)!r}: put the password in the environment "
+                "(MAILER_SMTP_PASSWORD), never in the DSN"
+            )
+        options = dict(parse_qsl(parts.query, keep_blank_values=True))
+        return cls(
+            text=text.strip(),
+            scheme=parts.scheme.lower(),
+            user=parts.username,
+            host=parts.hostname or "",
+            port=port,
+            path=parts.path,
+            location=parts.netloc + parts.path,
+            options=options,
+        )
+
+    def __str__(self) -> str:
+        return mask(self.text)
+
+    def check_options(self, known: Sequence[str]) -> None:
+        unknown = sorted(set(self.options) - set(known))
+        if unknown:
+            allowed = ", ".join(known) or "none"
+            raise UsageError(
+                f"transport {self}: unknown option {', '.join(unknown)} (known: {allowed})"
+            )
+
+    def fail(self, message: str) -> UsageError:
+        return UsageError(f"transport {self}: {message}")
+
+
+def mask(dsn: str) -> str:
+    """``dsn`` with any password replaced by ``***`` (for messages and logs)."""
+    scheme, sep, rest = dsn.partition("://")
+    if not sep:
+        return dsn
+    authority, slash, tail = rest.partition("/")
+    authority, query_sep, query = authority.partition("?")
+    if "@" in authority:
+        userinfo, host = authority.rsplit("@", 1)
+        if ":" in userinfo:
+            authority = f"{userinfo.split(':', 1)[0]}:***@{host}"
+    return f"{scheme}{sep}{authority}{query_sep}{query}{slash}{tail}"

@@ -1,0 +1,231 @@
+"""What the HTTP email services (SendGrid, Mailgun, Postmark) have in common.
+
+:class:`EspTransport` owns the whole exchange: one ``requests`` session, timeouts, the API key
+from the environment, turning HTTP statuses into results, ``Retry-After``. A provider module
+fills in three hooks only: :meth:`~EspTransport.build_request` (the documented payload for a
+batch), :meth:`~EspTransport.parse_results` (one result per recipient from a 2xx answer) and,
+if its error bodies differ from ``{"message": ...}``, :meth:`~EspTransport.error_message`.
+
+Statuses: 2xx goes to the provider's parser; 429 and 5xx defer the whole batch, honouring
+``Retry-After`` (or ``X-RateLimit-Reset``); 401, 403 and 404 mean the key, the account or the
+endpoint is wrong, so :class:`TransportError` stops the send; any other 4xx fails the batch's
+recipients with the provider's own message.
+
+Personalised sending: the message builder leaves merge tokens (``MFQX<key>XQMF``) in the shared
+subject, HTML and text. SendGrid and Mailgun receive those once per batch with each token
+turned into the provider's variable syntax, plus each recipient's values. The HTML gets its
+own variable per merge field holding the HTML-escaped value (``<key>_html``), exactly what
+:meth:`FillIn.fill` would insert, so a name like ``Tom & Jerry`` reads the same in both parts.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from abc import abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime, quote
+from pathlib import Path
+from typing import Any
+
+import requests
+from markupsafe import escape
+
+from mailer.config import secret
+from mailer.merge import FillIn
+from mailer.message import OutgoingMessage, SharedContent
+from mailer.transports.base import Dsn, RecipientResult, Status, Transport, TransportError
+
+TIMEOUT = (10.0, 120.0)  # connect, read: a 1,000-recipient batch can take a while to accept
+CONFIGURATION_STATUSES = (401, 403, 404)
+
+
+@dataclass
+class EspRequest:
+    """One HTTP POST to the provider, relative to its base URL."""
+
+    path: str
+    json: Any = None
+    data: list[tuple[str, str]] | None = None
+    files: list[tuple[str, tuple[str, bytes, str]]] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    auth: tuple[str, str] | None = None
+
+
+class EspTransport(Transport):
+    """An HTTP email API; subclasses name the provider and fill in the hooks."""
+
+    needs_mime = False
+    default_endpoint: str
+    key_variable: str
+    options: tuple[str, ...] = ("endpoint",)
+
+    def __init__(self, dsn: Dsn, base_dir: Path) -> None:
+        dsn.check_options(self.options)
+        endpoint = dsn.options.get("endpoint") or self.endpoint_for(dsn)
+        if not endpoint.startswith(("https://", "http://")):
+            raise dsn.fail(f"endpoint {endpoint!r} is not an http(s) URL")
+        self.endpoint = endpoint.rstrip("/")
+        self.key = secret(self.key_variable, f"sending through {self.name}")
+        self.session = requests.Session()
+        self._images: dict[str, bytes] = {}
+
+    def endpoint_for(self, dsn: Dsn) -> str:
+        """The base URL when the DSN names none (Mailgun's depends on the region)."""
+        return self.default_endpoint
+
+    # -- hooks ------------------------------------------------------------------------------
+
+    @abstractmethod
+    def build_request(self, content: SharedContent, messages: Sequence[OutgoingMessage]) -> (
+        EspRequest
+    ):
+        """The documented request that sends ``messages`` (which share ``content``)."""
+
+    @abstractmethod
+    def parse_results(
+        self, messages: Sequence[OutgoingMessage], response: requests.Response
+    ) -> list[RecipientResult]:
+        """One result per message from a successful (2xx) response."""
+
+    def error_message(self, response: requests.Response) -> str:
+        """The provider's own words from an error response."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and body.get("message"):
+            return str(body["message"])
+        return " ".join(response.text.split())[:300] or str(response.reason)
+
+    def split(self, messages: Sequence[OutgoingMessage]) -> Iterator[Sequence[OutgoingMessage]]:
+        """The requests one batch takes; one unless a provider limits the payload size."""
+        yield messages
+
+    # -- the exchange -----------------------------------------------------------------------
+
+    def send(self, messages: Sequence[OutgoingMessage]) -> list[RecipientResult]:
+        content = messages[0].content
+        if any(message.content is not content for message in messages):
+            raise ValueError("one batch must hold messages of the same issue")
+        results: list[RecipientResult] = []
+        for part in self.split(messages):
+            results += self._post(content, part)
+        return results
+
+    def _post(
+        self, content: SharedContent, messages: Sequence[OutgoingMessage]
+    ) -> list[RecipientResult]:
+        request = self.build_request(content, messages)
+        try:
+            response = self.session.post(
+                self.endpoint + request.path, json=request.json, data=request.data,
+                files=request.files, headers=request.headers, auth=request.auth, timeout=TIMEOUT,
+            )
+        except requests.RequestException as exc:
+            return results_for(messages, "deferred", f"{self.name}: {type(exc).__name__}: {exc}")
+        status = response.status_code
+        if 200 <= status < 300:
+            return self.parse_results(messages, response)
+        message = self.error_message(response)
+        if status in CONFIGURATION_STATUSES:
+            raise TransportError(self.name, message, status)
+        detail = f"{self.name} HTTP {status}: {message}"
+        if status == 429 or status >= 500:
+            return results_for(
+                messages, "deferred", detail, retry_after=retry_after(response.headers)
+            )
+        return results_for(messages, "failed", detail)
+
+    def close(self) -> None:
+        self.session.close()
+
+    # -- helpers for the provider modules -----------------------------------------------------
+
+    def inline_images(self, content: SharedContent) -> list[tuple[str, bytes, str]]:
+        """(content id, bytes, MIME type) of each inline image, read once per transport."""
+        images = []
+        for image in content.images:
+            data = self._images.get(image.content_id)
+            if data is None:
+                data = self._images[image.content_id] = image.path.read_bytes()
+            images.append((image.content_id, data, image.mime_type))
+        return images
+
+
+def results_for(
+    messages: Sequence[OutgoingMessage], status: Status, detail: str, *,
+    provider_id: str | None = None, retry_after: float | None = None,
+) -> list[RecipientResult]:
+    """The same outcome for every message of a request."""
+    return [
+        RecipientResult(
+            m.recipient, m.message_id, status, provider_id=provider_id, detail=detail,
+            retry_after=retry_after,
+        )
+        for m in messages
+    ]
+
+
+def retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds to wait from ``Retry-After`` (seconds or HTTP date) or ``X-RateLimit-Reset``."""
+    now = time.time() if now is None else now
+    value = headers.get("Retry-After")
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            try:
+                return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+            except (TypeError, ValueError):
+                return None
+    reset = headers.get("X-RateLimit-Reset")
+    if reset:
+        try:
+            seconds = float(reset)
+        except ValueError:
+            return None
+        return max(0.0, seconds - now) if seconds > 1e9 else seconds  # epoch or delta
+    return None
+
+
+def display_address(name: str, email: str) -> str:
+    """``Name <email>`` for a JSON or form API, which encodes non-ASCII names itself."""
+    if not name:
+        return email
+    if any(c in name for c in '",;:<>@()[]\\.'):
+        name = f'"{quote(name)}"'
+    return f"{name} <{email}>"
+
+
+def with_variables(fill: FillIn, variable: Callable[[str], str]) -> str:
+    """``fill``'s text with each merge token written as ``variable(key)``."""
+    parts = list(fill.parts)
+    for index in range(1, len(parts), 2):
+        parts[index] = variable(parts[index])
+    return "".join(parts)
+
+
+def html_key(key: str) -> str:
+    """The variable holding the HTML-escaped value of merge field ``key``."""
+    return f"{key}_html"
+
+
+def merge_variables(content: SharedContent, message: OutgoingMessage) -> dict[str, str]:
+    """Each merge field's raw value, and its HTML-escaped twin for the HTML part."""
+    values = message.personalisation.values
+    variables = {key: values[key] for key in {*content.subject.keys, *content.text.keys}}
+    for key in content.html.keys:
+        variables[html_key(key)] = str(escape(values[key]))
+    return variables
+
+
+def filled(content: SharedContent, message: OutgoingMessage) -> tuple[str, str, str]:
+    """(subject, HTML, text) of one message, for APIs that take each message whole."""
+    values = message.personalisation.values
+    return content.subject.fill(values), content.html.fill(values), content.text.fill(values)
+
+
+def base64_text(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")

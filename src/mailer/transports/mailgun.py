@@ -1,0 +1,102 @@
+"""``mailgun://DOMAIN[?region=eu]``: Mailgun's messages API, key ``MAILGUN_API_KEY``.
+
+Batch sending as Mailgun documents it: up to 1,000 ``to`` fields in one
+``POST /v3/DOMAIN/messages`` with ``recipient-variables``, so that each recipient gets an
+individual message; the subject, HTML and text are sent once, with merge fields as
+``%recipient.<key>%``. Per-recipient headers (List-Unsubscribe, Message-Id) are ``h:`` fields
+whose values are themselves recipient variables. Mailgun answers with one id for the whole
+batch; it is every recipient's provider id.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import requests
+
+from mailer.message import OutgoingMessage, SharedContent
+from mailer.transports.base import Dsn, RecipientResult
+from mailer.transports.esp import (
+    EspRequest,
+    EspTransport,
+    display_address,
+    html_key,
+    merge_variables,
+    results_for,
+    with_variables,
+)
+
+REGIONS = {"us": "https://api.mailgun.net", "eu": "https://api.eu.mailgun.net"}
+PER_RECIPIENT_HEADERS = ("List-Unsubscribe", "Message-Id")
+
+
+def variable(key: str) -> str:
+    return f"%recipient.{key}%"
+
+
+class MailgunTransport(EspTransport):
+    name = "Mailgun"
+    max_batch = 1000
+    key_variable = "MAILGUN_API_KEY"
+    options = ("endpoint", "region")
+
+    def __init__(self, dsn: Dsn, base_dir: Path) -> None:
+        if not dsn.host or "/" in dsn.location.strip("/"):
+            raise dsn.fail("name the sending domain, e.g. mailgun://mg.example.org")
+        self.domain = dsn.host
+        super().__init__(dsn, base_dir)
+
+    def endpoint_for(self, dsn: Dsn) -> str:
+        region = dsn.options.get("region", "us").lower()
+        if region not in REGIONS:
+            raise dsn.fail(f"region={region} is not one of {', '.join(REGIONS)}")
+        return REGIONS[region]
+
+    def build_request(self, content: SharedContent, messages: Sequence[OutgoingMessage]) -> (
+        EspRequest
+    ):
+        fields = [
+            ("from", display_address(content.sender_name, content.sender_address)),
+            *(("to", display_address(m.personalisation.name, m.recipient)) for m in messages),
+            ("subject", with_variables(content.subject, variable)),
+            ("text", with_variables(content.text, variable)),
+            ("html", with_variables(content.html, lambda key: variable(html_key(key)))),
+            ("h:List-Id", content.list_id),
+            ("h:List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+            *((f"h:{name}", variable(f"h:{name}")) for name in PER_RECIPIENT_HEADERS),
+            ("recipient-variables", json.dumps(
+                {m.recipient: self._variables(content, m) for m in messages},
+                ensure_ascii=False, separators=(",", ":"),
+            )),
+        ]
+        if content.reply_to:
+            fields.append(("h:Reply-To", content.reply_to))
+        # Mailgun makes an inline file's name its Content-ID, which the HTML's cid: names.
+        files = [("inline", image) for image in self.inline_images(content)] or None
+        return EspRequest(
+            f"/v3/{self.domain}/messages", data=fields, files=files, auth=("api", self.key)
+        )
+
+    @staticmethod
+    def _variables(content: SharedContent, message: OutgoingMessage) -> dict[str, str]:
+        p = message.personalisation
+        variables = merge_variables(content, message)
+        variables["h:List-Unsubscribe"] = p.list_unsubscribe
+        variables["h:Message-Id"] = f"<{p.message_id}>"
+        return variables
+
+    def parse_results(
+        self, messages: Sequence[OutgoingMessage], response: requests.Response
+    ) -> list[RecipientResult]:
+        try:
+            body = response.json()
+            batch_id, message = str(body["id"]), str(body["message"])
+        except (ValueError, KeyError, TypeError):
+            # Mailgun answers 200 "Mailgun Magnificent API" to a wrong URL: nothing was sent.
+            return results_for(
+                messages, "failed", f"Mailgun: unexpected answer from {response.url}: "
+                f"{response.text.strip()[:200]!r} (is the endpoint right?)",
+            )
+        return results_for(messages, "queued", message, provider_id=batch_id)

@@ -1,0 +1,62 @@
+"""``outbox://PATH``: every message becomes a file in a Maildir, so no server is needed.
+
+Any mail client (or ``mailbox.Maildir``) can open the folder. A file is named after the
+message's Message-ID and written to ``tmp/`` then renamed into ``new/``, as Maildir requires;
+sending the same message again (a resumed send) replaces the file instead of adding a copy.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from mailer.message import OutgoingMessage
+from mailer.transports.base import Dsn, RecipientResult, Transport
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]")
+
+
+class OutboxTransport(Transport):
+    name = "outbox"
+    max_batch = 50
+
+    def __init__(self, dsn: Dsn, base_dir: Path) -> None:
+        dsn.check_options(())
+        if not dsn.location:
+            raise dsn.fail("name the Maildir folder, e.g. outbox://outbox")
+        self.path = (base_dir / dsn.location).resolve()
+        self._ready = False
+
+    def _prepare(self) -> None:
+        for sub in ("tmp", "new", "cur"):
+            (self.path / sub).mkdir(parents=True, exist_ok=True)
+        self._ready = True
+
+    def send(self, messages: Sequence[OutgoingMessage]) -> list[RecipientResult]:
+        if not self._ready:
+            self._prepare()
+        results = []
+        for message in messages:
+            name = file_name(message.message_id)
+            temporary = self.path / "tmp" / name
+            try:
+                temporary.write_bytes(message.data)
+                os.replace(temporary, self.path / "new" / name)
+            except OSError as exc:
+                results.append(RecipientResult(
+                    message.recipient, message.message_id, "deferred",
+                    detail=f"cannot write to {self.path}: {exc.strerror}",
+                ))
+                continue
+            results.append(RecipientResult(
+                message.recipient, message.message_id, "sent", provider_id=name,
+                detail=f"written to {self.path / 'new'}",
+            ))
+        return results
+
+
+def file_name(message_id: str) -> str:
+    """A Maildir file name for ``message_id``: the same id always gives the same name."""
+    return _UNSAFE.sub("_", message_id) + ".eml"

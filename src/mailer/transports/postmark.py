@@ -1,0 +1,139 @@
+"""``postmark://[?stream=broadcast]``: Postmark's batch API, token ``POSTMARK_SERVER_TOKEN``.
+
+``POST /email/batch`` takes up to 500 whole messages and 50 MB; Postmark has no per-recipient
+variables for its plain API, so each message carries its own filled-in subject and bodies, and
+a batch is cut into as many requests as the size limit needs. Newsletters belong in a broadcast
+message stream (``broadcast`` unless ``?stream=`` names another). The answer holds one
+``ErrorCode`` / ``MessageID`` per message, in order: partial failures are per recipient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import requests
+
+from mailer.message import OutgoingMessage, SharedContent
+from mailer.transports.base import Dsn, RecipientResult, UnsupportedFeature
+from mailer.transports.esp import (
+    EspRequest,
+    EspTransport,
+    base64_text,
+    display_address,
+    filled,
+    results_for,
+)
+
+MAX_REQUEST_BYTES = 50_000_000
+MAX_MESSAGE_BYTES = 10_000_000  # Postmark's limit for one message, attachments included
+INACTIVE_RECIPIENT = 406  # hard-bounced or complained earlier: Postmark will not send to it
+RATE_LIMITED = 429
+
+
+class PostmarkTransport(EspTransport):
+    name = "Postmark"
+    max_batch = 500
+    default_endpoint = "https://api.postmarkapp.com"
+    key_variable = "POSTMARK_SERVER_TOKEN"
+    options = ("endpoint", "stream")
+
+    def __init__(self, dsn: Dsn, base_dir: Path) -> None:
+        self.stream = dsn.options.get("stream") or "broadcast"
+        super().__init__(dsn, base_dir)
+        self._attachments: list[dict[str, str]] | None = None
+
+    def split(self, messages: Sequence[OutgoingMessage]) -> Iterator[Sequence[OutgoingMessage]]:
+        content = messages[0].content
+        values = messages[0].personalisation.values
+        size = (
+            len(content.html.fill(values).encode()) * 11 // 10  # JSON escaping
+            + len(content.text.fill(values).encode()) * 11 // 10
+            + sum(len(a["Content"]) for a in self._inline(content))
+            + 4096
+        )
+        if size > MAX_MESSAGE_BYTES:
+            raise UnsupportedFeature(
+                f"Postmark takes messages of up to {MAX_MESSAGE_BYTES // 1_000_000} MB; this "
+                f"issue makes {size / 1_000_000:.1f} MB ones (publish the images with "
+                "[send] image_base_url instead of embedding them)"
+            )
+        step = max(1, min(self.max_batch, MAX_REQUEST_BYTES // size))
+        for start in range(0, len(messages), step):
+            yield messages[start:start + step]
+
+    def _inline(self, content: SharedContent) -> list[dict[str, str]]:
+        if self._attachments is None:
+            self._attachments = [
+                {"Name": cid, "Content": base64_text(data), "ContentType": mime,
+                 "ContentID": f"cid:{cid}"}
+                for cid, data, mime in self.inline_images(content)
+            ]
+        return self._attachments
+
+    def build_request(self, content: SharedContent, messages: Sequence[OutgoingMessage]) -> (
+        EspRequest
+    ):
+        return EspRequest(
+            "/email/batch", json=[self._message(content, m) for m in messages],
+            headers={"X-Postmark-Server-Token": self.key, "Accept": "application/json"},
+        )
+
+    def _message(self, content: SharedContent, message: OutgoingMessage) -> dict:
+        p = message.personalisation
+        subject, html, text = filled(content, message)
+        body = {
+            "From": display_address(content.sender_name, content.sender_address),
+            "To": display_address(p.name, p.email),
+            "Subject": subject,
+            "HtmlBody": html,
+            "TextBody": text,
+            "MessageStream": self.stream,
+            "Headers": [
+                {"Name": "List-Unsubscribe", "Value": p.list_unsubscribe},
+                {"Name": "List-Unsubscribe-Post", "Value": "List-Unsubscribe=One-Click"},
+                {"Name": "List-Id", "Value": content.list_id},
+                {"Name": "Message-ID", "Value": f"<{p.message_id}>"},
+            ],
+        }
+        if content.reply_to:
+            body["ReplyTo"] = content.reply_to
+        if content.images:
+            body["Attachments"] = self._inline(content)
+        return body
+
+    def parse_results(
+        self, messages: Sequence[OutgoingMessage], response: requests.Response
+    ) -> list[RecipientResult]:
+        try:
+            answers = response.json()
+            if not isinstance(answers, list) or len(answers) != len(messages):
+                raise ValueError
+        except ValueError:
+            return results_for(
+                messages, "deferred",
+                f"Postmark: answer does not list the {len(messages)} messages sent",
+            )
+        results = []
+        for message, answer in zip(messages, answers, strict=True):
+            code = int(answer.get("ErrorCode", -1))
+            detail = f"Postmark {code}: {answer.get('Message', '')}"
+            if code == 0:
+                status, bounce = "queued", False
+            elif code == RATE_LIMITED:
+                status, bounce = "deferred", False
+            else:
+                status, bounce = "failed", code == INACTIVE_RECIPIENT
+            results.append(RecipientResult(
+                message.recipient, message.message_id, status,
+                provider_id=answer.get("MessageID") or None, detail=detail, bounce=bounce,
+            ))
+        return results
+
+    def error_message(self, response: requests.Response) -> str:
+        """Postmark's errors: ``{"ErrorCode": 300, "Message": "..."}``."""
+        try:
+            body = response.json()
+            return f"{body['Message']} (ErrorCode {body['ErrorCode']})"
+        except (ValueError, KeyError, TypeError):
+            return super().error_message(response)

@@ -1,0 +1,106 @@
+"""``sendgrid://``: SendGrid's v3 Mail Send API (``POST /v3/mail/send``), key ``SENDGRID_API_KEY``.
+
+One request carries up to 1,000 personalizations (SendGrid's documented limit), one per
+recipient, with the subject, HTML and text sent once: merge fields become substitution tags
+``-mf<key>-``, filled per personalization from its ``substitutions``. List-Unsubscribe and
+Message-ID go in each personalization's ``headers``; List-Id and List-Unsubscribe-Post, the same
+for everyone, in the message's ``headers``. SendGrid answers 202 with one ``X-Message-Id`` for
+the whole request, which becomes every recipient's provider id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from email.utils import quote
+
+import requests
+
+from mailer.message import OutgoingMessage, SharedContent
+from mailer.transports.base import RecipientResult
+from mailer.transports.esp import (
+    EspRequest,
+    EspTransport,
+    base64_text,
+    html_key,
+    merge_variables,
+    results_for,
+    with_variables,
+)
+
+
+def tag(key: str) -> str:
+    """SendGrid substitution tag for a variable (delimited, so ``-mf1-`` never hits ``-mf10-``)."""
+    return f"-mf{key}-"
+
+
+class SendGridTransport(EspTransport):
+    name = "SendGrid"
+    max_batch = 1000
+    default_endpoint = "https://api.sendgrid.com"
+    key_variable = "SENDGRID_API_KEY"
+
+    def build_request(self, content: SharedContent, messages: Sequence[OutgoingMessage]) -> (
+        EspRequest
+    ):
+        payload: dict = {
+            "from": {"email": content.sender_address, "name": content.sender_name},
+            "subject": with_variables(content.subject, tag),
+            "content": [
+                {"type": "text/plain", "value": with_variables(content.text, tag)},
+                {"type": "text/html",
+                 "value": with_variables(content.html, lambda key: tag(html_key(key)))},
+            ],
+            "headers": {
+                "List-Id": content.list_id,
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            },
+            "personalizations": [self._personalization(content, m) for m in messages],
+        }
+        if content.reply_to:
+            payload["reply_to"] = {"email": content.reply_to}
+        if content.images:
+            payload["attachments"] = [
+                {"content": base64_text(data), "type": mime, "filename": cid,
+                 "disposition": "inline", "content_id": cid}
+                for cid, data, mime in self.inline_images(content)
+            ]
+        return EspRequest(
+            "/v3/mail/send", json=payload,
+            headers={"Authorization": f"Bearer {self.key}", "Accept": "application/json"},
+        )
+
+    @staticmethod
+    def _personalization(content: SharedContent, message: OutgoingMessage) -> dict:
+        p = message.personalisation
+        to = {"email": p.email}
+        if p.name:
+            # SendGrid does not quote display names with , or ; in personalizations itself.
+            to["name"] = f'"{quote(p.name)}"' if any(c in p.name for c in ",;") else p.name
+        personalization = {
+            "to": [to],
+            "headers": {"List-Unsubscribe": p.list_unsubscribe, "Message-ID": f"<{p.message_id}>"},
+            "custom_args": {"mailer_message_id": p.message_id},
+        }
+        variables = merge_variables(content, message)
+        if variables:
+            personalization["substitutions"] = {tag(k): v for k, v in variables.items()}
+        return personalization
+
+    def parse_results(
+        self, messages: Sequence[OutgoingMessage], response: requests.Response
+    ) -> list[RecipientResult]:
+        return results_for(
+            messages, "queued", f"{response.status_code} {response.reason}",
+            provider_id=response.headers.get("X-Message-Id"),
+        )
+
+    def error_message(self, response: requests.Response) -> str:
+        """SendGrid's errors: ``{"errors": [{"message": ..., "field": ...}]}``."""
+        try:
+            errors = response.json()["errors"]
+            return "; ".join(
+                f"{e['field']}: {e['message']}" if e.get("field") else str(e["message"])
+                for e in errors
+            )
+        except (ValueError, KeyError, TypeError):
+            return super().error_message(response)

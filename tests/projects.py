@@ -1,0 +1,37 @@
+"""A throwaway newsletter project (settings, templates, images) for tests to write issues into."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class Project:
+    """A folder with mailer.toml, templates/ and issues/assets/, like a real project."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.settings = root / "mailer.toml"
+
+    def write_issue(self, text: str, name: str = "issue.yaml") -> Path:
+        path = self.root / "issues" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return path
+
+
+def new_project(root: Path, photo_size: tuple[int, int] = (600, 400)) -> Project:
+    """Copy the repository's settings and templates into ``root``; add a logo and a photo."""
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(REPO / "templates", root / "templates")
+    assets = root / "issues" / "assets"
+    assets.mkdir(parents=True)
+    Image.new("RGB", (320, 96), "#0033A0").save(assets / "iom-logo.png")
+    Image.new("RGB", photo_size, "#8899AA").save(assets / "photo.png")
+    shutil.copy(REPO / "mailer.toml", root / "mailer.toml")
+    return Project(root)

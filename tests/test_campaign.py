@@ -1,0 +1,214 @@
+"""The campaign runner: retries, pauses, rate, and exactly-once delivery across kill -9."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+from sending import Recorder, make_project, smtp_server, write_subscribers
+
+from mailer.campaign import Campaign, Policy, RateLimiter
+from mailer.errors import DeliveryError
+from mailer.ledger import Ledger
+from mailer.message import MessageFactory, OutgoingMessage
+from mailer.pipeline import load, prepare
+from mailer.subscribers import Subscriber
+from mailer.transports import RecipientResult, Transport, TransportError
+
+MAILER = [sys.executable, "-c", "from mailer.cli import main; main()"]
+
+
+@pytest.fixture(scope="module")
+def issue(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_project(tmp_path_factory.mktemp("campaign"))
+
+
+@pytest.fixture(scope="module")
+def factory(issue: Path) -> MessageFactory:
+    return prepare(load(issue), real_send=False).factory
+
+
+class Scripted(Transport):
+    """A transport whose answer for each message comes from ``answer(message, attempt)``."""
+
+    name = "scripted"
+    max_batch = 10
+
+    def __init__(self, answer: Callable[[OutgoingMessage, int], RecipientResult]) -> None:
+        self.answer = answer
+        self.attempts: dict[str, int] = {}
+
+    def send(self, messages: Sequence[OutgoingMessage]) -> list[RecipientResult]:
+        results = []
+        for message in messages:
+            attempt = self.attempts[message.recipient] = self.attempts.get(message.recipient, 0) + 1
+            results.append(self.answer(message, attempt))
+        return results
+
+
+def result(message: OutgoingMessage, status: str, **kwargs) -> RecipientResult:
+    return RecipientResult(message.recipient, message.message_id, status, **kwargs)  # type: ignore[arg-type]
+
+
+def run(factory, tmp_path, transport: Transport, count: int, **policy) -> tuple[Campaign, Ledger]:
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    campaign = Campaign(
+        factory, ledger, lambda: transport, Policy(concurrency=1, backoff=0.01, **policy)
+    )
+    campaign.fill(Subscriber(f"r{n}@example.org") for n in range(count))
+    return campaign, ledger
+
+
+def test_deferred_messages_are_retried_until_they_go(factory, tmp_path) -> None:
+    transport = Scripted(lambda m, n: result(m, "sent" if n >= 3 else "deferred", detail="451"))
+    campaign, ledger = run(factory, tmp_path, transport, 5, max_errors_in_a_row=100)
+    summary = campaign.run()
+    assert summary.counts.sent == 5
+    assert set(transport.attempts.values()) == {3}
+    assert {row["attempts"] for row in ledger.rows("send-test")} == {3}
+
+
+def test_attempts_are_bounded(factory, tmp_path) -> None:
+    transport = Scripted(lambda m, n: result(m, "deferred", detail="451 busy"))
+    campaign, ledger = run(factory, tmp_path, transport, 3, max_attempts=3, max_errors_in_a_row=99)
+    summary = campaign.run()
+    assert summary.counts.failed == 3
+    reasons = {row["reason"] for row in ledger.rows("send-test")}
+    assert reasons == {"gave up after 3 attempts; the last: 451 busy"}
+
+
+def test_too_many_errors_in_a_row_pause_the_send(factory, tmp_path) -> None:
+    transport = Scripted(lambda m, n: result(m, "deferred", detail="421 go away"))
+    campaign, ledger = run(factory, tmp_path, transport, 30, max_errors_in_a_row=10)
+    with pytest.raises(DeliveryError, match=r"paused after 10 errors in a row \(the last: 421"):
+        campaign.run()
+    counts = ledger.counts("send-test")
+    assert counts.sending == 0 and counts.failed == 0  # paused, not given up: resumable
+    assert counts.deferred == 10
+
+
+def test_retry_after_holds_the_send(factory, tmp_path) -> None:
+    transport = Scripted(
+        lambda m, n: result(m, "sent") if n > 1 else result(m, "deferred", retry_after=0.4)
+    )
+    campaign, _ = run(factory, tmp_path, transport, 3)
+    started = time.monotonic()
+    assert campaign.run().counts.sent == 3
+    assert time.monotonic() - started >= 0.4
+
+
+def test_a_broken_transport_stops_and_releases_its_batch(factory, tmp_path) -> None:
+    class Refused(Transport):
+        name = "refused"
+
+        def send(self, messages):
+            raise TransportError("Example", "bad API key", 401)
+
+    campaign, ledger = run(factory, tmp_path, Refused(), 3)
+    with pytest.raises(TransportError, match=r"Example \(HTTP 401\): bad API key"):
+        campaign.run()
+    assert ledger.counts("send-test").queued == 3
+
+
+def test_the_rate_limit_holds_across_workers(factory, tmp_path) -> None:
+    clock = [0.0]
+    limiter = RateLimiter(10, clock=lambda: clock[0])
+    assert [limiter.delay(1) for _ in range(3)] == pytest.approx([0.0, 0.1, 0.2])
+    transport = Scripted(lambda m, n: result(m, "sent"))
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    campaign = Campaign(factory, ledger, lambda: transport, Policy(concurrency=3, rate=40))
+    campaign.fill(Subscriber(f"r{n}@example.org") for n in range(40))
+    started = time.monotonic()
+    campaign.run()
+    # Four batches of 10 at 40/s: the last may start 0.75 s after the first.
+    assert time.monotonic() - started >= 0.74
+
+
+def test_backoff_is_exponential_with_jitter(factory, tmp_path) -> None:
+    campaign = Campaign(factory, None, lambda: None, Policy(backoff=10, max_backoff=60))  # type: ignore[arg-type]
+    for attempts, ceiling in [(1, 10), (2, 20), (3, 40), (4, 60), (9, 60)]:
+        delays = [campaign.backoff(attempts) for _ in range(50)]
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
+        assert len(set(delays)) > 1
+
+
+# -- kill -9 and Ctrl-C of a real `mailer send` -------------------------------------------------
+
+
+def send_process(issue: Path, port: int, subscribers: Path) -> subprocess.Popen:
+    env = {**os.environ, "MAILER_UNSUBSCRIBE_SECRET": "s" * 40, "MAILER_CONCURRENCY": "4"}
+    return subprocess.Popen(
+        [*MAILER, "send", str(issue), "--yes", "--subscribers", str(subscribers),
+         "--transport", f"smtp://127.0.0.1:{port}"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def in_flight(ledger: Path) -> set[str]:
+    with Ledger(ledger) as book:
+        return {row["email"] for row in book.rows("send-test", ("sending",))}
+
+
+def test_kill_9_at_random_points_then_resume_delivers_each_once(issue: Path, tmp_path) -> None:
+    addresses = write_subscribers(tmp_path / "subscribers.csv", 800)
+    ledger = issue.parents[1] / ".mailer" / "ledger.sqlite3"
+    recorder = Recorder()
+    server = smtp_server(recorder)
+    chance = random.Random(4)
+    repeatable: set[str] = set()
+    try:
+        for _kill in range(3):
+            target = len(recorder.messages) + chance.randint(40, 180)
+            process = send_process(issue, server.port, tmp_path / "subscribers.csv")
+            deadline = time.monotonic() + 30
+            while len(recorder.messages) < target and process.poll() is None:
+                assert time.monotonic() < deadline, "the send made no progress"
+                time.sleep(0.002)
+            assert process.poll() is None, process.communicate()[1]
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            repeatable |= in_flight(ledger)
+        process = send_process(issue, server.port, tmp_path / "subscribers.csv")
+        out, err = process.communicate(timeout=60)
+    finally:
+        server.stop()
+    assert process.returncode == 0, err
+    assert "Resuming" in out
+    delivered = recorder.delivered()
+    assert set(delivered) == set(addresses)
+    assert repeatable  # the kills did catch messages in flight
+    repeated = {address for address, ids in delivered.items() if len(ids) > 1}
+    assert repeated <= repeatable  # only what was in flight at a kill is ever sent twice
+    for address in repeated:
+        assert len(set(delivered[address])) == 1  # ... and with the same Message-ID
+    with Ledger(ledger) as book:
+        assert book.counts("send-test").sent == len(addresses)
+    ledger.unlink()
+
+
+def test_ctrl_c_finishes_in_flight_and_says_how_to_resume(issue: Path, tmp_path) -> None:
+    write_subscribers(tmp_path / "subscribers.csv", 3000)
+    ledger = issue.parents[1] / ".mailer" / "ledger.sqlite3"
+    recorder = Recorder()
+    server = smtp_server(recorder)
+    try:
+        process = send_process(issue, server.port, tmp_path / "subscribers.csv")
+        while len(recorder.messages) < 100 and process.poll() is None:
+            time.sleep(0.005)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        server.stop()
+    assert process.returncode == 130, err
+    assert "Interrupted" in out and "To resume, run: mailer send" in out
+    assert in_flight(ledger) == set()
+    with Ledger(ledger) as book:
+        assert book.counts("send-test").sent == len(recorder.messages)
+    ledger.unlink()

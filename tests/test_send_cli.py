@@ -1,0 +1,135 @@
+"""``mailer send`` and ``mailer status`` called in-process, in a throwaway project."""
+
+from __future__ import annotations
+
+import csv
+import json
+import mailbox
+from pathlib import Path
+
+import pytest
+from sending import make_project, write_subscribers
+from typer.testing import CliRunner
+
+from mailer.cli import app
+
+
+@pytest.fixture
+def issue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = make_project(tmp_path / "news")
+    write_subscribers(tmp_path / "news" / "subscribers.example.csv", 25)
+    monkeypatch.chdir(tmp_path / "news")
+    for name in ("MAILER_TRANSPORT", "MAILER_SUBSCRIBERS", "MAILER_LEDGER"):
+        monkeypatch.delenv(name, raising=False)
+    return path
+
+
+def mailer(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    return result.exit_code, result.output
+
+
+def outbox(issue: Path, name: str = "outbox") -> mailbox.Maildir:
+    return mailbox.Maildir(issue.parents[1] / name, create=False)
+
+
+def test_send_fills_the_outbox_once_and_status_reports_it(issue: Path, tmp_path: Path) -> None:
+    code, out = mailer("send", issue, "--yes")
+    assert code == 0, out
+    assert "Done: sent 25 now" in out and "25 sent, 0 failed" in out
+    assert f"Outbox: {issue.parents[1] / 'outbox'}" in out
+    assert len(outbox(issue)) == 25
+    code, out = mailer("send", issue, "--yes")  # nothing left to do
+    assert (code, len(outbox(issue))) == (0, 25)
+    assert "sent 0 now" in out
+
+    code, out = mailer("status", issue)
+    assert code == 0
+    assert out.startswith("send-test: 25 sent, 0 failed, 0 deferred, 0 queued, 0 in flight, of 25")
+    code, out = mailer("status", issue, "--json", "--csv", tmp_path / "report.csv")
+    report = json.loads(out.split("\nWrote")[0])
+    assert report["counts"]["sent"] == 25 and report["failures"] == []
+    rows = list(csv.DictReader((tmp_path / "report.csv").read_text("utf-8").splitlines()))
+    assert len(rows) == 25 and {r["state"] for r in rows} == {"sent"}
+    assert rows[0]["message_id"].startswith("send-test.")
+
+
+def test_flags_beat_the_environment_which_beats_mailer_toml(issue, monkeypatch) -> None:
+    monkeypatch.setenv("MAILER_TRANSPORT", "outbox://from-env")
+    code, out = mailer("send", issue, "--yes", "--ledger", "env.sqlite3")
+    assert code == 0, out
+    assert len(outbox(issue, "from-env")) == 25
+    code, out = mailer("send", issue, "--yes", "--transport", "outbox://from-flag",
+                       "--ledger", "flag.sqlite3")
+    assert len(outbox(issue, "from-flag")) == 25
+
+
+def test_dry_run_builds_everything_and_sends_nothing(issue: Path) -> None:
+    code, out = mailer("send", issue, "--dry-run")
+    assert code == 0, out
+    assert "Dry run: built 25 messages" in out and "nothing was sent" in out
+    assert not (issue.parents[1] / "outbox").exists()
+    assert not (issue.parents[1] / ".mailer" / "ledger.sqlite3").exists()
+
+
+def test_to_sends_a_test_copy_outside_the_ledger(issue: Path) -> None:
+    code, out = mailer("send", issue, "--to", "editor@example.org", "--to", "chief@example.org")
+    assert code == 0, out
+    assert "[TEST] editor@example.org: sent" in out
+    box = outbox(issue)
+    subjects = sorted(message["Subject"] for message in box)
+    assert subjects == ["[TEST] News for friend"] * 2
+    assert sorted(message["To"] for message in box) == ["chief@example.org", "editor@example.org"]
+    assert not (issue.parents[1] / ".mailer" / "ledger.sqlite3").exists()
+    code, out = mailer("send", issue, "--to", "not an address")
+    assert code == 2 and "Error: --to: not a valid address" in out
+
+
+def test_without_yes_and_no_terminal_it_refuses(issue: Path) -> None:
+    code, out = mailer("send", issue)
+    assert code == 2
+    assert "Error: not asking on a non-interactive input: add --yes to send" in out
+    assert not (issue.parents[1] / "outbox").exists()
+
+
+@pytest.mark.parametrize(("dsn", "message"), [
+    ("pigeon://loft", "Error: transport pigeon://loft: unknown scheme 'pigeon'"),
+    ("smtp://bob:hunter2@mail.example.org",
+     "Error: transport 'smtp://bob:***@mail.example.org': put the password in the environment"),
+    ("smtp://mail.example.org:port", "the port is not a number"),
+    ("mailgun://mg.example.org?regoin=eu", "unknown option regoin (known: endpoint, region)"),
+])
+def test_a_bad_dsn_is_one_line_and_sends_nothing(issue: Path, dsn: str, message: str) -> None:
+    code, out = mailer("send", issue, "--yes", "--transport", dsn)
+    assert code == 2
+    assert message in out
+    assert "hunter2" not in out and "Traceback" not in out
+    assert not (issue.parents[1] / ".mailer" / "ledger.sqlite3").exists()
+
+
+def test_a_missing_api_key_is_named(issue: Path, monkeypatch) -> None:
+    monkeypatch.delenv("SENDGRID_API_KEY", raising=False)
+    monkeypatch.setenv("MAILER_UNSUBSCRIBE_SECRET", "s" * 40)
+    code, out = mailer("send", issue, "--yes", "--transport", "sendgrid://")
+    assert code == 1
+    assert "SENDGRID_API_KEY" in out
+
+
+def test_status_before_any_send(issue: Path) -> None:
+    code, out = mailer("status", issue)
+    assert code == 1 and "has not been sent yet" in out
+
+
+def test_offline_check_errors_stop_the_send_unless_forced(issue: Path) -> None:
+    text = issue.read_text(encoding="utf-8")
+    issue.write_text(text.replace('alt: "A photo"', 'alt: "photo.png"'), encoding="utf-8")
+    code, out = mailer("send", issue, "--yes")
+    assert code == 1
+    assert "error [images] the alt text of photo.png is a file name" in out
+    assert "not sending: the offline checks found 1 error(s)" in out
+    assert "--force" in out
+    assert not (issue.parents[1] / "outbox").exists() or len(outbox(issue)) == 0
+
+    code, out = mailer("send", issue, "--yes", "--force")
+    assert code == 0, out
+    assert len(outbox(issue)) == 25

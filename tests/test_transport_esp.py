@@ -1,0 +1,317 @@
+"""The ESP transports against pytest-httpserver playing each provider's documented API.
+
+One contract suite runs for every provider (success, 429 + Retry-After, 5xx, other 4xx with
+the provider's message, bad key); per-provider tests assert the exact documented request.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+from sending import make_project
+from werkzeug import Request, Response
+
+from mailer.campaign import Builder, Campaign, Policy
+from mailer.ledger import Ledger
+from mailer.message import MessageFactory, OutgoingMessage
+from mailer.pipeline import load, prepare
+from mailer.subscribers import Subscriber
+from mailer.transports import TransportError, parse_transport
+from mailer.transports.esp import retry_after
+
+
+@dataclass(frozen=True)
+class Provider:
+    scheme: str  # the DSN without endpoint
+    key_variable: str
+    path: str
+    max_batch: int
+    success: Callable[[int], Response]  # for a request of n messages
+    error: dict  # the provider's error body, with the message "bad sender"
+
+
+def _postmark_ok(n: int) -> Response:
+    body = [{"ErrorCode": 0, "Message": "OK", "MessageID": f"pm-{i}", "To": "x"} for i in range(n)]
+    return Response(json.dumps(body), 200, content_type="application/json")
+
+
+PROVIDERS = {
+    "sendgrid": Provider(
+        "sendgrid://", "SENDGRID_API_KEY", "/v3/mail/send", 1000,
+        lambda n: Response("", 202, headers={"X-Message-Id": "sg-batch-1"}),
+        {"errors": [{"message": "bad sender", "field": "from.email", "help": None}]},
+    ),
+    "mailgun": Provider(
+        "mailgun://mg.example.org", "MAILGUN_API_KEY", "/v3/mg.example.org/messages", 1000,
+        lambda n: Response(
+            json.dumps({"id": "<mg-batch-1@mg.example.org>", "message": "Queued. Thank you."}),
+            200, content_type="application/json",
+        ),
+        {"message": "bad sender"},
+    ),
+    "postmark": Provider(
+        "postmark://", "POSTMARK_SERVER_TOKEN", "/email/batch", 500, _postmark_ok,
+        {"ErrorCode": 300, "Message": "bad sender"},
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def factory(tmp_path_factory: pytest.TempPathFactory) -> MessageFactory:
+    issue = make_project(tmp_path_factory.mktemp("esp"))
+    return prepare(load(issue), real_send=False).factory
+
+
+@pytest.fixture(autouse=True)
+def keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    for provider in PROVIDERS.values():
+        monkeypatch.setenv(provider.key_variable, f"key-{provider.scheme.split(':')[0]}")
+
+
+def open_transport(name: str, server: HTTPServer, query: str = ""):
+    provider = PROVIDERS[name]
+    separator = "&" if "?" in provider.scheme + query else "?"
+    endpoint = server.url_for("/").rstrip("/")
+    return parse_transport(f"{provider.scheme}{query}{separator}endpoint={endpoint}", Path("."))()
+
+
+def messages(factory: MessageFactory, count: int) -> list[OutgoingMessage]:
+    build = Builder(factory, needs_mime=False)
+    readers = [Subscriber("first@example.org", name="Tom, Jr", first_name="Tom & <Jerry>")]
+    readers += [Subscriber(f"r{n}@example.org", first_name=f"R{n}") for n in range(1, count)]
+    return [build(reader) for reader in readers]
+
+
+# -- the contract every provider keeps --------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+def test_success_is_one_result_per_recipient(name, factory, httpserver: HTTPServer) -> None:
+    provider = PROVIDERS[name]
+    httpserver.expect_request(provider.path, method="POST").respond_with_response(
+        provider.success(3)
+    )
+    transport = open_transport(name, httpserver)
+    sent = messages(factory, 3)
+    results = transport.send(sent)
+    assert transport.max_batch == provider.max_batch
+    assert [r.recipient for r in results] == [m.recipient for m in sent]
+    assert [r.message_id for r in results] == [m.message_id for m in sent]
+    assert {r.status for r in results} == {"queued"}
+    assert all(r.provider_id for r in results)
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+def test_429_honours_retry_after(name, factory, httpserver: HTTPServer) -> None:
+    httpserver.expect_request(PROVIDERS[name].path).respond_with_response(
+        Response('{"message": "slow down"}', 429, headers={"Retry-After": "7"})
+    )
+    results = open_transport(name, httpserver).send(messages(factory, 2))
+    assert [(r.status, r.retry_after) for r in results] == [("deferred", 7.0)] * 2
+    assert "429" in results[0].detail
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+def test_5xx_is_deferred(name, factory, httpserver: HTTPServer) -> None:
+    httpserver.expect_request(PROVIDERS[name].path).respond_with_data("upstream down", 503)
+    results = open_transport(name, httpserver).send(messages(factory, 2))
+    assert [r.status for r in results] == ["deferred", "deferred"]
+    assert "upstream down" in results[0].detail
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+def test_other_4xx_fails_with_the_providers_message(name, factory, httpserver) -> None:
+    httpserver.expect_request(PROVIDERS[name].path).respond_with_json(PROVIDERS[name].error, 400)
+    results = open_transport(name, httpserver).send(messages(factory, 2))
+    assert [r.status for r in results] == ["failed", "failed"]
+    assert "bad sender" in results[0].detail and "400" in results[0].detail
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+def test_a_refused_key_stops_the_send(name, factory, httpserver: HTTPServer) -> None:
+    httpserver.expect_request(PROVIDERS[name].path).respond_with_json(PROVIDERS[name].error, 401)
+    with pytest.raises(TransportError) as caught:
+        open_transport(name, httpserver).send(messages(factory, 1))
+    assert caught.value.http_status == 401
+    assert "bad sender" in str(caught.value)
+    assert caught.value.provider.lower() == name
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+def test_the_runner_uses_documented_batch_sizes(name, factory, httpserver, tmp_path) -> None:
+    provider = PROVIDERS[name]
+    sizes: list[int] = []
+
+    def handler(request: Request) -> Response:
+        if name == "postmark":
+            count = len(request.get_json())
+        elif name == "sendgrid":
+            count = len(request.get_json()["personalizations"])
+        else:
+            # werkzeug refuses forms of over 1,000 parts: count the raw "to" parts instead.
+            count = request.get_data().count(b'name="to"')
+        sizes.append(count)
+        return provider.success(count)
+
+    httpserver.expect_request(provider.path).respond_with_handler(handler)
+    total = provider.max_batch + 5
+    with Ledger(tmp_path / "ledger.sqlite3") as ledger:
+        endpoint = httpserver.url_for("/").rstrip("/")
+        separator = "&" if "?" in provider.scheme else "?"
+        transports = parse_transport(f"{provider.scheme}{separator}endpoint={endpoint}", tmp_path)
+        campaign = Campaign(factory, ledger, transports, Policy(concurrency=1))
+        campaign.fill(Subscriber(f"r{n}@example.org") for n in range(total))
+        summary = campaign.run()
+    assert sorted(sizes, reverse=True) == [provider.max_batch, 5]
+    assert summary.counts.sent == total
+
+
+def test_retry_after_forms() -> None:
+    assert retry_after({"Retry-After": "12"}) == 12.0
+    assert retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:10 GMT"}, now=1445412480.0) == 10.0
+    assert retry_after({"X-RateLimit-Reset": "1000000030"}, now=1000000000.0) == 30.0
+    assert retry_after({}) is None
+
+
+# -- the exact documented request of each provider -----------------------------------------
+
+
+def test_sendgrid_request(factory, httpserver: HTTPServer) -> None:
+    httpserver.expect_request(
+        "/v3/mail/send", method="POST",
+        headers={"Authorization": "Bearer key-sendgrid", "Content-Type": "application/json"},
+    ).respond_with_response(PROVIDERS["sendgrid"].success(2))
+    sent = messages(factory, 2)
+    open_transport("sendgrid", httpserver).send(sent)
+    body = httpserver.log[0][0].get_json()
+    content = factory.content
+    assert body["from"] == {"email": content.sender_address, "name": content.sender_name}
+    assert body["reply_to"] == {"email": content.reply_to}
+    assert body["subject"].startswith("News for -mf")
+    text, html = body["content"]
+    assert (text["type"], html["type"]) == ("text/plain", "text/html")
+    assert "MFQX" not in html["value"] + text["value"] + body["subject"]
+    assert body["headers"] == {
+        "List-Id": content.list_id, "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+    first = body["personalizations"][0]
+    assert first["to"] == [{"email": "first@example.org", "name": '"Tom, Jr"'}]
+    p = sent[0].personalisation
+    assert first["headers"] == {
+        "List-Unsubscribe": p.list_unsubscribe, "Message-ID": f"<{p.message_id}>",
+    }
+    assert first["custom_args"] == {"mailer_message_id": p.message_id}
+    # Filling the templates in as SendGrid would gives exactly what SMTP readers get.
+    filled_html = html["value"]
+    for tag, value in first["substitutions"].items():
+        filled_html = filled_html.replace(tag, value)
+    assert filled_html == content.html.fill(p.values)
+    assert "Tom &amp; &lt;Jerry&gt;" in filled_html
+    subject = body["subject"]
+    for tag, value in first["substitutions"].items():
+        subject = subject.replace(tag, value)
+    assert subject == "News for Tom & <Jerry>"
+    assert [a["content_id"] for a in body["attachments"]] == [
+        i.content_id for i in content.images
+    ]
+    for attachment, image in zip(body["attachments"], content.images, strict=True):
+        assert attachment["disposition"] == "inline"
+        assert attachment["type"] == image.mime_type
+        assert f"cid:{image.content_id}" in html["value"]
+        assert base64.b64decode(attachment["content"]) == image.path.read_bytes()
+
+
+def test_mailgun_request(factory, httpserver: HTTPServer) -> None:
+    auth = "Basic " + base64.b64encode(b"api:key-mailgun").decode()
+    httpserver.expect_request(
+        "/v3/mg.example.org/messages", method="POST", headers={"Authorization": auth}
+    ).respond_with_response(PROVIDERS["mailgun"].success(2))
+    sent = messages(factory, 2)
+    open_transport("mailgun", httpserver).send(sent)
+    request = httpserver.log[0][0]
+    form = request.form
+    content = factory.content
+    assert form.getlist("to") == ['"Tom, Jr" <first@example.org>', "r1@example.org"]
+    assert form["h:List-Unsubscribe"] == "%recipient.h:List-Unsubscribe%"
+    assert form["h:Message-Id"] == "%recipient.h:Message-Id%"
+    assert form["h:List-Id"] == content.list_id
+    assert form["h:List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert form["h:Reply-To"] == content.reply_to
+    variables = json.loads(form["recipient-variables"])
+    p = sent[0].personalisation
+    first = variables["first@example.org"]
+    assert first["h:Message-Id"] == f"<{p.message_id}>"
+    assert first["h:List-Unsubscribe"] == p.list_unsubscribe
+    html = form["html"]
+    for key, value in first.items():
+        html = html.replace(f"%recipient.{key}%", value)
+    assert html == content.html.fill(p.values)
+    inline = request.files.getlist("inline")
+    assert [part.filename for part in inline] == [i.content_id for i in content.images]
+    assert inline[0].read() == content.images[0].path.read_bytes()
+
+
+def test_mailgun_region_and_domain() -> None:
+    import os
+
+    os.environ.setdefault("MAILGUN_API_KEY", "k")
+    eu = parse_transport("mailgun://mg.example.org?region=eu", Path("."))()
+    assert eu.endpoint == "https://api.eu.mailgun.net"
+    with pytest.raises(Exception, match="name the sending domain"):
+        parse_transport("mailgun://", Path("."))()
+    with pytest.raises(Exception, match="region=mars is not one of us, eu"):
+        parse_transport("mailgun://mg.example.org?region=mars", Path("."))()
+
+
+def test_postmark_request_and_partial_failure(factory, httpserver: HTTPServer) -> None:
+    answers = [
+        {"ErrorCode": 0, "Message": "OK", "MessageID": "pm-1", "To": "first@example.org"},
+        {"ErrorCode": 406, "Message": "You tried to send to a recipient that has been marked "
+         "as inactive.", "To": "r1@example.org"},
+        {"ErrorCode": 300, "Message": "Invalid 'To' address", "To": "r2@example.org"},
+    ]
+    httpserver.expect_request(
+        "/email/batch", method="POST", headers={"X-Postmark-Server-Token": "key-postmark"},
+    ).respond_with_json(answers)
+    sent = messages(factory, 3)
+    ok, inactive, invalid = open_transport("postmark", httpserver).send(sent)
+    body = httpserver.log[0][0].get_json()
+    first = body[0]
+    p = sent[0].personalisation
+    assert first["To"] == '"Tom, Jr" <first@example.org>'
+    assert first["Subject"] == "News for Tom & <Jerry>"
+    assert first["HtmlBody"] == factory.content.html.fill(p.values)
+    assert first["MessageStream"] == "broadcast"
+    assert {"Name": "Message-ID", "Value": f"<{p.message_id}>"} in first["Headers"]
+    assert {"Name": "List-Unsubscribe", "Value": p.list_unsubscribe} in first["Headers"]
+    assert first["Attachments"][0]["ContentID"] == f"cid:{factory.content.images[0].content_id}"
+    assert (ok.status, ok.provider_id) == ("queued", "pm-1")
+    assert (inactive.status, inactive.bounce) == ("failed", True)
+    assert (invalid.status, invalid.bounce) == ("failed", False)
+    assert "Invalid 'To' address" in invalid.detail
+
+
+def test_postmark_refuses_messages_over_its_size_limit(factory, monkeypatch) -> None:
+    from mailer.transports import UnsupportedFeature, postmark
+
+    monkeypatch.setattr(postmark, "MAX_MESSAGE_BYTES", 1000)
+    with pytest.raises(UnsupportedFeature, match="Postmark takes messages of up to"):
+        parse_transport("postmark://?endpoint=http://127.0.0.1:9", Path("."))().send(
+            messages(factory, 1)
+        )
+
+
+def test_endpoint_must_be_http(factory) -> None:
+    with pytest.raises(Exception, match="is not an http"):
+        parse_transport("sendgrid://?endpoint=ftp://x", Path("."))()
+
+
+def test_query_string_of_dsn_is_checked() -> None:
+    with pytest.raises(Exception, match="unknown option colour"):
+        parse_transport("postmark://?colour=red", Path("."))()

@@ -1,0 +1,206 @@
+"""The SMTP transport against a real SMTP server (aiosmtpd) on 127.0.0.1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sending import (
+    ChunkingServer,
+    Faults,
+    Recorder,
+    build,
+    factory_for,
+    make_certificate,
+    make_project,
+    smtp_server,
+)
+
+from mailer.campaign import Campaign, Policy
+from mailer.errors import UsageError
+from mailer.ledger import Ledger
+from mailer.message import MessageFactory
+from mailer.subscribers import Subscriber
+from mailer.suppression import SuppressionList
+from mailer.transports import TransportError, parse_transport
+from mailer.transports.smtp import dot_stuffed
+
+
+@pytest.fixture(scope="module")
+def factory(tmp_path_factory: pytest.TempPathFactory) -> MessageFactory:
+    return factory_for(make_project(tmp_path_factory.mktemp("smtp")))
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return make_certificate(tmp_path_factory.mktemp("tls"))
+
+
+def transport(dsn: str, base: Path = Path(".")):
+    return parse_transport(dsn, base)()
+
+
+def test_plain_smtp_delivers_the_exact_bytes_over_one_connection(factory) -> None:
+    recorder = Recorder()
+    server = smtp_server(recorder)
+    try:
+        sender = transport(f"smtp://127.0.0.1:{server.port}")
+        messages = build(factory, [f"r{n}@example.org" for n in range(5)])
+        results = sender.send(messages)
+        connection = sender._connection
+        results += sender.send(build(factory, ["r5@example.org"]))
+        assert sender._connection is connection  # reused, not reopened
+        sender.close()
+    finally:
+        server.stop()
+    assert [r.status for r in results] == ["sent"] * 6
+    assert results[0].provider_id == "Q1" and results[0].detail.startswith("250")
+    received = dict(recorder.messages)
+    message = received["r0@example.org"]
+    assert message["Message-ID"] == f"<{messages[0].message_id}>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    # The line starting with a dot survives dot-stuffing, byte for byte.
+    assert message.as_bytes().count(b".A line that starts with a dot") >= 1
+
+
+def test_chunking_and_pipelining_send_the_bytes_as_they_are(factory) -> None:
+    server = ChunkingServer(reject={"gone@example.org"})
+    try:
+        sender = transport(f"smtp://127.0.0.1:{server.port}")
+        messages = build(factory, ["a@example.org", "gone@example.org", "b@example.org"])
+        sent, gone, also_sent = sender.send(messages)
+        sender.close()
+    finally:
+        server.stop()
+    assert (sent.status, sent.provider_id, also_sent.status) == ("sent", "B1", "sent")
+    assert (gone.status, gone.bounce) == ("failed", True)
+    # BDAT carries the message unchanged: no dot-stuffing, no added line ending.
+    assert server.messages == [("a@example.org", messages[0].data),
+                               ("b@example.org", messages[2].data)]
+
+
+def test_dot_stuffing() -> None:
+    assert dot_stuffed(b".a\r\n..b\r\nc") == b"..a\r\n...b\r\nc\r\n.\r\n"
+
+
+def test_starttls_with_a_test_ca_and_auth(factory, certificate, monkeypatch, tmp_path) -> None:
+    cert, _ = certificate
+    recorder = Recorder()
+    server = smtp_server(recorder, tls=certificate, users={"alice": "s3cret"},
+                         require_starttls=True, auth_required=True)
+    monkeypatch.setenv("MAILER_SMTP_PASSWORD", "s3cret")
+    try:
+        sender = transport(f"smtp://alice@127.0.0.1:{server.port}?cafile={cert}")
+        results = sender.send(build(factory, ["tls@example.org"]))
+        sender.close()
+        # Without the CA the certificate is not trusted: the send stops, loudly.
+        untrusting = transport(f"smtp://alice@127.0.0.1:{server.port}")
+        with pytest.raises(TransportError, match="not trusted"):
+            untrusting.send(build(factory, ["x@example.org"]))
+        monkeypatch.setenv("MAILER_SMTP_PASSWORD", "wrong")
+        wrong = transport(f"smtp://alice@127.0.0.1:{server.port}?cafile={cert}")
+        with pytest.raises(TransportError, match="refused the login for alice"):
+            wrong.send(build(factory, ["x@example.org"]))
+    finally:
+        server.stop()
+    assert [r.status for r in results] == ["sent"]
+    assert [rcpt for rcpt, _ in recorder.messages] == ["tls@example.org"]
+
+
+def test_implicit_tls(factory, certificate) -> None:
+    import ssl
+
+    cert, key = certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert), str(key))
+    recorder = Recorder()
+    server = smtp_server(recorder, ssl_context=context)
+    try:
+        sender = transport(f"smtps://127.0.0.1:{server.port}?cafile={cert}")
+        results = sender.send(build(factory, ["smtps@example.org"]))
+        sender.close()
+    finally:
+        server.stop()
+    assert [r.status for r in results] == ["sent"]
+
+
+def test_starttls_is_required_off_loopback() -> None:
+    with pytest.raises(UsageError, match="tls=maybe is not one of"):
+        transport("smtp://mail.example.org?tls=maybe")
+    assert transport("smtp://mail.example.org").require_starttls
+    assert not transport("smtp://mail.example.org?tls=none").require_starttls
+    assert not transport("smtp://127.0.0.1:2525").require_starttls
+
+
+@pytest.mark.parametrize("pipelining", [False, True])
+def test_reply_codes_become_results(factory, pipelining: bool) -> None:
+    faults = Faults(reject={"gone@example.org"}, refuse={"policy@example.org"}, temporary=1.0)
+    recorder = Recorder(faults, pipelining=pipelining)
+    server = smtp_server(recorder)
+    try:
+        sender = transport(f"smtp://127.0.0.1:{server.port}")
+        gone, policy, later = sender.send(
+            build(factory, ["gone@example.org", "policy@example.org", "later@example.org"])
+        )
+        assert sender._connection.has_extn("pipelining") is pipelining
+        sender.close()
+    finally:
+        server.stop()
+    assert (gone.status, gone.bounce) == ("failed", True)
+    assert "5.1.1" in gone.detail
+    assert (policy.status, policy.bounce) == ("failed", False)
+    assert later.status == "deferred" and later.detail.startswith("451")
+
+
+def test_a_dropped_connection_is_deferred_and_reopened(factory) -> None:
+    recorder = Recorder(Faults(drop=1.0))
+    server = smtp_server(recorder)
+    try:
+        sender = transport(f"smtp://127.0.0.1:{server.port}")
+        first = sender.send(build(factory, ["a@example.org"]))
+        recorder.faults.drop = 0.0
+        second = sender.send(build(factory, ["a@example.org"]))
+        sender.close()
+    finally:
+        server.stop()
+    assert first[0].status == "deferred"
+    assert second[0].status == "sent"
+
+
+def test_nobody_listening_is_deferred(factory) -> None:
+    from sending import free_port
+
+    sender = transport(f"smtp://127.0.0.1:{free_port()}?timeout=2")
+    results = sender.send(build(factory, ["a@example.org", "b@example.org"]))
+    assert [r.status for r in results] == ["deferred", "deferred"]
+
+
+@pytest.mark.parametrize("pipelining", [False, True])
+def test_faults_end_in_exactly_one_delivery_each(factory, tmp_path, pipelining: bool) -> None:
+    """Random 421/451 and drops, 550 for chosen readers, 4 connections: once each, or failed."""
+    readers = [f"reader{n}@example.org" for n in range(300)]
+    rejected = set(readers[::37])
+    faults = Faults(reject=rejected, temporary=0.08, closing=0.03, drop=0.03, seed=7)
+    recorder = Recorder(faults, pipelining=pipelining)
+    server = smtp_server(recorder)
+    suppression = SuppressionList(tmp_path / "suppression.csv")
+    try:
+        with Ledger(tmp_path / "ledger.sqlite3") as ledger:
+            campaign = Campaign(
+                factory, ledger, parse_transport(f"smtp://127.0.0.1:{server.port}", tmp_path),
+                Policy(concurrency=4, max_attempts=30, backoff=0.01, max_backoff=0.05,
+                       max_errors_in_a_row=1000),
+                suppression=suppression,
+            )
+            campaign.fill(Subscriber(r) for r in readers)
+            summary = campaign.run()
+            failed = {row["email"] for row in ledger.rows("send-test", ("failed",))}
+    finally:
+        server.stop()
+    delivered = recorder.delivered()
+    assert set(delivered) == set(readers) - rejected
+    assert all(len(ids) == 1 for ids in delivered.values())
+    assert failed == rejected
+    assert summary.counts.sent == len(readers) - len(rejected)
+    assert all(address in suppression for address in rejected)
+    assert "bounced" in (tmp_path / "suppression.csv").read_text()
