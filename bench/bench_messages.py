@@ -22,9 +22,9 @@ from email import message_from_bytes, policy
 from itertools import cycle, islice
 from pathlib import Path
 
+import yaml
 from benchlib import ROOT, machine, median, write_section
 from dkim import dknewkey
-from ruamel.yaml import YAML
 
 from mailer.message import MessageFactory
 from mailer.message_reference import ReferenceBuilder
@@ -62,8 +62,7 @@ def time_per_message(build: Callable[[Subscriber], bytes], count: int) -> tuple[
 
 def personalised_copy(folder: Path) -> Path:
     """The example issue with merge fields in the subject, preheader and lead (3 fields)."""
-    yaml = YAML(typ="safe")
-    data = yaml.load((ROOT / ISSUE).read_text(encoding="utf-8"))
+    data = yaml.safe_load((ROOT / ISSUE).read_text(encoding="utf-8"))
     data["subject"] += ", {{ subscriber.first_name | default('dear reader') }}"
     data["preheader"] = "Dear {{ subscriber.first_name | default('reader') }}, " + data["preheader"]
     data["lead"]["body"] = "{{ subscriber.name | title }}: " + data["lead"]["body"]
@@ -73,7 +72,7 @@ def personalised_copy(folder: Path) -> Path:
             item["image"]["src"] = str(base / item["image"]["src"])
     path = folder / "personalised.yaml"
     with path.open("w", encoding="utf-8") as out:
-        yaml.dump(data, out)
+        yaml.safe_dump(data, out, allow_unicode=True)
     return path
 
 

@@ -32,8 +32,6 @@ from functools import lru_cache
 from typing import Protocol
 from urllib.parse import quote
 
-from email_validator import EmailNotValidError, validate_email
-
 from mailer.errors import MailerError
 from mailer.images import InlineImage
 from mailer.issue import LoadedIssue
@@ -238,6 +236,10 @@ def _wire_address(email: str) -> str:
         if _ADDR_SPEC.fullmatch(email):
             return email
         raise InvalidRecipient(f"not an address a message can be sent to: {email!r}")
+    # Imported here: only internationalised addresses get this far, and email-validator (with
+    # its DNS library) would add ~20 ms to the start of every command.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         ascii_email = validate_email(email, check_deliverability=False).ascii_email
     except EmailNotValidError as exc:
