@@ -422,7 +422,7 @@ def test_link_labels_as_in_seed(name: str) -> None:
     for label, count in SEEDS[name]["link_labels"].items():
         assert labels[label] == count, (label, labels)
     text_labels = Counter(
-        re.findall(r"^(Read more|Watch here|Share on Facebook): ", _render(name)[1].text, flags=re.M)
+        re.findall(r"^(Read more|Watch here|Share on Facebook): ", _render(name)[1].text, re.M)
     )
     assert dict(text_labels) == SEEDS[name]["link_labels"]
 
