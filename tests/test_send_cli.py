@@ -133,3 +133,20 @@ def test_offline_check_errors_stop_the_send_unless_forced(issue: Path) -> None:
     code, out = mailer("send", issue, "--yes", "--force")
     assert code == 0, out
     assert len(outbox(issue)) == 25
+
+
+def test_bad_rows_are_skipped_and_named_or_stop_the_send_with_strict(issue: Path) -> None:
+    csv_path = issue.parents[1] / "subscribers.example.csv"
+    lines = csv_path.read_text(encoding="utf-8").splitlines()
+    lines.insert(3, "not-an-address,Nobody,Nobody,X")  # physical line 4
+    csv_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    code, out = mailer("send", issue, "--yes", "--strict")
+    assert code == 2
+    assert f"Error: {csv_path}:4: email: not a valid address 'not-an-address'" in out
+    assert not (issue.parents[1] / "outbox").exists() or len(outbox(issue)) == 0
+
+    code, out = mailer("send", issue, "--yes")
+    assert code == 0, out
+    assert f"Warning: {csv_path}:4: email: not a valid address 'not-an-address'" in out
+    assert len(outbox(issue)) == 25

@@ -416,10 +416,14 @@ class SendPlan:
     suppression: Path
     ledger: Path
     policy: Policy
+    strict: bool = False  # a bad CSV row stops the send instead of being skipped
 
     def audience(self) -> Audience:
         """Subscribers minus suppressed addresses, read afresh on each iteration."""
-        return Audience(SubscriberReader(self.subscribers), SuppressionList.load(self.suppression))
+        return Audience(
+            SubscriberReader(self.subscribers, strict=self.strict),
+            SuppressionList.load(self.suppression),
+        )
 
 
 def plan_send(
@@ -430,6 +434,7 @@ def plan_send(
     ledger: Path | None = None,
     concurrency: int | None = None,
     rate: float | None = None,
+    strict: bool = False,
 ) -> SendPlan:
     """Resolve the send's settings; paths in ``mailer.toml`` are relative to its folder.
 
@@ -449,4 +454,5 @@ def plan_send(
             rate=rate or send.rate,
             max_errors_in_a_row=send.max_errors_in_a_row,
         ),
+        strict=strict,
     )

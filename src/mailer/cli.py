@@ -194,6 +194,9 @@ def send(
     force: Annotated[
         bool, typer.Option("--force", help="Send even if the offline checks find errors.")
     ] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="A bad row in the CSV stops the send (default: skip).")
+    ] = False,
     settings: SettingsOpt = None,
 ) -> None:
     """Send the issue to every subscriber exactly once; run it again to resume."""
@@ -206,7 +209,7 @@ def send(
         loaded = load(issue, settings)
         plan = campaign.plan_send(
             loaded, transport=transport, subscribers=subscribers, ledger=ledger,
-            concurrency=concurrency, rate=rate,
+            concurrency=concurrency, rate=rate, strict=strict,
         )
         if to and dry_run:
             raise UsageError("--to sends test copies and --dry-run sends nothing: choose one")
