@@ -24,7 +24,6 @@ import asyncio
 import csv
 import json
 import os
-import platform
 import re
 import shutil
 import smtplib
@@ -36,10 +35,9 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from benchlib import ROOT, machine, write_section
+
 ISSUE = "issues/2018-03-iom-turkey.yaml"
-DOCS = REPO / "docs" / "benchmarks.md"
-START, END = "<!-- bench_send -->", "<!-- /bench_send -->"
 SECRET = "benchmark-only-unsubscribe-secret-0123456789"
 
 # -- the servers -----------------------------------------------------------------------------
@@ -220,32 +218,6 @@ def naive(project: Path, subscribers: Path, count: int, port: int) -> None:
 # -- the report ------------------------------------------------------------------------------
 
 
-def machine() -> str:
-    model = "unknown CPU"
-    with open("/proc/cpuinfo", encoding="utf-8") as info:
-        for line in info:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return (
-        f"{os.cpu_count()} CPUs ({model}), Linux {platform.release()}, "
-        f"Python {platform.python_version()}"
-    )
-
-
-def write_section(text: str) -> None:
-    section = f"{START}\n{text.rstrip()}\n{END}\n"
-    current = DOCS.read_text(encoding="utf-8") if DOCS.exists() else "# Benchmarks\n\n"
-    if START in current and END in current:
-        before, rest = current.split(START, 1)
-        after = rest.split(END, 1)[1].lstrip("\n")
-        current = before + section + ("\n" + after if after else "")
-    else:
-        current = current.rstrip("\n") + "\n\n" + section
-    DOCS.parent.mkdir(parents=True, exist_ok=True)
-    DOCS.write_text(current, encoding="utf-8")
-
-
 def generate(path: Path, count: int) -> None:
     with open(path, "w", encoding="utf-8", newline="") as file:
         writer = csv.writer(file)
@@ -289,9 +261,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="bench-send-") as folder:
             project = Path(folder)
             for name in ("mailer.toml",):
-                shutil.copy(REPO / name, project / name)
+                shutil.copy(ROOT / name, project / name)
             for name in ("templates", "issues"):
-                shutil.copytree(REPO / name, project / name)
+                shutil.copytree(ROOT / name, project / name)
             small, large = project / "small.csv", project / "subscribers.csv"
             generate(small, args.count // 4)
             generate(large, args.count)
@@ -328,14 +300,14 @@ def main() -> None:
         f"| {label} | {sent:,} | {rate:,.0f} | {overall:,.0f} | {cpu:,.1f} | {rss:,.0f} |"
         for label, sent, rate, overall, cpu, rss in rows
     )
-    write_section(f"""## `mailer send` throughput (bench/bench_send.py)
+    write_section("bench_send", f"""## `mailer send` throughput (bench/bench_send.py)
 
 Machine: {machine()}. Measured {time.strftime('%Y-%m-%d')} with:
 
     .venv/bin/python bench/bench_send.py --count {args.count} --naive-count {args.naive_count} \\
         --concurrency {args.concurrency}
 
-Issue `{ISSUE}` (about {message_size(REPO) // 1024} KB a message with its inline images),
+Issue `{ISSUE}` (about {message_size(ROOT) // 1024} KB a message with its inline images),
 {args.count:,} generated subscribers. Each row is the real `mailer send ISSUE --yes` in a child
 process; *send rate* is the command's own figure for the sending phase, *overall* includes
 start-up, rendering and filling the ledger. CPU seconds (user + system) and peak RSS are the
@@ -355,7 +327,6 @@ sample of {args.naive_count}; its rate is per message and scales linearly.
 Targets (issue #4): at least 1,500 messages a second over SMTP, at least 5,000 recipients a
 second through the batch API, memory flat in the number of subscribers.
 """)
-    print(f"Wrote the bench_send section of {DOCS}")
 
 
 def message_size(repo: Path) -> int:

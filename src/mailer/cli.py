@@ -7,7 +7,6 @@ import json
 import sys
 import threading
 import time
-import webbrowser
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -97,6 +96,8 @@ def preview(
     threading.Thread(target=watch, args=(live, stop), daemon=True).start()
     typer.echo(f"Previewing at {url} (reloads on every change; Ctrl-C to stop)")
     if open_browser:
+        import webbrowser
+
         webbrowser.open(url)
     try:
         server.serve_forever()

@@ -13,9 +13,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailer.errors import MailerError
 from mailer.images import InlineImage, PreviewImages
@@ -23,6 +23,9 @@ from mailer.issue import LoadedIssue
 from mailer.message import SampleReader
 from mailer.pipeline import load, prepare
 from mailer.render import template_dir
+
+if TYPE_CHECKING:
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,9 @@ def watch(preview: LivePreview, stop: threading.Event) -> None:
 
 
 def _handler(preview: LivePreview) -> Callable[..., SimpleHTTPRequestHandler]:
+    # Imported here: the server module costs ~30 ms, which `--no-serve` need not pay.
+    from http.server import SimpleHTTPRequestHandler
+
     page = resources.files("mailer").joinpath("preview.html").read_text(encoding="utf-8")
 
     class Handler(SimpleHTTPRequestHandler):
@@ -156,6 +162,8 @@ def _handler(preview: LivePreview) -> Callable[..., SimpleHTTPRequestHandler]:
 
 def serve(preview: LivePreview, port: int) -> ThreadingHTTPServer:
     """Start serving on 127.0.0.1 (``port`` 0 picks a free one); the caller runs it."""
+    from http.server import ThreadingHTTPServer
+
     server = ThreadingHTTPServer(("127.0.0.1", port), _handler(preview))
     server.daemon_threads = True
     return server
