@@ -206,3 +206,17 @@ def test_preheader_is_hidden_at_the_top(rendered):
     first_div = re.search(r"<div([^>]*)>([^<]*)", body)
     assert first_div.group(2).strip() == "The preheader line"
     assert "display:none" in first_div.group(1).replace(" ", "")
+
+
+def test_the_templates_own_words_follow_the_issue_language(project):
+    path = project.write_issue(
+        "id: ar\nsubject: نشرة\nlanguage: ar\nlead:\n  title: مرحبا\n"
+        "  image: {src: assets/photo.png, alt: صورة, credit: IOM / Lanna Walsh}\n"
+    )
+    rendered = render_issue(
+        load_issue(path, load_settings(project.settings)), EmbeddedImages("iom.int")
+    )
+    for part in (rendered.html, rendered.text):
+        assert "إلغاء الاشتراك" in part and "Unsubscribe" not in part
+        assert "تصوير" in part and "Photo" not in part
+    assert "تابعوا IOM Turkey:" in rendered.text

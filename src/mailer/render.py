@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import textwrap
+import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -33,6 +34,7 @@ from mailer.merge import UNSUBSCRIBE_KEY, MergeFields, token
 
 HTML_TEMPLATE = "newsletter.mjml.j2"
 TEXT_TEMPLATE = "newsletter.txt.j2"
+LABELS_FILE = "labels.toml"
 TEXT_WIDTH = 72
 
 _DOCTYPE = "<!DOCTYPE html>"
@@ -138,6 +140,7 @@ def _context(loaded: LoadedIssue, images: ImageLinker, folder: Path) -> dict:
     ]
     rtl = issue.text_direction == "rtl"
     return {
+        "labels": labels_for(folder, issue.language, loaded.brand.organisation),
         "issue": issue,
         "title": issue.title or loaded.brand.organisation,
         "brand": loaded.brand,
@@ -173,6 +176,21 @@ def _skip_css_validation() -> None:
 
 
 _skip_css_validation()
+
+
+def labels_for(folder: Path, language: str, organisation: str) -> dict[str, str]:
+    """The templates' own words in the issue's language (``templates/labels.toml``)."""
+    path = folder / LABELS_FILE
+    try:
+        tables = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise MailerError(f"{path}: cannot read the template labels ({exc})") from None
+    primary = language.split("-")[0].lower()
+    chosen = {**tables.get("en", {}), **tables.get(primary, {})}
+    missing = {"photo", "unsubscribe", "follow"} - chosen.keys()
+    if missing:
+        raise MailerError(f"{path}: no {', '.join(sorted(missing))} for '{primary}' or 'en'")
+    return {key: text.format(organisation=organisation) for key, text in chosen.items()}
 
 
 def compile_mjml(source: str) -> str:
