@@ -23,17 +23,17 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 
-from mailer.errors import DeliveryError, MailerError
+from mailer.errors import DeliveryError, MailerError, UsageError
 from mailer.issue import LoadedIssue
 from mailer.ledger import Counts, FillResult, Ledger, LedgerRecipient, Outcome
 from mailer.merge import FillIn
 from mailer.message import MessageFactory, OutgoingMessage, Recipient
-from mailer.subscribers import SubscriberReader
+from mailer.subscribers import Subscriber, SubscriberReader, normalise_address
 from mailer.suppression import Audience, SuppressionList
 from mailer.transports import TransportFactory, parse_transport
 from mailer.transports.base import RecipientResult, Transport
@@ -401,6 +401,40 @@ def send_test(
     for start in range(0, len(messages), transport.max_batch):
         results += transport.send(messages[start:start + transport.max_batch])
     return results
+
+
+def send_test_copies(
+    plan: SendPlan, factory: MessageFactory, addresses: Sequence[str]
+) -> list[RecipientResult]:
+    """``mailer send --to``: a ``[TEST]`` copy to each address, through the plan's transport."""
+    try:
+        readers = [Subscriber(normalise_address(address)) for address in addresses]
+    except ValueError as exc:
+        raise UsageError(f"--to: {exc}") from None
+    transport = plan.transport()
+    try:
+        return send_test(factory, transport, readers)
+    finally:
+        transport.close()
+
+
+@contextlib.contextmanager
+def started(
+    plan: SendPlan, factory: MessageFactory
+) -> Iterator[tuple[Campaign, FillResult, Audience]]:
+    """Lock the plan's ledger for this process, queue the audience in it, yield the runner.
+
+    The audience is returned too: after queueing, it knows the rows it skipped and warned of.
+    """
+    with Ledger(plan.ledger) as book:
+        book.lock_for_sending()
+        runner = Campaign(
+            factory, book, plan.transport, plan.policy,
+            suppression=SuppressionList.load(plan.suppression),
+        )
+        audience = plan.audience()
+        filled = runner.fill(audience)
+        yield runner, filled, audience
 
 
 DEFAULT_SUPPRESSION = ".mailer/suppression.csv"

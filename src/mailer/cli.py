@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from mailer.campaign import Progress as SendProgress
     from mailer.issue import LoadedIssue
     from mailer.pipeline import Prepared
+    from mailer.suppression import Audience
 
 # What only one command needs (the checks, delivery, the progress bar) is imported inside that
 # command: importing everything up front adds ~90 ms to every run, `mailer preview` included.
@@ -202,9 +203,6 @@ def send(
 ) -> None:
     """Send the issue to every subscriber exactly once; run it again to resume."""
     from mailer import campaign
-    from mailer.ledger import Ledger
-    from mailer.subscribers import Subscriber, normalise_address
-    from mailer.suppression import SuppressionList
 
     with user_errors():
         loaded = load(issue, settings)
@@ -222,15 +220,7 @@ def send(
         if not force:
             _refuse_on_check_errors(loaded, prepared, issue)
         if to:
-            try:
-                readers = [Subscriber(normalise_address(address)) for address in to]
-            except ValueError as exc:
-                raise UsageError(f"--to: {exc}") from None
-            sender = plan.transport()
-            try:
-                results = campaign.send_test(factory, sender, readers)
-            finally:
-                sender.close()
+            results = campaign.send_test_copies(plan, factory, to)
             for result in results:
                 typer.echo(f"[TEST] {result.recipient}: {result.status} {result.detail}".rstrip())
             if not all(result.delivered for result in results):
@@ -255,16 +245,8 @@ def send(
                 f"Transport: {plan.transport}\nLedger:    {plan.ledger}"
             )
             typer.confirm("Send now? Anyone already sent to is skipped", abort=True)
-        with Ledger(plan.ledger) as book:
-            book.lock_for_sending()
-            runner = campaign.Campaign(
-                factory, book, plan.transport, plan.policy,
-                suppression=SuppressionList.load(plan.suppression),
-            )
-            audience = plan.audience()
-            filled = runner.fill(audience)
-            for warning in [str(row) for row in audience.skipped_rows] + audience.warnings:
-                typer.echo(f"Warning: {warning}", err=True)
+        with campaign.started(plan, factory) as (runner, filled, audience):
+            _warn_about_rows(audience)
             if filled.resumed:
                 typer.echo(f"Resuming: {filled.resumed:,} messages were in flight; sending again.")
             summary = _run_with_progress(runner)
@@ -282,6 +264,20 @@ def send(
     if summary.interrupted or counts.pending:
         typer.echo(f"To resume, run: mailer send {issue} --yes")
         raise typer.Exit(130 if summary.interrupted else 1)
+
+
+def _warn_about_rows(audience: Audience) -> None:
+    """Each skipped row and warning of the subscriber CSV, with a count of any not listed."""
+    for row in audience.skipped_rows:
+        typer.echo(f"Warning: {row}", err=True)
+    if audience.skipped > len(audience.skipped_rows):
+        typer.echo(f"Warning: ... and {audience.skipped - len(audience.skipped_rows):,} more "
+                   "rows skipped", err=True)
+    for warning in audience.warnings:
+        typer.echo(f"Warning: {warning}", err=True)
+    if audience.warning_count > len(audience.warnings):
+        typer.echo(f"Warning: ... and {audience.warning_count - len(audience.warnings):,} more "
+                   "warnings", err=True)
 
 
 def _run_with_progress(runner: Campaign) -> Summary:
