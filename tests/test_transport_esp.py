@@ -257,10 +257,8 @@ def test_mailgun_request(factory, httpserver: HTTPServer) -> None:
     assert inline[0].read() == content.images[0].path.read_bytes()
 
 
-def test_mailgun_region_and_domain() -> None:
-    import os
-
-    os.environ.setdefault("MAILGUN_API_KEY", "k")
+def test_mailgun_region_and_domain(monkeypatch) -> None:
+    monkeypatch.setenv("MAILGUN_API_KEY", "k")
     eu = parse_transport("mailgun://mg.example.org?region=eu", Path("."))()
     assert eu.endpoint == "https://api.eu.mailgun.net"
     with pytest.raises(Exception, match="name the sending domain"):
