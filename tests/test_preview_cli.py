@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import http.client
 import json
+import socket
 import threading
 import time
 from email import policy
@@ -137,3 +138,18 @@ def test_image_file_names_with_spaces_give_valid_content_ids(tmp_path):
     url = EmbeddedImages("iom.int").url_for(photo)
     assert url.startswith("cid:my-photo-1-.")
     assert " " not in url and "(" not in url
+
+
+def test_a_busy_port_is_one_error_line(project, tmp_path):
+    issue = project.write_issue(ISSUE)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = runner.invoke(
+            app, ["preview", str(issue), "--out", str(tmp_path), "--port", str(port)]
+        )
+    assert result.exit_code == 1
+    assert f"Error: cannot serve the preview on 127.0.0.1:{port}" in result.output
+    assert "--port 0" in result.output
+    assert "Traceback" not in result.output

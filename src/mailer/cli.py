@@ -91,7 +91,8 @@ def preview(
         return
     live = LivePreview(issue, settings, folder)
     live.rebuild()
-    server = serve(live, port)
+    with user_errors():
+        server = serve(live, port)
     url = f"http://127.0.0.1:{server.server_address[1]}/"
     stop = threading.Event()
     threading.Thread(target=watch, args=(live, stop), daemon=True).start()

@@ -164,6 +164,12 @@ def serve(preview: LivePreview, port: int) -> ThreadingHTTPServer:
     """Start serving on 127.0.0.1 (``port`` 0 picks a free one); the caller runs it."""
     from http.server import ThreadingHTTPServer
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(preview))
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", port), _handler(preview))
+    except OSError as exc:
+        raise MailerError(
+            f"cannot serve the preview on 127.0.0.1:{port}: {exc.strerror} "
+            "(is another preview running? --port 0 picks a free port)"
+        ) from None
     server.daemon_threads = True
     return server
