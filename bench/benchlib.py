@@ -18,7 +18,10 @@ REPORT = ROOT / "docs" / "benchmarks.md"
 HEADER = (
     "# Benchmarks\n\n"
     "Each section is written by the script it names, run from the repository root on the\n"
-    "machine it describes. Re-run a script to refresh its section.\n"
+    "machine it describes. Re-run a script to refresh its section.\n\n"
+    "The development VM's speed drifts with its host: the same code measured 26 µs and 38 µs\n"
+    "a message an hour apart, and whole commands swing by ±100 ms. Compare rows of one run\n"
+    "(ratios) rather than runs of different days.\n"
 )
 
 
