@@ -77,9 +77,3 @@ class UnsubscribeLinks:
         if not self._mailto:
             return url, None
         return url, f"mailto:{self._mailto}?subject=unsubscribe%20{token}"
-
-    def url(self, email: str) -> str:
-        return self.targets(email)[0]
-
-    def mailto(self, email: str) -> str | None:
-        return self.targets(email)[1]
