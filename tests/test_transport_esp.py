@@ -22,8 +22,8 @@ from mailer.ledger import Ledger
 from mailer.message import MessageFactory, OutgoingMessage
 from mailer.pipeline import load, prepare
 from mailer.subscribers import Subscriber
-from mailer.transports import TransportError, parse_transport
-from mailer.transports.esp import retry_after
+from mailer.transports import TransportError, esp, parse_transport
+from mailer.transports.esp import EspRequest, retry_after
 
 
 @dataclass(frozen=True)
@@ -81,11 +81,27 @@ def open_transport(name: str, server: HTTPServer, query: str = ""):
     return parse_transport(f"{provider.scheme}{query}{separator}endpoint={endpoint}", Path("."))()
 
 
-def messages(factory: MessageFactory, count: int) -> list[OutgoingMessage]:
+def messages(
+    factory: MessageFactory, count: int, bad: frozenset[int] = frozenset()
+) -> list[OutgoingMessage]:
+    """``count`` messages; those at the positions in ``bad`` go to ``bad<n>@example.org``."""
     build = Builder(factory, needs_mime=False)
     readers = [Subscriber("first@example.org", name="Tom, Jr", first_name="Tom & <Jerry>")]
-    readers += [Subscriber(f"r{n}@example.org", first_name=f"R{n}") for n in range(1, count)]
+    readers += [
+        Subscriber(f"{'bad' if n in bad else 'r'}{n}@example.org", first_name=f"R{n}")
+        for n in range(1, count)
+    ]
     return [build(reader) for reader in readers]
+
+
+def request_size(name: str, request: Request) -> int:
+    """How many messages one request to provider ``name`` carries."""
+    if name == "postmark":
+        return len(request.get_json())
+    if name == "sendgrid":
+        return len(request.get_json()["personalizations"])
+    # werkzeug refuses forms of over 1,000 parts: count the raw "to" parts instead.
+    return request.get_data().count(b'name="to"')
 
 
 # -- the contract every provider keeps --------------------------------------------------------
@@ -131,6 +147,103 @@ def test_other_4xx_fails_with_the_providers_message(name, factory, httpserver) -
     results = open_transport(name, httpserver).send(messages(factory, 2))
     assert [r.status for r in results] == ["failed", "failed"]
     assert "bad sender" in results[0].detail and "400" in results[0].detail
+    assert len(httpserver.log) == 3  # the batch, then each recipient alone
+
+
+@pytest.mark.parametrize("status", [400, 413, 422])
+@pytest.mark.parametrize("name", PROVIDERS)
+def test_a_batch_rejected_for_one_recipient_fails_only_that_one(
+    name, status, factory, httpserver: HTTPServer
+) -> None:
+    provider = PROVIDERS[name]
+
+    def handler(request: Request) -> Response:
+        if b"bad13@example.org" in request.get_data():
+            return Response(json.dumps(provider.error), status, content_type="application/json")
+        return provider.success(request_size(name, request))
+
+    httpserver.expect_request(provider.path).respond_with_handler(handler)
+    sent = messages(factory, 40, bad=frozenset({13}))
+    results = open_transport(name, httpserver).send(sent)
+    assert [r.recipient for r in results] == [m.recipient for m in sent]
+    assert {r.recipient for r in results if r.status == "failed"} == {"bad13@example.org"}
+    assert {r.status for r in results if r.recipient != "bad13@example.org"} == {"queued"}
+    (failed,) = [r for r in results if r.status == "failed"]
+    assert "bad sender" in failed.detail and str(status) in failed.detail
+    assert len(httpserver.log) <= 1 + 2 * 6  # halving 40 down to 1 takes six splits
+
+
+def test_splitting_a_rejected_batch_has_a_limit(factory, httpserver, monkeypatch) -> None:
+    monkeypatch.setattr(esp, "MAX_SPLITS", 2)
+    httpserver.expect_request("/v3/mail/send").respond_with_json(PROVIDERS["sendgrid"].error, 400)
+    results = open_transport("sendgrid", httpserver).send(messages(factory, 8))
+    assert len(httpserver.log) == 5
+    # Not narrowed down to one reader: tried again later, in other batches, not failed.
+    assert {r.status for r in results} == {"deferred"}
+    assert "bad sender" in results[0].detail and "for a batch of" in results[0].detail
+
+
+def test_a_refused_key_after_an_accepted_half_keeps_that_half(factory, httpserver) -> None:
+    answers = iter([
+        Response(json.dumps(PROVIDERS["sendgrid"].error), 400),
+        PROVIDERS["sendgrid"].success(2),
+        Response(json.dumps(PROVIDERS["sendgrid"].error), 401),
+    ])
+    httpserver.expect_request("/v3/mail/send").respond_with_handler(lambda _: next(answers))
+    results = open_transport("sendgrid", httpserver).send(messages(factory, 4))
+    assert [r.status for r in results] == ["queued", "queued", "deferred", "deferred"]
+    assert "HTTP 401" in results[2].detail
+
+
+# -- the API key stays secret -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["key\rsecret-part", "key secret-part", "key\nsecret-part",
+                                   "keysecret-part\u00e9"])
+@pytest.mark.parametrize("name", PROVIDERS)
+def test_a_key_with_control_characters_is_refused_by_name(
+    name, value, httpserver: HTTPServer, monkeypatch
+) -> None:
+    monkeypatch.setenv(PROVIDERS[name].key_variable, value)
+    with pytest.raises(TransportError) as caught:
+        open_transport(name, httpserver)
+    assert PROVIDERS[name].key_variable in str(caught.value)
+    assert "secret-part" not in str(caught.value)
+    assert httpserver.log == []
+
+
+def test_spaces_around_a_key_are_ignored(factory, httpserver, monkeypatch) -> None:
+    monkeypatch.setenv("SENDGRID_API_KEY", " key-sendgrid\r\n")
+    httpserver.expect_request(
+        "/v3/mail/send", headers={"Authorization": "Bearer key-sendgrid"}
+    ).respond_with_response(PROVIDERS["sendgrid"].success(1))
+    (result,) = open_transport("sendgrid", httpserver).send(messages(factory, 1))
+    assert result.status == "queued"
+
+
+def test_an_invalid_header_stops_the_send_without_quoting_it(factory, httpserver) -> None:
+    transport = open_transport("sendgrid", httpserver)
+    transport.key = "key\r\nsecret-part"  # what the check at start would have refused
+    with pytest.raises(TransportError, match="check SENDGRID_API_KEY") as caught:
+        transport.send(messages(factory, 1))
+    assert "secret-part" not in str(caught.value)
+
+
+def test_a_key_the_provider_quotes_is_redacted(factory, httpserver: HTTPServer) -> None:
+    error = {"errors": [{"message": "key key-sendgrid is not allowed here"}]}
+    httpserver.expect_request("/v3/mail/send").respond_with_json(error, 400)
+    (result,) = open_transport("sendgrid", httpserver).send(messages(factory, 1))
+    assert result.detail == "SendGrid HTTP 400: key *** is not allowed here"
+    httpserver.clear()
+    httpserver.expect_request("/v3/mail/send").respond_with_json(error, 403)
+    with pytest.raises(TransportError) as caught:
+        open_transport("sendgrid", httpserver).send(messages(factory, 1))
+    assert "key-sendgrid" not in str(caught.value)
+
+
+def test_a_request_does_not_show_its_credentials() -> None:
+    request = EspRequest("/x", headers={"Authorization": "Bearer k-1"}, auth=("api", "k-2"))
+    assert "k-1" not in repr(request) and "k-2" not in repr(request)
 
 
 @pytest.mark.parametrize("name", PROVIDERS)
@@ -149,13 +262,7 @@ def test_the_runner_uses_documented_batch_sizes(name, factory, httpserver, tmp_p
     sizes: list[int] = []
 
     def handler(request: Request) -> Response:
-        if name == "postmark":
-            count = len(request.get_json())
-        elif name == "sendgrid":
-            count = len(request.get_json()["personalizations"])
-        else:
-            # werkzeug refuses forms of over 1,000 parts: count the raw "to" parts instead.
-            count = request.get_data().count(b'name="to"')
+        count = request_size(name, request)
         sizes.append(count)
         return provider.success(count)
 
@@ -288,6 +395,10 @@ def test_postmark_request_and_partial_failure(factory, httpserver: HTTPServer) -
     assert first["MessageStream"] == "broadcast"
     assert {"Name": "Message-ID", "Value": f"<{p.message_id}>"} in first["Headers"]
     assert {"Name": "List-Unsubscribe", "Value": p.list_unsubscribe} in first["Headers"]
+    assert {"Name": "List-Id", "Value": factory.content.list_id} in first["Headers"]
+    assert {"Name": "List-Unsubscribe-Post", "Value": "List-Unsubscribe=One-Click"} in (
+        first["Headers"]
+    )
     assert first["Attachments"][0]["ContentID"] == f"cid:{factory.content.images[0].content_id}"
     assert (ok.status, ok.provider_id) == ("queued", "pm-1")
     assert (inactive.status, inactive.bounce) == ("failed", True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from mailer.ledger import Ledger
 from mailer.message import MessageFactory
 from mailer.subscribers import Subscriber
 from mailer.suppression import SuppressionList
-from mailer.transports import TransportError, parse_transport
+from mailer.transports import TransportError, mask, parse_transport
 from mailer.transports.smtp import dot_stuffed
 
 
@@ -204,3 +205,105 @@ def test_faults_end_in_exactly_one_delivery_each(factory, tmp_path, pipelining: 
     assert summary.counts.sent == len(readers) - len(rejected)
     assert all(address in suppression for address in rejected)
     assert "bounced" in (tmp_path / "suppression.csv").read_text()
+
+
+# -- settings that cannot work stop the send; verify() finds them first ------------------------
+
+
+class XOAuthOnly(Recorder):
+    """A server whose only AUTH mechanism is one mailer does not speak."""
+
+    async def auth_XOAUTH2(self, server, args) -> None:
+        return None
+
+
+def test_an_unknown_host_stops_the_send_at_once(factory) -> None:
+    sender = transport("smtp://no-such-host.invalid:587?timeout=5")
+    started = time.monotonic()
+    with pytest.raises(TransportError, match=r"cannot resolve the host name 'no-such-host\.inv"):
+        sender.send(build(factory, ["a@example.org"]))
+    with pytest.raises(TransportError, match=r"no-such-host\.invalid:587"):
+        sender.verify()
+    assert time.monotonic() - started < 10
+
+
+def test_no_auth_method_in_common_stops_the_send(factory, monkeypatch) -> None:
+    monkeypatch.setenv("MAILER_SMTP_PASSWORD", "s3cret")
+    server = smtp_server(XOAuthOnly(), users={"alice": "s3cret"},
+                         auth_exclude_mechanism=["LOGIN", "PLAIN"])
+    try:
+        sender = transport(f"smtp://alice@127.0.0.1:{server.port}")
+        with pytest.raises(TransportError, match="offers AUTH XOAUTH2; mailer can log in with"):
+            sender.send(build(factory, ["a@example.org"]))
+        with pytest.raises(TransportError, match="offers AUTH XOAUTH2"):
+            sender.verify()
+    finally:
+        server.stop()
+
+
+def test_a_wrong_tls_mode_stops_the_send(factory) -> None:
+    server = smtp_server(Recorder())
+    try:
+        sender = transport(f"smtps://127.0.0.1:{server.port}?timeout=5")
+        with pytest.raises(TransportError, match=r"TLS handshake failed .*use smtp:// for STARTT"):
+            sender.send(build(factory, ["a@example.org"]))
+    finally:
+        server.stop()
+
+
+def test_verify_logs_in_and_sends_nothing(factory, monkeypatch) -> None:
+    recorder = Recorder()
+    server = smtp_server(recorder, users={"alice": "s3cret"})
+    monkeypatch.setenv("MAILER_SMTP_PASSWORD", "s3cret")
+    try:
+        transport(f"smtp://alice@127.0.0.1:{server.port}").verify()
+        monkeypatch.setenv("MAILER_SMTP_PASSWORD", "wrong-pw")
+        with pytest.raises(TransportError, match="refused the login for alice") as caught:
+            transport(f"smtp://alice@127.0.0.1:{server.port}").verify()
+    finally:
+        server.stop()
+    assert "wrong-pw" not in str(caught.value)
+    assert recorder.messages == []
+
+
+def test_verify_reports_nobody_listening(factory) -> None:
+    from sending import free_port
+
+    port = free_port()
+    with pytest.raises(TransportError, match=f"cannot connect to 127.0.0.1:{port}"):
+        transport(f"smtp://127.0.0.1:{port}?timeout=2").verify()
+
+
+def test_an_idn_domain_goes_as_ascii_to_a_server_without_smtputf8(factory) -> None:
+    recorder = Recorder()
+    server = smtp_server(recorder, enable_SMTPUTF8=False)
+    try:
+        sender = transport(f"smtp://127.0.0.1:{server.port}")
+        (result,) = sender.send(build(factory, ["user@bücher.de"]))
+        sender.close()
+    finally:
+        server.stop()
+    assert (result.status, result.recipient) == ("sent", "user@bücher.de")
+    assert [rcpt for rcpt, _ in recorder.messages] == ["user@xn--bcher-kva.de"]
+
+
+# -- passwords never show -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("password", ["s3cr/et", "s3?cret", "s3#cret", "s3@cret", "a:b/c?d#e@f"])
+def test_a_password_in_the_dsn_is_refused_and_masked(password: str) -> None:
+    dsn = f"smtp://apikey:{password}@smtp.example.org:587"
+    assert mask(dsn) == "smtp://apikey:***@smtp.example.org:587"
+    with pytest.raises(UsageError, match="put the password in the environment") as caught:
+        transport(dsn)
+    assert password not in str(caught.value)
+    assert "smtp://apikey:***@smtp.example.org:587" in str(caught.value)
+
+
+def test_mask_leaves_dsns_without_a_password_alone() -> None:
+    for dsn in ("smtp://alice@mail.example.org:587?tls=none", "outbox://outbox",
+                "smtp://127.0.0.1:2525", "sendgrid://?endpoint=http://127.0.0.1:9/"):
+        assert mask(dsn) == dsn
+    assert mask("sendgrid://?endpoint=https://u:p/w@api.example.org") == (
+        "sendgrid://?endpoint=https://u:***@api.example.org"
+    )

@@ -17,6 +17,7 @@ Rules every transport keeps:
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -81,6 +82,15 @@ class Transport(ABC):
     def send(self, messages: Sequence[OutgoingMessage]) -> list[RecipientResult]:
         """Deliver ``messages`` (at most ``max_batch``, all of the same issue)."""
 
+    def verify(self) -> None:  # noqa: B027 - a transport without a server has nothing to check
+        """Check that the settings work, before anything is sent; TransportError if not.
+
+        Called once before a send starts, so that an unknown host, a refused login or a wrong
+        TLS mode stops the command at once instead of deferring every message. What can be
+        checked without the network (a key's format) is already checked when the transport
+        is made. The transport may be used or closed afterwards.
+        """
+
     def close(self) -> None:  # noqa: B027 - most transports hold nothing to release
         """Release connections; the transport may not be used afterwards."""
 
@@ -100,6 +110,13 @@ class Dsn:
 
     @classmethod
     def parse(cls, text: str) -> Dsn:
+        # Before urlsplit: a password holding "/", "?" or "#" would otherwise end the authority
+        # early and come back in a "port is not a number" error, or pass as a path.
+        if _has_password(text.strip()):
+            raise UsageError(
+                f"transport {mask(text)!r}: put the password in the environment "
+                "(MAILER_SMTP_PASSWORD), never in the DSN"
+            )
         parts = urlsplit(text.strip())
         if not parts.scheme or "://" not in text:
             raise UsageError(f"transport {mask(text)!r} is not a DSN like smtp://host:587")
@@ -107,7 +124,7 @@ class Dsn:
             port = parts.port
         except ValueError:
             raise UsageError(f"transport {mask(text)!r}: the port is not a number") from None
-        if parts.password is not None:
+        if parts.password is not None:  # "user:123/x@host", which reads as a port and a path
             raise UsageError(
                 f"transport {mask(text)!r}: put the password in the environment "
                 "(MAILER_SMTP_PASSWORD), never in the DSN"
@@ -139,15 +156,24 @@ class Dsn:
         return UsageError(f"transport {self}: {message}")
 
 
+# ``user:`` right after ``://`` (a user name holds none of ``:/@?#``), then anything up to the
+# last ``@``: whatever a password holds, even ``@``, is covered. A DSN without a password but
+# with ``@`` after a ``host:port`` gets masked too; hiding too much is the safe mistake.
+_USER_AND_PASSWORD = re.compile(r"(://[^:/@?#]*):.*@", re.S)
+# What may follow ``host:`` when it is a port rather than the start of a password.
+_PORT = re.compile(r"\d*(?:[/?#]|$)")
+
+
+def _has_password(text: str) -> bool:
+    """Whether ``text`` (a DSN) has ``user:password@`` in it, whatever the password holds."""
+    _, sep, rest = text.partition("://")
+    user = re.match(r"[^:/@?#\[\]]*:", rest) if sep else None
+    if user is None:
+        return False
+    after = rest[user.end():]
+    return "@" in after and not _PORT.match(after)
+
+
 def mask(dsn: str) -> str:
     """``dsn`` with any password replaced by ``***`` (for messages and logs)."""
-    scheme, sep, rest = dsn.partition("://")
-    if not sep:
-        return dsn
-    authority, slash, tail = rest.partition("/")
-    authority, query_sep, query = authority.partition("?")
-    if "@" in authority:
-        userinfo, host = authority.rsplit("@", 1)
-        if ":" in userinfo:
-            authority = f"{userinfo.split(':', 1)[0]}:***@{host}"
-    return f"{scheme}{sep}{authority}{query_sep}{query}{slash}{tail}"
+    return _USER_AND_PASSWORD.sub(r"\1:***@", dsn)

@@ -8,8 +8,14 @@ if its error bodies differ from ``{"message": ...}``, :meth:`~EspTransport.error
 
 Statuses: 2xx goes to the provider's parser; 429 and 5xx defer the whole batch, honouring
 ``Retry-After`` (or ``X-RateLimit-Reset``); 401, 403 and 404 mean the key, the account or the
-endpoint is wrong, so :class:`TransportError` stops the send; any other 4xx fails the batch's
-recipients with the provider's own message.
+endpoint is wrong, so :class:`TransportError` stops the send. Any other 4xx (400, 413, 422)
+answers the whole request, yet is mostly caused by one recipient (an address or a value the
+provider refuses): the batch is sent again in halves until the culprit is alone, and only a
+single recipient's 4xx is ``failed``, with the provider's own message.
+
+The API key never reaches a message or the ledger: it is checked when the transport is made
+(no spaces, control or non-ASCII characters, which ``requests`` would quote in its error), and
+any text that could hold it is redacted.
 
 Personalised sending: the message builder leaves merge tokens (``MFQX<key>XQMF``) in the shared
 subject, HTML and text. SendGrid and Mailgun receive those once per batch with each token
@@ -24,7 +30,7 @@ import base64
 import time
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import parsedate_to_datetime, quote
 from pathlib import Path
 from typing import Any
@@ -34,11 +40,16 @@ from markupsafe import escape
 
 from mailer.config import secret
 from mailer.merge import FillIn
-from mailer.message import OutgoingMessage, SharedContent
+from mailer.message import ONE_CLICK, OutgoingMessage, SharedContent
 from mailer.transports.base import Dsn, RecipientResult, Status, Transport, TransportError
 
 TIMEOUT = (10.0, 120.0)  # connect, read: a 1,000-recipient batch can take a while to accept
 CONFIGURATION_STATUSES = (401, 403, 404)
+# Halvings of a rejected batch per ``send``: isolating one bad recipient among 1,000 takes
+# about ten, so this finds a few; a request refused whatever it holds (a bad sender) costs at
+# most twice this many extra requests before the rest is deferred instead of failed.
+MAX_SPLITS = 32
+REDACTED = "***"
 
 
 @dataclass
@@ -49,8 +60,15 @@ class EspRequest:
     json: Any = None
     data: list[tuple[str, str]] | None = None
     files: list[tuple[str, tuple[str, bytes, str]]] | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    auth: tuple[str, str] | None = None
+    headers: dict[str, str] = field(default_factory=dict, repr=False)  # may hold the key
+    auth: tuple[str, str] | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A client error (4xx other than 401/403/404) for a whole request."""
+
+    detail: str
 
 
 class EspTransport(Transport):
@@ -67,7 +85,13 @@ class EspTransport(Transport):
         if not endpoint.startswith(("https://", "http://")):
             raise dsn.fail(f"endpoint {endpoint!r} is not an http(s) URL")
         self.endpoint = endpoint.rstrip("/")
-        self.key = secret(self.key_variable, f"sending through {self.name}")
+        self.key = secret(self.key_variable, f"sending through {self.name}").strip()
+        if not self.key or not all("!" <= c <= "~" for c in self.key):
+            # Never the value: it is a secret, and possibly pasted with something else.
+            raise TransportError(
+                self.name, f"{self.key_variable} holds a space, a control character or a "
+                "non-ASCII character; set it to the API key alone",
+            )
         self.session = requests.Session()
         self._images: dict[str, bytes] = {}
 
@@ -110,19 +134,48 @@ class EspTransport(Transport):
         if any(message.content is not content for message in messages):
             raise ValueError("one batch must hold messages of the same issue")
         results: list[RecipientResult] = []
-        for part in self.split(messages):
-            results += self._post(content, part)
-        return results
+        pending = list(self.split(messages))[::-1]  # a stack: the next part to post is last
+        splits = MAX_SPLITS
+        while pending:
+            part = pending.pop()
+            try:
+                outcome = self._post(content, part)
+            except TransportError as exc:
+                if not results:
+                    raise
+                # Earlier parts were accepted: report them; the next batch raises again.
+                results += results_for(messages[len(results):], "deferred", str(exc))
+                break
+            if not isinstance(outcome, Rejected):
+                results += outcome
+            elif len(part) == 1:
+                results += results_for(part, "failed", outcome.detail)
+            elif splits:
+                splits -= 1
+                half = len(part) // 2
+                pending += [part[half:], part[:half]]
+            else:
+                results += results_for(
+                    part, "deferred", f"{outcome.detail} (for a batch of {len(part)}; "
+                    "to be tried again in other batches)",
+                )
+        return [self._redacted(result) for result in results]
 
     def _post(
         self, content: SharedContent, messages: Sequence[OutgoingMessage]
-    ) -> list[RecipientResult]:
+    ) -> list[RecipientResult] | Rejected:
         request = self.build_request(content, messages)
         try:
             response = self.session.post(
                 self.endpoint + request.path, json=request.json, data=request.data,
                 files=request.files, headers=request.headers, auth=request.auth, timeout=TIMEOUT,
             )
+        except (requests.exceptions.InvalidHeader, requests.exceptions.InvalidURL):
+            # Their text quotes the header or URL, which can hold the key: never pass it on.
+            raise TransportError(
+                self.name, f"the request cannot be sent: check {self.key_variable} and the "
+                f"endpoint {self.endpoint}",
+            ) from None
         except requests.RequestException as exc:
             return results_for(messages, "deferred", f"{self.name}: {type(exc).__name__}: {exc}")
         status = response.status_code
@@ -130,13 +183,22 @@ class EspTransport(Transport):
             return self.parse_results(messages, response)
         message = self.error_message(response)
         if status in CONFIGURATION_STATUSES:
-            raise TransportError(self.name, message, status)
+            raise TransportError(self.name, self._redact(message), status)
         detail = f"{self.name} HTTP {status}: {message}"
         if status == 429 or status >= 500:
             return results_for(
                 messages, "deferred", detail, retry_after=retry_after(response.headers)
             )
-        return results_for(messages, "failed", detail)
+        return Rejected(detail)
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self.key, REDACTED)
+
+    def _redacted(self, result: RecipientResult) -> RecipientResult:
+        """``result`` without the key, should the provider or ``requests`` have quoted it."""
+        if self.key not in result.detail:
+            return result
+        return replace(result, detail=self._redact(result.detail))
 
     def close(self) -> None:
         self.session.close()
@@ -152,6 +214,14 @@ class EspTransport(Transport):
                 data = self._images[image.content_id] = image.path.read_bytes()
             images.append((image.content_id, data, image.mime_type))
         return images
+
+
+def list_headers(content: SharedContent) -> dict[str, str]:
+    """The headers every copy of an issue shares: List-Id, and RFC 8058 one-click unsubscribe.
+
+    The per-recipient ones (List-Unsubscribe, Message-ID) are each provider's to place.
+    """
+    return {"List-Id": content.list_id, "List-Unsubscribe-Post": ONE_CLICK}
 
 
 def results_for(

@@ -23,6 +23,7 @@ from mailer.transports.esp import (
     EspTransport,
     display_address,
     html_key,
+    list_headers,
     merge_variables,
     results_for,
     with_variables,
@@ -63,8 +64,7 @@ class MailgunTransport(EspTransport):
             ("subject", with_variables(content.subject, variable)),
             ("text", with_variables(content.text, variable)),
             ("html", with_variables(content.html, lambda key: variable(html_key(key)))),
-            ("h:List-Id", content.list_id),
-            ("h:List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+            *((f"h:{name}", value) for name, value in list_headers(content).items()),
             *((f"h:{name}", variable(f"h:{name}")) for name in PER_RECIPIENT_HEADERS),
             ("recipient-variables", json.dumps(
                 {m.recipient: self._variables(content, m) for m in messages},

@@ -22,6 +22,7 @@ from mailer.transports.esp import (
     base64_text,
     display_address,
     filled,
+    list_headers,
     results_for,
 )
 
@@ -91,8 +92,7 @@ class PostmarkTransport(EspTransport):
             "MessageStream": self.stream,
             "Headers": [
                 {"Name": "List-Unsubscribe", "Value": p.list_unsubscribe},
-                {"Name": "List-Unsubscribe-Post", "Value": "List-Unsubscribe=One-Click"},
-                {"Name": "List-Id", "Value": content.list_id},
+                *({"Name": name, "Value": value} for name, value in list_headers(content).items()),
                 {"Name": "Message-ID", "Value": f"<{p.message_id}>"},
             ],
         }

@@ -22,6 +22,7 @@ from mailer.transports.esp import (
     EspTransport,
     base64_text,
     html_key,
+    list_headers,
     merge_variables,
     results_for,
     with_variables,
@@ -50,10 +51,7 @@ class SendGridTransport(EspTransport):
                 {"type": "text/html",
                  "value": with_variables(content.html, lambda key: tag(html_key(key)))},
             ],
-            "headers": {
-                "List-Id": content.list_id,
-                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            },
+            "headers": list_headers(content),
             "personalizations": [self._personalization(content, m) for m in messages],
         }
         if content.reply_to:

@@ -10,7 +10,14 @@ Certificates are verified with the system's trust store, or with ``?cafile=PATH`
 comes only from ``MAILER_SMTP_PASSWORD``.
 
 Reply codes become results: 2xx sent, 4xx deferred, 5xx failed; a 5.1.1-style "no such user"
-is also marked ``bounce`` so that the address is suppressed.
+is also marked ``bounce`` so that the address is suppressed. A refused, timed-out or dropped
+connection is deferred too; an unknown host, a failed TLS handshake (wrong port for the TLS
+mode, untrusted certificate) and a refused or impossible login stop the send
+(:class:`TransportError`): retrying would not help. :meth:`SmtpTransport.verify` finds those
+before a send starts.
+
+Addresses: the envelope carries a domain as IDNA (``user@xn--bcher-kva.de``), as the message's
+headers do, so only a non-ASCII local part needs a server with SMTPUTF8.
 
 Speed: the message goes as ``BDAT`` when the server offers CHUNKING (no dot-stuffing at all),
 commands are pipelined when it offers PIPELINING, and otherwise dot-stuffing is our own: the
@@ -33,6 +40,8 @@ from mailer.message import OutgoingMessage
 from mailer.transports.base import Dsn, RecipientResult, Transport, TransportError
 
 PASSWORD_VARIABLE = "MAILER_SMTP_PASSWORD"
+# What ``smtplib.SMTP.login`` can do (its ``preferred_auths``); AUTH PLAIN is ours (_login).
+AUTH_METHODS = ("CRAM-MD5", "PLAIN", "LOGIN")
 TLS_MODES = ("starttls", "none")
 DEFAULT_TIMEOUT = 30.0
 _EXPECTED = ((250,), (250, 251))  # the good replies to MAIL and RCPT
@@ -96,10 +105,17 @@ class SmtpTransport(Transport):
             cafile=str(self.cafile) if self.cafile else None
         )
 
+    @property
+    def _where(self) -> str:
+        return f"{self.host}:{self.port}"
+
     def _connect(self) -> smtplib.SMTP:
-        """A logged-in connection; TransportError when the settings cannot work."""
-        where = f"{self.host}:{self.port}"
-        connection: smtplib.SMTP
+        """A logged-in connection; TransportError when the settings cannot work.
+
+        Errors that may pass (refused, timed out, dropped, a 4xx greeting) propagate as they
+        are, for :meth:`send` to defer the message.
+        """
+        connection: smtplib.SMTP | None = None
         try:
             if self.implicit_tls:
                 connection = smtplib.SMTP_SSL(
@@ -110,32 +126,77 @@ class SmtpTransport(Transport):
                 connection = smtplib.SMTP(
                     self.host, self.port, local_hostname=self.helo, timeout=self.timeout
                 )
-            connection.ehlo()
-            if not self.implicit_tls and self.tls == "starttls":
-                if connection.has_extn("starttls"):
-                    connection.starttls(context=self._tls_context())
-                    connection.ehlo()
-                elif self.require_starttls:
-                    connection.close()
-                    raise TransportError(
-                        "SMTP", f"{where} does not offer STARTTLS; refusing to send in clear "
-                        "text (add ?tls=none only for a trusted relay on a private network)",
-                    )
-            if self.user:
-                self._login(connection)
-        except ssl.SSLCertVerificationError as exc:
-            raise TransportError(
-                "SMTP", f"the certificate of {where} is not trusted ({exc.verify_message}); "
-                "add ?cafile=PATH for a private CA",
-            ) from None
-        except smtplib.SMTPAuthenticationError as exc:
-            raise TransportError(
-                "SMTP", f"{where} refused the login for {self.user}: "
-                f"{exc.smtp_code} {_text(exc.smtp_error)}",
-            ) from None
-        except smtplib.SMTPNotSupportedError as exc:
-            raise TransportError("SMTP", f"{where}: {exc}") from None
+            self._start(connection)
+        except Exception as exc:
+            if connection is not None:
+                connection.close()
+            problem = self._setup_problem(exc)
+            if problem is None:
+                raise
+            raise TransportError("SMTP", f"{self._where}: {problem}") from None
         return connection
+
+    def _start(self, connection: smtplib.SMTP) -> None:
+        """EHLO, STARTTLS as configured, and the login."""
+        connection.ehlo()
+        if not self.implicit_tls and self.tls == "starttls":
+            if connection.has_extn("starttls"):
+                connection.starttls(context=self._tls_context())
+                connection.ehlo()
+            elif self.require_starttls:
+                raise TransportError(
+                    "SMTP", f"{self._where} does not offer STARTTLS; refusing to send in clear "
+                    "text (add ?tls=none only for a trusted relay on a private network)",
+                )
+        if self.user:
+            self._login(connection)
+
+    def _setup_problem(self, exc: Exception) -> str | None:
+        """What is wrong with the settings, if ``exc`` says so (one line, no password)."""
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return (
+                f"the certificate is not trusted ({exc.verify_message}); add ?cafile=PATH for "
+                "a private CA"
+            )
+        if isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+            return None  # the connection dropped during the handshake: worth a retry
+        if isinstance(exc, ssl.SSLError):
+            hint = (
+                "smtps:// needs a port speaking TLS from the first byte (465); use smtp:// "
+                "for STARTTLS (587)" if self.implicit_tls
+                else "the server's TLS settings do not work with ours"
+            )
+            return f"TLS handshake failed ({exc.reason or exc}): {hint}"
+        if isinstance(exc, socket.gaierror):
+            return f"cannot resolve the host name {self.host!r} ({exc.strerror})"
+        if isinstance(exc, smtplib.SMTPAuthenticationError):
+            return (
+                f"refused the login for {self.user}: {exc.smtp_code} {_text(exc.smtp_error)}"
+            )
+        if isinstance(exc, smtplib.SMTPNotSupportedError):
+            return str(exc)
+        return None
+
+    def verify(self) -> None:
+        """Connect, EHLO, STARTTLS and log in as a send would, then QUIT.
+
+        Unlike :meth:`send`, which defers a message when the server is unreachable, any
+        failure here is a TransportError: nothing has been sent, and the user is there to
+        fix the host, the port or the password.
+        """
+        try:
+            connection = self._connect()
+        except smtplib.SMTPResponseException as exc:
+            raise TransportError(
+                "SMTP", f"{self._where} answered {exc.smtp_code} {_text(exc.smtp_error)}"
+            ) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise TransportError(
+                "SMTP", f"cannot connect to {self._where}: {_describe(exc)}"
+            ) from None
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            connection.quit()
+        connection.close()
 
     def _login(self, connection: smtplib.SMTP) -> None:
         """AUTH PLAIN when offered (one round trip, no fallback chain), else smtplib's choice.
@@ -144,8 +205,14 @@ class SmtpTransport(Transport):
         some servers (aiosmtpd among them) never answer, turning a wrong password into a hang.
         """
         if not connection.has_extn("auth"):
-            raise TransportError("SMTP", f"{self.host}:{self.port} does not offer AUTH")
-        if "PLAIN" in connection.esmtp_features["auth"].upper().split():
+            raise TransportError("SMTP", f"{self._where} does not offer AUTH")
+        offered = connection.esmtp_features["auth"].upper().split()
+        if not set(offered) & set(AUTH_METHODS):
+            raise TransportError(
+                "SMTP", f"{self._where} offers AUTH {' '.join(offered)}; mailer can log in "
+                f"with {', '.join(AUTH_METHODS)} only",
+            )
+        if "PLAIN" in offered:
             connection.user, connection.password = self.user or "", self.password or ""
             connection.auth("PLAIN", connection.auth_plain)
         else:
@@ -192,8 +259,10 @@ class SmtpTransport(Transport):
         dot-stuffing; with PIPELINING (RFC 2920) the commands go in one write, so a chunking,
         pipelining server (Postfix, Exim, the big providers) costs one round trip a message.
         """
-        mail_from = f"MAIL FROM:<{message.content.sender_address}>"
-        if not message.recipient.isascii():
+        sender = envelope_address(message.content.sender_address)
+        recipient = envelope_address(message.recipient)
+        mail_from = f"MAIL FROM:<{sender}>"
+        if not (sender + recipient).isascii():
             if not connection.has_extn("smtputf8"):
                 return RecipientResult(
                     message.recipient, message.message_id, "failed",
@@ -206,7 +275,7 @@ class SmtpTransport(Transport):
         expected = (*_EXPECTED, (250,) if chunking else (354,))
         writes = [
             f"{command}\r\n".encode(connection.command_encoding)
-            for command in (mail_from, f"RCPT TO:<{message.recipient}>", last)
+            for command in (mail_from, f"RCPT TO:<{recipient}>", last)
         ]
         if chunking:
             writes[-1] += message.data
@@ -241,6 +310,25 @@ class SmtpTransport(Transport):
         else:
             connection.rset()
         return _classify(message, *failure)
+
+
+def envelope_address(address: str) -> str:
+    """``address`` with its domain as IDNA (A-labels), when its local part is ASCII.
+
+    ``user@bücher.de`` becomes ``user@xn--bcher-kva.de``, which any server takes; the same
+    conversion as the message's headers (email-validator, IDNA 2008). An address that stays
+    non-ASCII needs SMTPUTF8.
+    """
+    if address.isascii():
+        return address
+    # Imported here, as in mailer.message: only internationalised addresses need it.
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        ascii_email = validate_email(address, check_deliverability=False).ascii_email
+    except EmailNotValidError:
+        return address  # the server will say what it makes of it
+    return ascii_email or address
 
 
 def dot_stuffed(data: bytes) -> bytes:
