@@ -7,20 +7,22 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
+from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
 from sending import Recorder, make_project, smtp_server, write_subscribers
 
-from mailer.campaign import Campaign, Policy, RateLimiter
+from mailer.campaign import Campaign, Policy, RateLimiter, dry_run, send_test
 from mailer.errors import DeliveryError
 from mailer.ledger import Ledger
-from mailer.message import MessageFactory, OutgoingMessage
+from mailer.message import HeaderInjection, MessageFactory, OutgoingMessage
 from mailer.pipeline import load, prepare
 from mailer.subscribers import Subscriber
-from mailer.transports import RecipientResult, Transport, TransportError
+from mailer.transports import RecipientResult, Transport, TransportError, parse_transport
 
 MAILER = [sys.executable, "-c", "from mailer.cli import main; main()"]
 
@@ -137,6 +139,82 @@ def test_backoff_is_exponential_with_jitter(factory, tmp_path) -> None:
         delays = [campaign.backoff(attempts) for _ in range(50)]
         assert all(ceiling / 2 <= d <= ceiling for d in delays)
         assert len(set(delays)) > 1
+
+
+def test_a_smaller_subscriber_list_holds_the_others_for_a_later_send(factory, tmp_path) -> None:
+    transport = Scripted(lambda m, n: result(m, "sent"))
+    everyone = [Subscriber(f"r{n}@example.org") for n in range(30)]
+    with Ledger(tmp_path / "ledger.sqlite3") as ledger:
+        first = Campaign(factory, ledger, lambda: transport, Policy(concurrency=1))
+        first.on_progress = lambda progress: first.stop()  # interrupted after one batch
+        first.fill(everyone)
+        assert first.run().sent == 10
+        smaller = Campaign(factory, ledger, lambda: transport, Policy(concurrency=1))
+        assert smaller.fill(everyone[:15]).left == 15
+        assert smaller.run().sent == 5  # r10..r14; r15..r29 wait for a list that has them
+        full = Campaign(factory, ledger, lambda: transport, Policy(concurrency=1))
+        assert full.fill(everyone).left == 0
+        summary = full.run()
+    assert summary.sent == 15 and summary.counts.sent == 30
+    assert transport.attempts == {reader.email: 1 for reader in everyone}
+
+
+def test_stop_while_waiting_for_the_rate_limit_sends_no_more(factory, tmp_path) -> None:
+    transport = Scripted(lambda m, n: result(m, "sent"))
+    campaign, ledger = run(factory, tmp_path, transport, 5, rate=0.2)  # a batch each 5 s
+    runner = threading.Thread(target=campaign.run)
+    runner.start()
+    deadline = time.monotonic() + 5
+    while not (transport.attempts and ledger.counts("send-test").sending):
+        assert time.monotonic() < deadline, "the second batch was never claimed"
+        time.sleep(0.01)
+    stopped = time.monotonic()
+    campaign.stop()
+    runner.join(10)
+    assert time.monotonic() - stopped < 1  # not after the booked 5 s
+    assert len(transport.attempts) == 1
+    counts = ledger.counts("send-test")
+    assert (counts.sent, counts.queued, counts.sending) == (1, 4, 0)
+    assert {row["attempts"] for row in ledger.rows("send-test", ("queued",))} == {0}
+
+
+@pytest.mark.parametrize("needs_mime", [True, False], ids=["mime", "esp"])
+def test_a_test_copy_has_its_own_message_id(factory, tmp_path, needs_mime) -> None:
+    outbox = parse_transport(f"outbox://{tmp_path / 'outbox'}", tmp_path)()
+
+    class Capture(Scripted):
+        def send(self, messages):
+            results = outbox.send(messages) if needs_mime else []
+            self.sent = list(messages)
+            return results or [result(m, "sent") for m in messages]
+
+    capture = Capture(lambda m, n: result(m, "sent"))
+    capture.needs_mime = needs_mime
+    reader = Subscriber("editor@example.org", first_name="Ed")
+    real = factory.build(reader)
+    outbox.send([real])
+    send_test(factory, capture, [reader])
+    (test,) = capture.sent
+    assert test.message_id != real.message_id
+    assert test.message_id.startswith("send-test.test.")
+    assert test.message_id.endswith("@" + real.message_id.rsplit("@")[1])
+    values = test.personalisation.values
+    assert test.content.subject.fill(values) == "[TEST] " + real.content.subject.fill(values)
+    if needs_mime:
+        parsed = message_from_bytes(test.data, policy=policy.default)
+        assert parsed["Subject"] == "[TEST] News for Ed"
+        assert parsed["Message-ID"] == f"<{test.message_id}>"
+        assert len(list((tmp_path / "outbox" / "new").iterdir())) == 2  # the real one is kept
+
+
+def test_a_dry_run_builds_the_whole_message_for_any_transport(factory) -> None:
+    readers = [Subscriber(f"r{n}@example.org") for n in range(3)]
+    built = dry_run(factory, readers)
+    assert built.messages == 3
+    assert built.size == sum(len(factory.build(reader).data) for reader in readers)
+    injected = Subscriber("r@example.org", first_name="Ed\r\nBcc: victim@example.com")
+    with pytest.raises(HeaderInjection, match="subject contains a line break"):
+        dry_run(factory, [injected])
 
 
 # -- kill -9 and Ctrl-C of a real `mailer send` -------------------------------------------------

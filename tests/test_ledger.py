@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mailer.errors import DeliveryError
+from mailer.errors import DeliveryError, MailerError
 from mailer.ledger import Ledger, Outcome
+from mailer.status import status, write_report
 from mailer.subscribers import Subscriber
 
 ISSUE = "2026-03"
@@ -74,14 +75,20 @@ def test_a_resumed_fill_requeues_in_flight_rows_and_never_sent_ones(ledger: Ledg
     assert in_flight.email in claimed and sent.email not in claimed
 
 
-def test_readers_who_left_the_audience_are_not_sent(ledger: Ledger) -> None:
-    ledger.fill(ISSUE, readers(4))
-    ledger.record([Outcome(ledger.claim(ISSUE, 1)[0].id, "sent")])
-    result = ledger.fill(ISSUE, readers(2))  # 2 and 3 unsubscribed meanwhile
-    assert result.left == 2
-    failed = list(ledger.rows(ISSUE, ("failed",)))
-    assert [r["email"] for r in failed] == ["Reader2@example.org", "Reader3@example.org"]
-    assert "no longer in the audience" in failed[0]["reason"]
+def test_readers_missing_from_a_fill_are_held_for_a_later_one(ledger: Ledger) -> None:
+    ledger.fill(ISSUE, readers(5))
+    sent, deferred = ledger.claim(ISSUE, 2)
+    ledger.record([Outcome(sent.id, "sent"), Outcome(deferred.id, "deferred", next_attempt_at=1)])
+    smaller = ledger.fill(ISSUE, readers(3)[::2])  # a partial CSV: Reader0 and Reader2
+    assert smaller.left == 3  # Reader1 (deferred), Reader3, Reader4: not sent this time ...
+    assert [r.email for r in ledger.claim(ISSUE, 10, now=2)] == ["Reader2@example.org"]
+    assert ledger.next_due(ISSUE) is None  # ... nor waited for
+    assert ledger.counts(ISSUE).failed == 0  # ... nor dropped
+    full = ledger.fill(ISSUE, readers(5))
+    assert full.left == 0
+    assert [r.email for r in ledger.claim(ISSUE, 10, now=2)] == [
+        "Reader1@example.org", "Reader2@example.org", "Reader3@example.org", "Reader4@example.org"
+    ]  # Reader2 was left in flight, so it goes again; Reader0 was sent
 
 
 def test_rows_are_paged(ledger: Ledger) -> None:
@@ -107,3 +114,42 @@ def test_one_sender_per_ledger(tmp_path: Path) -> None:
         holder.wait()
     with Ledger(path) as ledger:
         ledger.lock_for_sending()  # a killed sender leaves no stale lock
+
+
+# -- mailer status ----------------------------------------------------------------------------
+
+
+def test_status_reads_without_writing(tmp_path: Path) -> None:
+    path = tmp_path / "sends #1?" / "ledger.sqlite3"  # characters a file: URI must quote
+    with Ledger(path) as book:
+        book.fill(ISSUE, readers(3))
+    path.chmod(0o444)  # status works on a ledger it may not write (a copy, a backup)
+    before = path.read_bytes()
+    report = status(path, ISSUE)
+    assert (report.counts.queued, report.counts.total) == (3, 3)
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("content", ["table", "empty", "text"])
+def test_status_refuses_a_file_that_is_not_a_ledger(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "other.db"
+    if content == "table":
+        with sqlite3.connect(path) as db:
+            db.execute("CREATE TABLE notes (body TEXT)")
+    else:
+        path.write_text("" if content == "empty" else "hello, not a database\n")
+    before = path.read_bytes()
+    with pytest.raises(MailerError, match=r"other\.db is not a mailer send ledger"):
+        status(path, ISSUE)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]
+
+
+def test_status_csv_to_a_missing_folder_or_a_folder_is_one_line(ledger: Ledger, tmp_path) -> None:
+    ledger.fill(ISSUE, readers(2))
+    missing = tmp_path / "no-such-folder" / "report.csv"
+    with pytest.raises(MailerError, match=f"cannot write {missing}: No such file or directory"):
+        write_report(ledger.path, ISSUE, missing)
+    with pytest.raises(MailerError, match=f"cannot write {tmp_path}: Is a directory"):
+        write_report(ledger.path, ISSUE, tmp_path)
+    assert write_report(ledger.path, ISSUE, tmp_path / "report.csv") == 2

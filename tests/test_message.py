@@ -28,6 +28,7 @@ from mailer.errors import InputError
 from mailer.issue import LoadedIssue, load_issue
 from mailer.merge import UNSUBSCRIBE_KEY
 from mailer.message import (
+    TEST_PREFIX,
     HeaderInjection,
     InvalidRecipient,
     MessageFactory,
@@ -366,9 +367,10 @@ def test_fast_path_equals_reference(tmp_path, monkeypatch, linked_images):
     assert bool(factory.content.images) is not linked_images
     reference = ReferenceBuilder(factory.content)
     for subscriber in SUBSCRIBERS:
-        for prefix in ("", "[TEST] "):
-            p = factory.personalise(subscriber)
-            fast, slow = parse(factory.to_bytes(p, prefix)), parse(reference.to_bytes(p, prefix))
+        for test in (False, True):
+            p = factory.personalise(subscriber, test=test)
+            fast = parse(factory.to_bytes(p, test=test))
+            slow = parse(reference.to_bytes(p, TEST_PREFIX if test else ""))
             assert sorted(fast.keys()) == sorted(slow.keys())
             for name in fast:
                 if name != "Content-Type":
@@ -431,9 +433,23 @@ def test_line_breaks_in_headers_are_refused(factory, subscriber):
         factory.build(subscriber)
 
 
-def test_line_break_in_subject_prefix_is_refused(factory):
-    with pytest.raises(HeaderInjection):
-        factory.build(AYSE, subject_prefix="[TEST]\r\nBcc: victim@example.com ")
+def test_a_test_copy_has_its_own_message_id_and_a_test_subject(factory):
+    real, test, again = factory.build(AYSE), factory.build(AYSE, test=True), factory.build(
+        AYSE, test=True
+    )
+    assert len({real.message_id, test.message_id, again.message_id}) == 3  # never deduplicated
+    assert test.message_id.startswith(f"{factory.content.issue_id}.test.")
+    assert test.message_id.rpartition("@")[2] == real.message_id.rpartition("@")[2]
+    real_parsed, test_parsed = parse(real.data), parse(test.data)
+    assert test_parsed["Subject"] == "[TEST] " + real_parsed["Subject"]
+    assert test_parsed["Message-ID"] == f"<{test.message_id}>"
+    assert not real_parsed["Subject"].startswith("[TEST]")
+    # Without MIME (an ESP transport fills in the parts): the same subject and id.
+    parts = factory.build(AYSE, test=True, mime=False)
+    assert parts.data == b""
+    assert parts.message_id.startswith(f"{factory.content.issue_id}.test.")
+    assert parts.content.subject.fill(parts.personalisation.values) == test_parsed["Subject"]
+    assert factory.build(AYSE, mime=False).content is factory.content
 
 
 def test_line_break_in_sender_name_is_refused(project, rendered):

@@ -12,6 +12,8 @@ from sending import make_project, write_subscribers
 from typer.testing import CliRunner
 
 from mailer.cli import app
+from mailer.ledger import Ledger
+from mailer.subscribers import SubscriberReader
 
 
 @pytest.fixture
@@ -103,7 +105,7 @@ def test_a_bad_dsn_is_one_line_and_sends_nothing(issue: Path, dsn: str, message:
     code, out = mailer("send", issue, "--yes", "--transport", dsn)
     assert code == 2
     assert message in out
-    assert "hunter2" not in out and "Traceback" not in out
+    assert "hunter2" not in out and len(out.splitlines()) == 1  # one Error: line, no traceback
     assert not (issue.parents[1] / ".mailer" / "ledger.sqlite3").exists()
 
 
@@ -149,4 +151,23 @@ def test_bad_rows_are_skipped_and_named_or_stop_the_send_with_strict(issue: Path
     code, out = mailer("send", issue, "--yes")
     assert code == 0, out
     assert f"Warning: {csv_path}:4: email: not a valid address 'not-an-address'" in out
+    assert len(outbox(issue)) == 25
+
+
+def test_a_smaller_list_holds_the_other_readers_for_a_later_send(issue: Path) -> None:
+    project = issue.parents[1]
+    everyone = project / "subscribers.example.csv"
+    with Ledger(project / ".mailer" / "ledger.sqlite3") as book:  # 25 queued, none sent yet
+        book.fill("send-test", SubscriberReader(everyone))
+    small = project / "small.csv"
+    write_subscribers(small, 10)
+
+    code, out = mailer("send", issue, "--yes", "--subscribers", small)
+    assert code == 0, out
+    assert "15 readers in the ledger are not in this subscriber list" in out
+    assert len(outbox(issue)) == 10
+
+    code, out = mailer("send", issue, "--yes")  # the full list again: the other 15, once
+    assert code == 0, out
+    assert "in all 25 sent, 0 failed" in out
     assert len(outbox(issue)) == 25

@@ -24,21 +24,18 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
 from mailer.errors import DeliveryError, MailerError, UsageError
 from mailer.issue import LoadedIssue
 from mailer.ledger import Counts, FillResult, Ledger, LedgerRecipient, Outcome
-from mailer.merge import FillIn
 from mailer.message import MessageFactory, OutgoingMessage, Recipient
 from mailer.subscribers import Subscriber, SubscriberReader, normalise_address
 from mailer.suppression import Audience, SuppressionList
 from mailer.transports import TransportFactory, parse_transport
 from mailer.transports.base import RecipientResult, Transport
-
-TEST_PREFIX = "[TEST] "
 
 
 @dataclass(frozen=True)
@@ -58,7 +55,6 @@ class Progress:
     total: int
     sent: int
     failed: int
-    retries: int  # deferred results so far in this run (each comes back later)
 
     @property
     def done(self) -> int:
@@ -73,7 +69,6 @@ class Summary:
     failed: int = 0
     elapsed: float = 0.0
     interrupted: bool = False
-    fill: FillResult | None = None
 
     @property
     def per_second(self) -> float:
@@ -101,21 +96,13 @@ class RateLimiter:
 class Builder:
     """Messages for one transport: full MIME bytes, or only the parts an ESP fills in."""
 
-    def __init__(self, factory: MessageFactory, needs_mime: bool, subject_prefix: str = "") -> None:
+    def __init__(self, factory: MessageFactory, needs_mime: bool, *, test: bool = False) -> None:
         self.factory = factory
         self.needs_mime = needs_mime
-        self.subject_prefix = subject_prefix
-        content = factory.content
-        if subject_prefix:
-            subject = content.subject
-            parts = (subject_prefix + subject.parts[0], *subject.parts[1:])
-            content = replace(content, subject=FillIn(parts, subject.escape_html))
-        self.content = content
+        self.test = test
 
     def __call__(self, recipient: Recipient) -> OutgoingMessage:
-        if self.needs_mime:
-            return self.factory.build(recipient, subject_prefix=self.subject_prefix)
-        return OutgoingMessage(self.content, self.factory.personalise(recipient), b"")
+        return self.factory.build(recipient, test=self.test, mime=self.needs_mime)
 
 
 @dataclass
@@ -124,7 +111,6 @@ class _Shared:
 
     sent: int = 0
     failed: int = 0
-    deferred: int = 0
     errors_in_a_row: int = 0
     in_flight: int = 0
     hold_until: float = 0.0
@@ -273,8 +259,10 @@ class Campaign:
         with shared.lock:
             shared.in_flight += len(rows)
         try:
-            if self._limiter is not None:
-                time.sleep(self._limiter.delay(len(rows)))
+            if self._limiter is not None and self._stop.wait(self._limiter.delay(len(rows))):
+                # Stopped while waiting for the rate limit: nothing was handed over.
+                self.ledger.record([Outcome(r.id, "queued", attempted=False) for r in rows])
+                return
             outcomes: list[Outcome] = []
             sendable: list[LedgerRecipient] = []
             messages: list[OutgoingMessage] = []
@@ -355,8 +343,6 @@ class Campaign:
                     continue
                 if outcome.state == "failed":
                     shared.failed += 1
-                else:
-                    shared.deferred += 1
                 shared.errors_in_a_row += 1
                 shared.last_error = outcome.reason or ""
             if shared.errors_in_a_row >= self.policy.max_errors_in_a_row and self._paused is None:
@@ -369,7 +355,6 @@ class Campaign:
             total=self._total,
             sent=self._start_sent + shared.sent,
             failed=self._start_failed + shared.failed,
-            retries=shared.deferred,
         )
 
 
@@ -380,13 +365,16 @@ class DryRun:
     seconds: float
 
 
-def dry_run(factory: MessageFactory, audience: Iterable[Recipient], needs_mime: bool) -> DryRun:
-    """Build every message as the send would, and send none."""
-    build = Builder(factory, needs_mime)
+def dry_run(factory: MessageFactory, audience: Iterable[Recipient]) -> DryRun:
+    """Build every message, and send none.
+
+    Always the whole MIME message, whatever the transport: only building it checks the
+    subject for line breaks and the header lengths, and gives the real size.
+    """
     started = time.monotonic()
     count = size = 0
     for recipient in audience:
-        size += len(build(recipient).data)
+        size += len(factory.build(recipient).data)
         count += 1
     return DryRun(count, size, time.monotonic() - started)
 
@@ -395,7 +383,7 @@ def send_test(
     factory: MessageFactory, transport: Transport, recipients: Sequence[Recipient]
 ) -> list[RecipientResult]:
     """Send a ``[TEST]`` copy to each of ``recipients``, outside the ledger."""
-    build = Builder(factory, transport.needs_mime, TEST_PREFIX)
+    build = Builder(factory, transport.needs_mime, test=True)
     messages = [build(r) for r in recipients]
     results: list[RecipientResult] = []
     for start in range(0, len(messages), transport.max_batch):

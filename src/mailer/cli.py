@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from mailer.issue import LoadedIssue
     from mailer.pipeline import Prepared
     from mailer.suppression import Audience
+    from mailer.transports import TransportFactory
 
 # What only one command needs (the checks, delivery, the progress bar) is imported inside that
 # command: importing everything up front adds ~90 ms to every run, `mailer preview` included.
@@ -214,8 +215,7 @@ def send(
         if to and dry_run:
             raise UsageError("--to sends test copies and --dry-run sends nothing: choose one")
         real = not plan.transport.is_outbox and not dry_run
-        if real:
-            plan.transport().close()  # credentials are checked before anything is built
+        _verify_transport(plan.transport, connect=not dry_run)
         prepared = prepare(loaded, real_send=real)
         factory = prepared.factory
         if not force:
@@ -228,7 +228,7 @@ def send(
                 raise typer.Exit(1)
             return
         if dry_run:
-            built = campaign.dry_run(factory, plan.audience(), plan.transport.kind.needs_mime)
+            built = campaign.dry_run(factory, plan.audience())
             typer.echo(
                 f"Dry run: built {built.messages:,} messages ({built.size / 1e6:,.1f} MB) in "
                 f"{built.seconds:.1f} s; nothing was sent."
@@ -250,21 +250,40 @@ def send(
             _warn_about_rows(audience)
             if filled.resumed:
                 typer.echo(f"Resuming: {filled.resumed:,} messages were in flight; sending again.")
+            if filled.left:
+                typer.echo(
+                    f"Warning: {filled.left:,} readers in the ledger are not in this subscriber "
+                    "list; they were not sent this time", err=True,
+                )
             summary = _run_with_progress(runner)
     counts = summary.counts
+    waiting = counts.pending - filled.left  # held readers are not this list's to wait for
     typer.echo(
         f"{'Interrupted' if summary.interrupted else 'Done'}: sent {summary.sent:,} now "
         f"({summary.per_second:,.0f}/s); in all {counts.sent:,} sent, {counts.failed:,} failed, "
-        f"{counts.pending:,} waiting, of {counts.total:,}."
+        f"{waiting:,} waiting, of {counts.total:,}."
     )
     if plan.transport.outbox_path:
         typer.echo(f"Outbox: {plan.transport.outbox_path}")
     typer.echo(f"Ledger: {plan.ledger}")
     if counts.failed:
         typer.echo(f"See the failures with: mailer status {issue}")
-    if summary.interrupted or counts.pending:
+    if summary.interrupted or waiting:
         typer.echo(f"To resume, run: mailer send {issue} --yes")
         raise typer.Exit(130 if summary.interrupted else 1)
+
+
+def _verify_transport(transport: TransportFactory, *, connect: bool) -> None:
+    """Stop before anything is built or queued when the transport cannot work at all.
+
+    Opening it checks the DSN and the secrets; ``connect`` also logs in (SMTP) and leaves.
+    """
+    opened = transport()
+    try:
+        if connect:
+            opened.verify()
+    finally:
+        opened.close()
 
 
 def _warn_about_rows(audience: Audience) -> None:

@@ -1,14 +1,18 @@
 """The send ledger: one SQLite row per (issue, recipient), so a send can always be resumed.
 
 A row moves ``queued`` -> ``sending`` -> ``sent`` | ``deferred`` | ``failed``; ``deferred``
-rows come back when their ``next_attempt_at`` is due. The runner marks rows ``sending`` in a
+rows come back when their ``next_attempt_at`` is due. Each fill numbers itself and stamps the
+rows of its audience; only those are sent, so a reader missing from this run's subscriber list
+(unsubscribed, suppressed, or a partial file) is not sent now but keeps its row, and a later
+fill that finds it again sends it. The runner marks rows ``sending`` in a
 committed transaction *before* the transport sees them and records the outcome right after, so
 after a crash (even ``kill -9``) the ``sending`` rows are exactly the messages that may or may
 not have gone out. A resumed send sends those again, with the same Message-ID (it is derived
 from issue and address), and never touches a ``sent`` row.
 
 The database is in WAL mode with ``synchronous=NORMAL``: a commit survives the process being
-killed (not a power cut), and readers such as ``mailer status`` never block the sender.
+killed (not a power cut), and readers such as ``mailer status`` (which opens the file read-only)
+never block the sender.
 Filling the ledger streams the audience in chunks, so memory does not grow with the list.
 """
 
@@ -25,9 +29,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from mailer.errors import DeliveryError, MailerError
+
+if TYPE_CHECKING:  # importing the message builder would slow ``mailer status`` down
+    from mailer.message import Recipient
 
 STATES = ("queued", "sending", "sent", "deferred", "failed")
 CHUNK = 1000  # rows per executemany when filling the ledger
@@ -48,19 +55,13 @@ CREATE TABLE IF NOT EXISTS deliveries (
     provider_id TEXT,
     response TEXT,                  -- what the server said when it took the message
     reason TEXT,                    -- why it is deferred or failed
-    fill INTEGER NOT NULL DEFAULT 0, -- the last fill that found the reader in the audience
+    fill INTEGER NOT NULL DEFAULT 0, -- the last fill that found the reader in the audience;
+                                     -- a send only claims rows of its own fill
     updated_at REAL NOT NULL,
     UNIQUE (issue_id, address)
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (issue_id, state, next_attempt_at);
 """
-
-
-class Recipient(Protocol):
-    email: str
-    name: str
-
-    def merge_data(self) -> dict[str, str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +97,7 @@ class FillResult:
     added: int  # new rows
     total: int  # rows for this issue
     resumed: int  # rows left ``sending`` by an interrupted run, queued again
-    left: int  # queued rows whose reader left the audience since; marked failed
+    left: int  # unsent rows whose reader is not in this audience: held, not sent this time
 
 
 @dataclass(frozen=True)
@@ -123,8 +124,15 @@ class Counts:
 class Ledger:
     """The ledger file; safe to share between the runner's threads."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        """Open (and create) the ledger; ``read_only`` never writes, and needs a ledger there."""
         self.path = path
+        self._lock = threading.Lock()
+        self._lock_file: int | None = None
+        self._fills: dict[str, int] = {}  # issue -> this ledger's last fill of it
+        if read_only:
+            self._db = self._open_read_only(path)
+            return
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -134,8 +142,29 @@ class Ledger:
             self._db.executescript(_SCHEMA)
         except (sqlite3.Error, OSError) as exc:
             raise MailerError(f"cannot open the send ledger {path}: {exc}") from None
-        self._lock = threading.Lock()
-        self._lock_file: int | None = None
+
+    @staticmethod
+    def _open_read_only(path: Path) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise MailerError(f"cannot open the send ledger {path}: {exc}") from None
+        try:
+            db.execute("PRAGMA busy_timeout=10000")
+            found = db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deliveries'"
+            ).fetchone()
+        except sqlite3.OperationalError as exc:  # e.g. a WAL file in a folder it cannot write
+            db.close()
+            raise MailerError(f"cannot read the send ledger {path}: {exc}") from None
+        except sqlite3.DatabaseError:  # not an SQLite file at all
+            found = None
+        if found is None:
+            db.close()
+            raise MailerError(f"{path} is not a mailer send ledger")
+        return db
 
     def close(self) -> None:
         with self._lock:
@@ -180,8 +209,9 @@ class Ledger:
         """Queue every reader of ``audience`` not yet in the ledger for ``issue_id``.
 
         Rows a previous run left ``sending`` are queued again (they were in flight when it
-        stopped). Queued or deferred rows whose reader is no longer in the audience
-        (unsubscribed, suppressed, removed from the file) are failed, never sent.
+        stopped). From now on :meth:`claim` takes only rows of this audience: an unsent row
+        whose reader is not in it (unsubscribed, suppressed, or missing from this file) is not
+        sent, but stays queued or deferred for a later fill that finds the reader again.
         """
         now = time.time()
         with self._transaction() as db:
@@ -207,15 +237,21 @@ class Ledger:
                     "merge_data = excluded.merge_data WHERE state != 'sent'",
                     chunk,
                 )
-        with self._transaction() as db:
-            left = db.execute(
-                "UPDATE deliveries SET state = 'failed', reason = ?, updated_at = ? "
+        with self._lock:
+            left = self._db.execute(
+                "SELECT count(*) FROM deliveries "
                 "WHERE issue_id = ? AND state IN ('queued', 'deferred') AND fill != ?",
-                ("no longer in the audience (unsubscribed, suppressed or removed)", now,
-                 issue_id, fill),
-            ).rowcount
-            total = self._count(db, issue_id)
+                (issue_id, fill),
+            ).fetchone()[0]
+            total = self._count(self._db, issue_id)
+        self._fills[issue_id] = fill
         return FillResult(added=total - before, total=total, resumed=resumed, left=left)
+
+    def _current_fill(self, issue_id: str) -> int:
+        try:
+            return self._fills[issue_id]
+        except KeyError:
+            raise RuntimeError(f"fill the ledger for {issue_id} before sending it") from None
 
     @staticmethod
     def _count(db: sqlite3.Connection, issue_id: str) -> int:
@@ -226,15 +262,16 @@ class Ledger:
     # -- sending --------------------------------------------------------------------------
 
     def claim(self, issue_id: str, limit: int, now: float | None = None) -> list[LedgerRecipient]:
-        """Mark up to ``limit`` due rows ``sending`` (committed) and return them."""
+        """Mark up to ``limit`` due rows of the last fill ``sending`` (committed); return them."""
         now = time.time() if now is None else now
+        fill = self._current_fill(issue_id)
         with self._transaction() as db:
             rows = db.execute(
                 "UPDATE deliveries SET state = 'sending', updated_at = ? WHERE id IN ("
                 " SELECT id FROM deliveries WHERE issue_id = ? AND state IN ('queued', 'deferred')"
-                " AND next_attempt_at <= ? LIMIT ?)"
+                " AND fill = ? AND next_attempt_at <= ? LIMIT ?)"
                 " RETURNING id, email, name, merge_data, attempts",
-                (now, issue_id, now, limit),
+                (now, issue_id, fill, now, limit),
             ).fetchall()
         rows.sort()  # RETURNING gives no order; keep the file's
         return [LedgerRecipient(i, e, n, json.loads(d), a) for i, e, n, d, a in rows]
@@ -256,11 +293,13 @@ class Ledger:
             )
 
     def next_due(self, issue_id: str) -> float | None:
-        """When the earliest deferred row is due, or None if none is waiting."""
+        """When the earliest row of the last fill is due, or None if none is waiting."""
+        fill = self._current_fill(issue_id)
         with self._lock:
             return self._db.execute(
                 "SELECT min(next_attempt_at) FROM deliveries "
-                "WHERE issue_id = ? AND state IN ('queued', 'deferred')", (issue_id,),
+                "WHERE issue_id = ? AND state IN ('queued', 'deferred') AND fill = ?",
+                (issue_id, fill),
             ).fetchone()[0]
 
     # -- reading --------------------------------------------------------------------------

@@ -25,7 +25,7 @@ import hashlib
 import re
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from functools import lru_cache
@@ -44,6 +44,7 @@ MAX_LINE = 998  # RFC 5322 2.1.1: octets per line, without CRLF (a MUST)
 FOLD_AT = 78  # RFC 5322 2.1.1: header lines SHOULD be no longer
 QP_LINE = 76  # RFC 2045 6.7: quoted-printable lines, including a soft break's "="
 ONE_CLICK = "List-Unsubscribe=One-Click"  # RFC 8058
+TEST_PREFIX = "[TEST] "  # the subject of a test copy (``mailer send --to``) starts with it
 
 
 class Recipient(Protocol):
@@ -140,6 +141,15 @@ def message_id_for(issue_id: str, email: str, domain: str) -> str:
     """Deterministic per (issue, subscriber): a resent copy carries the same Message-ID."""
     digest = hashlib.sha256(f"{issue_id}\0{email.lower()}".encode()).hexdigest()[:24]
     return f"{issue_id}.{digest}@{domain}"
+
+
+def message_id_for_test_copy(issue_id: str, domain: str) -> str:
+    """A new Message-ID for each test copy.
+
+    Never the real copy's: a mail client (Gmail) would drop one of the two as a duplicate,
+    and the outbox would write the test copy over the delivered file.
+    """
+    return f"{issue_id}.test.{secrets.token_hex(8)}@{domain}"
 
 
 # --- Header values --------------------------------------------------------------------------
@@ -377,11 +387,14 @@ class MessageFactory:
             date=date or format_datetime(datetime.now(UTC)),
             images=images,
         )
+        self._test_content = replace(
+            self.content, subject=FillIn.of(TEST_PREFIX + rendered.subject, escape_html=False)
+        )
         self._text = _EncodedBody(self.content.text)
         self._html = _EncodedBody(self.content.html)
         self._skeleton = _Skeleton(self.content, _mailbox("List-Id", list_name, list_id))
 
-    def personalise(self, recipient: Recipient) -> Personalisation:
+    def personalise(self, recipient: Recipient, *, test: bool = False) -> Personalisation:
         email = _check_header(recipient.email, "recipient address")
         name = _check_header(recipient.name or "", "recipient name").strip()
         _wire_address(email)  # refuse it now, before a transport or ledger sees it
@@ -391,20 +404,33 @@ class MessageFactory:
         return Personalisation(
             email=email,
             name=name,
-            message_id=message_id_for(self.content.issue_id, email, self._domain),
+            message_id=(
+                message_id_for_test_copy(self.content.issue_id, self._domain) if test
+                else message_id_for(self.content.issue_id, email, self._domain)
+            ),
             values=values,
             unsubscribe_url=url,
             unsubscribe_mailto=mailto,
         )
 
-    def build(self, recipient: Recipient, *, subject_prefix: str = "") -> OutgoingMessage:
-        personalisation = self.personalise(recipient)
+    def build(
+        self, recipient: Recipient, *, test: bool = False, mime: bool = True
+    ) -> OutgoingMessage:
+        """``recipient``'s message; ``test``: a ``[TEST]`` copy with a Message-ID of its own.
+
+        Without ``mime`` the bytes are left empty: an ESP transport sends the content's parts
+        and the personalisation, and building the MIME message would be wasted.
+        """
+        personalisation = self.personalise(recipient, test=test)
         return OutgoingMessage(
-            self.content, personalisation, self.to_bytes(personalisation, subject_prefix)
+            self._test_content if test else self.content,
+            personalisation,
+            self.to_bytes(personalisation, test=test) if mime else b"",
         )
 
-    def to_bytes(self, p: Personalisation, subject_prefix: str = "") -> bytes:
-        subject = _check_header(subject_prefix + self.content.subject.fill(p.values), "subject")
+    def to_bytes(self, p: Personalisation, *, test: bool = False) -> bytes:
+        content = self._test_content if test else self.content
+        subject = _check_header(content.subject.fill(p.values), "subject")
         unsubscribe = p.list_unsubscribe
         if len(unsubscribe) > MAX_LINE - len("List-Unsubscribe: "):
             raise InvalidRecipient(f"the unsubscribe link for {p.email} is too long for a header")

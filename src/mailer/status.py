@@ -48,7 +48,7 @@ def status(ledger_path: Path, issue_id: str, limit: int = 20) -> StatusReport:
     """Counts by state and the first ``limit`` failures with their reasons."""
     if not ledger_path.exists():
         raise MailerError(f"no send ledger at {ledger_path}: this issue has not been sent yet")
-    with Ledger(ledger_path) as ledger:
+    with Ledger(ledger_path, read_only=True) as ledger:
         counts = ledger.counts(issue_id)
         failures = []
         for row in ledger.rows(issue_id, ("failed",)):
@@ -63,15 +63,20 @@ def status(ledger_path: Path, issue_id: str, limit: int = 20) -> StatusReport:
 def write_report(ledger_path: Path, issue_id: str, out: Path) -> int:
     """One CSV line per recipient (streamed from the ledger); returns the number of rows."""
     written = 0
-    with Ledger(ledger_path) as ledger, open(out, "w", encoding="utf-8", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(REPORT_COLUMNS)
-        for row in ledger.rows(issue_id):
-            writer.writerow([
-                _timestamp(row[c]) if c.endswith("_at") else ("" if row[c] is None else row[c])
-                for c in REPORT_COLUMNS
-            ])
-            written += 1
+    with Ledger(ledger_path, read_only=True) as ledger:
+        try:
+            file = open(out, "w", encoding="utf-8", newline="")  # noqa: SIM115 (closed below)
+        except OSError as exc:
+            raise MailerError(f"cannot write {out}: {exc.strerror}") from None
+        with file:
+            writer = csv.writer(file)
+            writer.writerow(REPORT_COLUMNS)
+            for row in ledger.rows(issue_id):
+                writer.writerow([
+                    _timestamp(row[c]) if c.endswith("_at") else ("" if row[c] is None else row[c])
+                    for c in REPORT_COLUMNS
+                ])
+                written += 1
     return written
 
 
