@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mailer.config import load_settings
-from mailer.errors import InputError
+from mailer.errors import ConfigError, InputError
 from mailer.issue import load_issue
 
 FULL_ISSUE = """
@@ -156,6 +156,16 @@ BAD_INPUTS = [
         "issue.yaml:2:1: subject: must be a single line (no line breaks)",
         id="subject-line-break",
     ),
+    pytest.param(
+        "id: first\nsubject: s\nid: second\n",
+        "issue.yaml:3:1: duplicate key 'id' (first on line 1)",
+        id="duplicate-id",
+    ),
+    pytest.param(
+        "id: x\nsubject: s\nlead:\n  title: One\n  body: b\n  title: Two\n",
+        "issue.yaml:6:3: duplicate key 'title' (first on line 4)",
+        id="duplicate-nested-key",
+    ),
 ]
 
 
@@ -179,4 +189,62 @@ def test_bad_settings_are_located_in_mailer_toml(project):
         load_settings(project.settings)
     assert str(caught.value) == (
         f"{project.settings}:{line}: brand.primary_color: not a colour: 'blue' (expected #RRGGBB)"
+    )
+
+
+def test_a_bad_environment_override_is_blamed_on_the_variable(project):
+    with pytest.raises(ConfigError) as caught:
+        load_settings(project.settings, env={"MAILER_CONCURRENCY": "abc"})
+    assert str(caught.value) == (
+        "environment variable MAILER_CONCURRENCY: "
+        "input should be a valid integer, unable to parse string as an integer"
+    )
+    assert str(project.settings) not in str(caught.value)
+
+
+def test_a_good_environment_override_replaces_mailer_toml(project):
+    loaded = load_settings(project.settings, env={"MAILER_CONCURRENCY": "8"})
+    assert loaded.settings.send.concurrency == 8
+
+
+def _fourth_social_entry(text: str) -> tuple[int, int]:
+    """The lines of the fourth ``[[social]]`` header and of the ``network =`` below it."""
+    lines = text.splitlines()
+    header = [n for n, line in enumerate(lines, 1) if line == "[[social]]"][3]
+    network = next(n for n, line in enumerate(lines, 1) if n > header and "network" in line)
+    return header, network
+
+
+def test_a_bad_value_in_a_later_social_entry_is_located_in_that_entry(project):
+    text = project.settings.read_text(encoding="utf-8")
+    _header, network = _fourth_social_entry(text)
+    lines = text.splitlines(keepends=True)
+    lines[network - 1] = 'network = "myspace"\n'
+    project.settings.write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(project.settings, env={})
+    assert str(caught.value).startswith(f"{project.settings}:{network}: social.3.network: ")
+    assert "(got 'myspace')" in str(caught.value)
+
+
+def test_a_missing_key_in_a_later_social_entry_points_at_its_header(project):
+    text = project.settings.read_text(encoding="utf-8")
+    header, network = _fourth_social_entry(text)
+    lines = text.splitlines(keepends=True)
+    del lines[network]  # the url line right below the network
+    project.settings.write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(project.settings, env={})
+    assert str(caught.value) == (
+        f"{project.settings}:{header}: social.3.url: missing required field 'url'"
+    )
+
+
+def test_a_send_key_that_is_not_a_table_is_an_error_even_with_overrides(project):
+    tables = project.settings.read_text(encoding="utf-8").split("[send]")[0]
+    project.settings.write_text('send = "outbox"\n' + tables, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(project.settings, env={"MAILER_TRANSPORT": "outbox://elsewhere"})
+    assert str(caught.value) == (
+        f"{project.settings}: send: input should be a valid dictionary or instance of SendSettings"
     )

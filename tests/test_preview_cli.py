@@ -10,12 +10,18 @@ import threading
 import time
 from email import policy
 
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
+from mailer import preview as preview_module
 from mailer.cli import app
 from mailer.preview import LivePreview, serve, watch
 
 runner = CliRunner()
+
+
+def without_traceback(result: Result) -> bool:
+    """CliRunner keeps an exception in ``result.exception`` rather than printing a traceback."""
+    return result.exception is None or isinstance(result.exception, SystemExit)
 
 ISSUE = """
 id: preview-test
@@ -55,7 +61,7 @@ def test_preview_of_a_bad_issue_is_one_error_line_and_writes_nothing(project, tm
     assert result.output.strip().splitlines() == [
         f"Error: {issue}:4:3: lead.tittle: unknown field 'tittle' (did you mean 'title'?)"
     ]
-    assert "Traceback" not in result.output
+    assert without_traceback(result)
     assert not out.exists()
 
 
@@ -85,6 +91,59 @@ def test_new_never_overwrites(project):
     assert result.exit_code == 1
     assert "already exists" in result.output
     assert path.read_text(encoding="utf-8") == "id: keep\nsubject: keep me\n"
+
+
+def test_settings_that_are_a_folder_are_one_error_line(project, tmp_path):
+    issue = project.write_issue(ISSUE)
+    folder = issue.parent
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app, ["preview", str(issue), "--no-serve", "--out", str(out), "--settings", str(folder)]
+    )
+    assert without_traceback(result)
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [f"Error: {folder}: cannot read file (Is a directory)"]
+    assert not out.exists()
+
+
+def test_settings_not_in_utf8_are_one_error_line(project, tmp_path):
+    issue = project.write_issue(ISSUE)
+    text = project.settings.read_text(encoding="utf-8")
+    project.settings.write_bytes(text.encode("cp1254"))  # "Çankaya" is not UTF-8 any more
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["preview", str(issue), "--no-serve", "--out", str(out)])
+    assert without_traceback(result)
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [
+        f"Error: {project.settings}: not UTF-8 text (invalid continuation byte)"
+    ]
+    assert not out.exists()
+
+
+def test_an_out_folder_that_cannot_be_made_is_one_error_line(project, tmp_path):
+    issue = project.write_issue(ISSUE)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    result = runner.invoke(
+        app, ["preview", str(issue), "--no-serve", "--out", str(blocker / "out")]
+    )
+    assert without_traceback(result)
+    assert result.exit_code == 1
+    folder = blocker / "out" / "preview-test"
+    assert result.output.splitlines() == [f"Error: cannot write {folder}: Not a directory"]
+    assert blocker.read_text(encoding="utf-8") == "not a folder"
+
+
+def test_new_below_a_file_is_one_error_line(project):
+    settings = project.settings.read_bytes()
+    path = project.settings / "x.yaml"
+    result = runner.invoke(app, ["new", str(path)])
+    assert without_traceback(result)
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"Error: cannot create {path}: {project.settings} is a file, not a folder"
+    ]
+    assert project.settings.read_bytes() == settings
 
 
 def _next_event(stream) -> dict:
@@ -152,4 +211,71 @@ def test_a_busy_port_is_one_error_line(project, tmp_path):
     assert result.exit_code == 1
     assert f"Error: cannot serve the preview on 127.0.0.1:{port}" in result.output
     assert "--port 0" in result.output
-    assert "Traceback" not in result.output
+    assert without_traceback(result)
+
+
+def test_live_preview_survives_settings_that_cannot_be_read(project, tmp_path):
+    issue = project.write_issue(ISSUE)
+    live = LivePreview(issue, None, tmp_path / "out")
+    live.rebuild()
+    server = serve(live, 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    stop = threading.Event()
+    threading.Thread(target=watch, args=(live, stop), daemon=True).start()
+    try:
+        events = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+        events.request("GET", "/events")
+        stream = events.getresponse()
+        first = _next_event(stream)
+        assert first["error"] is None
+        time.sleep(0.3)  # let the watcher start
+
+        good = project.settings.read_text(encoding="utf-8")
+        project.settings.write_bytes(good.encode("cp1254"))
+        broken = _next_event(stream)
+        assert broken["error"] == f"{project.settings}: not UTF-8 text (invalid continuation byte)"
+
+        project.settings.write_text(good, encoding="utf-8")
+        fixed = _next_event(stream)
+        assert fixed["error"] is None
+        issue.write_text(ISSUE.replace("The lead story", "A changed story"), encoding="utf-8")
+        changed = _next_event(stream)
+        assert changed["generation"] > fixed["generation"]
+        assert "A changed story" in (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_unexpected_error_is_shown_and_live_reload_goes_on(project, tmp_path, monkeypatch):
+    issue = project.write_issue(ISSUE)
+    live = LivePreview(issue, None, tmp_path / "out")
+    live.rebuild()
+    real_write_preview = preview_module.write_preview
+    calls = []
+
+    def fails_once(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise RuntimeError("a bug")
+        return real_write_preview(*args, **kwargs)
+
+    monkeypatch.setattr(preview_module, "write_preview", fails_once)
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch, args=(live, stop), daemon=True)
+    watcher.start()
+    try:
+        time.sleep(0.3)  # let the watcher start
+        seen = live.generation
+        issue.write_text(ISSUE.replace("The lead story", "A first change"), encoding="utf-8")
+        seen = live.wait_for_change(seen, timeout=10)
+        assert live.error == "unexpected error: RuntimeError('a bug')"
+        assert watcher.is_alive()
+
+        issue.write_text(ISSUE.replace("The lead story", "A second change"), encoding="utf-8")
+        assert live.wait_for_change(seen, timeout=10) > seen
+        assert live.error is None
+        assert "A second change" in (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    finally:
+        stop.set()

@@ -9,7 +9,7 @@ import pytest
 from email_validator import EmailUndeliverableError
 
 from mailer import subscribers
-from mailer.errors import InputError, MailerError
+from mailer.errors import InputError
 from mailer.subscribers import Subscriber, SubscriberReader
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "subscribers.example.csv"
@@ -382,9 +382,12 @@ def test_header_only_yields_nothing(tmp_path: Path) -> None:
     assert reader.skipped == [] and reader.unsubscribed == 0
 
 
-def test_missing_file_is_a_mailer_error(tmp_path: Path) -> None:
-    with pytest.raises(MailerError, match=r"cannot read .*nope\.csv: No such file"):
-        list(SubscriberReader(tmp_path / "nope.csv"))
+def test_missing_file_is_an_input_error_like_other_file_mistakes(tmp_path: Path) -> None:
+    path = tmp_path / "nope.csv"
+    with pytest.raises(InputError) as caught:
+        list(SubscriberReader(path))
+    assert caught.value.exit_code == 2
+    assert str(caught.value) == f"{path}: cannot read file (No such file or directory)"
 
 
 def test_file_not_in_utf8_names_the_line(tmp_path: Path) -> None:

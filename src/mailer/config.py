@@ -159,6 +159,10 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> LoadedSet
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(Location(path), "settings file not found") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(Location(path), f"not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        raise ConfigError(Location(path), f"cannot read file ({exc.strerror})") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -166,9 +170,9 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> LoadedSet
         raise ConfigError(
             Location(path, int(line.group(1)) if line else None), f"TOML syntax error: {exc}"
         ) from None
-    data.setdefault("send", {})
-    for key, value in _send_overrides(os.environ if env is None else env).items():
-        data["send"][key] = value
+    send = data.setdefault("send", {})
+    if isinstance(send, dict):  # anything else is reported by the validation below
+        send.update(_send_overrides(os.environ if env is None else env))
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
@@ -179,26 +183,47 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> LoadedSet
 
 
 def _send_overrides(env: Mapping[str, str]) -> dict[str, str]:
-    """``MAILER_TRANSPORT=...`` and friends: every ``[send]`` key as ``MAILER_<KEY>``."""
+    """``MAILER_TRANSPORT=...`` and friends: every ``[send]`` key as ``MAILER_<KEY>``.
+
+    Each value is validated here, on its own, so that a bad one is blamed on its variable
+    rather than on a line of ``mailer.toml`` it replaced.
+    """
     overrides = {}
     for key in SendSettings.model_fields:
-        value = env.get(f"MAILER_{key.upper()}")
+        name = f"MAILER_{key.upper()}"
+        value = env.get(name)
         if value:
+            try:
+                SendSettings.model_validate({key: value})
+            except ValidationError as exc:
+                _, message = describe_errors(exc, SendSettings)[0]
+                raise ConfigError(Location(f"environment variable {name}"), message) from None
             overrides[key] = value
     return overrides
 
 
 def _toml_location(path: Path, text: str, field_path: tuple) -> Location:
-    """Best-effort line of ``[table]`` / ``key =`` for a TOML field path (tomllib keeps none)."""
-    lines = text.splitlines()
+    """Best-effort line of ``[table]`` / ``key =`` for a TOML field path (tomllib keeps none).
+
+    For an array of tables, such as ``("social", 3, "network")``, the line is looked for in the
+    fourth ``[[social]]`` entry.
+    """
     table = str(field_path[0]) if field_path else ""
-    key = str(field_path[1]) if len(field_path) > 1 and isinstance(field_path[1], str) else None
+    rest = field_path[1:]
+    entry = rest[0] if rest and isinstance(rest[0], int) else None
+    if entry is not None:
+        rest = rest[1:]
+    key = str(rest[0]) if rest and isinstance(rest[0], str) else None
     in_table = False
     table_line = None
-    for number, line in enumerate(lines, start=1):
+    entries_seen = 0
+    for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if stripped.startswith("["):
             in_table = stripped.strip("[]").strip() == table
+            if in_table and stripped.startswith("[["):
+                entries_seen += 1
+                in_table = entry is None or entries_seen == entry + 1
             if in_table and table_line is None:
                 table_line = number
             continue

@@ -37,16 +37,19 @@ class PreviewFiles:
 
 def write_preview(loaded: LoadedIssue, out_dir: Path) -> PreviewFiles:
     """Render ``loaded`` for the sample reader into ``out_dir``."""
-    out_dir.mkdir(parents=True, exist_ok=True)
     prepared = prepare(loaded, real_send=False)
     message = prepared.factory.build(SampleReader())
     values = message.personalisation.values
     content = prepared.factory.content
     files = PreviewFiles(out_dir / "index.html", out_dir / "message.txt", out_dir / "message.eml")
-    page = _browser_view(content.html.fill(values), content.images, out_dir)
-    files.html.write_text(page, encoding="utf-8")
-    files.text.write_text(content.text.fill(values), encoding="utf-8")
-    files.eml.write_bytes(message.data)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        page = _browser_view(content.html.fill(values), content.images, out_dir)
+        files.html.write_text(page, encoding="utf-8")
+        files.text.write_text(content.text.fill(values), encoding="utf-8")
+        files.eml.write_bytes(message.data)
+    except OSError as exc:
+        raise MailerError(f"cannot write {exc.filename or out_dir}: {exc.strerror}") from None
     return files
 
 
@@ -71,6 +74,11 @@ class LivePreview:
         self._changed = threading.Condition()
 
     def rebuild(self) -> None:
+        """Write the preview again; any failure becomes the error state the browser shows.
+
+        Unexpected exceptions are caught too: this runs in the watcher thread, and letting one
+        escape would end live reload for the rest of the session.
+        """
         try:
             loaded = load(self.issue_path, self.settings_path)
             write_preview(loaded, self.out_dir)
@@ -83,6 +91,8 @@ class LivePreview:
             self.error = None
         except MailerError as exc:
             self.error = str(exc)
+        except Exception as exc:  # not only MailerError: see the docstring
+            self.error = f"unexpected error: {exc!r}"
         with self._changed:
             self.generation += 1
             self._changed.notify_all()

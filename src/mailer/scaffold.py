@@ -10,11 +10,22 @@ from mailer.errors import MailerError
 
 
 def create(path: Path) -> None:
+    """Write the template to ``path``; an existing file is never touched (``open(..., "x")``)."""
     if path.suffix not in (".yaml", ".yml"):
         raise MailerError(f"{path}: an issue file name ends in .yaml")
-    if path.exists():
-        raise MailerError(f"{path} already exists; choose another name (nothing was changed)")
     issue_id = re.sub(r"[^a-z0-9._-]+", "-", path.stem.lower()).strip("-._") or "new-issue"
     template = resources.files("mailer").joinpath("scaffold.yaml").read_text(encoding="utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(template.replace("ISSUE_ID", issue_id), encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:
+        raise MailerError(f"cannot create {path}: {exc.filename} is a file, not a folder") from None
+    except OSError as exc:
+        raise MailerError(f"cannot create {path}: {exc.strerror}") from None
+    try:
+        with open(path, "x", encoding="utf-8") as file:
+            file.write(template.replace("ISSUE_ID", issue_id))
+    except FileExistsError:
+        message = f"{path} already exists; choose another name (nothing was changed)"
+        raise MailerError(message) from None
+    except OSError as exc:
+        raise MailerError(f"cannot create {path}: {exc.strerror}") from None

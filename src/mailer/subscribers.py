@@ -34,7 +34,7 @@ from email_validator import (
     validate_email,
 )
 
-from mailer.errors import InputError, Location, MailerError
+from mailer.errors import InputError, Location
 from mailer.merge import SUBSCRIBER_FIELDS
 
 if TYPE_CHECKING:
@@ -190,7 +190,7 @@ class CsvTable:
         try:
             self._file = open(self.path, encoding="utf-8-sig", newline="")
         except OSError as exc:
-            raise MailerError(f"cannot read {self.path}: {exc.strerror}") from None
+            raise InputError(Location(self.path), f"cannot read file ({exc.strerror})") from None
         try:
             self._read_header(self._file)
         except BaseException:

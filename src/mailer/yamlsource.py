@@ -63,7 +63,7 @@ def load_yaml(path: Path) -> YamlDocument:
         if root is None:
             raise InputError(Location(path, 1), "the file holds no data (only comments?)")
         positions: dict[FieldPath, tuple[int, int]] = {}
-        _record_positions(root, (), positions)
+        _record_positions(path, root, (), positions)
         data = loader.construct_document(root)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -79,16 +79,27 @@ def load_yaml(path: Path) -> YamlDocument:
 
 
 def _record_positions(
-    node: Node, here: FieldPath, positions: dict[FieldPath, tuple[int, int]]
+    path: Path, node: Node, here: FieldPath, positions: dict[FieldPath, tuple[int, int]]
 ) -> None:
-    """Note where each mapping key and list item starts (1-based), depth first."""
+    """Note where each mapping key and list item starts (1-based), depth first.
+
+    A key given twice in one mapping is an error: YAML loaders silently keep the last value, so
+    a stray second ``id:`` would change the ledger key and resend the issue to everyone.
+    """
     if isinstance(node, MappingNode):
         for key_node, value_node in node.value:
-            child = (*here, str(key_node.value))
-            positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            _record_positions(value_node, child, positions)
+            key = str(key_node.value)
+            child = (*here, key)
+            position = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            if child in positions:
+                raise InputError(
+                    Location(path, *position),
+                    f"duplicate key '{key}' (first on line {positions[child][0]})",
+                )
+            positions[child] = position
+            _record_positions(path, value_node, child, positions)
     elif isinstance(node, SequenceNode):
         for index, item in enumerate(node.value):
             child = (*here, index)
             positions[child] = (item.start_mark.line + 1, item.start_mark.column + 1)
-            _record_positions(item, child, positions)
+            _record_positions(path, item, child, positions)
