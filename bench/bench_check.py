@@ -12,7 +12,6 @@ shows what the concurrent fetching buys (one at a time it would take over 10 s).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import ssl
@@ -26,7 +25,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from benchlib import ROOT, machine, median, write_section
+from benchlib import ROOT, machine, median, time_command, write_section
 
 sys.path.insert(0, str(ROOT / "src"))
 
@@ -171,28 +170,6 @@ def offline_in_process() -> float:
     return median(times)
 
 
-def whole_command(folder: Path) -> tuple[float, str, str]:
-    mailer = ".venv/bin/mailer"
-    command = f"{mailer} check {ISSUE} --offline"
-    hyperfine = shutil.which("hyperfine")
-    if hyperfine:
-        export = folder / "hyperfine.json"
-        subprocess.run(
-            [hyperfine, "--warmup", "2", "--runs", str(COMMAND_RUNS), "--export-json",
-             str(export), "--style", "none", command],
-            cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
-        )
-        result = json.loads(export.read_text())["results"][0]
-        how = f"hyperfine --warmup 2 --runs {COMMAND_RUNS} '{command}'"
-        return result["median"], result["max"], how
-    times = []
-    for _ in range(COMMAND_RUNS):
-        start = time.perf_counter()
-        subprocess.run(command.split(), cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-        times.append(time.perf_counter() - start)
-    return median(times), max(times), f"{COMMAND_RUNS} timed runs of '{command}'"
-
-
 def main() -> None:
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
@@ -204,7 +181,8 @@ def main() -> None:
             slow, slow_errors = time_link_check(project(folder, base), 3)
         assert fast_errors == slow_errors == 0, "the bench site should answer every link"
         checks = offline_in_process()
-        command, worst, how = whole_command(folder)
+        timing = time_command(f".venv/bin/mailer check {ISSUE} --offline", COMMAND_RUNS, folder)
+        command, worst, how = timing.median, timing.slowest, timing.how
     urls = LINKS + 3
     rows = [
         (f"link check, {LINKS} links + {urls - LINKS} settings URLs, no cache, loopback TLS site",

@@ -6,11 +6,15 @@ Each script owns one section of ``docs/benchmarks.md``, between ``<!-- NAME -->`
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,8 +49,35 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def run_quiet(command: list[str]) -> None:
-    subprocess.run(command, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+@dataclass(frozen=True)
+class CommandTiming:
+    median: float
+    fastest: float
+    slowest: float
+    how: str  # how it was measured, for the report
+
+
+def time_command(command: str, runs: int, scratch: Path) -> CommandTiming:
+    """Time a whole shell command from the repository root: hyperfine when installed."""
+    hyperfine = shutil.which("hyperfine")
+    if hyperfine:
+        export = scratch / "hyperfine.json"
+        subprocess.run(
+            [hyperfine, "--warmup", "2", "--runs", str(runs), "--export-json", str(export),
+             "--style", "none", command],
+            cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
+        )
+        result = json.loads(export.read_text())["results"][0]
+        return CommandTiming(
+            result["median"], result["min"], result["max"],
+            f"hyperfine --warmup 2 --runs {runs} '{command}'",
+        )
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command.split(), cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        times.append(time.perf_counter() - start)
+    return CommandTiming(median(times), min(times), max(times), f"{runs} timed runs of '{command}'")
 
 
 def write_section(name: str, body: str) -> None:
