@@ -3,6 +3,7 @@ at 375 px or 600 px, and ``mailer preview --screenshots`` saves the four picture
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
@@ -14,8 +15,9 @@ from typer.testing import CliRunner
 
 from mailer.checks import CheckOptions, rendering
 from mailer.cli import app
+from mailer.errors import MailerError
 from mailer.pipeline import Prepared, load, prepare
-from mailer.screenshots import WIDTHS, chromium, open_page
+from mailer.screenshots import WIDTHS, chromium, open_page, take_screenshots
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ["2018-03-iom-turkey", "2021-01-project-update"]
@@ -130,3 +132,18 @@ def test_without_chromium_the_check_warns_instead_of_crashing(monkeypatch):
     assert finding.message == (
         "rendering not checked: chromium not found (apt-get install chromium)"
     )
+
+
+def test_without_playwright_the_check_warns_and_screenshots_say_how_to_install(
+    project, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "playwright.sync_api", None)  # import fails
+    monkeypatch.setattr("mailer.screenshots.find_chromium", lambda: "/usr/bin/chromium")
+    monkeypatch.setattr(rendering, "find_chromium", lambda: "/usr/bin/chromium")
+    path = project.write_issue("id: x\nsubject: Hello\nlead:\n  title: A story\n")
+    ready = prepare(load(path), real_send=False)
+    findings = rendering.check(ready.loaded, ready, options=CheckOptions(render=True))
+    assert [f.severity for f in findings] == ["warning"]
+    assert "pip install 'mailer[browser]'" in findings[0].message
+    with pytest.raises(MailerError, match=r"pip install 'mailer\[browser\]'"):
+        take_screenshots(project.root / "index.html")

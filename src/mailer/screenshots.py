@@ -50,7 +50,12 @@ def chromium() -> Iterator[Browser]:
     if path is None:
         raise ChromiumMissing(f"chromium not found ({INSTALL_HINT})")
     # Imported here: Playwright costs a noticeable fraction of a second, and only this needs it.
-    from playwright.sync_api import Error, sync_playwright
+    try:
+        from playwright.sync_api import Error, sync_playwright
+    except ImportError:
+        raise ChromiumMissing(
+            "Playwright is not installed: pip install 'mailer[browser]' (it drives chromium)"
+        ) from None
 
     try:
         playwright = sync_playwright().start()
