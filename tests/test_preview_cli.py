@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import email
 import http.client
 import json
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from email import policy
+from pathlib import Path
 
 from typer.testing import CliRunner, Result
 
@@ -153,16 +156,26 @@ def _next_event(stream) -> dict:
             return json.loads(line[6:])
 
 
-def test_live_preview_reloads_when_the_yaml_changes(project, tmp_path):
-    issue = project.write_issue(ISSUE)
-    live = LivePreview(issue, None, tmp_path / "out")
+@contextlib.contextmanager
+def live_preview(issue: Path, out: Path) -> Iterator[int]:
+    """``mailer preview`` as it runs: built once, served on a free port, watching; the port."""
+    live = LivePreview(issue, None, out)
     live.rebuild()
     server = serve(live, 0)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     stop = threading.Event()
     threading.Thread(target=watch, args=(live, stop), daemon=True).start()
     try:
-        port = server.server_address[1]
+        yield server.server_address[1]
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_live_preview_reloads_when_the_yaml_changes(project, tmp_path):
+    issue = project.write_issue(ISSUE)
+    with live_preview(issue, tmp_path / "out") as port:
         page = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         page.request("GET", "/")
         body = page.getresponse().read().decode()
@@ -183,10 +196,6 @@ def test_live_preview_reloads_when_the_yaml_changes(project, tmp_path):
         issue.write_text("id: x\nsubject: s\nlead:\n  tittle: t\n", encoding="utf-8")
         broken = _next_event(stream)
         assert "unknown field 'tittle'" in broken["error"]
-    finally:
-        stop.set()
-        server.shutdown()
-        server.server_close()
 
 
 def test_image_file_names_with_spaces_give_valid_content_ids(tmp_path):
@@ -216,14 +225,8 @@ def test_a_busy_port_is_one_error_line(project, tmp_path):
 
 def test_live_preview_survives_settings_that_cannot_be_read(project, tmp_path):
     issue = project.write_issue(ISSUE)
-    live = LivePreview(issue, None, tmp_path / "out")
-    live.rebuild()
-    server = serve(live, 0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    stop = threading.Event()
-    threading.Thread(target=watch, args=(live, stop), daemon=True).start()
-    try:
-        events = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+    with live_preview(issue, tmp_path / "out") as port:
+        events = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         events.request("GET", "/events")
         stream = events.getresponse()
         first = _next_event(stream)
@@ -242,10 +245,6 @@ def test_live_preview_survives_settings_that_cannot_be_read(project, tmp_path):
         changed = _next_event(stream)
         assert changed["generation"] > fixed["generation"]
         assert "A changed story" in (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
-    finally:
-        stop.set()
-        server.shutdown()
-        server.server_close()
 
 
 def test_an_unexpected_error_is_shown_and_live_reload_goes_on(project, tmp_path, monkeypatch):
