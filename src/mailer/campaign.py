@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from mailer.config import LoadedSettings
 from mailer.errors import DeliveryError, MailerError, UsageError
-from mailer.issue import LoadedIssue
 from mailer.ledger import Counts, FillResult, Ledger, LedgerRecipient, Outcome
 from mailer.message import MessageFactory, OutgoingMessage, Recipient
 from mailer.subscribers import Subscriber, SubscriberReader, normalise_address
@@ -449,7 +449,8 @@ class SendPlan:
 
 
 def plan_send(
-    loaded: LoadedIssue,
+    settings: LoadedSettings,
+    issue_id: str,
     *,
     transport: str | None = None,
     subscribers: Path | None = None,
@@ -463,10 +464,9 @@ def plan_send(
     Bounced addresses go to ``[send] suppression``, or to ``.mailer/suppression.csv`` when
     that is not set, and are left out of every later send.
     """
-    settings = loaded.settings
     send = settings.settings.send
     return SendPlan(
-        issue_id=loaded.issue.id,
+        issue_id=issue_id,
         transport=parse_transport(transport or send.transport, settings.base_dir),
         subscribers=subscribers.resolve() if subscribers else settings.resolve(send.subscribers),
         suppression=settings.resolve(send.suppression or DEFAULT_SUPPRESSION),

@@ -209,8 +209,8 @@ def send(
     with user_errors():
         loaded = load(issue, settings)
         plan = campaign.plan_send(
-            loaded, transport=transport, subscribers=subscribers, ledger=ledger,
-            concurrency=concurrency, rate=rate, strict=strict,
+            loaded.settings, loaded.issue.id, transport=transport, subscribers=subscribers,
+            ledger=ledger, concurrency=concurrency, rate=rate, strict=strict,
         )
         if to and dry_run:
             raise UsageError("--to sends test copies and --dry-run sends nothing: choose one")
