@@ -10,6 +10,17 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 
+# The organisation's seven social links, exactly as in the seed newsletter (mailer.toml).
+SOCIAL_URLS = [
+    "https://www.facebook.com/IOM/",
+    "https://www.linkedin.com/company/iom",
+    "https://twitter.com/unmigration",
+    "https://www.instagram.com/unmigration/",
+    "https://www.iom.int/",
+    "https://www.youtube.com/user/IOMMigration",
+    "https://medium.com/@UNmigration",
+]
+
 
 class Project:
     """A folder with mailer.toml, templates/ and issues/assets/, like a real project."""

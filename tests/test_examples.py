@@ -21,6 +21,7 @@ from pathlib import Path
 
 import lxml.html
 import pytest
+from projects import SOCIAL_URLS
 
 from mailer.config import load_settings
 from mailer.images import EmbeddedImages
@@ -38,16 +39,6 @@ EXAMPLES = [IOM_TURKEY, PROJECT_UPDATE]
 GMAIL_CLIP_BYTES = 102_000  # Gmail cuts messages off ("[Message clipped]") at about 102 KB
 TEXT_WIDTH = 72
 
-# The organisation's seven social links, exactly as in the seed newsletter (mailer.toml).
-SOCIAL_URLS = [
-    "https://www.facebook.com/IOM/",
-    "https://www.linkedin.com/company/iom",
-    "https://twitter.com/unmigration",
-    "https://www.instagram.com/unmigration/",
-    "https://www.iom.int/",
-    "https://www.youtube.com/user/IOMMigration",
-    "https://medium.com/@UNmigration",
-]
 
 # ---------------------------------------------------------------------------------------------
 # Seed 004: IOM Turkey newsletter, December 2017 – March 2018 (headlines the PDF broke over

@@ -6,6 +6,7 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from projects import SOCIAL_URLS
 
 from mailer.config import load_settings
 from mailer.errors import MailerError
@@ -123,15 +124,7 @@ def test_no_web_fonts_or_third_party_icons(rendered):
 
 def test_social_links_follow_not_share(rendered):
     hrefs = {attrs.get("href") for tag, attrs in parse(rendered.html).tags if tag == "a"}
-    for url in (
-        "https://www.facebook.com/IOM/",
-        "https://www.linkedin.com/company/iom",
-        "https://twitter.com/unmigration",
-        "https://www.instagram.com/unmigration/",
-        "https://www.iom.int/",
-        "https://www.youtube.com/user/IOMMigration",
-        "https://medium.com/@UNmigration",
-    ):
+    for url in SOCIAL_URLS:
         assert url in hrefs
     assert not any("sharer" in (href or "") for href in hrefs)
 
