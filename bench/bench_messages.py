@@ -25,11 +25,11 @@ from pathlib import Path
 import yaml
 from benchlib import ROOT, machine, median, write_section
 from dkim import dknewkey
+from reference_message import ReferenceBuilder
 
-from mailer.message import MessageFactory
-from mailer.message_reference import ReferenceBuilder
-from mailer.pipeline import load, prepare
-from mailer.subscribers import Subscriber
+from mailer.audience.subscribers import Subscriber
+from mailer.delivery.message import MessageFactory
+from mailer.delivery.prepare import load, prepare
 
 ISSUE = "issues/2018-03-iom-turkey.yaml"
 RUNS = 5  # the fast path is timed this many times; the median is reported

@@ -199,8 +199,8 @@ def mailer_send(project: Path, subscribers: Path, transport: str, ledger: str) -
 def naive(project: Path, subscribers: Path, count: int, port: int) -> None:
     """One full render and one smtplib connection per subscriber (the baseline)."""
     os.environ["MAILER_UNSUBSCRIBE_SECRET"] = SECRET
-    from mailer.pipeline import load, prepare
-    from mailer.subscribers import SubscriberReader
+    from mailer.audience.subscribers import SubscriberReader
+    from mailer.delivery.prepare import load, prepare
 
     started = time.monotonic()
     sent = 0
@@ -331,8 +331,8 @@ second through the batch API, memory flat in the number of subscribers.
 
 def message_size(repo: Path) -> int:
     os.environ.setdefault("MAILER_UNSUBSCRIBE_SECRET", SECRET)
-    from mailer.message import SampleReader
-    from mailer.pipeline import load, prepare
+    from mailer.delivery.message import SampleReader
+    from mailer.delivery.prepare import load, prepare
 
     return len(prepare(load(repo / ISSUE), real_send=False).factory.build(SampleReader()).data)
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# The naive reference builder lives with the tests, which prove the fast builder against it.
+sys.path.insert(0, str(ROOT / "tests"))
 REPORT = ROOT / "docs" / "benchmarks.md"
 HEADER = (
     "# Benchmarks\n\n"

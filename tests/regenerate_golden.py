@@ -14,10 +14,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from mailer.config import load_settings  # noqa: E402
-from mailer.images import EmbeddedImages  # noqa: E402
-from mailer.issue import load_issue  # noqa: E402
-from mailer.render import render_issue  # noqa: E402
+from mailer.compose.images import EmbeddedImages  # noqa: E402
+from mailer.compose.issue import load_issue  # noqa: E402
+from mailer.compose.render import render_issue  # noqa: E402
+from mailer.settings import load_settings  # noqa: E402
 
 EXAMPLES = ["2018-03-iom-turkey", "2021-01-project-update"]
 GOLDEN = ROOT / "tests" / "golden"

@@ -18,9 +18,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from projects import new_project
 
-from mailer.message import MessageFactory, OutgoingMessage
-from mailer.pipeline import load, prepare
-from mailer.subscribers import Subscriber
+from mailer.audience.subscribers import Subscriber
+from mailer.delivery.message import MessageFactory, OutgoingMessage
+from mailer.delivery.prepare import load, prepare
 
 ISSUE = """
 id: send-test

@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 from sending import Recorder, make_project, smtp_server, write_subscribers
 
-from mailer.campaign import Campaign, Policy, RateLimiter, dry_run, send_test
+from mailer.audience.subscribers import Subscriber
+from mailer.delivery.campaign import Campaign, Policy, RateLimiter, dry_run, send_test
+from mailer.delivery.ledger import Ledger
+from mailer.delivery.message import HeaderInjection, MessageFactory, OutgoingMessage
+from mailer.delivery.prepare import load, prepare
+from mailer.delivery.transports import RecipientResult, Transport, TransportError, parse_transport
 from mailer.errors import DeliveryError
-from mailer.ledger import Ledger
-from mailer.message import HeaderInjection, MessageFactory, OutgoingMessage
-from mailer.pipeline import load, prepare
-from mailer.subscribers import Subscriber
-from mailer.transports import RecipientResult, Transport, TransportError, parse_transport
 
 MAILER = [sys.executable, "-c", "from mailer.cli import main; main()"]
 

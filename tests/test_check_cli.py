@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mailer import report
-from mailer.checks import Finding
+from mailer.checks import Finding, report
 from mailer.cli import app
 from mailer.errors import Location
 

@@ -22,7 +22,7 @@ from werkzeug import Request, Response
 
 from mailer.checks import CheckOptions, Finding
 from mailer.checks.links import CACHE_FILE, check, url_uses
-from mailer.pipeline import load, prepare
+from mailer.delivery.prepare import load, prepare
 
 SETTINGS = """
 [brand]

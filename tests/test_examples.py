@@ -23,10 +23,10 @@ import lxml.html
 import pytest
 from projects import SOCIAL_URLS
 
-from mailer.config import load_settings
-from mailer.images import EmbeddedImages
-from mailer.issue import LoadedIssue, load_issue
-from mailer.render import RenderedIssue, render_issue
+from mailer.compose.images import EmbeddedImages
+from mailer.compose.issue import LoadedIssue, load_issue
+from mailer.compose.render import RenderedIssue, render_issue
+from mailer.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 ISSUES = ROOT / "issues"

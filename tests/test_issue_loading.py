@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mailer.config import load_settings
+from mailer.compose.issue import load_issue
 from mailer.errors import ConfigError, InputError
-from mailer.issue import load_issue
+from mailer.settings import load_settings
 
 FULL_ISSUE = """
 id: 2026-01-test

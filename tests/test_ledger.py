@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from mailer.audience.subscribers import Subscriber
+from mailer.delivery.ledger import Ledger, Outcome
+from mailer.delivery.status import status, write_report
 from mailer.errors import DeliveryError, MailerError
-from mailer.ledger import Ledger, Outcome
-from mailer.status import status, write_report
-from mailer.subscribers import Subscriber
 
 ISSUE = "2026-03"
 
@@ -100,7 +100,7 @@ def test_one_sender_per_ledger(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite3"
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from pathlib import Path; from mailer.ledger import Ledger;"
+         "import sys, time; from pathlib import Path; from mailer.delivery.ledger import Ledger;"
          f"l = Ledger(Path({str(path)!r})); l.lock_for_sending(); print('locked', flush=True);"
          "time.sleep(30)"],
         stdout=subprocess.PIPE, text=True,

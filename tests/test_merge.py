@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailer.merge import FillIn, MergeFieldError, MergeFields, token, validate
+from mailer.compose.merge import FillIn, MergeFieldError, MergeFields, token, validate
 
 AYSE = {"email": "ayse@example.org", "name": "Ayşe Yılmaz", "first_name": "Ayşe",
         "last_name": "Yılmaz", "language": "tr"}

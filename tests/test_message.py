@@ -22,12 +22,14 @@ import dkim
 import pytest
 from dkim import dknewkey
 from markupsafe import escape
+from reference_message import ReferenceBuilder
 
-from mailer.config import load_settings
-from mailer.errors import InputError
-from mailer.issue import LoadedIssue, load_issue
-from mailer.merge import UNSUBSCRIBE_KEY
-from mailer.message import (
+from mailer.audience.subscribers import Subscriber
+from mailer.audience.unsubscribe import UnsubscribeLinks
+from mailer.compose.issue import LoadedIssue, load_issue
+from mailer.compose.merge import UNSUBSCRIBE_KEY
+from mailer.compose.render import RenderedIssue
+from mailer.delivery.message import (
     TEST_PREFIX,
     HeaderInjection,
     InvalidRecipient,
@@ -35,11 +37,9 @@ from mailer.message import (
     _quoted_printable,
     message_id_for,
 )
-from mailer.message_reference import ReferenceBuilder
-from mailer.pipeline import Prepared, prepare
-from mailer.render import RenderedIssue
-from mailer.subscribers import Subscriber
-from mailer.unsubscribe import UnsubscribeLinks
+from mailer.delivery.prepare import Prepared, prepare
+from mailer.errors import InputError
+from mailer.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "issues" / "assets"

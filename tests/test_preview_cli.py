@@ -15,9 +15,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner, Result
 
-from mailer import preview as preview_module
 from mailer.cli import app
-from mailer.preview import LivePreview, serve, watch
+from mailer.preview import server as preview_module
+from mailer.preview.server import LivePreview, serve, watch
 
 runner = CliRunner()
 
@@ -199,7 +199,7 @@ def test_live_preview_reloads_when_the_yaml_changes(project, tmp_path):
 
 
 def test_image_file_names_with_spaces_give_valid_content_ids(tmp_path):
-    from mailer.images import EmbeddedImages
+    from mailer.compose.images import EmbeddedImages
 
     photo = tmp_path / "my photo (1).png"
     photo.write_bytes(b"\x89PNG\r\n\x1a\n")

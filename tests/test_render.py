@@ -8,11 +8,11 @@ from html.parser import HTMLParser
 import pytest
 from projects import SOCIAL_URLS
 
-from mailer.config import load_settings
+from mailer.compose.images import EmbeddedImages
+from mailer.compose.issue import load_issue
+from mailer.compose.render import compile_mjml, inline_css, render_issue
 from mailer.errors import MailerError
-from mailer.images import EmbeddedImages
-from mailer.issue import load_issue
-from mailer.render import compile_mjml, inline_css, render_issue
+from mailer.settings import load_settings
 
 ISSUE = """
 id: render-test

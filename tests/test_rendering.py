@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from mailer.checks import CheckOptions, rendering
 from mailer.cli import app
+from mailer.delivery.prepare import Prepared, load, prepare
 from mailer.errors import MailerError
-from mailer.pipeline import Prepared, load, prepare
-from mailer.screenshots import WIDTHS, chromium, open_page, take_screenshots
+from mailer.preview.browser import WIDTHS, chromium, open_page, take_screenshots
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ["2018-03-iom-turkey", "2021-01-project-update"]
@@ -138,7 +138,7 @@ def test_without_playwright_the_check_warns_and_screenshots_say_how_to_install(
     project, monkeypatch
 ):
     monkeypatch.setitem(sys.modules, "playwright.sync_api", None)  # import fails
-    monkeypatch.setattr("mailer.screenshots.find_chromium", lambda: "/usr/bin/chromium")
+    monkeypatch.setattr("mailer.preview.browser.find_chromium", lambda: "/usr/bin/chromium")
     monkeypatch.setattr(rendering, "find_chromium", lambda: "/usr/bin/chromium")
     path = project.write_issue("id: x\nsubject: Hello\nlead:\n  title: A story\n")
     ready = prepare(load(path), real_send=False)

@@ -11,9 +11,9 @@ import pytest
 from sending import make_project, write_subscribers
 from typer.testing import CliRunner
 
+from mailer.audience.subscribers import SubscriberReader
 from mailer.cli import app
-from mailer.ledger import Ledger
-from mailer.subscribers import SubscriberReader
+from mailer.delivery.ledger import Ledger
 
 
 @pytest.fixture

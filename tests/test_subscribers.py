@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from email_validator import EmailUndeliverableError
 
-from mailer import subscribers
+from mailer.audience import subscribers
+from mailer.audience.subscribers import Subscriber, SubscriberReader
 from mailer.errors import InputError
-from mailer.subscribers import Subscriber, SubscriberReader
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "subscribers.example.csv"
 HEADER = "email,name,first_name,last_name,language,tags,status\n"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from mailer.audience.subscribers import SubscriberReader
+from mailer.audience.suppression import Audience, SuppressionList
 from mailer.errors import InputError
-from mailer.subscribers import SubscriberReader
-from mailer.suppression import Audience, SuppressionList
 
 SUPPRESSION = (
     "email,reason,date\n"

@@ -17,13 +17,13 @@ from pytest_httpserver import HTTPServer
 from sending import make_project
 from werkzeug import Request, Response
 
-from mailer.campaign import Builder, Campaign, Policy
-from mailer.ledger import Ledger
-from mailer.message import MessageFactory, OutgoingMessage
-from mailer.pipeline import load, prepare
-from mailer.subscribers import Subscriber
-from mailer.transports import TransportError, esp, parse_transport
-from mailer.transports.esp import EspRequest, retry_after
+from mailer.audience.subscribers import Subscriber
+from mailer.delivery.campaign import Builder, Campaign, Policy
+from mailer.delivery.ledger import Ledger
+from mailer.delivery.message import MessageFactory, OutgoingMessage
+from mailer.delivery.prepare import load, prepare
+from mailer.delivery.transports import TransportError, esp, parse_transport
+from mailer.delivery.transports.esp import EspRequest, retry_after
 
 
 @dataclass(frozen=True)
@@ -407,7 +407,7 @@ def test_postmark_request_and_partial_failure(factory, httpserver: HTTPServer) -
 
 
 def test_postmark_refuses_messages_over_its_size_limit(factory, monkeypatch) -> None:
-    from mailer.transports import UnsupportedFeature, postmark
+    from mailer.delivery.transports import UnsupportedFeature, postmark
 
     monkeypatch.setattr(postmark, "MAX_MESSAGE_BYTES", 1000)
     with pytest.raises(UnsupportedFeature, match="Postmark takes messages of up to"):

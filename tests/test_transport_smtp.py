@@ -17,14 +17,14 @@ from sending import (
     smtp_server,
 )
 
-from mailer.campaign import Campaign, Policy
+from mailer.audience.subscribers import Subscriber
+from mailer.audience.suppression import SuppressionList
+from mailer.delivery.campaign import Campaign, Policy
+from mailer.delivery.ledger import Ledger
+from mailer.delivery.message import MessageFactory
+from mailer.delivery.transports import TransportError, mask, parse_transport
+from mailer.delivery.transports.smtp import dot_stuffed
 from mailer.errors import UsageError
-from mailer.ledger import Ledger
-from mailer.message import MessageFactory
-from mailer.subscribers import Subscriber
-from mailer.suppression import SuppressionList
-from mailer.transports import TransportError, mask, parse_transport
-from mailer.transports.smtp import dot_stuffed
 
 
 @pytest.fixture(scope="module")

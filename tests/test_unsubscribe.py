@@ -6,15 +6,15 @@ import re
 
 import pytest
 
-from mailer.config import load_settings
-from mailer.errors import ConfigError, MailerError
-from mailer.unsubscribe import (
+from mailer.audience.unsubscribe import (
     DEVELOPMENT_SECRET,
     SECRET_VARIABLE,
     UnsubscribeLinks,
     _b64,
     unsubscribe_secret,
 )
+from mailer.errors import ConfigError, MailerError
+from mailer.settings import load_settings
 
 SECRET = "0123456789abcdef0123456789abcdef"
 TEMPLATE = "https://example.org/unsubscribe?token={token}&who={email}"

@@ -13,18 +13,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mailer import scaffold
+from mailer.compose import scaffold
+from mailer.delivery.prepare import load, prepare
 from mailer.errors import MailerError, UsageError
-from mailer.pipeline import load, prepare
-from mailer.preview import LivePreview, serve, watch, write_preview
+from mailer.preview.server import LivePreview, serve, watch, write_preview
 
 if TYPE_CHECKING:
-    from mailer.campaign import Campaign, Summary
-    from mailer.campaign import Progress as SendProgress
-    from mailer.issue import LoadedIssue
-    from mailer.pipeline import Prepared
-    from mailer.suppression import Audience
-    from mailer.transports import TransportFactory
+    from mailer.audience.suppression import Audience
+    from mailer.compose.issue import LoadedIssue
+    from mailer.delivery.campaign import Campaign, Summary
+    from mailer.delivery.campaign import Progress as SendProgress
+    from mailer.delivery.prepare import Prepared
+    from mailer.delivery.transports import TransportFactory
 
 # What only one command needs (the checks, delivery, the progress bar) is imported inside that
 # command: importing everything up front adds ~90 ms to every run, `mailer preview` included.
@@ -83,7 +83,7 @@ def preview(
         files = write_preview(loaded, folder)
     typer.echo(f"Wrote {files.html}, {files.text} and {files.eml}")
     if screenshots:
-        from mailer.screenshots import take_screenshots
+        from mailer.preview.browser import take_screenshots
 
         with user_errors():
             shots = take_screenshots(files.html)
@@ -141,8 +141,7 @@ def check(
     """Find every problem before a subscriber does: links, images, size, accessibility,
     deliverability and rendering. Exit status: 0 clean, 1 errors, 2 the issue cannot be loaded.
     """
-    from mailer import report
-    from mailer.checks import CheckOptions, run_checks
+    from mailer.checks import CheckOptions, report, run_checks
 
     try:
         loaded = load(issue, settings)
@@ -204,7 +203,7 @@ def send(
     settings: SettingsOpt = None,
 ) -> None:
     """Send the issue to every subscriber exactly once; run it again to resume."""
-    from mailer import campaign
+    from mailer.delivery import campaign
 
     with user_errors():
         loaded = load(issue, settings)
@@ -332,8 +331,7 @@ def _run_with_progress(runner: Campaign) -> Summary:
 
 def _refuse_on_check_errors(loaded: LoadedIssue, prepared: Prepared, issue: Path) -> None:
     """The offline checks run before every send; their errors stop it (``--force`` skips)."""
-    from mailer import report
-    from mailer.checks import offline_errors
+    from mailer.checks import offline_errors, report
 
     errors = offline_errors(loaded, prepared)
     if errors:
@@ -355,8 +353,8 @@ def status(
     settings: SettingsOpt = None,
 ) -> None:
     """How far the issue's send is: counts, failures with reasons, a CSV report."""
-    from mailer.status import status as ledger_status
-    from mailer.status import write_report
+    from mailer.delivery.status import status as ledger_status
+    from mailer.delivery.status import write_report
 
     with user_errors():
         loaded = load(issue, settings)

@@ -11,8 +11,8 @@ from dataclasses import replace
 
 from mailer.checks import accessibility, deliverability, images, links, rendering, size
 from mailer.checks.base import SEVERITIES, Check, CheckOptions, Finding, Severity
-from mailer.issue import LoadedIssue
-from mailer.pipeline import Prepared
+from mailer.compose.issue import LoadedIssue
+from mailer.delivery.prepare import Prepared
 
 __all__ = [
     "CHECKS", "SEVERITIES", "CheckOptions", "Finding", "Severity", "offline_errors", "run_checks",

@@ -26,9 +26,9 @@ from mailer.checks.base import (
     yaml_location,
 )
 from mailer.checks.links import url_places, url_uses
+from mailer.compose.issue import LoadedIssue
+from mailer.delivery.prepare import Prepared
 from mailer.errors import Location
-from mailer.issue import LoadedIssue
-from mailer.pipeline import Prepared
 
 CHECK = "accessibility"
 _finding = finding_maker(CHECK)

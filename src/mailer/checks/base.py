@@ -17,12 +17,12 @@ from typing import Literal, Protocol
 import lxml.html
 from lxml.html import HtmlElement
 
+from mailer.compose.issue import LoadedIssue, strings_with_paths
+from mailer.compose.merge import FillIn
+from mailer.compose.render import HTML_TEMPLATE, template_dir
+from mailer.delivery.message import OutgoingMessage, SampleReader
+from mailer.delivery.prepare import Prepared
 from mailer.errors import Location
-from mailer.issue import LoadedIssue, strings_with_paths
-from mailer.merge import FillIn
-from mailer.message import OutgoingMessage, SampleReader
-from mailer.pipeline import Prepared
-from mailer.render import HTML_TEMPLATE, template_dir
 
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")

@@ -28,11 +28,11 @@ from mailer.checks.base import (
     yaml_location,
 )
 from mailer.checks.links import UrlUse, fetch_target, url_places, url_uses
-from mailer.issue import LoadedIssue
-from mailer.merge import UNSUBSCRIBE_KEY, FillIn, token
-from mailer.message import SampleReader
-from mailer.pipeline import Prepared
-from mailer.render import TEXT_TEMPLATE
+from mailer.compose.issue import LoadedIssue
+from mailer.compose.merge import UNSUBSCRIBE_KEY, FillIn, token
+from mailer.compose.render import TEXT_TEMPLATE
+from mailer.delivery.message import SampleReader
+from mailer.delivery.prepare import Prepared
 
 CHECK = "deliverability"
 _finding = finding_maker(CHECK)
@@ -98,7 +98,8 @@ def _unsubscribe(
     if str(headers.get("List-Unsubscribe-Post", "")) != "List-Unsubscribe=One-Click":
         findings.append(_finding(
             "error", "the List-Unsubscribe-Post: List-Unsubscribe=One-Click header is missing",
-            setting, "the message builder must add it (mailer.message); report this as a bug",
+            setting,
+            "the message builder must add it (mailer.delivery.message); report this as a bug",
         ))
     link = token(UNSUBSCRIBE_KEY)
     if not any(text_of(a) for a in _visible_links(document) if a.get("href") == link):

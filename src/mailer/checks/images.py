@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailer.checks.base import CheckOptions, Finding, finding_maker, setting_location
+from mailer.compose.issue import LoadedIssue, images_with_paths
+from mailer.delivery.prepare import Prepared
 from mailer.errors import Location
-from mailer.issue import LoadedIssue, images_with_paths
-from mailer.pipeline import Prepared
 
 CHECK = "images"
 MAX_BYTES = 1_000_000

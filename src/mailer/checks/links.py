@@ -31,11 +31,11 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from mailer.checks.base import CheckOptions, Finding, Severity, finding_maker, settings_location
+from mailer.compose.issue import LoadedIssue, strings_with_paths
+from mailer.compose.merge import FillIn, MergeFields
+from mailer.delivery.message import SampleReader
+from mailer.delivery.prepare import Prepared
 from mailer.errors import Location
-from mailer.issue import LoadedIssue, strings_with_paths
-from mailer.merge import FillIn, MergeFields
-from mailer.message import SampleReader
-from mailer.pipeline import Prepared
 
 CHECK = "links"
 CACHE_FILE = Path(".mailer") / "link-cache.json"

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mailer.checks.base import CheckOptions, Finding, finding_maker, sample_html, yaml_location
+from mailer.compose.issue import LoadedIssue
+from mailer.delivery.prepare import Prepared
 from mailer.errors import Location, MailerError
-from mailer.issue import LoadedIssue
-from mailer.pipeline import Prepared
-from mailer.screenshots import INSTALL_HINT, WIDTHS, chromium, find_chromium, open_page
+from mailer.preview.browser import INSTALL_HINT, WIDTHS, chromium, find_chromium, open_page
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser

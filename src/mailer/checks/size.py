@@ -4,9 +4,9 @@ unsubscribe link with the footer disappears); very large messages are slow or re
 from __future__ import annotations
 
 from mailer.checks.base import CheckOptions, Finding, finding_maker, sample_html, sample_message
+from mailer.compose.issue import LoadedIssue
+from mailer.delivery.prepare import Prepared
 from mailer.errors import Location
-from mailer.issue import LoadedIssue
-from mailer.pipeline import Prepared
 
 CHECK = "size"
 GMAIL_CLIP_BYTES = 102_000

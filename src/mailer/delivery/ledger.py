@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 from mailer.errors import DeliveryError, MailerError
 
 if TYPE_CHECKING:  # importing the message builder would slow ``mailer status`` down
-    from mailer.message import Recipient
+    from mailer.delivery.message import Recipient
 
 STATES = ("queued", "sending", "sent", "deferred", "failed")
 CHUNK = 1000  # rows per executemany when filling the ledger

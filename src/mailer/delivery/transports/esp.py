@@ -38,10 +38,10 @@ from typing import Any
 import requests
 from markupsafe import escape
 
-from mailer.config import secret
-from mailer.merge import FillIn
-from mailer.message import ONE_CLICK, OutgoingMessage, SharedContent
-from mailer.transports.base import Dsn, RecipientResult, Status, Transport, TransportError
+from mailer.compose.merge import FillIn
+from mailer.delivery.message import ONE_CLICK, OutgoingMessage, SharedContent
+from mailer.delivery.transports.base import Dsn, RecipientResult, Status, Transport, TransportError
+from mailer.settings import secret
 
 TIMEOUT = (10.0, 120.0)  # connect, read: a 1,000-recipient batch can take a while to accept
 CONFIGURATION_STATUSES = (401, 403, 404)

@@ -34,8 +34,8 @@ from email_validator import (
     validate_email,
 )
 
+from mailer.compose.merge import SUBSCRIBER_FIELDS
 from mailer.errors import InputError, Location
-from mailer.merge import SUBSCRIBER_FIELDS
 
 if TYPE_CHECKING:
     from dns.resolver import Resolver

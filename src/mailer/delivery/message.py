@@ -9,11 +9,11 @@ Encoding the text between merge fields once works because every piece ends in a 
 (``=`` CRLF), so the next piece, encoded on its own, starts at column 0 whatever came before.
 
 Headers are written by hand too: they are on the per-subscriber path, and the standard library
-would fold List-Unsubscribe into encoded words (see :mod:`mailer.message_reference`). The rules
+would fold List-Unsubscribe into encoded words (see :mod:`reference_message`). The rules
 are few: RFC 2047 ``B`` encoded words for anything not plain ASCII, quoted strings for display
 names with specials, folding at spaces before 78 columns, and CR or LF anywhere refused.
 
-:mod:`mailer.message_reference` builds the same message with ``email.message.EmailMessage``;
+:mod:`reference_message` builds the same message with ``email.message.EmailMessage``;
 ``tests/test_message.py`` proves the two parse to the same headers and parts.
 """
 
@@ -32,12 +32,12 @@ from functools import lru_cache
 from typing import Protocol
 from urllib.parse import quote
 
+from mailer.audience.unsubscribe import UnsubscribeLinks
+from mailer.compose.images import InlineImage
+from mailer.compose.issue import LoadedIssue
+from mailer.compose.merge import UNSUBSCRIBE_KEY, FillIn, lf_line_ends
+from mailer.compose.render import RenderedIssue
 from mailer.errors import MailerError
-from mailer.images import InlineImage
-from mailer.issue import LoadedIssue
-from mailer.merge import UNSUBSCRIBE_KEY, FillIn, lf_line_ends
-from mailer.render import RenderedIssue
-from mailer.unsubscribe import UnsubscribeLinks
 
 CRLF = "\r\n"
 MAX_LINE = 998  # RFC 5322 2.1.1: octets per line, without CRLF (a MUST)

@@ -17,12 +17,12 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mailer.compose.images import InlineImage, PreviewImages
+from mailer.compose.issue import LoadedIssue
+from mailer.compose.render import template_dir
+from mailer.delivery.message import SampleReader
+from mailer.delivery.prepare import load, prepare
 from mailer.errors import MailerError
-from mailer.images import InlineImage, PreviewImages
-from mailer.issue import LoadedIssue
-from mailer.message import SampleReader
-from mailer.pipeline import load, prepare
-from mailer.render import template_dir
 
 if TYPE_CHECKING:
     from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -122,7 +122,7 @@ def _handler(preview: LivePreview) -> Callable[..., SimpleHTTPRequestHandler]:
     # Imported here: the server module costs ~30 ms, which `--no-serve` need not pay.
     from http.server import SimpleHTTPRequestHandler
 
-    page = resources.files("mailer").joinpath("preview.html").read_text(encoding="utf-8")
+    page = resources.files("mailer.preview").joinpath("preview.html").read_text(encoding="utf-8")
 
     class Handler(SimpleHTTPRequestHandler):
         def __init__(self, *args, **kwargs) -> None:

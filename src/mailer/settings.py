@@ -17,8 +17,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, ValidationError
 
 from mailer.errors import ConfigError, Location, MailerError
+from mailer.field_errors import describe_errors
 from mailer.fields import Colour, EmailAddress, Line, Strict, Text, WebUrl
-from mailer.validation import describe_errors
 
 SETTINGS_FILE = "mailer.toml"
 

@@ -1,6 +1,6 @@
 """The campaign runner: the ledger's due rows -> messages -> a transport, N at a time.
 
-It knows the ledger and the transport contract (``mailer.transports.base``), never a
+It knows the ledger and the transport contract (``mailer.delivery.transports.base``), never a
 provider's details. Each of ``concurrency`` worker threads holds its own transport (its own
 SMTP connection or HTTP session) and loops: claim a batch (committed as ``sending``), wait for
 the shared rate limit, build the messages, send, record the results.
@@ -28,14 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from mailer.config import LoadedSettings
+from mailer.audience.subscribers import Subscriber, SubscriberReader, normalise_address
+from mailer.audience.suppression import Audience, SuppressionList
+from mailer.delivery.ledger import Counts, FillResult, Ledger, LedgerRecipient, Outcome
+from mailer.delivery.message import MessageFactory, OutgoingMessage, Recipient
+from mailer.delivery.transports import TransportFactory, parse_transport
+from mailer.delivery.transports.base import RecipientResult, Transport
 from mailer.errors import DeliveryError, MailerError, UsageError
-from mailer.ledger import Counts, FillResult, Ledger, LedgerRecipient, Outcome
-from mailer.message import MessageFactory, OutgoingMessage, Recipient
-from mailer.subscribers import Subscriber, SubscriberReader, normalise_address
-from mailer.suppression import Audience, SuppressionList
-from mailer.transports import TransportFactory, parse_transport
-from mailer.transports.base import RecipientResult, Transport
+from mailer.settings import LoadedSettings
 
 
 @dataclass(frozen=True)

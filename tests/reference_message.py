@@ -1,6 +1,6 @@
 """The readable reference: one subscriber's message built with the standard library's email package.
 
-:class:`mailer.message.MessageFactory` writes message bytes by hand for speed;
+:class:`mailer.delivery.message.MessageFactory` writes message bytes by hand for speed;
 ``tests/test_message.py`` proves its output parses to the same headers and parts as this
 builder's, and ``bench/bench_messages.py`` measures it against this one. This is the naive way
 to send: nothing is rendered again, but every subscriber gets a complete ``EmailMessage``
@@ -17,7 +17,7 @@ from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 
-from mailer.message import ONE_CLICK, Personalisation, SharedContent
+from mailer.delivery.message import ONE_CLICK, Personalisation, SharedContent
 
 
 class ReferenceBuilder:

@@ -35,9 +35,9 @@ import ssl
 from collections.abc import Sequence
 from pathlib import Path
 
-from mailer.config import secret
-from mailer.message import OutgoingMessage
-from mailer.transports.base import Dsn, RecipientResult, Transport, TransportError
+from mailer.delivery.message import OutgoingMessage
+from mailer.delivery.transports.base import Dsn, RecipientResult, Transport, TransportError
+from mailer.settings import secret
 
 PASSWORD_VARIABLE = "MAILER_SMTP_PASSWORD"
 # What ``smtplib.SMTP.login`` can do (its ``preferred_auths``); AUTH PLAIN is ours (_login).
@@ -321,7 +321,7 @@ def envelope_address(address: str) -> str:
     """
     if address.isascii():
         return address
-    # Imported here, as in mailer.message: only internationalised addresses need it.
+    # Imported here, as in mailer.delivery.message: only internationalised addresses need it.
     from email_validator import EmailNotValidError, validate_email
 
     try:

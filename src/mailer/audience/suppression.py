@@ -16,8 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mailer.errors import InputError, Location
-from mailer.subscribers import (
+from mailer.audience.subscribers import (
     EMAIL_ALIASES,
     CsvRow,
     CsvTable,
@@ -27,6 +26,7 @@ from mailer.subscribers import (
     address_key,
     normalise_address,
 )
+from mailer.errors import InputError, Location
 
 REASONS = ("unsubscribed", "bounced", "complained")
 SUPPRESSION_COLUMNS: Mapping[str, Sequence[str]] = {

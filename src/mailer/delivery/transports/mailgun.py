@@ -16,9 +16,9 @@ from pathlib import Path
 
 import requests
 
-from mailer.message import OutgoingMessage, SharedContent
-from mailer.transports.base import Dsn, RecipientResult
-from mailer.transports.esp import (
+from mailer.delivery.message import OutgoingMessage, SharedContent
+from mailer.delivery.transports.base import Dsn, RecipientResult
+from mailer.delivery.transports.esp import (
     EspRequest,
     EspTransport,
     display_address,

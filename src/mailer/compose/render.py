@@ -1,6 +1,6 @@
 """Render an issue once: model -> MJML (Jinja2) -> HTML (MRML) -> inlined HTML; model -> text.
 
-The output still holds merge-field tokens (see :mod:`mailer.merge`); personalising it per
+The output still holds merge-field tokens (see :mod:`mailer.compose.merge`); personalising it per
 subscriber is a cheap string join done later, never a second render.
 """
 
@@ -26,11 +26,11 @@ from jinja2 import (
 )
 from premailer import Premailer
 
-from mailer import markdown
+from mailer.compose import markdown
+from mailer.compose.images import ImageLinker
+from mailer.compose.issue import Image, LoadedIssue
+from mailer.compose.merge import UNSUBSCRIBE_KEY, MergeFields, token
 from mailer.errors import MailerError
-from mailer.images import ImageLinker
-from mailer.issue import Image, LoadedIssue
-from mailer.merge import UNSUBSCRIBE_KEY, MergeFields, token
 
 HTML_TEMPLATE = "newsletter.mjml.j2"
 TEXT_TEMPLATE = "newsletter.txt.j2"

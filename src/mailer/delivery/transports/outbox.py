@@ -12,8 +12,8 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from mailer.message import OutgoingMessage
-from mailer.transports.base import Dsn, RecipientResult, Transport
+from mailer.delivery.message import OutgoingMessage
+from mailer.delivery.transports.base import Dsn, RecipientResult, Transport
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]")
 

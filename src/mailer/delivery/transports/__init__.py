@@ -17,8 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailer.errors import UsageError
-from mailer.transports.base import (
+from mailer.delivery.transports.base import (
     Dsn,
     RecipientResult,
     Transport,
@@ -26,11 +25,12 @@ from mailer.transports.base import (
     UnsupportedFeature,
     mask,
 )
-from mailer.transports.mailgun import MailgunTransport
-from mailer.transports.outbox import OutboxTransport
-from mailer.transports.postmark import PostmarkTransport
-from mailer.transports.sendgrid import SendGridTransport
-from mailer.transports.smtp import SmtpTransport
+from mailer.delivery.transports.mailgun import MailgunTransport
+from mailer.delivery.transports.outbox import OutboxTransport
+from mailer.delivery.transports.postmark import PostmarkTransport
+from mailer.delivery.transports.sendgrid import SendGridTransport
+from mailer.delivery.transports.smtp import SmtpTransport
+from mailer.errors import UsageError
 
 SCHEMES: dict[str, type[Transport]] = {
     "outbox": OutboxTransport,

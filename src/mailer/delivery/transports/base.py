@@ -1,6 +1,6 @@
 """The transport contract: finished messages in, one normalised result per recipient out.
 
-The campaign runner (``mailer.campaign``) only knows this module. Each transport (Maildir
+The campaign runner (``mailer.delivery.campaign``) only knows this module. Each transport (Maildir
 outbox, SMTP, one module per ESP) turns whatever its server says into :class:`RecipientResult`
 values, so the runner never parses a reply code or a provider's JSON.
 
@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import parse_qsl, urlsplit
 
+from mailer.delivery.message import OutgoingMessage
 from mailer.errors import DeliveryError, UsageError
-from mailer.message import OutgoingMessage
 
 Status = Literal["sent", "queued", "deferred", "failed"]
 DELIVERED: frozenset[str] = frozenset({"sent", "queued"})

@@ -8,13 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailer.config import LoadedSettings, find_settings, load_settings
+from mailer.audience.unsubscribe import UnsubscribeLinks, unsubscribe_secret
+from mailer.compose.images import EmbeddedImages, ImageLinker, PublishedImages
+from mailer.compose.issue import LoadedIssue, load_issue
+from mailer.compose.render import RenderedIssue, render_issue
+from mailer.delivery.message import DkimSigner, MessageFactory
 from mailer.errors import InputError, Location
-from mailer.images import EmbeddedImages, ImageLinker, PublishedImages
-from mailer.issue import LoadedIssue, load_issue
-from mailer.message import DkimSigner, MessageFactory
-from mailer.render import RenderedIssue, render_issue
-from mailer.unsubscribe import UnsubscribeLinks, unsubscribe_secret
+from mailer.settings import LoadedSettings, find_settings, load_settings
 
 
 def settings_for(issue_path: Path, explicit: Path | None = None) -> LoadedSettings:

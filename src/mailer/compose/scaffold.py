@@ -14,7 +14,8 @@ def create(path: Path) -> None:
     if path.suffix not in (".yaml", ".yml"):
         raise MailerError(f"{path}: an issue file name ends in .yaml")
     issue_id = re.sub(r"[^a-z0-9._-]+", "-", path.stem.lower()).strip("-._") or "new-issue"
-    template = resources.files("mailer").joinpath("scaffold.yaml").read_text(encoding="utf-8")
+    scaffold = resources.files("mailer.compose").joinpath("scaffold.yaml")
+    template = scaffold.read_text(encoding="utf-8")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except FileExistsError as exc:

@@ -15,9 +15,9 @@ from email.utils import quote
 
 import requests
 
-from mailer.message import OutgoingMessage, SharedContent
-from mailer.transports.base import RecipientResult
-from mailer.transports.esp import (
+from mailer.delivery.message import OutgoingMessage, SharedContent
+from mailer.delivery.transports.base import RecipientResult
+from mailer.delivery.transports.esp import (
     EspRequest,
     EspTransport,
     base64_text,

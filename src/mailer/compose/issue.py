@@ -13,7 +13,12 @@ from typing import Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from mailer.config import (
+from mailer.compose.merge import MergeFieldError, validate
+from mailer.compose.yaml_source import FieldPath, YamlDocument, load_yaml
+from mailer.errors import InputError, Location
+from mailer.field_errors import describe_errors
+from mailer.fields import Language, Line, Strict, Text, WebUrl, direction_of
+from mailer.settings import (
     Brand,
     BrandOverride,
     Footer,
@@ -22,11 +27,6 @@ from mailer.config import (
     Sender,
     SocialLink,
 )
-from mailer.errors import InputError, Location
-from mailer.fields import Language, Line, Strict, Text, WebUrl, direction_of
-from mailer.merge import MergeFieldError, validate
-from mailer.validation import describe_errors
-from mailer.yamlsource import FieldPath, YamlDocument, load_yaml
 
 
 class Link(Strict):

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from mailer.delivery.ledger import Counts, Ledger
 from mailer.errors import MailerError
-from mailer.ledger import Counts, Ledger
 
 REPORT_COLUMNS = (
     "email", "name", "state", "attempts", "message_id", "provider_id", "response", "reason",
