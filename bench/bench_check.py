@@ -30,7 +30,8 @@ from benchlib import ROOT, machine, median, time_command, write_section
 sys.path.insert(0, str(ROOT / "src"))
 
 from mailer.checks import CheckOptions, links, run_checks
-from mailer.delivery.prepare import load, prepare
+from mailer.compose.issue import load
+from mailer.delivery.prepare import prepare
 
 ISSUE = "issues/2018-03-iom-turkey.yaml"
 LINKS = 100

@@ -28,8 +28,9 @@ from dkim import dknewkey
 from reference_message import ReferenceBuilder
 
 from mailer.audience.subscribers import Subscriber
+from mailer.compose.issue import load
 from mailer.delivery.message import MessageFactory
-from mailer.delivery.prepare import load, prepare
+from mailer.delivery.prepare import prepare
 
 ISSUE = "issues/2018-03-iom-turkey.yaml"
 RUNS = 5  # the fast path is timed this many times; the median is reported

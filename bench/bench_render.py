@@ -23,8 +23,8 @@ IN_PROCESS = """
 import sys, time
 from pathlib import Path
 sys.path.insert(0, "src")
-from mailer.delivery.prepare import load
-from mailer.preview.server import write_preview
+from mailer.compose.issue import load
+from mailer.preview.files import write_preview
 out = Path(sys.argv[1])
 start = time.perf_counter()
 write_preview(load(Path(sys.argv[2])), out)

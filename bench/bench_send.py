@@ -200,7 +200,8 @@ def naive(project: Path, subscribers: Path, count: int, port: int) -> None:
     """One full render and one smtplib connection per subscriber (the baseline)."""
     os.environ["MAILER_UNSUBSCRIBE_SECRET"] = SECRET
     from mailer.audience.subscribers import SubscriberReader
-    from mailer.delivery.prepare import load, prepare
+    from mailer.compose.issue import load
+    from mailer.delivery.prepare import prepare
 
     started = time.monotonic()
     sent = 0
@@ -331,8 +332,9 @@ second through the batch API, memory flat in the number of subscribers.
 
 def message_size(repo: Path) -> int:
     os.environ.setdefault("MAILER_UNSUBSCRIBE_SECRET", SECRET)
-    from mailer.delivery.message import SampleReader
-    from mailer.delivery.prepare import load, prepare
+    from mailer.audience.subscribers import SampleReader
+    from mailer.compose.issue import load
+    from mailer.delivery.prepare import prepare
 
     return len(prepare(load(repo / ISSUE), real_send=False).factory.build(SampleReader()).data)
 

@@ -19,8 +19,9 @@ from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from projects import new_project
 
 from mailer.audience.subscribers import Subscriber
+from mailer.compose.issue import load
 from mailer.delivery.message import MessageFactory, OutgoingMessage
-from mailer.delivery.prepare import load, prepare
+from mailer.delivery.prepare import prepare
 
 ISSUE = """
 id: send-test

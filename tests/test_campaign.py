@@ -17,12 +17,13 @@ import pytest
 from sending import Recorder, make_project, smtp_server, write_subscribers
 
 from mailer.audience.subscribers import Subscriber
+from mailer.compose.issue import load
 from mailer.delivery.campaign import Campaign, Policy, RateLimiter, dry_run, send_test
 from mailer.delivery.ledger import Ledger
-from mailer.delivery.message import HeaderInjection, MessageFactory, OutgoingMessage
-from mailer.delivery.prepare import load, prepare
-from mailer.delivery.transports import RecipientResult, Transport, TransportError, parse_transport
-from mailer.errors import DeliveryError
+from mailer.delivery.message import MessageFactory, OutgoingMessage
+from mailer.delivery.prepare import prepare
+from mailer.delivery.transports import RecipientResult, Transport, parse_transport
+from mailer.errors import DeliveryError, HeaderInjection, TransportError
 
 MAILER = [sys.executable, "-c", "from mailer.cli import main; main()"]
 

@@ -17,8 +17,9 @@ from PIL import Image
 
 from mailer.checks import CheckOptions, Finding, accessibility, deliverability, images, size
 from mailer.checks.accessibility import contrast_ratio
+from mailer.compose.issue import load
 from mailer.compose.merge import UNSUBSCRIBE_KEY, token
-from mailer.delivery.prepare import Prepared, load, prepare
+from mailer.delivery.prepare import Prepared, prepare
 
 OFFLINE = CheckOptions(offline=True)
 ROOT = Path(__file__).resolve().parents[1]

@@ -22,7 +22,8 @@ from werkzeug import Request, Response
 
 from mailer.checks import CheckOptions, Finding
 from mailer.checks.links import CACHE_FILE, check, url_uses
-from mailer.delivery.prepare import load, prepare
+from mailer.compose.issue import load
+from mailer.delivery.prepare import prepare
 
 SETTINGS = """
 [brand]

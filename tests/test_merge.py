@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mailer.compose.merge import FillIn, MergeFieldError, MergeFields, token, validate
+from mailer.compose.merge import FillIn, MergeFields, token, validate
+from mailer.errors import MergeFieldError
 
 AYSE = {"email": "ayse@example.org", "name": "Ayşe Yılmaz", "first_name": "Ayşe",
         "last_name": "Yılmaz", "language": "tr"}

@@ -29,16 +29,10 @@ from mailer.audience.unsubscribe import UnsubscribeLinks
 from mailer.compose.issue import LoadedIssue, load_issue
 from mailer.compose.merge import UNSUBSCRIBE_KEY
 from mailer.compose.render import RenderedIssue
-from mailer.delivery.message import (
-    TEST_PREFIX,
-    HeaderInjection,
-    InvalidRecipient,
-    MessageFactory,
-    _quoted_printable,
-    message_id_for,
-)
-from mailer.delivery.prepare import Prepared, prepare
-from mailer.errors import InputError
+from mailer.delivery.body import _quoted_printable
+from mailer.delivery.message import TEST_PREFIX, MessageFactory, message_id_for
+from mailer.delivery.prepare import Prepared, letterhead, prepare
+from mailer.errors import HeaderInjection, InputError, InvalidRecipient
 from mailer.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -142,7 +136,7 @@ def factory_for(loaded: LoadedIssue, prepared: Prepared | None = None) -> Messag
     """The factory ``send`` uses, with a fixed date and secret."""
     prepared = prepared or prepare(loaded, real_send=False)
     images = prepared.factory.content.images
-    return MessageFactory(loaded, prepared.rendered, images, links(), date=DATE)
+    return MessageFactory(letterhead(loaded), prepared.rendered, images, links(), date=DATE)
 
 
 @pytest.fixture(scope="module")
@@ -240,7 +234,7 @@ def test_ascii_sender_name_stays_readable(tmp_path):
 )
 def test_subject_round_trips(project, rendered, subject):
     rendered = dataclasses.replace(rendered, subject=subject)
-    data = MessageFactory(project, rendered, (), links(), date=DATE).build(AYSE).data
+    data = MessageFactory(letterhead(project), rendered, (), links(), date=DATE).build(AYSE).data
     assert parse(data)["Subject"] == subject
     assert_line_lengths(data)
     assert max(map(len, header_lines(data, "Subject"))) <= 78
@@ -455,7 +449,8 @@ def test_a_test_copy_has_its_own_message_id_and_a_test_subject(factory):
 def test_line_break_in_sender_name_is_refused(project, rendered):
     sender = project.sender.model_copy(update={"name": "IOM\r\nBcc: victim@example.com"})
     with pytest.raises(HeaderInjection):
-        MessageFactory(dataclasses.replace(project, sender=sender), rendered, (), links())
+        hijacked = letterhead(dataclasses.replace(project, sender=sender))
+        MessageFactory(hijacked, rendered, (), links())
 
 
 @pytest.mark.parametrize(

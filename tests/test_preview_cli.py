@@ -16,8 +16,8 @@ from pathlib import Path
 from typer.testing import CliRunner, Result
 
 from mailer.cli import app
-from mailer.preview import server as preview_module
-from mailer.preview.server import LivePreview, serve, watch
+from mailer.preview import live as preview_module
+from mailer.preview.live import LivePreview, serve, watch
 
 runner = CliRunner()
 

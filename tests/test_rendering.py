@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from mailer.checks import CheckOptions, rendering
 from mailer.cli import app
-from mailer.delivery.prepare import Prepared, load, prepare
+from mailer.compose.issue import load
+from mailer.delivery.prepare import Prepared, prepare
 from mailer.errors import MailerError
 from mailer.preview.browser import WIDTHS, chromium, open_page, take_screenshots
 

@@ -113,13 +113,13 @@ def test_a_missing_api_key_is_named(issue: Path, monkeypatch) -> None:
     monkeypatch.delenv("SENDGRID_API_KEY", raising=False)
     monkeypatch.setenv("MAILER_UNSUBSCRIBE_SECRET", "s" * 40)
     code, out = mailer("send", issue, "--yes", "--transport", "sendgrid://")
-    assert code == 1
+    assert code == 2  # a missing secret is input that cannot be used
     assert "SENDGRID_API_KEY" in out
 
 
 def test_status_before_any_send(issue: Path) -> None:
     code, out = mailer("status", issue)
-    assert code == 1 and "has not been sent yet" in out
+    assert code == 2 and "has not been sent yet" in out
 
 
 def test_offline_check_errors_stop_the_send_unless_forced(issue: Path) -> None:

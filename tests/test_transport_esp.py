@@ -18,18 +18,20 @@ from sending import make_project
 from werkzeug import Request, Response
 
 from mailer.audience.subscribers import Subscriber
+from mailer.compose.issue import load
 from mailer.delivery.campaign import Builder, Campaign, Policy
 from mailer.delivery.ledger import Ledger
 from mailer.delivery.message import MessageFactory, OutgoingMessage
-from mailer.delivery.prepare import load, prepare
-from mailer.delivery.transports import TransportError, esp, parse_transport
+from mailer.delivery.prepare import prepare
+from mailer.delivery.transports import esp, parse_transport
 from mailer.delivery.transports.esp import EspRequest, retry_after
+from mailer.errors import TransportError
 
 
 @dataclass(frozen=True)
 class Provider:
     scheme: str  # the DSN without endpoint
-    key_variable: str
+    secret_variable: str
     path: str
     max_batch: int
     success: Callable[[int], Response]  # for a request of n messages
@@ -71,7 +73,7 @@ def factory(tmp_path_factory: pytest.TempPathFactory) -> MessageFactory:
 @pytest.fixture(autouse=True)
 def keys(monkeypatch: pytest.MonkeyPatch) -> None:
     for provider in PROVIDERS.values():
-        monkeypatch.setenv(provider.key_variable, f"key-{provider.scheme.split(':')[0]}")
+        monkeypatch.setenv(provider.secret_variable, f"key-{provider.scheme.split(':')[0]}")
 
 
 def open_transport(name: str, server: HTTPServer, query: str = ""):
@@ -204,10 +206,10 @@ def test_a_refused_key_after_an_accepted_half_keeps_that_half(factory, httpserve
 def test_a_key_with_control_characters_is_refused_by_name(
     name, value, httpserver: HTTPServer, monkeypatch
 ) -> None:
-    monkeypatch.setenv(PROVIDERS[name].key_variable, value)
+    monkeypatch.setenv(PROVIDERS[name].secret_variable, value)
     with pytest.raises(TransportError) as caught:
         open_transport(name, httpserver)
-    assert PROVIDERS[name].key_variable in str(caught.value)
+    assert PROVIDERS[name].secret_variable in str(caught.value)
     assert "secret-part" not in str(caught.value)
     assert httpserver.log == []
 
@@ -407,7 +409,8 @@ def test_postmark_request_and_partial_failure(factory, httpserver: HTTPServer) -
 
 
 def test_postmark_refuses_messages_over_its_size_limit(factory, monkeypatch) -> None:
-    from mailer.delivery.transports import UnsupportedFeature, postmark
+    from mailer.delivery.transports import postmark
+    from mailer.errors import UnsupportedFeature
 
     monkeypatch.setattr(postmark, "MAX_MESSAGE_BYTES", 1000)
     with pytest.raises(UnsupportedFeature, match="Postmark takes messages of up to"):

@@ -22,9 +22,9 @@ from mailer.audience.suppression import SuppressionList
 from mailer.delivery.campaign import Campaign, Policy
 from mailer.delivery.ledger import Ledger
 from mailer.delivery.message import MessageFactory
-from mailer.delivery.transports import TransportError, mask, parse_transport
+from mailer.delivery.transports import mask, parse_transport
 from mailer.delivery.transports.smtp import dot_stuffed
-from mailer.errors import UsageError
+from mailer.errors import TransportError, Unreachable, UsageError
 
 
 @pytest.fixture(scope="module")
@@ -270,7 +270,7 @@ def test_verify_reports_nobody_listening(factory) -> None:
     from sending import free_port
 
     port = free_port()
-    with pytest.raises(TransportError, match=f"cannot connect to 127.0.0.1:{port}"):
+    with pytest.raises(Unreachable, match=f"cannot connect to 127.0.0.1:{port}"):
         transport(f"smtp://127.0.0.1:{port}?timeout=2").verify()
 
 

@@ -1,7 +1,20 @@
-"""One family of errors for the whole library.
+"""One family of errors for the whole library, each kind carrying the exit status it means.
 
-The CLI turns any ``MailerError`` into a single ``Error: ...`` line and the error's exit code;
-anything else is a bug and keeps its traceback.
+The CLI turns any ``MailerError`` into a single ``Error: ...`` line and the error's
+``exit_code``, in one place; anything else is a bug and keeps its traceback.
+
+=====  ==========================================================================================
+code   meaning
+=====  ==========================================================================================
+0      done
+1      the checks found errors, some recipients failed permanently, or the command failed for a
+       reason its message gives (a file it cannot write, a missing browser)
+2      the input cannot be used: an issue, mailer.toml, a CSV, a DSN, a flag, a missing secret,
+       a transport's login or certificate; nothing was sent
+3      the send is not finished, and running the same command again continues it (rows deferred
+       for later, a pause after errors in a row, a server that cannot be reached)
+130    interrupted (Ctrl-C); running the same command again continues it
+=====  ==========================================================================================
 """
 
 from __future__ import annotations
@@ -9,17 +22,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+DONE = 0
+FAILED = 1
+UNUSABLE_INPUT = 2
+UNFINISHED = 3
+INTERRUPTED = 130
+
 
 class MailerError(Exception):
     """A problem the user can act on. ``exit_code`` is what the CLI exits with."""
 
-    exit_code = 1
+    exit_code = FAILED
+
+
+# --- 2: the input cannot be used ------------------------------------------------------------
 
 
 class UsageError(MailerError):
-    """Bad command-line input or settings."""
+    """Bad command-line input, settings or environment."""
 
-    exit_code = 2
+    exit_code = UNUSABLE_INPUT
+
+
+class MissingSecret(UsageError):
+    """A secret the command needs is not in the environment (or is unusable)."""
 
 
 @dataclass(frozen=True)
@@ -39,13 +65,11 @@ class Location:
         return text
 
 
-class InputError(MailerError):
+class InputError(UsageError):
     """A mistake in a file the user wrote (issue YAML, settings, CSV).
 
     The message reads ``file:line:column: field.path: what is wrong``.
     """
-
-    exit_code = 2
 
     def __init__(self, location: Location, message: str, field: str | None = None) -> None:
         self.location = location
@@ -60,7 +84,67 @@ class ConfigError(InputError):
     """A mistake in ``mailer.toml`` or a ``MAILER_*`` environment variable."""
 
 
-class DeliveryError(MailerError):
-    """Sending could not go on (transport unreachable, too many errors in a row)."""
+class MergeFieldError(UsageError):
+    """A merge field that is not allowed; the loader adds where it is written."""
 
-    exit_code = 1
+
+class MessageError(UsageError):
+    """A value that cannot go into an email message (a line break in a header, say)."""
+
+
+class HeaderInjection(MessageError):
+    """A header value held a line break: refused, never passed through."""
+
+
+class InvalidRecipient(MessageError):
+    """This one recipient cannot get a message (the rest of the send goes on)."""
+
+
+class UnsupportedFeature(UsageError):
+    """The message needs something the chosen transport cannot do; raised, never ignored."""
+
+
+class TransportError(UsageError):
+    """The transport cannot send at all as configured: a refused login, an untrusted
+    certificate, an account not allowed to send. Carries the provider and its own words."""
+
+    def __init__(self, provider: str, message: str, http_status: int | None = None) -> None:
+        self.provider = provider
+        self.http_status = http_status
+        self.provider_message = message
+        status = f" (HTTP {http_status})" if http_status is not None else ""
+        super().__init__(f"{provider}{status}: {message}")
+
+
+# --- 1: something failed --------------------------------------------------------------------
+
+
+class ChecksFailed(MailerError):
+    """The pre-send checks found errors."""
+
+
+class RecipientsFailed(MailerError):
+    """The send is finished, and some recipients failed permanently (see ``mailer status``)."""
+
+
+class ToolMissing(MailerError):
+    """A program the command needs (Chromium, Playwright) is not installed."""
+
+
+# --- 3: not finished ------------------------------------------------------------------------
+
+
+class DeliveryError(MailerError):
+    """The send is not finished; running the same command again continues it."""
+
+    exit_code = UNFINISHED
+
+
+class Unreachable(DeliveryError):
+    """The server cannot be reached now (refused, timed out); nothing was sent."""
+
+
+class Interrupted(MailerError):
+    """Stopped by Ctrl-C; what was in flight was recorded."""
+
+    exit_code = INTERRUPTED

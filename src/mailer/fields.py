@@ -1,4 +1,8 @@
-"""Validated value types shared by the issue model and the settings model."""
+"""Validated value types shared by the issue model, the settings and the subscriber list.
+
+Also the few facts several stages share: a subscriber's fields (which the audience reads and
+merge fields may name), the shape of a merge field, and the domain of an address.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,16 @@ def _single_line(value: str) -> str:
     return value
 
 
-_MERGE_FIELD = re.compile(r"{{.*?}}")
+# ``{{ subscriber.first_name | default("friend") }}``: the expression is group 1.
+MERGE_FIELD = re.compile(r"{{(.*?)}}", re.S)
+
+# A subscriber's fields, as the CSV gives them and as ``{{ subscriber.<field> }}`` names them.
+SUBSCRIBER_FIELDS = ("email", "name", "first_name", "last_name", "language")
+
+
+def domain_of(address: str) -> str:
+    """The part after the last ``@`` of an email address."""
+    return address.rpartition("@")[2]
 
 
 def _web_url(value: str) -> str:
@@ -32,7 +45,7 @@ def _web_url(value: str) -> str:
     value = value.strip()
     if not value:
         raise ValueError("the URL is empty")
-    bare = _MERGE_FIELD.sub("x", value)
+    bare = MERGE_FIELD.sub("x", value)
     if any(ch.isspace() for ch in bare):
         raise ValueError(f"not a valid URL: {value!r} contains white space")
     parts = urlsplit(bare)

@@ -153,6 +153,16 @@ def find_settings(start: Path) -> Path | None:
     return None
 
 
+def settings_for(issue_path: Path, explicit: Path | None = None) -> LoadedSettings:
+    """``explicit`` if given, else the nearest ``mailer.toml`` above the issue file."""
+    path = explicit or find_settings(issue_path)
+    if path is None:
+        raise ConfigError(
+            Location(issue_path), "no mailer.toml found in this folder or any folder above it"
+        )
+    return load_settings(path)
+
+
 def load_settings(path: Path, env: Mapping[str, str] | None = None) -> LoadedSettings:
     """Read and validate ``path``; ``MAILER_SEND_*`` variables override the ``[send]`` table."""
     try:

@@ -34,8 +34,8 @@ from email_validator import (
     validate_email,
 )
 
-from mailer.compose.merge import SUBSCRIBER_FIELDS
 from mailer.errors import InputError, Location
+from mailer.fields import SUBSCRIBER_FIELDS
 
 if TYPE_CHECKING:
     from dns.resolver import Resolver
@@ -70,6 +70,20 @@ class Subscriber:
 
     def merge_data(self) -> dict[str, str]:
         """The values of the ``{{ subscriber.* }}`` merge fields."""
+        return {field: getattr(self, field) for field in SUBSCRIBER_FIELDS}
+
+
+@dataclass(frozen=True, slots=True)
+class SampleReader:
+    """The subscriber a preview and the checks personalise the issue for."""
+
+    email: str = "reader@example.org"
+    name: str = "Ayşe Yılmaz"
+    first_name: str = "Ayşe"
+    last_name: str = "Yılmaz"
+    language: str = "tr"
+
+    def merge_data(self) -> dict[str, str]:
         return {field: getattr(self, field) for field in SUBSCRIBER_FIELDS}
 
 

@@ -6,16 +6,20 @@ Each module checks one concern and exposes ``check(loaded, prepared, *, options)
 
 from __future__ import annotations
 
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from pathlib import Path
 
-from mailer.checks import accessibility, deliverability, images, links, rendering, size
+from mailer.checks import accessibility, deliverability, images, links, rendering, report, size
 from mailer.checks.base import SEVERITIES, Check, CheckOptions, Finding, Severity
-from mailer.compose.issue import LoadedIssue
-from mailer.delivery.prepare import Prepared
+from mailer.compose.issue import LoadedIssue, load
+from mailer.delivery.prepare import Prepared, prepare
+from mailer.errors import ChecksFailed, MailerError
 
 __all__ = [
-    "CHECKS", "SEVERITIES", "CheckOptions", "Finding", "Severity", "offline_errors", "run_checks",
+    "CHECKS", "SEVERITIES", "CheckOptions", "Finding", "Severity", "check_issue",
+    "offline_errors", "refuse_on_errors", "run_checks",
 ]
 
 CHECKS: dict[str, Check] = {
@@ -52,3 +56,43 @@ def offline_errors(loaded: LoadedIssue, prepared: Prepared) -> list[Finding]:
     (unless forced)."""
     findings = run_checks(loaded, prepared, offline=True, render=False)
     return [finding for finding in findings if finding.severity == "error"]
+
+
+def check_issue(
+    issue: Path,
+    *,
+    settings: Path | None = None,
+    offline: bool = False,
+    render: bool | None = None,
+    options: CheckOptions | None = None,
+    as_json: bool = False,
+) -> None:
+    """``mailer check``: load, render and check the issue, and report every finding.
+
+    ChecksFailed when there are errors; the loading error itself when the issue cannot be
+    loaded (reported as a finding first when the report is JSON, so CI still gets JSON).
+    """
+    try:
+        loaded = load(issue, settings)
+        prepared = prepare(loaded, real_send=False)
+    except MailerError as exc:
+        if as_json:
+            report.write_unloadable(exc, issue)
+        raise
+    findings = run_checks(loaded, prepared, offline=offline, render=render, options=options)
+    report.write_report(findings, issue, as_json=as_json)
+    errors = sum(1 for finding in findings if finding.severity == "error")
+    if errors:
+        raise ChecksFailed(f"{errors} error(s) in {issue}: not ready to send")
+
+
+def refuse_on_errors(prepared: Prepared) -> None:
+    """The gate before every send: the offline checks' errors stop it (``--force`` skips)."""
+    errors = offline_errors(prepared.loaded, prepared)
+    if errors:
+        issue = prepared.loaded.path
+        report.write_report(errors, issue, as_json=False, stream=sys.stderr)
+        raise ChecksFailed(
+            f"not sending: the offline checks found {len(errors)} error(s) in {issue} "
+            "(fix them, or add --force to send anyway)"
+        )

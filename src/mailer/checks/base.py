@@ -17,10 +17,11 @@ from typing import Literal, Protocol
 import lxml.html
 from lxml.html import HtmlElement
 
+from mailer.audience.subscribers import SampleReader
 from mailer.compose.issue import LoadedIssue, strings_with_paths
 from mailer.compose.merge import FillIn
 from mailer.compose.render import HTML_TEMPLATE, template_dir
-from mailer.delivery.message import OutgoingMessage, SampleReader
+from mailer.delivery.message import OutgoingMessage
 from mailer.delivery.prepare import Prepared
 from mailer.errors import Location
 

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from lxml.html import HtmlElement
 
+from mailer.audience.subscribers import SampleReader
 from mailer.checks.base import (
     CheckOptions,
     Finding,
@@ -31,8 +32,8 @@ from mailer.checks.links import UrlUse, fetch_target, url_places, url_uses
 from mailer.compose.issue import LoadedIssue
 from mailer.compose.merge import UNSUBSCRIBE_KEY, FillIn, token
 from mailer.compose.render import TEXT_TEMPLATE
-from mailer.delivery.message import SampleReader
 from mailer.delivery.prepare import Prepared
+from mailer.fields import domain_of
 
 CHECK = "deliverability"
 _finding = finding_maker(CHECK)
@@ -144,7 +145,7 @@ def _postal_address(
 
 def _sender_domain(loaded: LoadedIssue, uses: list[UrlUse]) -> list[Finding]:
     address = loaded.sender.address
-    domain = base_domain(address.rsplit("@", 1)[1])
+    domain = base_domain(domain_of(address))
     hosts = {
         base_domain(host)
         for use in uses

@@ -30,12 +30,13 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from mailer.audience.subscribers import SampleReader
 from mailer.checks.base import CheckOptions, Finding, Severity, finding_maker, settings_location
 from mailer.compose.issue import LoadedIssue, strings_with_paths
 from mailer.compose.merge import FillIn, MergeFields
-from mailer.delivery.message import SampleReader
 from mailer.delivery.prepare import Prepared
 from mailer.errors import Location
+from mailer.fields import MERGE_FIELD
 
 CHECK = "links"
 CACHE_FILE = Path(".mailer") / "link-cache.json"
@@ -45,7 +46,6 @@ USER_AGENT = "mailer-check/0.1 (newsletter link checker)"
 _URL_FIELDS = frozenset({"url", "link", "website"})
 _IMAGE_FIELDS = frozenset({"src", "logo"})  # URLs only when remote; else local file paths
 _MARKDOWN_LINK = re.compile(r"\[[^\]]*\]\(\s*<?([^)\s>]*)")
-_MERGE_FIELD = re.compile(r"{{.*?}}")
 _HEAD_REFUSED = frozenset({403, 405, 501})
 
 Kind = Literal["link", "image", "unsubscribe"]
@@ -162,7 +162,7 @@ def _form_finding(use: UrlUse) -> Finding | None:
             "link to a web page instead",
         )
     try:
-        parts = urlsplit(_MERGE_FIELD.sub("x", text))
+        parts = urlsplit(MERGE_FIELD.sub("x", text))
         host = parts.hostname
     except ValueError:
         parts, host = None, None

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from mailer.checks import SEVERITIES, Finding
+from mailer.checks.base import SEVERITIES, Finding
 from mailer.errors import InputError, Location, MailerError
 
 _HEADINGS = {"error": "Errors", "warning": "Warnings", "info": "Notes"}
@@ -56,18 +56,13 @@ def write_report(
         _write_lines(findings, issue, out)
 
 
-def write_unloadable(
-    error: MailerError, issue: Path, *, as_json: bool, stream: TextIO | None = None
-) -> None:
-    """The issue could not be loaded or rendered: the one error that stopped the checks."""
+def write_unloadable(error: MailerError, issue: Path, stream: TextIO | None = None) -> None:
+    """The issue could not be loaded or rendered: the one error that stopped the checks, as
+    the JSON report's only finding."""
     location = error.location if isinstance(error, InputError) else Location(issue)
     message = error.reason if isinstance(error, InputError) else str(error)
     finding = Finding("error", "load", message, location, "fix this first; then check again")
-    out = stream or sys.stdout
-    if as_json:
-        out.write(to_json([finding], issue) + "\n")
-    else:
-        sys.stderr.write(f"Error: {error}\n")
+    (stream or sys.stdout).write(to_json([finding], issue) + "\n")
 
 
 def to_json(findings: Sequence[Finding], issue: Path) -> str:

@@ -13,9 +13,9 @@ from typing import Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from mailer.compose.merge import MergeFieldError, validate
+from mailer.compose.merge import validate
 from mailer.compose.yaml_source import FieldPath, YamlDocument, load_yaml
-from mailer.errors import InputError, Location
+from mailer.errors import InputError, Location, MergeFieldError
 from mailer.field_errors import describe_errors
 from mailer.fields import Language, Line, Strict, Text, WebUrl, direction_of
 from mailer.settings import (
@@ -26,6 +26,7 @@ from mailer.settings import (
     LoadedSettings,
     Sender,
     SocialLink,
+    settings_for,
 )
 
 
@@ -133,6 +134,11 @@ class LoadedIssue:
         if self.issue.brand and self.issue.brand.logo:
             return (self.base_dir / self.brand.logo).resolve()
         return self.settings.resolve(self.brand.logo)
+
+
+def load(issue_path: Path, settings_path: Path | None = None) -> LoadedIssue:
+    """The issue at ``issue_path`` with ``settings_path`` or the nearest ``mailer.toml``."""
+    return load_issue(issue_path, settings_for(issue_path, settings_path))
 
 
 def load_issue(path: Path, settings: LoadedSettings) -> LoadedIssue:

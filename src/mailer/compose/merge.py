@@ -19,11 +19,12 @@ from jinja2 import Template, TemplateSyntaxError, Undefined, nodes
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import escape
 
-SUBSCRIBER_FIELDS = ("email", "name", "first_name", "last_name", "language")
+from mailer.errors import MergeFieldError
+from mailer.fields import MERGE_FIELD, SUBSCRIBER_FIELDS
+
 ALLOWED_FILTERS = frozenset({"default", "upper", "lower", "title", "capitalize", "trim"})
 UNSUBSCRIBE_KEY = "unsub"
 
-_EXPRESSION = re.compile(r"{{(.*?)}}", re.S)
 _STATEMENT = re.compile(r"{%|%}|{#|#}")
 _TOKEN = re.compile(r"MFQX([a-z0-9]+)XQMF")
 
@@ -33,19 +34,15 @@ def token(key: str) -> str:
     return f"MFQX{key}XQMF"
 
 
-class MergeFieldError(ValueError):
-    """A merge field that is not allowed; the message says why."""
-
-
 def validate(text: str) -> None:
     """Raise :class:`MergeFieldError` if ``text`` holds anything but allowed merge fields."""
     if _STATEMENT.search(text):
         raise MergeFieldError(
             "only merge fields like {{ subscriber.first_name }} are allowed, not {% ... %} or {# #}"
         )
-    for match in _EXPRESSION.finditer(text):
+    for match in MERGE_FIELD.finditer(text):
         _check_expression(match.group(1).strip())
-    if "{{" in _EXPRESSION.sub("", text):
+    if "{{" in MERGE_FIELD.sub("", text):
         raise MergeFieldError("a merge field is not closed: '{{' without '}}'")
 
 
@@ -113,7 +110,7 @@ class MergeFields:
         """``text`` with each merge field replaced by its token (same expression, same token)."""
         if "{{" not in text:
             return text
-        return _EXPRESSION.sub(lambda m: token(self._key_for(m.group(1).strip())), text)
+        return MERGE_FIELD.sub(lambda m: token(self._key_for(m.group(1).strip())), text)
 
     def _key_for(self, source: str) -> str:
         key = self._keys.get(source)

@@ -6,10 +6,11 @@ import re
 from importlib import resources
 from pathlib import Path
 
+from mailer.console import Console
 from mailer.errors import MailerError
 
 
-def create(path: Path) -> None:
+def create(path: Path, console: Console) -> None:
     """Write the template to ``path``; an existing file is never touched (``open(..., "x")``)."""
     if path.suffix not in (".yaml", ".yml"):
         raise MailerError(f"{path}: an issue file name ends in .yaml")
@@ -30,3 +31,4 @@ def create(path: Path) -> None:
         raise MailerError(message) from None
     except OSError as exc:
         raise MailerError(f"cannot create {path}: {exc.strerror}") from None
+    console.say(f"Created {path}. Edit it, then run: mailer preview {path}")

@@ -23,19 +23,15 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import FrameType
 
-from mailer.audience.subscribers import Subscriber, SubscriberReader, normalise_address
-from mailer.audience.suppression import Audience, SuppressionList
+from mailer.audience.suppression import SuppressionList
 from mailer.delivery.ledger import Counts, FillResult, Ledger, LedgerRecipient, Outcome
 from mailer.delivery.message import MessageFactory, OutgoingMessage, Recipient
-from mailer.delivery.transports import TransportFactory, parse_transport
 from mailer.delivery.transports.base import RecipientResult, Transport
-from mailer.errors import DeliveryError, MailerError, UsageError
-from mailer.settings import LoadedSettings
+from mailer.errors import DeliveryError, MailerError
 
 
 @dataclass(frozen=True)
@@ -389,92 +385,3 @@ def send_test(
     for start in range(0, len(messages), transport.max_batch):
         results += transport.send(messages[start:start + transport.max_batch])
     return results
-
-
-def send_test_copies(
-    plan: SendPlan, factory: MessageFactory, addresses: Sequence[str]
-) -> list[RecipientResult]:
-    """``mailer send --to``: a ``[TEST]`` copy to each address, through the plan's transport."""
-    try:
-        readers = [Subscriber(normalise_address(address)) for address in addresses]
-    except ValueError as exc:
-        raise UsageError(f"--to: {exc}") from None
-    transport = plan.transport()
-    try:
-        return send_test(factory, transport, readers)
-    finally:
-        transport.close()
-
-
-@contextlib.contextmanager
-def started(
-    plan: SendPlan, factory: MessageFactory
-) -> Iterator[tuple[Campaign, FillResult, Audience]]:
-    """Lock the plan's ledger for this process, queue the audience in it, yield the runner.
-
-    The audience is returned too: after queueing, it knows the rows it skipped and warned of.
-    """
-    with Ledger(plan.ledger) as book:
-        book.lock_for_sending()
-        runner = Campaign(
-            factory, book, plan.transport, plan.policy,
-            suppression=SuppressionList.load(plan.suppression),
-        )
-        audience = plan.audience()
-        filled = runner.fill(audience)
-        yield runner, filled, audience
-
-
-DEFAULT_SUPPRESSION = ".mailer/suppression.csv"
-
-
-@dataclass(frozen=True)
-class SendPlan:
-    """Where a send reads and writes, with ``mailer.toml`` < ``MAILER_*`` < flags applied."""
-
-    issue_id: str
-    transport: TransportFactory
-    subscribers: Path
-    suppression: Path
-    ledger: Path
-    policy: Policy
-    strict: bool = False  # a bad CSV row stops the send instead of being skipped
-
-    def audience(self) -> Audience:
-        """Subscribers minus suppressed addresses, read afresh on each iteration."""
-        return Audience(
-            SubscriberReader(self.subscribers, strict=self.strict),
-            SuppressionList.load(self.suppression),
-        )
-
-
-def plan_send(
-    settings: LoadedSettings,
-    issue_id: str,
-    *,
-    transport: str | None = None,
-    subscribers: Path | None = None,
-    ledger: Path | None = None,
-    concurrency: int | None = None,
-    rate: float | None = None,
-    strict: bool = False,
-) -> SendPlan:
-    """Resolve the send's settings; paths in ``mailer.toml`` are relative to its folder.
-
-    Bounced addresses go to ``[send] suppression``, or to ``.mailer/suppression.csv`` when
-    that is not set, and are left out of every later send.
-    """
-    send = settings.settings.send
-    return SendPlan(
-        issue_id=issue_id,
-        transport=parse_transport(transport or send.transport, settings.base_dir),
-        subscribers=subscribers.resolve() if subscribers else settings.resolve(send.subscribers),
-        suppression=settings.resolve(send.suppression or DEFAULT_SUPPRESSION),
-        ledger=ledger.resolve() if ledger else settings.resolve(send.ledger),
-        policy=Policy(
-            concurrency=concurrency or send.concurrency,
-            rate=rate or send.rate,
-            max_errors_in_a_row=send.max_errors_in_a_row,
-        ),
-        strict=strict,
-    )

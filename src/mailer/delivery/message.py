@@ -2,49 +2,58 @@
 
 Everything that is the same for every subscriber is prepared once in :class:`MessageFactory`:
 the static headers, the MIME skeleton, the base64 images, and the HTML and text already
-quoted-printable encoded between their merge fields. Per subscriber only the merge values, the
-unsubscribe link and four headers are encoded, and the message is one ``bytes.join``.
+quoted-printable encoded between their merge fields (:mod:`mailer.delivery.body`). Per
+subscriber only the merge values, the unsubscribe link and four headers are encoded
+(:mod:`mailer.delivery.headers`), and the message is one ``bytes.join``.
 
-Encoding the text between merge fields once works because every piece ends in a soft line break
-(``=`` CRLF), so the next piece, encoded on its own, starts at column 0 whatever came before.
-
-Headers are written by hand too: they are on the per-subscriber path, and the standard library
-would fold List-Unsubscribe into encoded words (see :mod:`reference_message`). The rules
-are few: RFC 2047 ``B`` encoded words for anything not plain ASCII, quoted strings for display
-names with specials, folding at spaces before 78 columns, and CR or LF anywhere refused.
-
-:mod:`reference_message` builds the same message with ``email.message.EmailMessage``;
+``tests/reference_message.py`` builds the same message with ``email.message.EmailMessage``;
 ``tests/test_message.py`` proves the two parse to the same headers and parts.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from functools import lru_cache
 from typing import Protocol
-from urllib.parse import quote
 
 from mailer.audience.unsubscribe import UnsubscribeLinks
 from mailer.compose.images import InlineImage
-from mailer.compose.issue import LoadedIssue
-from mailer.compose.merge import UNSUBSCRIBE_KEY, FillIn, lf_line_ends
+from mailer.compose.merge import UNSUBSCRIBE_KEY, FillIn
 from mailer.compose.render import RenderedIssue
-from mailer.errors import MailerError
+from mailer.delivery.body import EncodedBody, as_body, base64_lines, part_head
+from mailer.delivery.dkim import DkimSigner
+from mailer.delivery.headers import (
+    CRLF,
+    MAX_LINE,
+    check_header,
+    filename_param,
+    mailbox,
+    quoted,
+    unstructured,
+    wire_address,
+)
+from mailer.errors import InvalidRecipient, MessageError
+from mailer.fields import domain_of
 
-CRLF = "\r\n"
-MAX_LINE = 998  # RFC 5322 2.1.1: octets per line, without CRLF (a MUST)
-FOLD_AT = 78  # RFC 5322 2.1.1: header lines SHOULD be no longer
-QP_LINE = 76  # RFC 2045 6.7: quoted-printable lines, including a soft break's "="
 ONE_CLICK = "List-Unsubscribe=One-Click"  # RFC 8058
 TEST_PREFIX = "[TEST] "  # the subject of a test copy (``mailer send --to``) starts with it
+
+
+@dataclass(frozen=True)
+class Letterhead:
+    """Who sends the issue and to which list: the same in every copy."""
+
+    issue_id: str
+    sender_name: str
+    sender_address: str
+    reply_to: str | None
+    list_name: str  # for List-Id; the organisation's name when the list has none
+    list_id: str  # RFC 2919, such as "newsletter.turkiye.iom.int"
+    language: str  # Content-Language
 
 
 class Recipient(Protocol):
@@ -52,31 +61,6 @@ class Recipient(Protocol):
     name: str
 
     def merge_data(self) -> dict[str, str]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class SampleReader:
-    """The subscriber a preview is personalised for."""
-
-    email: str = "reader@example.org"
-    name: str = "Ayşe Yılmaz"
-    first_name: str = "Ayşe"
-    last_name: str = "Yılmaz"
-    language: str = "tr"
-
-    def merge_data(self) -> dict[str, str]:
-        return {
-            "email": self.email, "name": self.name, "first_name": self.first_name,
-            "last_name": self.last_name, "language": self.language,
-        }
-
-
-class HeaderInjection(MailerError):
-    """A header value held a line break: refused, never passed through."""
-
-
-class InvalidRecipient(MailerError):
-    """This one recipient cannot get a message (the rest of the send goes on)."""
 
 
 @dataclass(frozen=True)
@@ -152,210 +136,12 @@ def message_id_for_test_copy(issue_id: str, domain: str) -> str:
     return f"{issue_id}.test.{secrets.token_hex(8)}@{domain}"
 
 
-# --- Header values --------------------------------------------------------------------------
-
-_NEEDS_ENCODING = re.compile(r"[^\x20-\x7e]|=\?")  # not printable ASCII, or like an encoded word
-_SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')  # RFC 5322 specials: a display name gets quoted
-_ADDR_SPEC = re.compile(  # dot-atom local part @ host name: what email-validator lets through
-    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
-)
-_WORD_BYTES = 42  # UTF-8 bytes per encoded word: 56 base64 characters, 68 with "=?utf-8?b??="
-_LONGEST_PLAIN = 900  # a longer run without a space is encoded, so it can fold under 998
-
-
-def _check_header(value: str, what: str) -> str:
-    if "\r" in value or "\n" in value:
-        raise HeaderInjection(f"{what} contains a line break: {value!r}")
-    return value
-
-
-def _encoded_words(text: str) -> list[str]:
-    """RFC 2047 ``B`` encoded words; each holds whole characters, as RFC 2047 6.3 asks."""
-    data = text.encode("utf-8")
-    words = []
-    start = 0
-    while start < len(data):
-        end = start + _WORD_BYTES
-        while end < len(data) and data[end] & 0xC0 == 0x80:  # a UTF-8 continuation byte
-            end -= 1
-        chunk = binascii.b2a_base64(data[start:end], newline=False).decode("ascii")
-        words.append(f"=?utf-8?b?{chunk}?=")
-        start = end
-    return words
-
-
-def _plain_words(text: str) -> list[str] | None:
-    """``text`` split at spaces if it can go into a header as it is, else None."""
-    if _NEEDS_ENCODING.search(text):
-        return None
-    words = text.split(" ")
-    return words if max(map(len, words)) <= _LONGEST_PLAIN else None
-
-
-def _quoted(text: str) -> str:
-    """A display name as RFC 5322 reads it: a quoted string if it holds specials."""
-    if _SPECIALS.search(text):
-        escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-        return f'"{escaped}"'
-    return text
-
-
-def _phrase(text: str) -> list[str]:
-    """A display name as header words: atoms, a quoted string, or encoded words."""
-    if _plain_words(text) is None:
-        return _encoded_words(text)
-    return _quoted(text).split(" ")
-
-
-def _fold(name: str, words: Iterable[str]) -> str:
-    """``Name: word word ...`` with a line break before any word that would pass column 78.
-
-    Folding only turns a space into CRLF + space, so unfolding gives back the exact value.
-    """
-    lines = []
-    line = f"{name}:"
-    first = True
-    for word in words:
-        if word and not first and len(line) + 1 + len(word) > FOLD_AT:
-            lines.append(line)
-            line = " " + word
-        else:
-            line += " " + word
-        first = False
-    lines.append(line)
-    return CRLF.join(lines)
-
-
-@lru_cache(maxsize=64)
-def _unstructured(name: str, value: str) -> str:
-    """``Name: value`` for Subject and the like (cached: most copies share their subject)."""
-    return _fold(name, _plain_words(value) or _encoded_words(value))
-
-
-def _mailbox(name: str, display_name: str, address: str) -> str:
-    """``Name: display name <address>``, or just the address when there is no name."""
-    if not display_name:
-        return f"{name}: {address}"
-    return _fold(name, [*_phrase(display_name), f"<{address}>"])
-
-
-def _wire_address(email: str) -> str:
-    """``email`` as it can stand in a header: checked, its domain in ASCII (IDNA) if need be."""
-    if email.isascii():
-        if _ADDR_SPEC.fullmatch(email):
-            return email
-        raise InvalidRecipient(f"not an address a message can be sent to: {email!r}")
-    # Imported here: only internationalised addresses get this far, and email-validator (with
-    # its DNS library) would add ~20 ms to the start of every command.
-    from email_validator import EmailNotValidError, validate_email
-
-    try:
-        ascii_email = validate_email(email, check_deliverability=False).ascii_email
-    except EmailNotValidError as exc:
-        raise InvalidRecipient(
-            f"not an address a message can be sent to: {email!r} ({exc})"
-        ) from None
-    if ascii_email is None:
-        raise InvalidRecipient(
-            f"{email!r} has a non-ASCII local part, which needs SMTPUTF8 (not supported)"
-        )
-    return ascii_email
-
-
-# --- Bodies ---------------------------------------------------------------------------------
-
-# b2a_qp writes trailing whitespace as =20 after deciding where to break the line, which can
-# leave 77 or 78 characters: break such a line once more, before the =20.
-_OVERLONG_QP_LINE = re.compile(rb"(?m)^([^\n]{74,75})(=20|=09)$")
-
-
-def _as_body(text: str) -> str:
-    """Line ends as ``\\n`` and one at the end: what the part decodes to (as with set_content)."""
-    text = lf_line_ends(text)
-    return text if text.endswith("\n") else text + "\n"
-
-
-def _quoted_printable(text: str, *, open_end: bool) -> bytes:
-    """``text`` quoted-printable with CRLF line ends and no line over 76 characters.
-
-    With ``open_end`` the result ends in a soft line break, so a next piece encoded on its own
-    starts at column 0 and the pieces join into one correct body.
-    """
-    if not text:
-        return b""
-    if open_end and len(text) < QP_LINE and text.isascii() and text.isprintable() and (
-        "=" not in text
-    ):
-        return text.encode("ascii") + b"=\r\n"  # the usual short value: nothing to encode
-    data = lf_line_ends(text).encode("utf-8")  # a bare CR would pass b2a_qp unencoded
-    if open_end:
-        # A character after the end stops b2a_qp filling the last line to 76 (no room left for
-        # the "=") and encoding a trailing space; before a soft break a space may stay.
-        encoded = binascii.b2a_qp(data + b"!", istext=True)[:-1] + b"=\n"
-    else:
-        encoded = binascii.b2a_qp(data, istext=True)
-    if b"=20\n" in encoded or b"=09\n" in encoded:
-        encoded = _OVERLONG_QP_LINE.sub(rb"\1=\n\2", encoded)
-    return encoded.replace(b"\n", b"\r\n")
-
-
-class _EncodedBody:
-    """A part's text quoted-printable encoded once, between its merge fields."""
-
-    __slots__ = ("_fill_in", "_first", "_pieces")
-
-    def __init__(self, fill_in: FillIn) -> None:
-        literals = fill_in.parts[::2]
-        encoded = [_quoted_printable(text, open_end=True) for text in literals[:-1]]
-        encoded.append(_quoted_printable(literals[-1], open_end=False))
-        self._fill_in = fill_in
-        self._first = encoded[0]
-        self._pieces = encoded[1:]
-
-    def encode(self, values: Mapping[str, str], encoded: dict[str, bytes]) -> list[bytes]:
-        """The encoded body for one subscriber, as pieces to join.
-
-        ``encoded`` remembers each value's encoding for the message's other part: the same
-        value often stands in several places, in both parts.
-        """
-        out = [self._first]
-        for value, literal in zip(self._fill_in.filled_values(values), self._pieces, strict=True):
-            piece = encoded.get(value)
-            if piece is None:
-                piece = encoded[value] = _quoted_printable(value, open_end=True)
-            out.append(piece)
-            out.append(literal)
-        return out
-
-
-def _base64_lines(data: bytes) -> bytes:
-    return base64.encodebytes(data).replace(b"\n", b"\r\n")  # 76-character lines
-
-
-def _filename_param(filename: str) -> str:
-    """``filename="..."``, or RFC 2231 ``filename*=utf-8''...`` when it is not plain ASCII."""
-    if _NEEDS_ENCODING.search(filename) or '"' in filename or "\\" in filename:
-        return f"filename*=utf-8''{quote(filename, safe='')}"
-    return f'filename="{filename}"'
-
-
-def _part_head(content_type: str) -> str:
-    return (
-        f"Content-Type: {content_type}; charset=utf-8{CRLF}"
-        f"Content-Transfer-Encoding: quoted-printable{CRLF}{CRLF}"
-    )
-
-
-# --- The factory ----------------------------------------------------------------------------
-
-
 class MessageFactory:
     """Built once per issue; :meth:`build` makes one subscriber's message."""
 
     def __init__(
         self,
-        loaded: LoadedIssue,
+        letterhead: Letterhead,
         rendered: RenderedIssue,
         images: tuple[InlineImage, ...],
         unsubscribe: UnsubscribeLinks,
@@ -363,41 +149,39 @@ class MessageFactory:
         signer: DkimSigner | None = None,
         date: str | None = None,
     ) -> None:
-        sender = loaded.sender
-        settings = loaded.settings.settings
         self._merge = rendered.merge_fields
         self._unsubscribe = unsubscribe
         self._signer = signer
-        self._domain = sender.address.rsplit("@", 1)[1]
-        sender_name = _check_header(sender.name, "sender name")
-        list_name = _check_header(settings.list.name or loaded.brand.organisation, "list name")
-        list_id = _check_header(settings.list.id, "list id")
-        from_line = _mailbox("From", sender_name, _wire_address(sender.address))
+        self._domain = domain_of(letterhead.sender_address)
+        sender_name = check_header(letterhead.sender_name, "sender name")
+        list_name = check_header(letterhead.list_name, "list name")
+        list_id = check_header(letterhead.list_id, "list id")
+        from_line = mailbox("From", sender_name, wire_address(letterhead.sender_address))
         self.content = SharedContent(
-            issue_id=loaded.issue.id,
+            issue_id=letterhead.issue_id,
             from_header=from_line.partition(": ")[2],
-            sender_address=sender.address,
+            sender_address=letterhead.sender_address,
             sender_name=sender_name,
-            reply_to=sender.reply_to,
+            reply_to=letterhead.reply_to,
             subject=FillIn.of(rendered.subject, escape_html=False),
-            html=FillIn.of(_as_body(rendered.html), escape_html=True),
-            text=FillIn.of(_as_body(rendered.text), escape_html=False),
-            list_id=f"{_quoted(list_name)} <{list_id}>",
-            language=loaded.issue.language,
+            html=FillIn.of(as_body(rendered.html), escape_html=True),
+            text=FillIn.of(as_body(rendered.text), escape_html=False),
+            list_id=f"{quoted(list_name)} <{list_id}>",
+            language=letterhead.language,
             date=date or format_datetime(datetime.now(UTC)),
             images=images,
         )
         self._test_content = replace(
             self.content, subject=FillIn.of(TEST_PREFIX + rendered.subject, escape_html=False)
         )
-        self._text = _EncodedBody(self.content.text)
-        self._html = _EncodedBody(self.content.html)
-        self._skeleton = _Skeleton(self.content, _mailbox("List-Id", list_name, list_id))
+        self._text = EncodedBody(self.content.text)
+        self._html = EncodedBody(self.content.html)
+        self._skeleton = _Skeleton(self.content, mailbox("List-Id", list_name, list_id))
 
     def personalise(self, recipient: Recipient, *, test: bool = False) -> Personalisation:
-        email = _check_header(recipient.email, "recipient address")
-        name = _check_header(recipient.name or "", "recipient name").strip()
-        _wire_address(email)  # refuse it now, before a transport or ledger sees it
+        email = check_header(recipient.email, "recipient address")
+        name = check_header(recipient.name or "", "recipient name").strip()
+        wire_address(email)  # refuse it now, before a transport or ledger sees it
         values = self._merge.values(recipient.merge_data())
         url, mailto = self._unsubscribe.targets(email)
         values[UNSUBSCRIBE_KEY] = url
@@ -430,7 +214,7 @@ class MessageFactory:
 
     def to_bytes(self, p: Personalisation, *, test: bool = False) -> bytes:
         content = self._test_content if test else self.content
-        subject = _check_header(content.subject.fill(p.values), "subject")
+        subject = check_header(content.subject.fill(p.values), "subject")
         unsubscribe = p.list_unsubscribe
         if len(unsubscribe) > MAX_LINE - len("List-Unsubscribe: "):
             raise InvalidRecipient(f"the unsubscribe link for {p.email} is too long for a header")
@@ -438,8 +222,8 @@ class MessageFactory:
         skeleton = self._skeleton
         head = (
             f"{skeleton.top}"
-            f"{_mailbox('To', p.name, _wire_address(p.email))}{CRLF}"
-            f"{_unstructured('Subject', subject)}{CRLF}"
+            f"{mailbox('To', p.name, wire_address(p.email))}{CRLF}"
+            f"{unstructured('Subject', subject)}{CRLF}"
             f"Message-ID: <{p.message_id}>{CRLF}"
             f"List-Unsubscribe: {unsubscribe}{CRLF}"
         )
@@ -468,7 +252,7 @@ class _Skeleton:
         self.top = f"From: {content.from_header}{CRLF}Date: {content.date}{CRLF}"  # then To...
         lines = []
         if content.reply_to:
-            lines.append(f"Reply-To: {_wire_address(content.reply_to)}")
+            lines.append(f"Reply-To: {wire_address(content.reply_to)}")
         lines += [
             list_id_header,
             f"List-Unsubscribe-Post: {ONE_CLICK}",
@@ -484,47 +268,22 @@ class _Skeleton:
             ]
         lines += [f'Content-Type: multipart/alternative; boundary="{alternative}"', ""]
         head = CRLF.join(lines) + CRLF
-        self.before_text = f"{head}--{alternative}{CRLF}{_part_head('text/plain')}".encode("ascii")
-        self.before_html = f"{CRLF}--{alternative}{CRLF}{_part_head('text/html')}".encode("ascii")
+        self.before_text = f"{head}--{alternative}{CRLF}{part_head('text/plain')}".encode("ascii")
+        self.before_html = f"{CRLF}--{alternative}{CRLF}{part_head('text/html')}".encode("ascii")
         tail = [f"{CRLF}--{alternative}--{CRLF}".encode("ascii")]
         for image in content.images:
-            _check_header(image.content_id, "image content id")
+            check_header(image.content_id, "image content id")
             tail.append((
                 f"--{related}{CRLF}"
                 f"Content-Type: {image.mime_type}{CRLF}"
                 f"Content-Transfer-Encoding: base64{CRLF}"
-                f"Content-Disposition: inline; {_filename_param(image.filename)}{CRLF}"
+                f"Content-Disposition: inline; {filename_param(image.filename)}{CRLF}"
                 f"Content-ID: <{image.content_id}>{CRLF}{CRLF}"
             ).encode("ascii"))
-            tail.append(_base64_lines(image.path.read_bytes()))
+            tail.append(base64_lines(image.path.read_bytes()))
         if content.images:
             tail.append(f"--{related}--{CRLF}".encode("ascii"))
         self.after_html = b"".join(tail)
         for static in (self.top.encode(), self.before_text, self.before_html, self.after_html):
             if any(len(line) > MAX_LINE for line in static.split(b"\r\n")):
-                raise MailerError("a header in the settings is too long for an email header line")
-
-
-class DkimSigner:
-    """Signs a message with DKIM (dkimpy); the key file is named in settings."""
-
-    HEADERS = (
-        b"From", b"To", b"Subject", b"Date", b"Message-ID", b"Reply-To", b"List-Id",
-        b"List-Unsubscribe", b"List-Unsubscribe-Post", b"MIME-Version", b"Content-Type",
-    )
-
-    def __init__(self, selector: str, domain: str, private_key: bytes) -> None:
-        # Imported here: dkimpy and its DNS library cost ~40 ms of start-up to every command,
-        # and only sends with a DKIM key need them.
-        import dkim
-
-        self._sign = dkim.sign
-        self._selector = selector.encode("ascii")
-        self._domain = domain.encode("ascii")
-        self._key = private_key
-
-    def sign(self, data: bytes) -> bytes:
-        signature = self._sign(
-            data, self._selector, self._domain, self._key, include_headers=list(self.HEADERS)
-        )
-        return signature + data
+                raise MessageError("a header in the settings is too long for an email header line")

@@ -1,4 +1,4 @@
-"""From an issue file to everything the commands need: settings, model, render, messages.
+"""An issue made ready for delivery: rendered once, with the factory for each reader's copy.
 
 ``preview``, ``check`` and ``send`` all start here, so they see the very same newsletter.
 """
@@ -6,29 +6,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from mailer.audience.unsubscribe import UnsubscribeLinks, unsubscribe_secret
 from mailer.compose.images import EmbeddedImages, ImageLinker, PublishedImages
-from mailer.compose.issue import LoadedIssue, load_issue
+from mailer.compose.issue import LoadedIssue
 from mailer.compose.render import RenderedIssue, render_issue
-from mailer.delivery.message import DkimSigner, MessageFactory
+from mailer.delivery.dkim import DkimSigner
+from mailer.delivery.message import Letterhead, MessageFactory
 from mailer.errors import InputError, Location
-from mailer.settings import LoadedSettings, find_settings, load_settings
-
-
-def settings_for(issue_path: Path, explicit: Path | None = None) -> LoadedSettings:
-    """``explicit`` if given, else the nearest ``mailer.toml`` above the issue file."""
-    path = explicit or find_settings(issue_path)
-    if path is None:
-        raise InputError(
-            Location(issue_path), "no mailer.toml found in this folder or any folder above it"
-        )
-    return load_settings(path)
-
-
-def load(issue_path: Path, settings_path: Path | None = None) -> LoadedIssue:
-    return load_issue(issue_path, settings_for(issue_path, settings_path))
+from mailer.fields import domain_of
 
 
 @dataclass(frozen=True)
@@ -49,7 +35,7 @@ def prepare(loaded: LoadedIssue, *, real_send: bool) -> Prepared:
         images: tuple = ()
         rendered = render_issue(loaded, linker)
     else:
-        embedded = EmbeddedImages(loaded.sender.address.rsplit("@", 1)[1])
+        embedded = EmbeddedImages(domain_of(loaded.sender.address))
         rendered = render_issue(loaded, embedded)
         images = embedded.images
     links = UnsubscribeLinks(
@@ -58,8 +44,24 @@ def prepare(loaded: LoadedIssue, *, real_send: bool) -> Prepared:
         settings.list.unsubscribe_url,
         settings.list.unsubscribe_mailto,
     )
-    factory = MessageFactory(loaded, rendered, images, links, signer=_dkim_signer(loaded))
+    factory = MessageFactory(
+        letterhead(loaded), rendered, images, links, signer=_dkim_signer(loaded)
+    )
     return Prepared(loaded, rendered, factory)
+
+
+def letterhead(loaded: LoadedIssue) -> Letterhead:
+    """Sender and list of ``loaded``, with what the issue overrides."""
+    settings = loaded.settings.settings
+    return Letterhead(
+        issue_id=loaded.issue.id,
+        sender_name=loaded.sender.name,
+        sender_address=loaded.sender.address,
+        reply_to=loaded.sender.reply_to,
+        list_name=settings.list.name or loaded.brand.organisation,
+        list_id=settings.list.id,
+        language=loaded.issue.language,
+    )
 
 
 def _dkim_signer(loaded: LoadedIssue) -> DkimSigner | None:
@@ -74,5 +76,5 @@ def _dkim_signer(loaded: LoadedIssue) -> DkimSigner | None:
             Location(loaded.settings.path), f"cannot read DKIM key {key_path}: {exc.strerror}",
             "send.dkim_key_file",
         ) from None
-    domain = send.dkim_domain or loaded.sender.address.rsplit("@", 1)[1]
+    domain = send.dkim_domain or domain_of(loaded.sender.address)
     return DkimSigner(send.dkim_selector or "mailer", domain, key)

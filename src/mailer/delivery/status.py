@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from mailer.compose.issue import load
+from mailer.console import Console
 from mailer.delivery.ledger import Counts, Ledger
-from mailer.errors import MailerError
+from mailer.errors import MailerError, UsageError
 
 REPORT_COLUMNS = (
     "email", "name", "state", "attempts", "message_id", "provider_id", "response", "reason",
@@ -44,10 +47,37 @@ class StatusReport:
         }
 
 
+def show_status(
+    issue: Path, console: Console, *, settings: Path | None = None, ledger: Path | None = None,
+    as_json: bool = False, csv_path: Path | None = None,
+) -> None:
+    """``mailer status``: counts, failures with reasons, and optionally a CSV of every row."""
+    loaded = load(issue, settings)
+    path = ledger.resolve() if ledger else loaded.settings.resolve(
+        loaded.settings.settings.send.ledger
+    )
+    report = status(path, loaded.issue.id)
+    written = write_report(path, loaded.issue.id, csv_path) if csv_path else None
+    if as_json:
+        console.say(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        c = report.counts
+        console.say(
+            f"{report.issue_id}: {c.sent:,} sent, {c.failed:,} failed, {c.deferred:,} deferred, "
+            f"{c.queued:,} queued, {c.sending:,} in flight, of {c.total:,} ({report.ledger})"
+        )
+        for failure in report.failures:
+            console.say(f"  failed {failure.email}: {failure.reason}")
+        if report.more_failures:
+            console.say(f"  ... and {report.more_failures:,} more (--csv PATH lists them all)")
+    if written is not None:
+        console.say(f"Wrote {written:,} rows to {csv_path}", err=as_json)
+
+
 def status(ledger_path: Path, issue_id: str, limit: int = 20) -> StatusReport:
     """Counts by state and the first ``limit`` failures with their reasons."""
     if not ledger_path.exists():
-        raise MailerError(f"no send ledger at {ledger_path}: this issue has not been sent yet")
+        raise UsageError(f"no send ledger at {ledger_path}: this issue has not been sent yet")
     with Ledger(ledger_path, read_only=True) as ledger:
         counts = ledger.counts(issue_id)
         failures = []

@@ -1,0 +1,62 @@
+"""``mailer preview``: write what subscribers will get, show it, and reload it as you edit."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from mailer.compose.issue import load
+from mailer.console import Console
+from mailer.preview.files import write_preview
+
+
+def preview_issue(
+    issue: Path,
+    console: Console,
+    *,
+    settings: Path | None = None,
+    out: Path = Path("out"),
+    serve: bool = True,
+    port: int = 8025,
+    open_browser: bool = False,
+    screenshots: bool = False,
+) -> None:
+    """Write the preview files to ``out/<issue id>/``; with ``serve``, serve them with live
+    reload on 127.0.0.1 until Ctrl-C."""
+    loaded = load(issue, settings)
+    folder = out / loaded.issue.id
+    files = write_preview(loaded, folder)
+    console.say(f"Wrote {files.html}, {files.text} and {files.eml}")
+    if screenshots:
+        from mailer.preview.browser import take_screenshots
+
+        shots = take_screenshots(files.html)
+        console.say(f"Saved {', '.join(shot.name for shot in shots)} in {folder}")
+    if serve:
+        _serve(issue, settings, folder, port, open_browser, console)
+
+
+def _serve(
+    issue: Path, settings: Path | None, folder: Path, port: int, open_browser: bool,
+    console: Console,
+) -> None:
+    from mailer.preview.live import LivePreview, serve, watch
+
+    live = LivePreview(issue, settings, folder)
+    live.rebuild()
+    server = serve(live, port)
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    stop = threading.Event()
+    threading.Thread(target=watch, args=(live, stop), daemon=True).start()
+    console.say(f"Previewing at {url} (reloads on every change; Ctrl-C to stop)")
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        console.say("Stopped.")
+    finally:
+        stop.set()
+        server.server_close()

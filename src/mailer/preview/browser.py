@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
-from mailer.errors import MailerError
+from mailer.errors import MailerError, ToolMissing
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Route
@@ -31,10 +31,6 @@ VIEWPORT_HEIGHT = 800
 INSTALL_HINT = "apt-get install chromium"
 
 
-class ChromiumMissing(MailerError):
-    """No Chromium on this machine."""
-
-
 def find_chromium() -> str | None:
     for name in CHROMIUM_NAMES:
         path = shutil.which(name)
@@ -48,12 +44,12 @@ def chromium() -> Iterator[Browser]:
     """A headless Chromium for the duration of the ``with`` block."""
     path = find_chromium()
     if path is None:
-        raise ChromiumMissing(f"chromium not found ({INSTALL_HINT})")
+        raise ToolMissing(f"chromium not found ({INSTALL_HINT})")
     # Imported here: Playwright costs a noticeable fraction of a second, and only this needs it.
     try:
         from playwright.sync_api import Error, sync_playwright
     except ImportError:
-        raise ChromiumMissing(
+        raise ToolMissing(
             "Playwright is not installed: pip install 'mailer[browser]' (it drives chromium)"
         ) from None
 

@@ -10,41 +10,43 @@
 =====================================  =============================================
 
 ESPs take ``?endpoint=URL`` to talk to another base URL (a test server, a compatible service).
+
+The factory is the only place a transport gets a secret: it reads the variable the transport
+names from the environment it is given, so the transports themselves never read settings or
+the environment. Each transport module is imported only when its scheme is used (an HTTP
+library costs start-up time that an outbox send need not pay).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from mailer.delivery.transports.base import (
-    Dsn,
-    RecipientResult,
-    Transport,
-    TransportError,
-    UnsupportedFeature,
-    mask,
-)
-from mailer.delivery.transports.mailgun import MailgunTransport
-from mailer.delivery.transports.outbox import OutboxTransport
-from mailer.delivery.transports.postmark import PostmarkTransport
-from mailer.delivery.transports.sendgrid import SendGridTransport
-from mailer.delivery.transports.smtp import SmtpTransport
+from mailer.credentials import secret
+from mailer.delivery.transports.base import Dsn, RecipientResult, Transport, mask
 from mailer.errors import UsageError
 
-SCHEMES: dict[str, type[Transport]] = {
-    "outbox": OutboxTransport,
-    "smtp": SmtpTransport,
-    "smtps": SmtpTransport,
-    "sendgrid": SendGridTransport,
-    "mailgun": MailgunTransport,
-    "postmark": PostmarkTransport,
+# scheme -> "module:class" in this package
+SCHEMES: dict[str, str] = {
+    "outbox": "outbox:OutboxTransport",
+    "smtp": "smtp:SmtpTransport",
+    "smtps": "smtp:SmtpTransport",
+    "sendgrid": "sendgrid:SendGridTransport",
+    "mailgun": "mailgun:MailgunTransport",
+    "postmark": "postmark:PostmarkTransport",
 }
 
-__all__ = [
-    "Dsn", "RecipientResult", "Transport", "TransportError", "TransportFactory",
-    "UnsupportedFeature", "mask", "parse_transport",
-]
+__all__ = ["SCHEMES", "Dsn", "RecipientResult", "Transport", "TransportFactory", "mask",
+           "parse_transport", "transport_class"]
+
+
+def transport_class(scheme: str) -> type[Transport]:
+    """The class for ``scheme`` (one of :data:`SCHEMES`)."""
+    module, name = SCHEMES[scheme].split(":")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
 
 @dataclass(frozen=True)
@@ -54,13 +56,14 @@ class TransportFactory:
     dsn: Dsn
     kind: type[Transport]
     base_dir: Path
+    secret: str | None = field(default=None, repr=False)
 
     def __call__(self) -> Transport:
-        return self.kind(self.dsn, self.base_dir)  # type: ignore[call-arg]
+        return self.kind(self.dsn, self.base_dir, self.secret)
 
     @property
     def is_outbox(self) -> bool:
-        return self.kind is OutboxTransport
+        return self.dsn.scheme == "outbox"
 
     @property
     def outbox_path(self) -> Path | None:
@@ -70,13 +73,24 @@ class TransportFactory:
         return str(self.dsn)
 
 
-def parse_transport(text: str, base_dir: Path) -> TransportFactory:
-    """The transport ``text`` names; UsageError (naming the DSN, password masked) if none."""
+def parse_transport(
+    text: str, base_dir: Path, environ: Mapping[str, str] | None = None
+) -> TransportFactory:
+    """The transport ``text`` names, with its secret from ``environ`` (the process's).
+
+    UsageError (naming the DSN, password masked) if there is no such transport;
+    MissingSecret naming the variable if the transport needs a secret that is not set.
+    """
     dsn = Dsn.parse(text)
-    kind = SCHEMES.get(dsn.scheme)
-    if kind is None:
+    if dsn.scheme not in SCHEMES:
         raise UsageError(
             f"transport {dsn}: unknown scheme {dsn.scheme!r} "
             f"(known: {', '.join(f'{s}://' for s in SCHEMES)})"
         )
-    return TransportFactory(dsn, kind, base_dir)
+    kind = transport_class(dsn.scheme)
+    dsn.check_options(kind.options)
+    purpose = kind.secret_purpose(dsn)
+    value = None
+    if purpose is not None and kind.secret_variable is not None:
+        value = secret(kind.secret_variable, purpose, os.environ if environ is None else environ)
+    return TransportFactory(dsn, kind, base_dir, value)

@@ -10,9 +10,11 @@ Rules every transport keeps:
 * A problem with one recipient, or a temporary problem (timeout, dropped connection, 4xx, HTTP
   429/5xx), is a result (``failed`` or ``deferred``), never an exception.
 * An exception means the transport cannot work at all as configured (wrong credentials,
-  certificate not trusted, server without STARTTLS): :class:`TransportError`. The runner then
-  stops; nothing in that batch was accepted by the server.
-* A feature the provider lacks fails loudly with :class:`UnsupportedFeature`.
+  certificate not trusted, server without STARTTLS): :class:`~mailer.errors.TransportError`.
+  The runner then stops; nothing in that batch was accepted by the server.
+* A feature the provider lacks fails loudly with :class:`~mailer.errors.UnsupportedFeature`.
+* A transport reads no settings and no environment: the DSN, the project folder and its
+  secret (the one named by ``secret_variable``) come from the factory.
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 from mailer.delivery.message import OutgoingMessage
-from mailer.errors import DeliveryError, UsageError
+from mailer.errors import UsageError
 
 Status = Literal["sent", "queued", "deferred", "failed"]
 DELIVERED: frozenset[str] = frozenset({"sent", "queued"})
@@ -54,29 +56,27 @@ class RecipientResult:
         return self.status in DELIVERED
 
 
-class TransportError(DeliveryError):
-    """The transport cannot send at all as configured; carries the provider and its words."""
-
-    def __init__(self, provider: str, message: str, http_status: int | None = None) -> None:
-        self.provider = provider
-        self.http_status = http_status
-        self.provider_message = message
-        status = f" (HTTP {http_status})" if http_status is not None else ""
-        super().__init__(f"{provider}{status}: {message}")
-
-
-class UnsupportedFeature(UsageError):
-    """The message needs something this transport cannot do; raised, never ignored."""
-
-
 class Transport(ABC):
-    """One connection (or HTTP session) to one server. Not shared between threads."""
+    """One connection (or HTTP session) to one server. Not shared between threads.
+
+    Made by the factory as ``Kind(dsn, base_dir, secret)``: ``base_dir`` is the project folder
+    that relative paths in the DSN start from, ``secret`` the value of ``secret_variable``
+    when :meth:`secret_purpose` says this DSN needs one.
+    """
 
     name: str  # for messages: "SMTP", "SendGrid", ...
     max_batch: int = 1  # most messages one ``send`` call takes
     # False: the transport reads only ``content`` and ``personalisation`` (an ESP fills the
     # templates itself), and the runner leaves ``data`` empty instead of building the bytes.
     needs_mime: bool = True
+    secret_variable: ClassVar[str | None] = None  # the environment variable of its secret
+    options: ClassVar[tuple[str, ...]] = ()  # the ``?key=value`` options its DSN may carry
+
+    @classmethod
+    def secret_purpose(cls, dsn: Dsn) -> str | None:
+        """What the secret is for with ``dsn`` (for the message when it is missing), or None
+        when this DSN needs no secret."""
+        return None
 
     @abstractmethod
     def send(self, messages: Sequence[OutgoingMessage]) -> list[RecipientResult]:

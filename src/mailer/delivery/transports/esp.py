@@ -33,15 +33,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from email.utils import parsedate_to_datetime, quote
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import requests
 from markupsafe import escape
 
-from mailer.compose.merge import FillIn
-from mailer.delivery.message import ONE_CLICK, OutgoingMessage, SharedContent
-from mailer.delivery.transports.base import Dsn, RecipientResult, Status, Transport, TransportError
-from mailer.settings import secret
+from mailer.delivery.message import ONE_CLICK, FillIn, OutgoingMessage, SharedContent
+from mailer.delivery.transports.base import Dsn, RecipientResult, Status, Transport
+from mailer.errors import TransportError
 
 TIMEOUT = (10.0, 120.0)  # connect, read: a 1,000-recipient batch can take a while to accept
 CONFIGURATION_STATUSES = (401, 403, 404)
@@ -76,20 +75,23 @@ class EspTransport(Transport):
 
     needs_mime = False
     default_endpoint: str
-    key_variable: str
-    options: tuple[str, ...] = ("endpoint",)
+    secret_variable: ClassVar[str]
+    options = ("endpoint",)
 
-    def __init__(self, dsn: Dsn, base_dir: Path) -> None:
-        dsn.check_options(self.options)
+    @classmethod
+    def secret_purpose(cls, dsn: Dsn) -> str | None:
+        return f"sending through {cls.name}"
+
+    def __init__(self, dsn: Dsn, base_dir: Path, secret: str | None = None) -> None:
         endpoint = dsn.options.get("endpoint") or self.endpoint_for(dsn)
         if not endpoint.startswith(("https://", "http://")):
             raise dsn.fail(f"endpoint {endpoint!r} is not an http(s) URL")
         self.endpoint = endpoint.rstrip("/")
-        self.key = secret(self.key_variable, f"sending through {self.name}").strip()
+        self.key = (secret or "").strip()
         if not self.key or not all("!" <= c <= "~" for c in self.key):
             # Never the value: it is a secret, and possibly pasted with something else.
             raise TransportError(
-                self.name, f"{self.key_variable} holds a space, a control character or a "
+                self.name, f"{self.secret_variable} holds a space, a control character or a "
                 "non-ASCII character; set it to the API key alone",
             )
         self.session = requests.Session()
@@ -173,7 +175,7 @@ class EspTransport(Transport):
         except (requests.exceptions.InvalidHeader, requests.exceptions.InvalidURL):
             # Their text quotes the header or URL, which can hold the key: never pass it on.
             raise TransportError(
-                self.name, f"the request cannot be sent: check {self.key_variable} and the "
+                self.name, f"the request cannot be sent: check {self.secret_variable} and the "
                 f"endpoint {self.endpoint}",
             ) from None
         except requests.RequestException as exc:

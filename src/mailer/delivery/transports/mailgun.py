@@ -40,14 +40,14 @@ def variable(key: str) -> str:
 class MailgunTransport(EspTransport):
     name = "Mailgun"
     max_batch = 1000
-    key_variable = "MAILGUN_API_KEY"
+    secret_variable = "MAILGUN_API_KEY"
     options = ("endpoint", "region")
 
-    def __init__(self, dsn: Dsn, base_dir: Path) -> None:
+    def __init__(self, dsn: Dsn, base_dir: Path, secret: str | None = None) -> None:
         if not dsn.host or "/" in dsn.location.strip("/"):
             raise dsn.fail("name the sending domain, e.g. mailgun://mg.example.org")
         self.domain = dsn.host
-        super().__init__(dsn, base_dir)
+        super().__init__(dsn, base_dir, secret)
 
     def endpoint_for(self, dsn: Dsn) -> str:
         region = dsn.options.get("region", "us").lower()

@@ -22,8 +22,7 @@ class OutboxTransport(Transport):
     name = "outbox"
     max_batch = 50
 
-    def __init__(self, dsn: Dsn, base_dir: Path) -> None:
-        dsn.check_options(())
+    def __init__(self, dsn: Dsn, base_dir: Path, secret: str | None = None) -> None:
         if not dsn.location:
             raise dsn.fail("name the Maildir folder, e.g. outbox://outbox")
         self.path = (base_dir / dsn.location).resolve()

@@ -15,7 +15,7 @@ from pathlib import Path
 import requests
 
 from mailer.delivery.message import OutgoingMessage, SharedContent
-from mailer.delivery.transports.base import Dsn, RecipientResult, UnsupportedFeature
+from mailer.delivery.transports.base import Dsn, RecipientResult
 from mailer.delivery.transports.esp import (
     EspRequest,
     EspTransport,
@@ -25,6 +25,7 @@ from mailer.delivery.transports.esp import (
     list_headers,
     results_for,
 )
+from mailer.errors import UnsupportedFeature
 
 MAX_REQUEST_BYTES = 50_000_000
 MAX_MESSAGE_BYTES = 10_000_000  # Postmark's limit for one message, attachments included
@@ -36,12 +37,12 @@ class PostmarkTransport(EspTransport):
     name = "Postmark"
     max_batch = 500
     default_endpoint = "https://api.postmarkapp.com"
-    key_variable = "POSTMARK_SERVER_TOKEN"
+    secret_variable = "POSTMARK_SERVER_TOKEN"
     options = ("endpoint", "stream")
 
-    def __init__(self, dsn: Dsn, base_dir: Path) -> None:
+    def __init__(self, dsn: Dsn, base_dir: Path, secret: str | None = None) -> None:
         self.stream = dsn.options.get("stream") or "broadcast"
-        super().__init__(dsn, base_dir)
+        super().__init__(dsn, base_dir, secret)
         self._attachments: list[dict[str, str]] | None = None
 
     def split(self, messages: Sequence[OutgoingMessage]) -> Iterator[Sequence[OutgoingMessage]]:

@@ -38,7 +38,7 @@ class SendGridTransport(EspTransport):
     name = "SendGrid"
     max_batch = 1000
     default_endpoint = "https://api.sendgrid.com"
-    key_variable = "SENDGRID_API_KEY"
+    secret_variable = "SENDGRID_API_KEY"
 
     def build_request(self, content: SharedContent, messages: Sequence[OutgoingMessage]) -> (
         EspRequest

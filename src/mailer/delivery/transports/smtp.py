@@ -35,11 +35,11 @@ import ssl
 from collections.abc import Sequence
 from pathlib import Path
 
+from mailer.delivery.headers import idna_address
 from mailer.delivery.message import OutgoingMessage
-from mailer.delivery.transports.base import Dsn, RecipientResult, Transport, TransportError
-from mailer.settings import secret
+from mailer.delivery.transports.base import Dsn, RecipientResult, Transport
+from mailer.errors import InvalidRecipient, TransportError, Unreachable
 
-PASSWORD_VARIABLE = "MAILER_SMTP_PASSWORD"
 # What ``smtplib.SMTP.login`` can do (its ``preferred_auths``); AUTH PLAIN is ours (_login).
 AUTH_METHODS = ("CRAM-MD5", "PLAIN", "LOGIN")
 TLS_MODES = ("starttls", "none")
@@ -67,9 +67,14 @@ def is_loopback(host: str) -> bool:
 class SmtpTransport(Transport):
     name = "SMTP"
     max_batch = 20  # messages per ledger round trip; each is still its own SMTP transaction
+    secret_variable = "MAILER_SMTP_PASSWORD"
+    options = ("tls", "cafile", "timeout", "helo")
 
-    def __init__(self, dsn: Dsn, base_dir: Path) -> None:
-        dsn.check_options(("tls", "cafile", "timeout", "helo"))
+    @classmethod
+    def secret_purpose(cls, dsn: Dsn) -> str | None:
+        return f"SMTP login as {dsn.user}" if dsn.user else None
+
+    def __init__(self, dsn: Dsn, base_dir: Path, secret: str | None = None) -> None:
         if not dsn.host:
             raise dsn.fail("name the server, e.g. smtp://mail.example.org:587")
         self.implicit_tls = dsn.scheme == "smtps"
@@ -93,9 +98,7 @@ class SmtpTransport(Transport):
             raise dsn.fail("timeout must be a number of seconds") from None
         self.helo = dsn.options.get("helo") or None
         self.user = dsn.user
-        self.password = (
-            secret(PASSWORD_VARIABLE, f"SMTP login as {self.user}") if self.user else None
-        )
+        self.password = secret
         self._connection: smtplib.SMTP | None = None
 
     # -- connection -----------------------------------------------------------------------
@@ -181,18 +184,20 @@ class SmtpTransport(Transport):
         """Connect, EHLO, STARTTLS and log in as a send would, then QUIT.
 
         Unlike :meth:`send`, which defers a message when the server is unreachable, any
-        failure here is a TransportError: nothing has been sent, and the user is there to
-        fix the host, the port or the password.
+        failure here stops the command before anything is sent: a TransportError when the
+        settings cannot work (the host, the port, the password), Unreachable when the server
+        cannot be reached or answers "try later" now.
         """
         try:
             connection = self._connect()
         except smtplib.SMTPResponseException as exc:
-            raise TransportError(
-                "SMTP", f"{self._where} answered {exc.smtp_code} {_text(exc.smtp_error)}"
-            ) from None
+            answer = f"{self._where} answered {exc.smtp_code} {_text(exc.smtp_error)}"
+            if 400 <= exc.smtp_code < 500:
+                raise Unreachable(f"SMTP: {answer}; try again later") from None
+            raise TransportError("SMTP", answer) from None
         except (smtplib.SMTPException, OSError) as exc:
-            raise TransportError(
-                "SMTP", f"cannot connect to {self._where}: {_describe(exc)}"
+            raise Unreachable(
+                f"SMTP: cannot connect to {self._where}: {_describe(exc)}"
             ) from None
         with contextlib.suppress(smtplib.SMTPException, OSError):
             connection.quit()
@@ -313,22 +318,16 @@ class SmtpTransport(Transport):
 
 
 def envelope_address(address: str) -> str:
-    """``address`` with its domain as IDNA (A-labels), when its local part is ASCII.
+    """``address`` with its domain as IDNA (A-labels), as the message's headers have it.
 
-    ``user@bücher.de`` becomes ``user@xn--bcher-kva.de``, which any server takes; the same
-    conversion as the message's headers (email-validator, IDNA 2008). An address that stays
-    non-ASCII needs SMTPUTF8.
+    ``user@bücher.de`` becomes ``user@xn--bcher-kva.de``, which any server takes. An address
+    that stays non-ASCII needs SMTPUTF8; one that is no address at all goes as it is, and the
+    server says what it makes of it.
     """
-    if address.isascii():
-        return address
-    # Imported here, as in mailer.delivery.message: only internationalised addresses need it.
-    from email_validator import EmailNotValidError, validate_email
-
     try:
-        ascii_email = validate_email(address, check_deliverability=False).ascii_email
-    except EmailNotValidError:
-        return address  # the server will say what it makes of it
-    return ascii_email or address
+        return idna_address(address) or address
+    except InvalidRecipient:
+        return address
 
 
 def dot_stuffed(data: bytes) -> bytes:

@@ -1,9 +1,8 @@
-"""``mailer preview``: write what subscribers get, and serve it with live reload.
+"""The live preview: a local page that shows the email and rebuilds it on every change.
 
-Output folder: ``index.html`` (the email as a browser shows it, images copied beside it),
-``message.txt`` (the plain-text part), ``message.eml`` (the complete message for a sample
-reader, images embedded). The server shows them side by side at phone and desktop widths and
-rebuilds whenever the YAML, a template, an image or ``mailer.toml`` changes.
+The page shows the email at phone and desktop widths, the text part and the raw message side by
+side, and reloads whenever the YAML, a template, an image or ``mailer.toml`` changes. It is
+served on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -11,54 +10,18 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from http import HTTPStatus
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mailer.compose.images import InlineImage, PreviewImages
-from mailer.compose.issue import LoadedIssue
+from mailer.compose.issue import load
 from mailer.compose.render import template_dir
-from mailer.delivery.message import SampleReader
-from mailer.delivery.prepare import load, prepare
 from mailer.errors import MailerError
+from mailer.preview.files import write_preview
 
 if TYPE_CHECKING:
     from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-
-
-@dataclass(frozen=True)
-class PreviewFiles:
-    html: Path
-    text: Path
-    eml: Path
-
-
-def write_preview(loaded: LoadedIssue, out_dir: Path) -> PreviewFiles:
-    """Render ``loaded`` for the sample reader into ``out_dir``."""
-    prepared = prepare(loaded, real_send=False)
-    message = prepared.factory.build(SampleReader())
-    values = message.personalisation.values
-    content = prepared.factory.content
-    files = PreviewFiles(out_dir / "index.html", out_dir / "message.txt", out_dir / "message.eml")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        page = _browser_view(content.html.fill(values), content.images, out_dir)
-        files.html.write_text(page, encoding="utf-8")
-        files.text.write_text(content.text.fill(values), encoding="utf-8")
-        files.eml.write_bytes(message.data)
-    except OSError as exc:
-        raise MailerError(f"cannot write {exc.filename or out_dir}: {exc.strerror}") from None
-    return files
-
-
-def _browser_view(html: str, images: tuple[InlineImage, ...], out_dir: Path) -> str:
-    """The sent HTML with each ``cid:`` image pointing at a copy beside ``index.html``."""
-    linker = PreviewImages(out_dir)
-    for image in images:
-        html = html.replace(f"cid:{image.content_id}", linker.url_for(image.path))
-    return html
 
 
 class LivePreview:

@@ -1,0 +1,246 @@
+"""``mailer send``: from an issue file to every reader's inbox, once.
+
+The order is the promise: settings and the transport are checked before anything is built, the
+issue is rendered once, the checks may refuse it, and only then is the ledger filled and the
+campaign run. A test copy (``--to``) and a dry run stop before the ledger is touched.
+
+The checks are a later stage than delivery (they read what delivery builds), so they are
+handed in as a ``gate``: a function that raises when the issue must not go out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mailer.audience.subscribers import Subscriber, SubscriberReader, normalise_address
+from mailer.audience.suppression import Audience, SuppressionList
+from mailer.compose.issue import load
+from mailer.console import Console
+from mailer.delivery.campaign import Campaign, Policy, Summary, dry_run, send_test
+from mailer.delivery.ledger import FillResult, Ledger
+from mailer.delivery.message import MessageFactory
+from mailer.delivery.prepare import Prepared, prepare
+from mailer.delivery.transports import TransportFactory, parse_transport
+from mailer.errors import DeliveryError, Interrupted, RecipientsFailed, UsageError
+from mailer.settings import LoadedSettings
+
+DEFAULT_SUPPRESSION = ".mailer/suppression.csv"
+
+Gate = Callable[[Prepared], None]  # raises (ChecksFailed) when the issue must not be sent
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    """What ``mailer send`` was asked to do; None means "as mailer.toml says"."""
+
+    issue: Path
+    settings: Path | None = None
+    subscribers: Path | None = None
+    transport: str | None = None
+    ledger: Path | None = None
+    concurrency: int | None = None
+    rate: float | None = None
+    test_addresses: tuple[str, ...] = ()  # --to: a [TEST] copy to each, outside the ledger
+    dry_run: bool = False
+    assume_yes: bool = False
+    strict: bool = False  # a bad CSV row stops the send instead of being skipped
+
+
+@dataclass(frozen=True)
+class SendPlan:
+    """Where a send reads and writes, with ``mailer.toml`` < ``MAILER_*`` < flags applied."""
+
+    issue_id: str
+    transport: TransportFactory
+    subscribers: Path
+    suppression: Path
+    ledger: Path
+    policy: Policy
+    strict: bool = False
+
+    def audience(self) -> Audience:
+        """Subscribers minus suppressed addresses, read afresh on each iteration."""
+        return Audience(
+            SubscriberReader(self.subscribers, strict=self.strict),
+            SuppressionList.load(self.suppression),
+        )
+
+
+def plan_send(settings: LoadedSettings, issue_id: str, request: SendRequest) -> SendPlan:
+    """Resolve the send's settings; paths in ``mailer.toml`` are relative to its folder.
+
+    Bounced addresses go to ``[send] suppression``, or to ``.mailer/suppression.csv`` when
+    that is not set, and are left out of every later send.
+    """
+    send = settings.settings.send
+    return SendPlan(
+        issue_id=issue_id,
+        transport=parse_transport(request.transport or send.transport, settings.base_dir),
+        subscribers=(
+            request.subscribers.resolve() if request.subscribers
+            else settings.resolve(send.subscribers)
+        ),
+        suppression=settings.resolve(send.suppression or DEFAULT_SUPPRESSION),
+        ledger=request.ledger.resolve() if request.ledger else settings.resolve(send.ledger),
+        policy=Policy(
+            concurrency=request.concurrency or send.concurrency,
+            rate=request.rate or send.rate,
+            max_errors_in_a_row=send.max_errors_in_a_row,
+        ),
+        strict=request.strict,
+    )
+
+
+def send_issue(request: SendRequest, console: Console, *, gate: Gate | None = None) -> None:
+    """Send the issue to every subscriber once (or the test copies, or a dry run).
+
+    Returns when every reader was reached. Raises RecipientsFailed when some failed for good,
+    DeliveryError when some are still to be sent (deferred, or paused after errors), and
+    Interrupted after Ctrl-C; in the last two, running the same request again continues.
+    """
+    if request.test_addresses and request.dry_run:
+        raise UsageError("--to sends test copies and --dry-run sends nothing: choose one")
+    loaded = load(request.issue, request.settings)
+    plan = plan_send(loaded.settings, loaded.issue.id, request)
+    _verify(plan.transport, connect=not request.dry_run)
+    prepared = prepare(loaded, real_send=not plan.transport.is_outbox and not request.dry_run)
+    if gate is not None:
+        gate(prepared)
+    if request.test_addresses:
+        _send_test_copies(plan, prepared.factory, request.test_addresses, console)
+    elif request.dry_run:
+        _dry_run(plan, prepared.factory, console)
+    else:
+        if not request.assume_yes:
+            _ask(plan, request.issue, console)
+        _send(plan, prepared.factory, request.issue, console)
+
+
+def _verify(transport: TransportFactory, *, connect: bool) -> None:
+    """Stop before anything is built or queued when the transport cannot work at all.
+
+    Opening it checks the DSN; ``connect`` also logs in (SMTP) and leaves.
+    """
+    opened = transport()
+    try:
+        if connect:
+            opened.verify()
+    finally:
+        opened.close()
+
+
+def _send_test_copies(
+    plan: SendPlan, factory: MessageFactory, addresses: Sequence[str], console: Console
+) -> None:
+    """``--to``: a ``[TEST]`` copy to each address, through the plan's transport."""
+    try:
+        readers = [Subscriber(normalise_address(address)) for address in addresses]
+    except ValueError as exc:
+        raise UsageError(f"--to: {exc}") from None
+    transport = plan.transport()
+    try:
+        results = send_test(factory, transport, readers)
+    finally:
+        transport.close()
+    for result in results:
+        console.say(f"[TEST] {result.recipient}: {result.status} {result.detail}".rstrip())
+    failed = [result.recipient for result in results if not result.delivered]
+    if failed:
+        raise RecipientsFailed(f"the test copy to {', '.join(failed)} was not delivered")
+
+
+def _dry_run(plan: SendPlan, factory: MessageFactory, console: Console) -> None:
+    audience = plan.audience()
+    built = dry_run(factory, audience)
+    _report_rows(audience, console)
+    console.say(
+        f"Dry run: built {built.messages:,} messages ({built.size / 1e6:,.1f} MB) in "
+        f"{built.seconds:.1f} s; nothing was sent."
+    )
+
+
+def _ask(plan: SendPlan, issue: Path, console: Console) -> None:
+    """What is about to happen, and a yes from the person (or --yes) before it does."""
+    audience = plan.audience()
+    count = sum(1 for _ in audience)
+    console.say(
+        f"Issue:     {plan.issue_id} ({issue})\n"
+        f"Audience:  {count:,} subscribers ({audience.suppressed:,} suppressed, "
+        f"{audience.unsubscribed:,} unsubscribed, {audience.skipped:,} rows skipped)\n"
+        f"Transport: {plan.transport}\nLedger:    {plan.ledger}"
+    )
+    console.confirm("Send now? Anyone already sent to is skipped", otherwise="add --yes to send")
+
+
+@contextlib.contextmanager
+def _started(
+    plan: SendPlan, factory: MessageFactory
+) -> Iterator[tuple[Campaign, FillResult, Audience]]:
+    """Lock the plan's ledger for this process, queue the audience in it, yield the runner.
+
+    The audience is returned too: after queueing, it knows the rows it skipped and warned of.
+    """
+    with Ledger(plan.ledger) as book:
+        book.lock_for_sending()
+        runner = Campaign(
+            factory, book, plan.transport, plan.policy,
+            suppression=SuppressionList.load(plan.suppression),
+        )
+        audience = plan.audience()
+        filled = runner.fill(audience)
+        yield runner, filled, audience
+
+
+def _send(plan: SendPlan, factory: MessageFactory, issue: Path, console: Console) -> None:
+    with _started(plan, factory) as (runner, filled, audience):
+        _report_rows(audience, console)
+        if filled.resumed:
+            console.say(f"Resuming: {filled.resumed:,} messages were in flight; sending again.")
+        if filled.left:
+            console.warn(
+                f"{filled.left:,} readers in the ledger are not in this subscriber list; "
+                "they were not sent this time"
+            )
+        summary = _run(runner, console)
+    counts = summary.counts
+    waiting = counts.pending - filled.left  # held readers are not this list's to wait for
+    console.say(
+        f"{'Interrupted' if summary.interrupted else 'Done'}: sent {summary.sent:,} now "
+        f"({summary.per_second:,.0f}/s); in all {counts.sent:,} sent, {counts.failed:,} failed, "
+        f"{waiting:,} waiting, of {counts.total:,}."
+    )
+    if plan.transport.outbox_path:
+        console.say(f"Outbox: {plan.transport.outbox_path}")
+    console.say(f"Ledger: {plan.ledger}")
+    if counts.failed:
+        console.say(f"See the failures with: mailer status {issue}")
+    if summary.interrupted or waiting:
+        console.say(f"To resume, run: mailer send {issue} --yes")
+    if summary.interrupted:
+        raise Interrupted("interrupted before the send was finished")
+    if waiting:
+        raise DeliveryError(f"the send is not finished: {waiting:,} messages are still to go")
+    if counts.failed:
+        raise RecipientsFailed(f"{counts.failed:,} recipients failed permanently")
+
+
+def _run(runner: Campaign, console: Console) -> Summary:
+    start = runner.progress()
+    with console.progress("Sending", start.total, start.done) as update:
+        runner.on_progress = lambda progress: update(progress.done)
+        return runner.run()
+
+
+def _report_rows(audience: Audience, console: Console) -> None:
+    """Each skipped row and warning of the subscriber CSV, with a count of any not listed."""
+    for row in audience.skipped_rows:
+        console.warn(str(row))
+    if audience.skipped > len(audience.skipped_rows):
+        console.warn(f"... and {audience.skipped - len(audience.skipped_rows):,} more rows skipped")
+    for warning in audience.warnings:
+        console.warn(warning)
+    if audience.warning_count > len(audience.warnings):
+        console.warn(f"... and {audience.warning_count - len(audience.warnings):,} more warnings")

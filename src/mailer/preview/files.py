@@ -1,0 +1,50 @@
+"""What ``mailer preview`` writes: the email as subscribers get it, for a sample reader.
+
+Output folder: ``index.html`` (the email as a browser shows it, images copied beside it),
+``message.txt`` (the plain-text part), ``message.eml`` (the complete message, images
+embedded).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mailer.audience.subscribers import SampleReader
+from mailer.compose.images import InlineImage, PreviewImages
+from mailer.compose.issue import LoadedIssue
+from mailer.delivery.prepare import prepare
+from mailer.errors import MailerError
+
+
+@dataclass(frozen=True)
+class PreviewFiles:
+    html: Path
+    text: Path
+    eml: Path
+
+
+def write_preview(loaded: LoadedIssue, out_dir: Path) -> PreviewFiles:
+    """Render ``loaded`` for the sample reader into ``out_dir``."""
+    prepared = prepare(loaded, real_send=False)
+    message = prepared.factory.build(SampleReader())
+    values = message.personalisation.values
+    content = prepared.factory.content
+    files = PreviewFiles(out_dir / "index.html", out_dir / "message.txt", out_dir / "message.eml")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        page = _browser_view(content.html.fill(values), content.images, out_dir)
+        files.html.write_text(page, encoding="utf-8")
+        files.text.write_text(content.text.fill(values), encoding="utf-8")
+        files.eml.write_bytes(message.data)
+    except OSError as exc:
+        raise MailerError(f"cannot write {exc.filename or out_dir}: {exc.strerror}") from None
+    return files
+
+
+def _browser_view(html: str, images: tuple[InlineImage, ...], out_dir: Path) -> str:
+    """The sent HTML with each ``cid:`` image pointing at a copy beside ``index.html``."""
+    linker = PreviewImages(out_dir)
+    for image in images:
+        html = html.replace(f"cid:{image.content_id}", linker.url_for(image.path))
+    return html
