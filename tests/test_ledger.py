@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mailer.audience.subscribers import Subscriber
-from mailer.delivery.ledger import Ledger, Outcome
+from mailer.delivery.ledger import MIGRATIONS, SCHEMA_VERSION, Ledger, Outcome
 from mailer.delivery.status import status, write_report
 from mailer.errors import DeliveryError, MailerError
 
@@ -153,3 +153,31 @@ def test_status_csv_to_a_missing_folder_or_a_folder_is_one_line(ledger: Ledger, 
     with pytest.raises(MailerError, match=f"cannot write {tmp_path}: Is a directory"):
         write_report(ledger.path, ISSUE, tmp_path)
     assert write_report(ledger.path, ISSUE, tmp_path / "report.csv") == 2
+
+
+def test_a_ledger_from_before_schema_versions_is_migrated_and_keeps_its_rows(tmp_path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:  # the schema of the first release, without a version
+        db.executescript(MIGRATIONS[0][0] + ";")
+        db.execute(
+            "INSERT INTO deliveries (issue_id, address, email, merge_data, state, updated_at) "
+            "VALUES ('news', 'a@example.org', 'a@example.org', '{}', 'sent', 0)"
+        )
+    assert status(path, "news").counts.sent == 1  # read-only readers upgrade it too
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    with Ledger(path) as ledger:
+        assert ledger.counts("news").sent == 1
+
+
+def test_a_ledger_from_a_newer_mailer_is_refused_untouched(tmp_path) -> None:
+    path = tmp_path / "new.sqlite3"
+    with Ledger(path):
+        pass
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    before = path.read_bytes()
+    for opened in (lambda: Ledger(path), lambda: Ledger(path, read_only=True)):
+        with pytest.raises(MailerError, match="written by a newer mailer"):
+            opened()
+    assert path.read_bytes() == before

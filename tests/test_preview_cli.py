@@ -8,7 +8,6 @@ import http.client
 import json
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from email import policy
 from pathlib import Path
@@ -165,6 +164,7 @@ def live_preview(issue: Path, out: Path) -> Iterator[int]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     stop = threading.Event()
     threading.Thread(target=watch, args=(live, stop), daemon=True).start()
+    assert live.watching.wait(10), "the watcher did not start"
     try:
         yield server.server_address[1]
     finally:
@@ -186,7 +186,6 @@ def test_live_preview_reloads_when_the_yaml_changes(project, tmp_path):
         stream = events.getresponse()
         first = _next_event(stream)
         assert first["error"] is None
-        time.sleep(0.3)  # let the watcher start
 
         issue.write_text(ISSUE.replace("The lead story", "A changed story"), encoding="utf-8")
         changed = _next_event(stream)
@@ -231,7 +230,6 @@ def test_live_preview_survives_settings_that_cannot_be_read(project, tmp_path):
         stream = events.getresponse()
         first = _next_event(stream)
         assert first["error"] is None
-        time.sleep(0.3)  # let the watcher start
 
         good = project.settings.read_text(encoding="utf-8")
         project.settings.write_bytes(good.encode("cp1254"))
@@ -265,7 +263,7 @@ def test_an_unexpected_error_is_shown_and_live_reload_goes_on(project, tmp_path,
     watcher = threading.Thread(target=watch, args=(live, stop), daemon=True)
     watcher.start()
     try:
-        time.sleep(0.3)  # let the watcher start
+        assert live.watching.wait(10), "the watcher did not start"
         seen = live.generation
         issue.write_text(ISSUE.replace("The lead story", "A first change"), encoding="utf-8")
         seen = live.wait_for_change(seen, timeout=10)

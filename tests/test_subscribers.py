@@ -6,7 +6,6 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from email_validator import EmailUndeliverableError
 
 from mailer.audience import subscribers
 from mailer.audience.subscribers import Subscriber, SubscriberReader
@@ -294,34 +293,6 @@ def test_row_without_an_address_is_a_wrong_row(tmp_path: Path) -> None:
     assert [str(row) for row in reader.skipped] == [f"{path}:2: email: no address"]
 
 
-def test_deliverability_check_is_passed_on_with_a_caching_resolver(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    resolver = object()
-    calls = []
-
-    def validate(address: str, *, check_deliverability: bool, dns_resolver: object) -> object:
-        calls.append((address, check_deliverability, dns_resolver))
-        if address.endswith(".invalid"):
-            raise EmailUndeliverableError("The domain name example.invalid does not exist.")
-        return _Normalised(address, check_deliverability=True, dns_resolver=None)
-
-    monkeypatch.setattr(subscribers, "caching_resolver", lambda: resolver)
-    monkeypatch.setattr(subscribers, "validate_email", validate)
-    path = write(tmp_path, "email\nayse@example.org\nayse@example.invalid\n")
-    reader = SubscriberReader(path, check_deliverability=True)
-
-    assert emails(reader) == ["ayse@example.org"]
-    assert calls == [
-        ("ayse@example.org", True, resolver),
-        ("ayse@example.invalid", True, resolver),
-    ]
-    assert [str(row) for row in reader.skipped] == [
-        f"{path}:3: email: 'ayse@example.invalid' cannot receive mail "
-        "(The domain name example.invalid does not exist.)"
-    ]
-
-
 def test_wrong_number_of_fields_is_a_wrong_row(tmp_path: Path) -> None:
     path = write(
         tmp_path,
@@ -452,5 +423,5 @@ def test_100k_rows_are_read_with_flat_memory(
 class _Normalised:
     """Stands in for email-validator's result: the address as given is taken as normalised."""
 
-    def __init__(self, address: str, *, check_deliverability: bool, dns_resolver: object) -> None:
+    def __init__(self, address: str, *, check_deliverability: bool) -> None:
         self.normalized = address

@@ -213,31 +213,46 @@ def _send_overrides(env: Mapping[str, str]) -> dict[str, str]:
 
 
 def _toml_location(path: Path, text: str, field_path: tuple) -> Location:
-    """Best-effort line of ``[table]`` / ``key =`` for a TOML field path (tomllib keeps none).
-
-    For an array of tables, such as ``("social", 3, "network")``, the line is looked for in the
-    fourth ``[[social]]`` entry.
-    """
+    """The line of a validation error's field path, such as ``("social", 3, "network")``."""
     table = str(field_path[0]) if field_path else ""
     rest = field_path[1:]
     entry = rest[0] if rest and isinstance(rest[0], int) else None
     if entry is not None:
         rest = rest[1:]
     key = str(rest[0]) if rest and isinstance(rest[0], str) else None
-    in_table = False
+    return toml_location(path, table, key, entry, text=text)
+
+
+def toml_location(
+    path: Path, table: str, key: str | None = None, entry: int | None = None,
+    *, text: str | None = None,
+) -> Location:
+    """Best-effort line of ``key = ...`` in ``[table]`` of a TOML file (tomllib keeps none).
+
+    For an array of tables, ``entry`` picks the ``[[table]]`` (0-based): the fourth
+    ``[[social]]`` for ``entry=3``. Without the key, the table's own line; without the table,
+    the file.
+    """
+    if text is None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return Location(path)
+    header = re.compile(rf"^\[\[?\s*{re.escape(table)}\s*\]\]?\s*(#.*)?$")
+    assignment = re.compile(rf"^{re.escape(key)}\s*=") if key else None
+    inside = False
     table_line = None
-    entries_seen = 0
+    seen = -1
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if stripped.startswith("["):
-            in_table = stripped.strip("[]").strip() == table
-            if in_table and stripped.startswith("[["):
-                entries_seen += 1
-                in_table = entry is None or entries_seen == entry + 1
-            if in_table and table_line is None:
+            inside = bool(header.match(stripped))
+            if inside:
+                seen += 1
+                inside = entry is None or seen == entry
+            if inside and table_line is None:
                 table_line = number
-            continue
-        if in_table and key and re.match(rf"{re.escape(key)}\s*=", stripped):
+        elif inside and assignment is not None and assignment.match(stripped):
             return Location(path, number)
     return Location(path, table_line)
 

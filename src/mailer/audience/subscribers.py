@@ -25,20 +25,12 @@ from dataclasses import dataclass
 from hashlib import blake2b
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
-from email_validator import (
-    EmailNotValidError,
-    EmailUndeliverableError,
-    caching_resolver,
-    validate_email,
-)
+from email_validator import EmailNotValidError, validate_email
 
 from mailer.errors import InputError, Location
 from mailer.fields import SUBSCRIBER_FIELDS
-
-if TYPE_CHECKING:
-    from dns.resolver import Resolver
 
 TAG_SEPARATOR = "|"
 STATUSES = ("subscribed", "unsubscribed")
@@ -99,18 +91,12 @@ class SkippedRow:
         return f"{Location(self.path, self.line)}: {self.reason}"
 
 
-def normalise_address(
-    address: str, *, check_deliverability: bool = False, resolver: Resolver | None = None
-) -> str:
+def normalise_address(address: str) -> str:
     """``address`` as email-validator normalises it; ValueError tells the user what is wrong."""
     if not address:
         raise ValueError("no address")
     try:
-        return validate_email(
-            address, check_deliverability=check_deliverability, dns_resolver=resolver
-        ).normalized
-    except EmailUndeliverableError as exc:
-        raise ValueError(f"{address!r} cannot receive mail ({exc})") from None
+        return validate_email(address, check_deliverability=False).normalized
     except EmailNotValidError as exc:
         raise ValueError(f"not a valid address {address!r} ({exc})") from None
 
@@ -330,12 +316,9 @@ class SubscriberReader:
     Counts and lists are complete once iteration ends, and reset when it starts again.
     """
 
-    def __init__(
-        self, path: Path, *, strict: bool = False, check_deliverability: bool = False
-    ) -> None:
+    def __init__(self, path: Path, *, strict: bool = False) -> None:
         self.path = Path(path)
         self.strict = strict
-        self.check_deliverability = check_deliverability
         self._reset()
 
     def _reset(self) -> None:
@@ -349,7 +332,6 @@ class SubscriberReader:
 
     def __iter__(self) -> Iterator[Subscriber]:
         self._reset()
-        resolver = caching_resolver() if self.check_deliverability else None
         unsubscribed = self._unsubscribed_addresses()
         seen = AddressTable()
         with CsvTable(self.path, SUBSCRIBER_COLUMNS, required=("email",)) as table:
@@ -360,7 +342,7 @@ class SubscriberReader:
                 )
             for row in table:
                 try:
-                    subscriber = self._subscriber(row, resolver)
+                    subscriber = self._subscriber(row)
                 except InputError as exc:
                     if self.strict:
                         raise
@@ -395,14 +377,12 @@ class SubscriberReader:
                     continue
         return found
 
-    def _subscriber(self, row: CsvRow, resolver: Resolver | None) -> Subscriber:
+    def _subscriber(self, row: CsvRow) -> Subscriber:
         if row.error:
             raise InputError(Location(self.path, row.line), row.error)
         values = row.values
         try:
-            email = normalise_address(
-                values["email"], check_deliverability=self.check_deliverability, resolver=resolver
-            )
+            email = normalise_address(values["email"])
         except ValueError as exc:
             raise InputError(Location(self.path, row.line), str(exc), "email") from None
         status = values.get("status", "").lower() or "subscribed"

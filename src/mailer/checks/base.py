@@ -24,6 +24,7 @@ from mailer.compose.render import HTML_TEMPLATE, template_dir
 from mailer.delivery.message import OutgoingMessage
 from mailer.delivery.prepare import Prepared
 from mailer.errors import Location
+from mailer.settings import toml_location
 
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
@@ -120,21 +121,7 @@ def settings_location(
 ) -> Location:
     """The line of ``key = ...`` in ``[table]`` of mailer.toml, or in its ``index``-th
     ``[[table]]`` for arrays of tables such as ``[[social]]``."""
-    path = loaded.settings.path
-    header = re.compile(rf"^\[\[?\s*{re.escape(table)}\s*\]\]?\s*(#.*)?$")
-    assignment = re.compile(rf"^{re.escape(key)}\s*=")
-    seen = -1
-    inside = False
-    for number, line in enumerate(_lines(path), start=1):
-        stripped = line.strip()
-        if stripped.startswith("["):
-            inside = bool(header.match(stripped))
-            if inside:
-                seen += 1
-                inside = index is None or seen == index
-        elif inside and assignment.match(stripped):
-            return Location(path, number)
-    return Location(path)
+    return toml_location(loaded.settings.path, table, key, index)
 
 
 def setting_location(loaded: LoadedIssue, table: str, key: str) -> Location:

@@ -39,29 +39,65 @@ if TYPE_CHECKING:  # importing the message builder would slow ``mailer status`` 
 STATES = ("queued", "sending", "sent", "deferred", "failed")
 CHUNK = 1000  # rows per executemany when filling the ledger
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS deliveries (
-    id INTEGER PRIMARY KEY,
-    issue_id TEXT NOT NULL,
-    address TEXT NOT NULL,          -- the address in lower case: one row per reader
-    email TEXT NOT NULL,
-    name TEXT NOT NULL DEFAULT '',
-    merge_data TEXT NOT NULL,       -- JSON of the subscriber's merge fields
-    state TEXT NOT NULL DEFAULT 'queued'
-        CHECK (state IN ('queued', 'sending', 'sent', 'deferred', 'failed')),
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at REAL NOT NULL DEFAULT 0,
-    message_id TEXT,
-    provider_id TEXT,
-    response TEXT,                  -- what the server said when it took the message
-    reason TEXT,                    -- why it is deferred or failed
-    fill INTEGER NOT NULL DEFAULT 0, -- the last fill that found the reader in the audience;
-                                     -- a send only claims rows of its own fill
-    updated_at REAL NOT NULL,
-    UNIQUE (issue_id, address)
-);
-CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (issue_id, state, next_attempt_at);
-"""
+# Each step takes the ledger from one schema version (``PRAGMA user_version``) to the next, in
+# one transaction; a ledger from before versions were kept is version 0 with the table of step
+# 1 already there, which its ``IF NOT EXISTS`` leaves alone. Later versions add steps here.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (  # 0 -> 1: one row per (issue, recipient)
+        """CREATE TABLE IF NOT EXISTS deliveries (
+            id INTEGER PRIMARY KEY,
+            issue_id TEXT NOT NULL,
+            address TEXT NOT NULL,          -- the address in lower case: one row per reader
+            email TEXT NOT NULL,
+            name TEXT NOT NULL DEFAULT '',
+            merge_data TEXT NOT NULL,       -- JSON of the subscriber's merge fields
+            state TEXT NOT NULL DEFAULT 'queued'
+                CHECK (state IN ('queued', 'sending', 'sent', 'deferred', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL DEFAULT 0,
+            message_id TEXT,
+            provider_id TEXT,
+            response TEXT,                  -- what the server said when it took the message
+            reason TEXT,                    -- why it is deferred or failed
+            fill INTEGER NOT NULL DEFAULT 0, -- the last fill that found the reader in the
+                                             -- audience; a send only claims rows of its fill
+            updated_at REAL NOT NULL,
+            UNIQUE (issue_id, address)
+        )""",
+        "CREATE INDEX IF NOT EXISTS deliveries_due "
+        "ON deliveries (issue_id, state, next_attempt_at)",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(db: sqlite3.Connection, path: Path) -> None:
+    """Bring the ledger at ``path`` up to :data:`SCHEMA_VERSION`, a step per transaction.
+
+    MailerError for a ledger written by a newer mailer, whose rows this one cannot read.
+    """
+    version = _version(db, path)
+    for number in range(version, SCHEMA_VERSION):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if _version(db, path) == number:  # another process may have migrated it meanwhile
+                for statement in MIGRATIONS[number]:
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number + 1}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+
+def _version(db: sqlite3.Connection, path: Path) -> int:
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise MailerError(
+            f"the send ledger {path} was written by a newer mailer (schema {version}, this one "
+            f"knows {SCHEMA_VERSION}): upgrade mailer to use it"
+        )
+    return version
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,12 +175,28 @@ class Ledger:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=10000")
-            self._db.executescript(_SCHEMA)
+            migrate(self._db, path)
         except (sqlite3.Error, OSError) as exc:
             raise MailerError(f"cannot open the send ledger {path}: {exc}") from None
 
+    @classmethod
+    def _open_read_only(cls, path: Path) -> sqlite3.Connection:
+        """The ledger opened read-only; one of an older schema is brought up to date first
+        (an upgrade writes once; every read afterwards writes nothing)."""
+        db = cls._connect_read_only(path)
+        try:
+            version = _version(db, path)
+        except BaseException:
+            db.close()
+            raise
+        if version < SCHEMA_VERSION:
+            db.close()
+            Ledger(path).close()  # migrates
+            db = cls._connect_read_only(path)
+        return db
+
     @staticmethod
-    def _open_read_only(path: Path) -> sqlite3.Connection:
+    def _connect_read_only(path: Path) -> sqlite3.Connection:
         try:
             db = sqlite3.connect(
                 f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False

@@ -35,6 +35,7 @@ class LivePreview:
         self.error: str | None = None
         self.watched: list[Path] = [issue_path.resolve().parent]
         self._changed = threading.Condition()
+        self.watching = threading.Event()  # set once file changes are being watched
 
     def rebuild(self) -> None:
         """Write the preview again; any failure becomes the error state the browser shows.
@@ -74,7 +75,15 @@ def watch(preview: LivePreview, stop: threading.Event) -> None:
     from watchfiles import watch as watch_paths
 
     while not stop.is_set():
-        for _changes in watch_paths(*preview.watched, stop_event=stop, debounce=150):
+        watching = watch_paths(
+            *preview.watched, stop_event=stop, debounce=150, rust_timeout=200,
+            yield_on_timeout=True,
+        )
+        for changes in watching:
+            # The first yield, a change or a quiet 200 ms, comes after the watches are set.
+            preview.watching.set()
+            if not changes:
+                continue
             before = preview.watched
             preview.rebuild()
             if preview.watched != before:
