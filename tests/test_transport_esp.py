@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from providers import PROVIDERS, request_size
 from pytest_httpserver import HTTPServer
 from sending import make_project
 from werkzeug import Request, Response
@@ -26,42 +25,6 @@ from mailer.delivery.prepare import prepare
 from mailer.delivery.transports import esp, parse_transport
 from mailer.delivery.transports.esp import EspRequest, retry_after
 from mailer.errors import TransportError
-
-
-@dataclass(frozen=True)
-class Provider:
-    scheme: str  # the DSN without endpoint
-    secret_variable: str
-    path: str
-    max_batch: int
-    success: Callable[[int], Response]  # for a request of n messages
-    error: dict  # the provider's error body, with the message "bad sender"
-
-
-def _postmark_ok(n: int) -> Response:
-    body = [{"ErrorCode": 0, "Message": "OK", "MessageID": f"pm-{i}", "To": "x"} for i in range(n)]
-    return Response(json.dumps(body), 200, content_type="application/json")
-
-
-PROVIDERS = {
-    "sendgrid": Provider(
-        "sendgrid://", "SENDGRID_API_KEY", "/v3/mail/send", 1000,
-        lambda n: Response("", 202, headers={"X-Message-Id": "sg-batch-1"}),
-        {"errors": [{"message": "bad sender", "field": "from.email", "help": None}]},
-    ),
-    "mailgun": Provider(
-        "mailgun://mg.example.org", "MAILGUN_API_KEY", "/v3/mg.example.org/messages", 1000,
-        lambda n: Response(
-            json.dumps({"id": "<mg-batch-1@mg.example.org>", "message": "Queued. Thank you."}),
-            200, content_type="application/json",
-        ),
-        {"message": "bad sender"},
-    ),
-    "postmark": Provider(
-        "postmark://", "POSTMARK_SERVER_TOKEN", "/email/batch", 500, _postmark_ok,
-        {"ErrorCode": 300, "Message": "bad sender"},
-    ),
-}
 
 
 @pytest.fixture(scope="module")
@@ -94,16 +57,6 @@ def messages(
         for n in range(1, count)
     ]
     return [build(reader) for reader in readers]
-
-
-def request_size(name: str, request: Request) -> int:
-    """How many messages one request to provider ``name`` carries."""
-    if name == "postmark":
-        return len(request.get_json())
-    if name == "sendgrid":
-        return len(request.get_json()["personalizations"])
-    # werkzeug refuses forms of over 1,000 parts: count the raw "to" parts instead.
-    return request.get_data().count(b'name="to"')
 
 
 # -- the contract every provider keeps --------------------------------------------------------

@@ -8,8 +8,11 @@ encoded (HTTP basic auth), or percent-encoded (a URL).
 
 from __future__ import annotations
 
+import base64
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from urllib.parse import quote, quote_plus
 
 from mailer.errors import MissingSecret
 
@@ -20,3 +23,56 @@ def secret(name: str, purpose: str, environ: Mapping[str, str] | None = None) ->
     if not value:
         raise MissingSecret(f"{purpose} needs the environment variable {name} (it is not set)")
     return value
+
+
+MIN_SECRET_LENGTH = 4  # shorter values would redact ordinary words; no real secret is that short
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]+=*")
+
+
+class Redactor:
+    """Replaces secrets with ``***`` in text: as they are, percent-encoded, and base64 encoded
+    at any position inside a longer encoded value (``AUTH PLAIN``, HTTP basic auth)."""
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        values = sorted({s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}, key=len)
+        self._plain = [*values[::-1], *_url_forms(values)]
+        self._cores = [core for value in values for core in _base64_cores(value.encode())]
+
+    def __bool__(self) -> bool:
+        return bool(self._plain)
+
+    def __call__(self, text: str) -> str:
+        if not self._plain:
+            return text
+        for value in self._plain:
+            text = text.replace(value, REDACTED)
+        if self._cores:
+            text = _BASE64_RUN.sub(self._encoded, text)
+        return text
+
+    def _encoded(self, match: re.Match[str]) -> str:
+        run = match.group(0)
+        normal = run.replace("-", "+").replace("_", "/")
+        return REDACTED if any(core in normal for core in self._cores) else run
+
+
+REDACTED = "***"
+
+
+def _url_forms(values: Sequence[str]) -> list[str]:
+    forms = {quote(value, safe="") for value in values} | {quote_plus(value) for value in values}
+    return sorted(forms - set(values), key=len, reverse=True)
+
+
+def _base64_cores(secret: bytes) -> list[str]:
+    """The part of base64 that only ``secret`` decides, for each of the three alignments it
+    can have inside a longer value: any encoding that holds the secret holds one of these."""
+    cores = []
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + secret).decode("ascii").rstrip("=")
+        start = -(-8 * offset // 6)  # characters that mix in bits of what comes before
+        end = 8 * (offset + len(secret)) // 6  # and after
+        core = encoded[start:end]
+        if len(core) >= 4:
+            cores.append(core)
+    return cores

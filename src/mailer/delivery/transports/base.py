@@ -22,10 +22,11 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar, Literal
 from urllib.parse import parse_qsl, urlsplit
 
+from mailer.credentials import Redactor
 from mailer.delivery.message import OutgoingMessage
 from mailer.errors import UsageError
 
@@ -71,6 +72,8 @@ class Transport(ABC):
     needs_mime: bool = True
     secret_variable: ClassVar[str | None] = None  # the environment variable of its secret
     options: ClassVar[tuple[str, ...]] = ()  # the ``?key=value`` options its DSN may carry
+    # Takes the secret out of any text the transport reports (set from the secret it got).
+    redact: Redactor = Redactor()
 
     @classmethod
     def secret_purpose(cls, dsn: Dsn) -> str | None:
@@ -81,6 +84,13 @@ class Transport(ABC):
     @abstractmethod
     def send(self, messages: Sequence[OutgoingMessage]) -> list[RecipientResult]:
         """Deliver ``messages`` (at most ``max_batch``, all of the same issue)."""
+
+    def scrubbed(self, results: Sequence[RecipientResult]) -> list[RecipientResult]:
+        """``results`` with the secret taken out of every detail, in whatever form a server
+        quoted it back."""
+        if not self.redact:
+            return list(results)
+        return [replace(r, detail=self.redact(r.detail)) for r in results]
 
     def verify(self) -> None:  # noqa: B027 - a transport without a server has nothing to check
         """Check that the settings work, before anything is sent; TransportError if not.

@@ -30,7 +30,7 @@ import base64
 import time
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime, quote
 from pathlib import Path
 from typing import Any, ClassVar
@@ -38,6 +38,7 @@ from typing import Any, ClassVar
 import requests
 from markupsafe import escape
 
+from mailer.credentials import Redactor
 from mailer.delivery.message import ONE_CLICK, FillIn, OutgoingMessage, SharedContent
 from mailer.delivery.transports.base import Dsn, RecipientResult, Status, Transport
 from mailer.errors import TransportError
@@ -48,7 +49,6 @@ CONFIGURATION_STATUSES = (401, 403, 404)
 # about ten, so this finds a few; a request refused whatever it holds (a bad sender) costs at
 # most twice this many extra requests before the rest is deferred instead of failed.
 MAX_SPLITS = 32
-REDACTED = "***"
 
 
 @dataclass
@@ -88,6 +88,7 @@ class EspTransport(Transport):
             raise dsn.fail(f"endpoint {endpoint!r} is not an http(s) URL")
         self.endpoint = endpoint.rstrip("/")
         self.key = (secret or "").strip()
+        self.redact = Redactor([self.key, secret])
         if not self.key or not all("!" <= c <= "~" for c in self.key):
             # Never the value: it is a secret, and possibly pasted with something else.
             raise TransportError(
@@ -161,7 +162,7 @@ class EspTransport(Transport):
                     part, "deferred", f"{outcome.detail} (for a batch of {len(part)}; "
                     "to be tried again in other batches)",
                 )
-        return [self._redacted(result) for result in results]
+        return self.scrubbed(results)
 
     def _post(
         self, content: SharedContent, messages: Sequence[OutgoingMessage]
@@ -185,22 +186,13 @@ class EspTransport(Transport):
             return self.parse_results(messages, response)
         message = self.error_message(response)
         if status in CONFIGURATION_STATUSES:
-            raise TransportError(self.name, self._redact(message), status)
+            raise TransportError(self.name, self.redact(message), status)
         detail = f"{self.name} HTTP {status}: {message}"
         if status == 429 or status >= 500:
             return results_for(
                 messages, "deferred", detail, retry_after=retry_after(response.headers)
             )
         return Rejected(detail)
-
-    def _redact(self, text: str) -> str:
-        return text.replace(self.key, REDACTED)
-
-    def _redacted(self, result: RecipientResult) -> RecipientResult:
-        """``result`` without the key, should the provider or ``requests`` have quoted it."""
-        if self.key not in result.detail:
-            return result
-        return replace(result, detail=self._redact(result.detail))
 
     def close(self) -> None:
         self.session.close()

@@ -35,6 +35,7 @@ import ssl
 from collections.abc import Sequence
 from pathlib import Path
 
+from mailer.credentials import Redactor
 from mailer.delivery.headers import idna_address
 from mailer.delivery.message import OutgoingMessage
 from mailer.delivery.transports.base import Dsn, RecipientResult, Transport
@@ -99,6 +100,7 @@ class SmtpTransport(Transport):
         self.helo = dsn.options.get("helo") or None
         self.user = dsn.user
         self.password = secret
+        self.redact = Redactor([secret])
         self._connection: smtplib.SMTP | None = None
 
     # -- connection -----------------------------------------------------------------------
@@ -190,8 +192,10 @@ class SmtpTransport(Transport):
         """
         try:
             connection = self._connect()
+        except TransportError as exc:
+            raise TransportError("SMTP", self.redact(exc.provider_message)) from None
         except smtplib.SMTPResponseException as exc:
-            answer = f"{self._where} answered {exc.smtp_code} {_text(exc.smtp_error)}"
+            answer = self.redact(f"{self._where} answered {exc.smtp_code} {_text(exc.smtp_error)}")
             if 400 <= exc.smtp_code < 500:
                 raise Unreachable(f"SMTP: {answer}; try again later") from None
             raise TransportError("SMTP", answer) from None
@@ -239,6 +243,12 @@ class SmtpTransport(Transport):
     # -- sending ------------------------------------------------------------------------
 
     def send(self, messages: Sequence[OutgoingMessage]) -> list[RecipientResult]:
+        try:
+            return self.scrubbed(self._send(messages))
+        except TransportError as exc:
+            raise TransportError("SMTP", self.redact(exc.provider_message)) from None
+
+    def _send(self, messages: Sequence[OutgoingMessage]) -> list[RecipientResult]:
         results: list[RecipientResult] = []
         for message in messages:
             try:

@@ -1,0 +1,351 @@
+"""The transport contract, the same cases against every transport: outbox, SMTP, SMTPS,
+SendGrid, Mailgun and Postmark, each with a real server of its kind (a Maildir, aiosmtpd with
+and without TLS, pytest-httpserver speaking each provider's documented API).
+
+What every transport promises (``mailer.delivery.transports.base``): one normalised result
+per message, in order, naming the message's recipient and Message-ID; a temporary refusal is
+``deferred``, a permanent one ``failed`` for that recipient alone, however the batch had to be
+split to find it; and the transport's secret never comes back in what it reports, plain,
+base64 or percent-encoded, even when the server quotes it.
+"""
+
+from __future__ import annotations
+
+import base64
+import email
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from providers import PROVIDERS, recipients_of
+from pytest_httpserver import HTTPServer
+from sending import free_port, make_certificate, make_project
+from werkzeug import Request, Response
+
+from mailer.audience.subscribers import Subscriber
+from mailer.compose.issue import load
+from mailer.delivery.campaign import Builder
+from mailer.delivery.message import MessageFactory, OutgoingMessage
+from mailer.delivery.prepare import prepare
+from mailer.delivery.transports import Transport, parse_transport
+from mailer.delivery.transports.base import DELIVERED
+from mailer.delivery.transports.outbox import file_name
+from mailer.errors import TransportError
+
+SECRET = "s3cret-Pa55word+with/odd=chars"
+USER = "alice"
+STATUSES = {"sent", "queued", "deferred", "failed"}
+
+
+class Harness:
+    """One transport and the server behind it, which can be told to refuse a message."""
+
+    name: str
+    needs_mime = True
+    per_recipient_deferral = True  # False: a temporary refusal answers the whole request
+    can_refuse = True  # False: the transport writes every message (the outbox)
+    secret: str | None = SECRET
+
+    def open(self) -> Transport:
+        raise NotImplementedError
+
+    def defer(self, message: OutgoingMessage) -> None:
+        """From now on, the server refuses ``message`` for now (try later)."""
+
+    def refuse(self, message: OutgoingMessage) -> None:
+        """From now on, the server refuses ``message`` for good (no such user, say)."""
+
+    def echo_secret(self) -> None:
+        """From now on, every refusal quotes the credentials the client sent."""
+
+    def received(self) -> list[str]:
+        """The recipients the server took a message for, in the order it took them."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Stop the server."""
+
+
+class OutboxHarness(Harness):
+    name = "outbox"
+    can_refuse = False
+    secret = None
+
+    def __init__(self, root: Path) -> None:
+        self.folder = root / "outbox"
+
+    def open(self) -> Transport:
+        return parse_transport(f"outbox://{self.folder}", self.folder.parent)()
+
+    def defer(self, message: OutgoingMessage) -> None:
+        # A folder where the message's file should go: the write fails, as on a full disk.
+        (self.folder / "new" / file_name(message.message_id)).mkdir(parents=True)
+
+    def received(self) -> list[str]:
+        files = [path for path in (self.folder / "new").glob("*.eml") if path.is_file()]
+        files.sort(key=lambda path: path.stat().st_mtime_ns)
+        return [email.message_from_bytes(path.read_bytes())["To"] for path in files]
+
+
+class SmtpRules:
+    """An aiosmtpd handler that answers by recipient, and can quote the login it was given."""
+
+    def __init__(self) -> None:
+        self.replies: dict[str, str] = {}
+        self.echo = False
+        self.login = ""
+        self.received: list[str] = []
+        self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, options) -> str:
+        reply = self.replies.get(address)
+        if reply is None and self.echo:
+            blob = base64.b64encode(f"\0{self.login}".encode()).decode()
+            reply = f"451 4.7.0 credentials {self.login} ({blob}; {quote(self.login)}) not trusted"
+        if reply is not None:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        with self.lock:
+            self.received.append(envelope.rcpt_tos[0])
+        return f"250 2.0.0 Ok: queued as Q{len(self.received)}"
+
+
+class SmtpHarness(Harness):
+    def __init__(self, root: Path, *, implicit_tls: bool) -> None:
+        self.name = "smtps" if implicit_tls else "smtp"
+        self.rules = SmtpRules()
+        cert, key = make_certificate(root)
+        self.cafile = cert
+
+        def authenticate(server, session, envelope, mechanism, auth_data) -> AuthResult:
+            ok = isinstance(auth_data, LoginPassword) and (
+                auth_data.login.decode(), auth_data.password.decode()
+            ) == (USER, SECRET)
+            if ok:
+                self.rules.login = f"{USER}\0{SECRET}"
+            return AuthResult(success=ok, handled=False)
+
+        options: dict = {"authenticator": authenticate, "auth_require_tls": False}
+        if implicit_tls:
+            import ssl
+
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(str(cert), str(key))
+            options["ssl_context"] = context
+        self.controller = Controller(
+            self.rules, hostname="127.0.0.1", port=free_port(), **options
+        )
+        self.controller.start()
+        self.implicit_tls = implicit_tls
+
+    def open(self) -> Transport:
+        port = self.controller.port
+        if self.implicit_tls:
+            dsn = f"smtps://{USER}@127.0.0.1:{port}?cafile={self.cafile}"
+        else:
+            dsn = f"smtp://{USER}@127.0.0.1:{port}"
+        return parse_transport(dsn, Path("."), {"MAILER_SMTP_PASSWORD": SECRET})()
+
+    def defer(self, message: OutgoingMessage) -> None:
+        self.rules.replies[message.recipient] = "451 4.2.1 Mailbox busy, try again later"
+
+    def refuse(self, message: OutgoingMessage) -> None:
+        self.rules.replies[message.recipient] = (
+            f"550 5.1.1 <{message.recipient}>: Recipient address rejected: User unknown"
+        )
+
+    def echo_secret(self) -> None:
+        self.rules.echo = True
+
+    def received(self) -> list[str]:
+        return list(self.rules.received)
+
+    def close(self) -> None:
+        self.controller.stop()
+
+
+class EspHarness(Harness):
+    """pytest-httpserver as the provider: it answers each request by what it carries."""
+
+    needs_mime = False
+
+    def __init__(self, name: str, server: HTTPServer) -> None:
+        self.name = name
+        self.provider = PROVIDERS[name]
+        self.per_recipient_deferral = name == "postmark"  # its answers are per message
+        self.server = server
+        self.deferred: set[str] = set()
+        self.refused: set[str] = set()
+        self.echo = False
+        self.taken: list[str] = []
+        server.expect_request(self.provider.path, method="POST").respond_with_handler(
+            self._answer
+        )
+
+    def open(self) -> Transport:
+        separator = "&" if "?" in self.provider.scheme else "?"
+        endpoint = self.server.url_for("/").rstrip("/")
+        environ = {self.provider.secret_variable: SECRET}
+        return parse_transport(
+            f"{self.provider.scheme}{separator}endpoint={endpoint}", Path("."), environ
+        )()
+
+    def defer(self, message: OutgoingMessage) -> None:
+        self.deferred.add(message.recipient)
+
+    def refuse(self, message: OutgoingMessage) -> None:
+        self.refused.add(message.recipient)
+
+    def echo_secret(self) -> None:
+        self.echo = True
+
+    def received(self) -> list[str]:
+        return list(self.taken)
+
+    def _credentials(self, request: Request) -> str:
+        return request.headers.get("Authorization") or request.headers.get(
+            "X-Postmark-Server-Token", ""
+        )
+
+    def _answer(self, request: Request) -> Response:
+        recipients = recipients_of(self.name, request)
+        if self.echo:
+            quoted = self._credentials(request)
+            return Response(f"upstream refused {quoted} ({quote(quoted)})", 503)
+        if self.name == "postmark":
+            return self._postmark(recipients)
+        if self.deferred & set(recipients):
+            return Response('{"message": "slow down"}', 429, headers={"Retry-After": "1"})
+        if self.refused & set(recipients):
+            return Response(json.dumps(self.provider.error), 400, content_type="application/json")
+        self.taken += recipients
+        return self.provider.success(len(recipients))
+
+    def _postmark(self, recipients: list[str]) -> Response:
+        answers = []
+        for n, recipient in enumerate(recipients):
+            if recipient in self.deferred:  # Postmark's per-message rate limit
+                answers.append(
+                    {"ErrorCode": 429, "Message": "Rate limit exceeded", "To": recipient}
+                )
+            elif recipient in self.refused:
+                answers.append({"ErrorCode": 406, "Message": "You tried to send to a recipient "
+                                "that has been marked as inactive.", "To": recipient})
+            else:
+                self.taken.append(recipient)
+                answers.append({"ErrorCode": 0, "Message": "OK", "MessageID": f"pm-{n}",
+                                "To": recipient})
+        return Response(json.dumps(answers), 200, content_type="application/json")
+
+
+TRANSPORTS = ["outbox", "smtp", "smtps", "sendgrid", "mailgun", "postmark"]
+
+
+@pytest.fixture(scope="module")
+def factory(tmp_path_factory: pytest.TempPathFactory) -> MessageFactory:
+    return prepare(load(make_project(tmp_path_factory.mktemp("contract"))), real_send=False).factory
+
+
+@pytest.fixture(params=TRANSPORTS)
+def harness(request, tmp_path: Path) -> Iterator[Harness]:
+    name = request.param
+    if name == "outbox":
+        made: Harness = OutboxHarness(tmp_path)
+    elif name in ("smtp", "smtps"):
+        made = SmtpHarness(tmp_path, implicit_tls=name == "smtps")
+    else:
+        made = EspHarness(name, request.getfixturevalue("httpserver"))
+    yield made
+    made.close()
+
+
+def messages_for(harness: Harness, factory: MessageFactory, count: int) -> list[OutgoingMessage]:
+    build = Builder(factory, needs_mime=harness.needs_mime)
+    return [build(Subscriber(f"reader{n}@example.org", first_name=f"R{n}")) for n in range(count)]
+
+
+def send(transport: Transport, messages: list[OutgoingMessage]) -> list:
+    try:
+        return transport.send(messages)
+    finally:
+        transport.close()
+
+
+def assert_normalised(results: list, messages: list[OutgoingMessage]) -> None:
+    assert [r.recipient for r in results] == [m.recipient for m in messages]
+    assert [r.message_id for r in results] == [m.message_id for m in messages]
+    assert {r.status for r in results} <= STATUSES
+    assert all(isinstance(r.detail, str) for r in results)
+
+
+def test_accepted_messages_are_one_delivered_result_each(harness, factory) -> None:
+    sent = messages_for(harness, factory, 3)
+    results = send(harness.open(), sent)
+    assert_normalised(results, sent)
+    assert all(r.status in DELIVERED for r in results)
+    assert all(r.provider_id for r in results)
+    assert sorted(harness.received()) == sorted(m.recipient for m in sent)
+
+
+def test_a_temporary_refusal_is_deferred(harness, factory) -> None:
+    sent = messages_for(harness, factory, 4)
+    harness.defer(sent[2])
+    results = send(harness.open(), sent)
+    assert_normalised(results, sent)
+    assert results[2].status == "deferred" and results[2].detail
+    others = [r for n, r in enumerate(results) if n != 2]
+    if harness.per_recipient_deferral:
+        assert all(r.status in DELIVERED for r in others)
+    else:  # the whole request was answered "later": nothing of it was taken
+        assert {r.status for r in others} == {"deferred"}
+    delivered = {r.recipient for r in results if r.status in DELIVERED}
+    assert set(harness.received()) == delivered
+
+
+def test_a_permanent_refusal_fails_that_recipient_alone_after_any_split(harness, factory) -> None:
+    sent = messages_for(harness, factory, 8)
+    harness.refuse(sent[5])
+    results = send(harness.open(), sent)
+    assert_normalised(results, sent)
+    if not harness.can_refuse:
+        assert all(r.status in DELIVERED for r in results)  # the outbox writes everything
+        return
+    assert results[5].status == "failed" and results[5].detail
+    assert all(r.status in DELIVERED for n, r in enumerate(results) if n != 5)
+    assert sorted(harness.received()) == sorted(m.recipient for m in sent if m is not sent[5])
+
+
+def test_the_secret_never_comes_back(harness, factory) -> None:
+    if harness.secret is None:
+        assert harness.open().secret_variable is None  # nothing to leak: it takes no secret
+        return
+    sent = messages_for(harness, factory, 2)
+    harness.echo_secret()
+    transport = harness.open()
+    try:
+        results = transport.send(sent)
+        texts = [r.detail for r in results]
+    except TransportError as exc:
+        texts = [str(exc)]
+    finally:
+        transport.close()
+    assert texts and any("***" in text for text in texts), texts  # the echo was there
+    for text in texts:
+        for form in secret_forms():
+            assert form not in text
+
+
+def secret_forms() -> list[str]:
+    """The secret as a server might quote it: plain, URL-encoded, inside base64 values."""
+    forms = [SECRET, quote(SECRET, safe="")]
+    for value in (SECRET, f"api:{SECRET}", f"\0{USER}\0{SECRET}", f"{USER}\0{SECRET}"):
+        forms.append(base64.b64encode(value.encode()).decode().rstrip("="))
+    return forms
