@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -48,12 +48,10 @@ class Scripted(Transport):
         self.answer = answer
         self.attempts: dict[str, int] = {}
 
-    def send(self, messages: Sequence[OutgoingMessage]) -> list[RecipientResult]:
-        results = []
+    def stream(self, messages: Sequence[OutgoingMessage]) -> Iterator[list[RecipientResult]]:
         for message in messages:
             attempt = self.attempts[message.recipient] = self.attempts.get(message.recipient, 0) + 1
-            results.append(self.answer(message, attempt))
-        return results
+            yield [self.answer(message, attempt)]
 
 
 def result(message: OutgoingMessage, status: str, **kwargs) -> RecipientResult:
@@ -75,16 +73,22 @@ def test_deferred_messages_are_retried_until_they_go(factory, tmp_path) -> None:
     summary = campaign.run()
     assert summary.counts.sent == 5
     assert set(transport.attempts.values()) == {3}
-    assert {row["attempts"] for row in ledger.rows("send-test")} == {3}
+    assert {row.attempts for row in ledger.rows("send-test")} == {3}
 
 
-def test_attempts_are_bounded(factory, tmp_path) -> None:
-    transport = Scripted(lambda m, n: result(m, "deferred", detail="451 busy"))
-    campaign, ledger = run(factory, tmp_path, transport, 3, max_attempts=3, max_errors_in_a_row=99)
+def test_a_temporary_failure_never_fails_a_reader(factory, tmp_path) -> None:
+    """Tried for ``retry_for`` seconds, then left deferred for the next run, which tries at
+    once: a reader is never lost to a server that says "later" for a while."""
+    transport = Scripted(lambda m, n: result(m, "sent" if n > 4 else "deferred", detail="451 busy"))
+    campaign, ledger = run(factory, tmp_path, transport, 3, retry_for=0.05, max_errors_in_a_row=99)
     summary = campaign.run()
-    assert summary.counts.failed == 3
-    reasons = {row["reason"] for row in ledger.rows("send-test")}
-    assert reasons == {"gave up after 3 attempts; the last: 451 busy"}
+    assert (summary.counts.deferred, summary.counts.failed) == (3, 0)
+    assert summary.last_deferral == "451 busy" and summary.next_try is not None
+    assert {row.reason for row in ledger.rows("send-test")} == {"451 busy"}
+    again = Campaign(factory, ledger, lambda: transport, Policy(concurrency=1, backoff=0.01))
+    again.fill(Subscriber(f"r{n}@example.org") for n in range(3))
+    assert again.run().counts.sent == 3
+    assert set(transport.attempts.values()) == {5}
 
 
 def test_too_many_errors_in_a_row_pause_the_send(factory, tmp_path) -> None:
@@ -111,8 +115,9 @@ def test_a_broken_transport_stops_and_releases_its_batch(factory, tmp_path) -> N
     class Refused(Transport):
         name = "refused"
 
-        def send(self, messages):
+        def stream(self, messages):
             raise TransportError("Example", "bad API key", 401)
+            yield  # a generator, as every stream is
 
     campaign, ledger = run(factory, tmp_path, Refused(), 3)
     with pytest.raises(TransportError, match=r"Example \(HTTP 401\): bad API key"):
@@ -143,11 +148,16 @@ def test_backoff_is_exponential_with_jitter(factory, tmp_path) -> None:
 
 
 def test_a_smaller_subscriber_list_holds_the_others_for_a_later_send(factory, tmp_path) -> None:
-    transport = Scripted(lambda m, n: result(m, "sent"))
     everyone = [Subscriber(f"r{n}@example.org") for n in range(30)]
+
+    def answer(message: OutgoingMessage, attempt: int) -> RecipientResult:
+        if len(transport.attempts) == 10:
+            first.stop()  # Ctrl-C after the tenth message
+        return result(message, "sent")
+
+    transport = Scripted(answer)
     with Ledger(tmp_path / "ledger.sqlite3") as ledger:
         first = Campaign(factory, ledger, lambda: transport, Policy(concurrency=1))
-        first.on_progress = lambda progress: first.stop()  # interrupted after one batch
         first.fill(everyone)
         assert first.run().sent == 10
         smaller = Campaign(factory, ledger, lambda: transport, Policy(concurrency=1))
@@ -176,7 +186,7 @@ def test_stop_while_waiting_for_the_rate_limit_sends_no_more(factory, tmp_path) 
     assert len(transport.attempts) == 1
     counts = ledger.counts("send-test")
     assert (counts.sent, counts.queued, counts.sending) == (1, 4, 0)
-    assert {row["attempts"] for row in ledger.rows("send-test", ("queued",))} == {0}
+    assert {row.attempts for row in ledger.rows("send-test", ("queued",))} == {0}
 
 
 @pytest.mark.parametrize("needs_mime", [True, False], ids=["mime", "esp"])
@@ -232,7 +242,7 @@ def send_process(issue: Path, port: int, subscribers: Path) -> subprocess.Popen:
 
 def in_flight(ledger: Path) -> set[str]:
     with Ledger(ledger) as book:
-        return {row["email"] for row in book.rows("send-test", ("sending",))}
+        return {row.email for row in book.rows("send-test", ("sending",))}
 
 
 def test_kill_9_at_random_points_then_resume_delivers_each_once(issue: Path, tmp_path) -> None:

@@ -47,11 +47,11 @@ def test_claim_marks_rows_sending_and_record_finishes_them(ledger: Ledger) -> No
     assert [r.email for r in claimed] == [f"Reader{n}@example.org" for n in range(3)]
     assert claimed[0].merge_data()["first_name"] == "R0"
     # Committed before any transport sees them: another connection sees "sending".
-    other = sqlite3.connect(ledger.path)
-    assert other.execute("SELECT count(*) FROM deliveries WHERE state='sending'").fetchone() == (3,)
+    with Ledger(ledger.path, read_only=True) as other:
+        assert other.counts(ISSUE).sending == 3
     ledger.record([
-        Outcome(claimed[0].id, "sent", message_id="m0", provider_id="q0", response="250 ok"),
-        Outcome(claimed[1].id, "failed", message_id="m1", reason="550 5.1.1 unknown"),
+        Outcome(claimed[0].id, "sent", provider_id="q0"),
+        Outcome(claimed[1].id, "failed", reason="550 5.1.1 unknown"),
         Outcome(claimed[2].id, "deferred", reason="451 later", next_attempt_at=4e9),
     ])
     counts = ledger.counts(ISSUE)
@@ -59,16 +59,16 @@ def test_claim_marks_rows_sending_and_record_finishes_them(ledger: Ledger) -> No
     assert [r.email for r in ledger.claim(ISSUE, 10)] == ["Reader3@example.org",
                                                          "Reader4@example.org"]
     assert ledger.next_due(ISSUE) == 4e9
-    rows = {row["email"]: row for row in ledger.rows(ISSUE)}
-    assert rows["Reader0@example.org"]["provider_id"] == "q0"
-    assert rows["Reader1@example.org"]["reason"] == "550 5.1.1 unknown"
-    assert rows["Reader2@example.org"]["attempts"] == 1
+    rows = {row.email: row for row in ledger.rows(ISSUE)}
+    assert rows["Reader0@example.org"].provider_id == "q0"
+    assert rows["Reader1@example.org"].reason == "550 5.1.1 unknown"
+    assert rows["Reader2@example.org"].attempts == 1
 
 
 def test_a_resumed_fill_requeues_in_flight_rows_and_never_sent_ones(ledger: Ledger) -> None:
     ledger.fill(ISSUE, readers(4))
     sent, in_flight = ledger.claim(ISSUE, 2)
-    ledger.record([Outcome(sent.id, "sent", message_id="m")])
+    ledger.record([Outcome(sent.id, "sent")])
     resumed = ledger.fill(ISSUE, readers(4))
     assert resumed.resumed == 1
     claimed = [r.email for r in ledger.claim(ISSUE, 10)]
@@ -158,16 +158,27 @@ def test_status_csv_to_a_missing_folder_or_a_folder_is_one_line(ledger: Ledger, 
 def test_a_ledger_from_before_schema_versions_is_migrated_and_keeps_its_rows(tmp_path) -> None:
     path = tmp_path / "old.sqlite3"
     with sqlite3.connect(path) as db:  # the schema of the first release, without a version
-        db.executescript(MIGRATIONS[0][0] + ";")
-        db.execute(
-            "INSERT INTO deliveries (issue_id, address, email, merge_data, state, updated_at) "
-            "VALUES ('news', 'a@example.org', 'a@example.org', '{}', 'sent', 0)"
+        MIGRATIONS[0](db)
+        db.executemany(
+            "INSERT INTO deliveries (issue_id, address, email, merge_data, state, message_id, "
+            "provider_id, reason, updated_at) VALUES ('news', ?, ?, ?, ?, ?, ?, ?, 0)",
+            [("a@example.org", "A@example.org", '{"first_name": "Ayşe"}', "sent",
+              "news.0123@iom.int", "Q1", None),
+             ("b@example.org", "b@example.org", "{}", "failed", None, None, "550 5.1.1 unknown"),
+             ("c@example.org", "c@example.org", "{}", "queued", None, None, None)],
         )
-    assert status(path, "news").counts.sent == 1  # read-only readers upgrade it too
+    report = status(path, "news")  # read-only readers upgrade it too
+    assert (report.counts.sent, report.counts.failed, report.counts.queued) == (1, 1, 1)
+    assert [f.reason for f in report.failures] == ["550 5.1.1 unknown"]
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     with Ledger(path) as ledger:
-        assert ledger.counts("news").sent == 1
+        first = next(ledger.rows("news"))
+        assert (first.email, first.provider_id) == ("A@example.org", "Q1")
+        assert first.message_id.startswith("news.") and first.message_id.endswith("@iom.int")
+        ledger.fill("news", [Subscriber(e) for e in ("a@example.org", "c@example.org")])
+        (claimed,) = ledger.claim("news", 10)  # the queued one; sent and failed stay done
+        assert claimed.email == "c@example.org"
 
 
 def test_a_ledger_from_a_newer_mailer_is_refused_untouched(tmp_path) -> None:

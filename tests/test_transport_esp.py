@@ -145,9 +145,10 @@ def test_a_refused_key_after_an_accepted_half_keeps_that_half(factory, httpserve
         Response(json.dumps(PROVIDERS["sendgrid"].error), 401),
     ])
     httpserver.expect_request("/v3/mail/send").respond_with_handler(lambda _: next(answers))
-    results = open_transport("sendgrid", httpserver).send(messages(factory, 4))
-    assert [r.status for r in results] == ["queued", "queued", "deferred", "deferred"]
-    assert "HTTP 401" in results[2].detail
+    exchanges = open_transport("sendgrid", httpserver).stream(messages(factory, 4))
+    assert [r.status for r in next(exchanges)] == ["queued", "queued"]  # recorded first ...
+    with pytest.raises(TransportError, match="HTTP 401"):  # ... then the send stops
+        next(exchanges)
 
 
 # -- the API key stays secret -------------------------------------------------------------------

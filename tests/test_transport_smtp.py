@@ -189,13 +189,13 @@ def test_faults_end_in_exactly_one_delivery_each(factory, tmp_path, pipelining: 
         with Ledger(tmp_path / "ledger.sqlite3") as ledger:
             campaign = Campaign(
                 factory, ledger, parse_transport(f"smtp://127.0.0.1:{server.port}", tmp_path),
-                Policy(concurrency=4, max_attempts=30, backoff=0.01, max_backoff=0.05,
+                Policy(concurrency=4, backoff=0.01, max_backoff=0.05,
                        max_errors_in_a_row=1000),
                 suppression=suppression,
             )
             campaign.fill(Subscriber(r) for r in readers)
             summary = campaign.run()
-            failed = {row["email"] for row in ledger.rows("send-test", ("failed",))}
+            failed = {row.email for row in ledger.rows("send-test", ("failed",))}
     finally:
         server.stop()
     delivered = recorder.delivered()

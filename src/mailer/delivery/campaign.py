@@ -3,17 +3,25 @@
 It knows the ledger and the transport contract (``mailer.delivery.transports.base``), never a
 provider's details. Each of ``concurrency`` worker threads holds its own transport (its own
 SMTP connection or HTTP session) and loops: claim a batch (committed as ``sending``), wait for
-the shared rate limit, build the messages, send, record the results.
+the shared rate limit, build the messages, and hand them to the transport, which yields each
+result as soon as its server answered. Each result is committed to the ledger before the
+transport hands over the next message (or, for an ESP, the next request): so a killed process
+leaves at most one message per connection, or one request per worker, sent but unrecorded.
 
-* Deferred results come back after an exponential backoff with jitter, or after the
-  server's ``Retry-After`` (which also holds every worker until then); after ``max_attempts``
-  the row is failed.
+* Temporary failures are tried again on a schedule a person can wait for: after 1, 2, 4, 8 ...
+  seconds (with jitter, at most ``max_backoff``), or after the server's ``Retry-After``, which
+  also holds every worker until then. A row is tried for ``retry_for`` seconds from its first
+  deferral in this run; then it stays ``deferred`` for the next run (which tries it at once),
+  and the run ends when nothing else is due. A row never fails for a temporary reason.
 * Permanent failures are recorded with the server's words; unknown addresses (``bounce``) are
   added to the suppression list.
-* ``max_errors_in_a_row`` failed or deferred results in a row pause the send (DeliveryError),
-  as listmonk does: something is wrong with the server or the account, not with the readers.
-* :meth:`Campaign.stop` (Ctrl-C) takes no new batches, lets the ones in flight finish and
-  records them; running the same send again resumes.
+* ``max_errors_in_a_row`` failed or deferred outcomes in a row pause the send
+  (DeliveryError), as listmonk does: something is wrong with the server or the account, not
+  with the readers. An outcome shared by a whole request (an ESP's 429 or 5xx) is one error.
+* A TransportError (a refused login, an account not allowed to send) stops the send; the rows
+  it did not take go back to the queue, and nobody is failed.
+* :meth:`Campaign.stop` (Ctrl-C) hands nothing more over, records what was in flight, and
+  returns; running the same send again resumes.
 """
 
 from __future__ import annotations
@@ -32,6 +40,9 @@ from mailer.delivery.ledger import Counts, FillResult, Ledger, LedgerRecipient, 
 from mailer.delivery.message import MessageFactory, OutgoingMessage, Recipient
 from mailer.delivery.transports.base import RecipientResult, Transport
 from mailer.errors import DeliveryError, MailerError
+from mailer.fields import domain_of
+
+PROGRESS_EVERY = 0.5  # seconds between progress reports to ``on_progress``
 
 
 @dataclass(frozen=True)
@@ -41,9 +52,9 @@ class Policy:
     concurrency: int = 4
     rate: float | None = None  # messages per second across all workers
     max_errors_in_a_row: int = 50
-    max_attempts: int = 5
-    backoff: float = 30.0
-    max_backoff: float = 1800.0
+    retry_for: float = 900.0  # seconds a deferred row is retried in one run
+    backoff: float = 1.0
+    max_backoff: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,7 @@ class Progress:
     total: int
     sent: int
     failed: int
+    deferred: int = 0  # rows waiting to be tried again
 
     @property
     def done(self) -> int:
@@ -65,6 +77,8 @@ class Summary:
     failed: int = 0
     elapsed: float = 0.0
     interrupted: bool = False
+    next_try: float | None = None  # when rows left deferred are due again (epoch seconds)
+    last_deferral: str = ""  # the server's words on the last deferral
 
     @property
     def per_second(self) -> float:
@@ -111,6 +125,11 @@ class _Shared:
     in_flight: int = 0
     hold_until: float = 0.0
     last_error: str = ""
+    last_deferral: str = ""
+    # row id -> (first deferral in this run, deferrals in this run), for rows still waiting
+    retries: dict[int, tuple[float, int]] = field(default_factory=dict)
+    parked: int = 0  # rows left deferred for the next run
+    next_try: float | None = None  # the earliest next attempt of a parked row
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -144,7 +163,8 @@ class Campaign:
 
     def fill(self, audience: Iterable[Recipient]) -> FillResult:
         """Queue the audience in the ledger (a no-op for readers already there)."""
-        result = self.ledger.fill(self.issue_id, audience)
+        domain = domain_of(self.factory.content.sender_address)
+        result = self.ledger.fill(self.issue_id, audience, domain=domain)
         self._baseline()
         return result
 
@@ -154,7 +174,7 @@ class Campaign:
         self._total, self._start_sent, self._start_failed = counts.total, counts.sent, counts.failed
 
     def stop(self) -> None:
-        """Take no new batches; the ones in flight finish and are recorded."""
+        """Hand nothing more over; what is in flight finishes and is recorded."""
         self._stop.set()
 
     def run(self) -> Summary:
@@ -180,7 +200,9 @@ class Campaign:
                 worker.start()
             for worker in workers:
                 while worker.is_alive():
-                    worker.join(0.2)
+                    worker.join(PROGRESS_EVERY)
+                    self._report()
+            self._report()
         finally:
             if in_main:
                 signal.signal(signal.SIGINT, previous)
@@ -188,6 +210,7 @@ class Campaign:
         summary = Summary(
             self.issue_id, self.ledger.counts(self.issue_id), sent=shared.sent,
             failed=shared.failed, elapsed=time.monotonic() - started, interrupted=interrupted,
+            next_try=shared.next_try, last_deferral=shared.last_deferral,
         )
         if self._failure is not None:
             raise self._failure
@@ -198,6 +221,10 @@ class Campaign:
                 "sent so far. Fix the cause, then run the same send again to resume"
             )
         return summary
+
+    def _report(self) -> None:
+        if self.on_progress is not None:
+            self.on_progress(self.progress())
 
     # -- the workers ------------------------------------------------------------------------
 
@@ -251,15 +278,14 @@ class Campaign:
         return True
 
     def _deliver(self, transport: Transport, build: Builder, rows: list[LedgerRecipient]) -> None:
+        """Send ``rows``, recording each outcome before the next message is handed over."""
         shared = self._shared
         with shared.lock:
             shared.in_flight += len(rows)
+        done: set[int] = set()
         try:
             if self._limiter is not None and self._stop.wait(self._limiter.delay(len(rows))):
-                # Stopped while waiting for the rate limit: nothing was handed over.
-                self.ledger.record([Outcome(r.id, "queued", attempted=False) for r in rows])
-                return
-            outcomes: list[Outcome] = []
+                return  # stopped while waiting for the rate limit: nothing was handed over
             sendable: list[LedgerRecipient] = []
             messages: list[OutgoingMessage] = []
             for row in rows:
@@ -267,91 +293,106 @@ class Campaign:
                     messages.append(build(row))
                     sendable.append(row)
                 except MailerError as exc:  # a header injection, an impossible address
-                    outcomes.append(Outcome(row.id, "failed", reason=str(exc)))
+                    failed = RecipientResult(row.email, "", "failed", detail=str(exc))
+                    self.ledger.record([self._outcome(row, failed)])
+                    self._count([(row, failed)])
+                    done.add(row.id)
+            if not messages:
+                return
+            exchanges = transport.stream(messages)
+            waiting = iter(sendable)
             try:
-                results = transport.send(messages) if messages else []
-            except BaseException:
-                # Nothing of this batch was accepted: back in the queue, not an attempt.
-                self.ledger.record([Outcome(r.id, "queued", attempted=False) for r in sendable])
-                raise
-            if len(results) != len(messages):
-                raise RuntimeError(
-                    f"{transport.name} returned {len(results)} results for {len(messages)} "
-                    "messages"
-                )
-            outcomes += [self._outcome(r, res) for r, res in zip(sendable, results, strict=True)]
-            self.ledger.record(outcomes)
-            self._bounce(sendable, results)
-            self._count(outcomes)
+                for results in exchanges:
+                    answered = [(next(waiting), result) for result in results]
+                    self.ledger.record([self._outcome(row, r) for row, r in answered])
+                    done.update(row.id for row, _ in answered)
+                    self._count(answered)
+                    if self._stop.is_set():
+                        break  # Ctrl-C, a pause or another worker's failure: hand over no more
+            finally:
+                exchanges.close()
         finally:
+            # Whatever was not answered was not handed over: back in the queue, no attempt.
+            released = [Outcome(r.id, "queued", attempted=False) for r in rows if r.id not in done]
+            if released:
+                self.ledger.record(released)
             with shared.lock:
                 shared.in_flight -= len(rows)
-        if self.on_progress is not None:
-            self.on_progress(self.progress())
 
     def _outcome(self, row: LedgerRecipient, result: RecipientResult) -> Outcome:
         if result.delivered:
             return Outcome(
-                row.id, "sent", message_id=result.message_id, provider_id=result.provider_id,
-                response=result.detail,
+                row.id, "sent", provider_id=result.provider_id, shared_id=result.shared
             )
         if result.status == "failed":
-            return Outcome(row.id, "failed", message_id=result.message_id, reason=result.detail)
-        attempts = row.attempts + 1
-        if attempts >= self.policy.max_attempts:
-            return Outcome(
-                row.id, "failed", message_id=result.message_id,
-                reason=f"gave up after {attempts} attempts; the last: {result.detail}",
-            )
+            return Outcome(row.id, "failed", reason=result.detail)
         now = time.time()
-        if result.retry_after is not None:
-            delay = result.retry_after
-            with self._shared.lock:
-                self._shared.hold_until = max(self._shared.hold_until, now + delay)
-        else:
-            delay = self.backoff(attempts)
-        return Outcome(
-            row.id, "deferred", message_id=result.message_id, reason=result.detail,
-            next_attempt_at=now + delay,
-        )
+        shared = self._shared
+        with shared.lock:
+            first, tries = shared.retries.get(row.id, (now, 0))
+            tries += 1
+            shared.retries[row.id] = (first, tries)
+            shared.last_deferral = result.detail
+            if result.retry_after is not None:
+                shared.hold_until = max(shared.hold_until, now + result.retry_after)
+        delay = result.retry_after if result.retry_after is not None else self.backoff(tries)
+        due = now + delay
+        park = due > first + self.policy.retry_for
+        if park:  # left for the next run, which tries it at once
+            with shared.lock:
+                shared.retries.pop(row.id, None)
+                shared.parked += 1
+                shared.next_try = due if shared.next_try is None else min(shared.next_try, due)
+        return Outcome(row.id, "deferred", reason=result.detail, next_attempt_at=due, park=park)
 
     def backoff(self, attempts: int) -> float:
         """Exponential in the attempts made, with jitter so retries do not arrive in step."""
         ceiling = min(self.policy.max_backoff, self.policy.backoff * 2 ** (attempts - 1))
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
-    def _bounce(self, rows: Sequence[LedgerRecipient], results: Sequence[RecipientResult]) -> None:
-        if self.suppression is None:
-            return
-        for row, result in zip(rows, results, strict=True):
-            if result.bounce:
-                # ValueError: not an address the list can hold; the ledger has the failure.
-                with contextlib.suppress(ValueError):
-                    self.suppression.add(row.email, "bounced")
+    def _bounce(self, row: LedgerRecipient) -> None:
+        if self.suppression is not None:
+            # ValueError: not an address the list can hold; the ledger has the failure.
+            with contextlib.suppress(ValueError):
+                self.suppression.add(row.email, "bounced")
 
-    def _count(self, outcomes: Sequence[Outcome]) -> None:
-        shared = self._shared
-        with shared.lock:
-            for outcome in outcomes:
-                if outcome.state == "sent":
-                    shared.sent += 1
-                    shared.errors_in_a_row = 0
+    def _count(self, answered: Sequence[tuple[LedgerRecipient, RecipientResult]]) -> None:
+        """Tally one exchange's results. An answer shared by a whole request (one 429 for
+        1,000 readers) is one error, not one per reader."""
+        for row, result in answered:
+            if result.bounce:
+                self._bounce(row)
+        state = self._shared
+        with state.lock:
+            shared_counted = False
+            for row, result in answered:
+                if result.status != "deferred":
+                    state.retries.pop(row.id, None)
+                if result.delivered:
+                    state.sent += 1
+                    state.errors_in_a_row = 0
                     continue
-                if outcome.state == "failed":
-                    shared.failed += 1
-                shared.errors_in_a_row += 1
-                shared.last_error = outcome.reason or ""
-            if shared.errors_in_a_row >= self.policy.max_errors_in_a_row and self._paused is None:
-                self._paused = shared.last_error
+                if result.status == "failed":
+                    state.failed += 1
+                if result.shared:
+                    if shared_counted:
+                        continue
+                    shared_counted = True
+                state.errors_in_a_row += 1
+                state.last_error = result.detail
+            if state.errors_in_a_row >= self.policy.max_errors_in_a_row and self._paused is None:
+                self._paused = state.last_error
                 self._stop.set()
 
     def progress(self) -> Progress:
         shared = self._shared
-        return Progress(
-            total=self._total,
-            sent=self._start_sent + shared.sent,
-            failed=self._start_failed + shared.failed,
-        )
+        with shared.lock:
+            return Progress(
+                total=self._total,
+                sent=self._start_sent + shared.sent,
+                failed=self._start_failed + shared.failed,
+                deferred=len(shared.retries) + shared.parked,
+            )
 
 
 @dataclass(frozen=True)

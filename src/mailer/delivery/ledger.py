@@ -4,70 +4,131 @@ A row moves ``queued`` -> ``sending`` -> ``sent`` | ``deferred`` | ``failed``; `
 rows come back when their ``next_attempt_at`` is due. Each fill numbers itself and stamps the
 rows of its audience; only those are sent, so a reader missing from this run's subscriber list
 (unsubscribed, suppressed, or a partial file) is not sent now but keeps its row, and a later
-fill that finds it again sends it. The runner marks rows ``sending`` in a
-committed transaction *before* the transport sees them and records the outcome right after, so
+fill that finds it again sends it. A row the runner gives up on for this run (deferred past
+its retry window) is *parked*: its fill stamp is cleared, so this run no longer waits for it,
+and the next fill takes it again, due at once.
+
+The runner marks rows ``sending`` in a committed transaction *before* the transport sees them
+and records each exchange's outcome right after it, before the next message is handed over:
 after a crash (even ``kill -9``) the ``sending`` rows are exactly the messages that may or may
-not have gone out. A resumed send sends those again, with the same Message-ID (it is derived
-from issue and address), and never touches a ``sent`` row.
+not have gone out, at most one exchange per connection. A resumed send sends those again, with
+the same Message-ID (derived from issue and address), and never touches a ``sent`` row.
 
 The database is in WAL mode with ``synchronous=NORMAL``: a commit survives the process being
 killed (not a power cut), and readers such as ``mailer status`` (which opens the file read-only)
-never block the sender.
-Filling the ledger streams the audience in chunks, so memory does not grow with the list.
+never block the sender. Filling streams the audience in chunks, so memory does not grow with
+the list; a row takes about 120 bytes on disk (see ``bench/bench_million.py``): the issue is a
+number, the address is kept once with a 64-bit key for uniqueness, states are small numbers,
+Message-IDs are derived rather than stored, and an ESP's id for a whole request is kept once.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
-import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from hashlib import blake2b
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from filelock import FileLock, Timeout
+
+from mailer.delivery.message_ids import message_id_for
 from mailer.errors import DeliveryError, MailerError
 
 if TYPE_CHECKING:  # importing the message builder would slow ``mailer status`` down
     from mailer.delivery.message import Recipient
 
-STATES = ("queued", "sending", "sent", "deferred", "failed")
+STATES = ("queued", "deferred", "sending", "sent", "failed")
+CODES = {name: code for code, name in enumerate(STATES)}  # as stored: a byte, not a word
+DUE = "state < 2"  # queued or deferred: the rows a send takes (the partial index's condition)
 CHUNK = 1000  # rows per executemany when filling the ledger
+MERGE_COLUMNS = ("name", "first_name", "last_name", "language")  # with email: merge data
+
+
+def address_key(email: str) -> int:
+    """A signed 64-bit digest of the address in lower case: one row per reader and issue.
+
+    Two different addresses share a key with odds of about n²/2⁶⁵ (3 in 100 million for a
+    million readers).
+    """
+    digest = blake2b(email.lower().encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)
+
+
+def _version_1(db: sqlite3.Connection) -> None:
+    """The first release's table; a ledger from before versions were kept has it already."""
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS deliveries (
+            id INTEGER PRIMARY KEY, issue_id TEXT NOT NULL, address TEXT NOT NULL,
+            email TEXT NOT NULL, name TEXT NOT NULL DEFAULT '', merge_data TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'queued', attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL DEFAULT 0, message_id TEXT, provider_id TEXT,
+            response TEXT, reason TEXT, fill INTEGER NOT NULL DEFAULT 0,
+            updated_at REAL NOT NULL, UNIQUE (issue_id, address))"""
+    )
+
+
+def _version_2(db: sqlite3.Connection) -> None:
+    """Compact rows: issues and shared request ids by number, the address once, numeric states,
+    no stored Message-IDs; the first release's rows are carried over."""
+    db.execute("CREATE TABLE issues (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, "
+               "domain TEXT NOT NULL DEFAULT '')")
+    db.execute("CREATE TABLE requests (id INTEGER PRIMARY KEY, provider_id TEXT NOT NULL UNIQUE)")
+    db.execute(
+        """CREATE TABLE recipients (
+            id INTEGER PRIMARY KEY,          -- the order of the subscriber file
+            issue INTEGER NOT NULL,          -- issues.id
+            key INTEGER NOT NULL,            -- address_key(email)
+            email TEXT NOT NULL,
+            name TEXT, first_name TEXT, last_name TEXT, language TEXT,  -- NULL when empty
+            state INTEGER NOT NULL DEFAULT 0,  -- an index into STATES
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL DEFAULT 0,
+            provider_id TEXT,                -- the server's id for this one message
+            request INTEGER,                 -- requests.id: an ESP's id for a whole request
+            detail TEXT,                     -- why it is deferred or failed
+            fill INTEGER NOT NULL DEFAULT 0,  -- the fill that may send it; 0: parked or held
+            updated_at INTEGER NOT NULL,
+            UNIQUE (issue, key)
+        )"""
+    )
+    db.execute(f"CREATE INDEX recipients_due ON recipients (issue, fill, next_attempt_at) "
+               f"WHERE {DUE}")
+    db.execute("CREATE INDEX recipients_sending ON recipients (issue) WHERE state = 2")
+    old = db.execute("SELECT issue_id, email, merge_data, state, attempts, next_attempt_at, "
+                     "provider_id, coalesce(reason, ''), fill, updated_at, message_id "
+                     "FROM deliveries ORDER BY id")
+    for issue_id, email, data, state, attempts, due, provider, reason, fill, updated, mid in old:
+        issue = _issue_number(db, issue_id, mid.rpartition("@")[2] if mid else "")
+        fields = json.loads(data)
+        db.execute(
+            "INSERT OR IGNORE INTO recipients (issue, key, email, name, first_name, last_name, "
+            "language, state, attempts, next_attempt_at, provider_id, detail, fill, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (issue, address_key(email), email, *(fields.get(c) or None for c in MERGE_COLUMNS),
+             CODES[state], attempts, due, provider, reason or None, fill, int(updated)),
+        )
+    db.execute("DROP TABLE deliveries")
+
+
+def _issue_number(db: sqlite3.Connection, issue_id: str, domain: str = "") -> int:
+    db.execute("INSERT OR IGNORE INTO issues (name, domain) VALUES (?, ?)", (issue_id, domain))
+    if domain:
+        db.execute("UPDATE issues SET domain = ? WHERE name = ? AND domain = ''",
+                   (domain, issue_id))
+    return db.execute("SELECT id FROM issues WHERE name = ?", (issue_id,)).fetchone()[0]
+
 
 # Each step takes the ledger from one schema version (``PRAGMA user_version``) to the next, in
 # one transaction; a ledger from before versions were kept is version 0 with the table of step
-# 1 already there, which its ``IF NOT EXISTS`` leaves alone. Later versions add steps here.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (  # 0 -> 1: one row per (issue, recipient)
-        """CREATE TABLE IF NOT EXISTS deliveries (
-            id INTEGER PRIMARY KEY,
-            issue_id TEXT NOT NULL,
-            address TEXT NOT NULL,          -- the address in lower case: one row per reader
-            email TEXT NOT NULL,
-            name TEXT NOT NULL DEFAULT '',
-            merge_data TEXT NOT NULL,       -- JSON of the subscriber's merge fields
-            state TEXT NOT NULL DEFAULT 'queued'
-                CHECK (state IN ('queued', 'sending', 'sent', 'deferred', 'failed')),
-            attempts INTEGER NOT NULL DEFAULT 0,
-            next_attempt_at REAL NOT NULL DEFAULT 0,
-            message_id TEXT,
-            provider_id TEXT,
-            response TEXT,                  -- what the server said when it took the message
-            reason TEXT,                    -- why it is deferred or failed
-            fill INTEGER NOT NULL DEFAULT 0, -- the last fill that found the reader in the
-                                             -- audience; a send only claims rows of its fill
-            updated_at REAL NOT NULL,
-            UNIQUE (issue_id, address)
-        )""",
-        "CREATE INDEX IF NOT EXISTS deliveries_due "
-        "ON deliveries (issue_id, state, next_attempt_at)",
-    ),
-)
+# 1 already there. Later versions add steps here.
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_version_1, _version_2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -81,8 +142,7 @@ def migrate(db: sqlite3.Connection, path: Path) -> None:
         db.execute("BEGIN IMMEDIATE")
         try:
             if _version(db, path) == number:  # another process may have migrated it meanwhile
-                for statement in MIGRATIONS[number]:
-                    db.execute(statement)
+                MIGRATIONS[number](db)
                 db.execute(f"PRAGMA user_version = {number + 1}")
         except BaseException:
             db.execute("ROLLBACK")
@@ -120,12 +180,12 @@ class Outcome:
 
     id: int
     state: str  # sent | deferred | failed | queued (released, never handed over)
-    message_id: str | None = None
     provider_id: str | None = None
-    response: str | None = None
+    shared_id: bool = False  # provider_id names the whole request, not this message alone
     reason: str | None = None
     next_attempt_at: float = 0.0
     attempted: bool = True
+    park: bool = False  # deferred past this run's retry window: leave it for the next run
 
 
 @dataclass(frozen=True)
@@ -157,6 +217,21 @@ class Counts:
         return self.queued + self.sending + self.deferred
 
 
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One recipient as ``mailer status`` reports it."""
+
+    email: str
+    name: str
+    state: str
+    attempts: int
+    next_attempt_at: float
+    message_id: str
+    provider_id: str
+    reason: str
+    updated_at: float
+
+
 class Ledger:
     """The ledger file; safe to share between the runner's threads."""
 
@@ -164,8 +239,9 @@ class Ledger:
         """Open (and create) the ledger; ``read_only`` never writes, and needs a ledger there."""
         self.path = path
         self._lock = threading.Lock()
-        self._lock_file: int | None = None
+        self._sender_lock: FileLock | None = None
         self._fills: dict[str, int] = {}  # issue -> this ledger's last fill of it
+        self._issues: dict[str, int] = {}  # issue id -> its number in this file
         if read_only:
             self._db = self._open_read_only(path)
             return
@@ -206,7 +282,8 @@ class Ledger:
         try:
             db.execute("PRAGMA busy_timeout=10000")
             found = db.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deliveries'"
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                "AND name IN ('deliveries', 'recipients')"
             ).fetchone()
         except sqlite3.OperationalError as exc:  # e.g. a WAL file in a folder it cannot write
             db.close()
@@ -221,9 +298,9 @@ class Ledger:
     def close(self) -> None:
         with self._lock:
             self._db.close()
-        if self._lock_file is not None:
-            os.close(self._lock_file)
-            self._lock_file = None
+        if self._sender_lock is not None:
+            self._sender_lock.release()
+            self._sender_lock = None
 
     def __enter__(self) -> Ledger:
         return self
@@ -243,72 +320,95 @@ class Ledger:
             self._db.execute("COMMIT")
 
     def lock_for_sending(self) -> None:
-        """Make sure no other ``mailer send`` uses this ledger; released when the process ends."""
-        descriptor = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        """Make sure no other ``mailer send`` uses this ledger; released when it is closed or
+        the process ends (an OS lock: a killed sender leaves nothing to clean up)."""
+        lock = FileLock(f"{self.path}.lock", timeout=0)
         try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(descriptor)
+            lock.acquire()
+        except Timeout:
             raise DeliveryError(
                 f"another mailer send is using the ledger {self.path}; wait for it to finish "
                 "(or stop it) before starting again"
             ) from None
-        self._lock_file = descriptor
+        self._sender_lock = lock
+
+    def _issue(self, issue_id: str) -> int | None:
+        """The issue's number in this file, or None if it has no rows."""
+        number = self._issues.get(issue_id)
+        if number is None:
+            with self._lock:
+                found = self._db.execute(
+                    "SELECT id FROM issues WHERE name = ?", (issue_id,)
+                ).fetchone()
+            if found is None:
+                return None
+            number = self._issues[issue_id] = found[0]
+        return number
 
     # -- filling --------------------------------------------------------------------------
 
-    def fill(self, issue_id: str, audience: Iterable[Recipient]) -> FillResult:
+    def fill(
+        self, issue_id: str, audience: Iterable[Recipient], *, domain: str = ""
+    ) -> FillResult:
         """Queue every reader of ``audience`` not yet in the ledger for ``issue_id``.
 
         Rows a previous run left ``sending`` are queued again (they were in flight when it
-        stopped). From now on :meth:`claim` takes only rows of this audience: an unsent row
-        whose reader is not in it (unsubscribed, suppressed, or missing from this file) is not
-        sent, but stays queued or deferred for a later fill that finds the reader again.
+        stopped), and deferred ones are due at once (a person asked to go on). From now on
+        :meth:`claim` takes only rows of this audience: an unsent row whose reader is not in
+        it is not sent, but stays for a later fill that finds the reader again. ``domain`` is
+        the Message-ID's domain (the sender's), for reports.
         """
-        now = time.time()
+        now = int(time.time())
         with self._transaction() as db:
+            issue = _issue_number(db, issue_id, domain)
             fill = db.execute(
-                "SELECT coalesce(max(fill), 0) + 1 FROM deliveries WHERE issue_id = ?", (issue_id,)
+                "SELECT coalesce(max(fill), 0) + 1 FROM recipients WHERE issue = ?", (issue,)
             ).fetchone()[0]
-            before = self._count(db, issue_id)
+            before = self._count(db, issue)
             resumed = db.execute(
-                "UPDATE deliveries SET state = 'queued', updated_at = ? "
-                "WHERE issue_id = ? AND state = 'sending'", (now, issue_id),
+                "UPDATE recipients SET state = 0, updated_at = ? WHERE issue = ? AND state = 2",
+                (now, issue),
             ).rowcount
+            db.execute(
+                "UPDATE recipients SET next_attempt_at = 0 WHERE issue = ? AND state = 1",
+                (issue,),
+            )
+        self._issues[issue_id] = issue
         rows = (
-            (issue_id, r.email.lower(), r.email, r.name or "",
-             json.dumps(r.merge_data(), ensure_ascii=False), fill, now)
+            (issue, address_key(r.email), r.email,
+             *((r.merge_data().get(c) or None) for c in MERGE_COLUMNS), fill, now)
             for r in audience
         )
         while chunk := list(islice(rows, CHUNK)):
             with self._transaction() as db:
                 db.executemany(
-                    "INSERT INTO deliveries (issue_id, address, email, name, merge_data, fill, "
-                    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (issue_id, address) "
-                    "DO UPDATE SET fill = excluded.fill, name = excluded.name, "
-                    "merge_data = excluded.merge_data WHERE state != 'sent'",
+                    "INSERT INTO recipients (issue, key, email, name, first_name, last_name, "
+                    "language, fill, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (issue, key) DO UPDATE SET fill = excluded.fill, "
+                    "name = excluded.name, first_name = excluded.first_name, "
+                    "last_name = excluded.last_name, language = excluded.language "
+                    "WHERE state != 3",
                     chunk,
                 )
         with self._lock:
             left = self._db.execute(
-                "SELECT count(*) FROM deliveries "
-                "WHERE issue_id = ? AND state IN ('queued', 'deferred') AND fill != ?",
-                (issue_id, fill),
+                f"SELECT count(*) FROM recipients WHERE issue = ? AND {DUE} AND fill != ?",
+                (issue, fill),
             ).fetchone()[0]
-            total = self._count(self._db, issue_id)
+            total = self._count(self._db, issue)
         self._fills[issue_id] = fill
         return FillResult(added=total - before, total=total, resumed=resumed, left=left)
 
-    def _current_fill(self, issue_id: str) -> int:
+    def _current(self, issue_id: str) -> tuple[int, int]:
         try:
-            return self._fills[issue_id]
+            return self._issues[issue_id], self._fills[issue_id]
         except KeyError:
             raise RuntimeError(f"fill the ledger for {issue_id} before sending it") from None
 
     @staticmethod
-    def _count(db: sqlite3.Connection, issue_id: str) -> int:
+    def _count(db: sqlite3.Connection, issue: int) -> int:
         return db.execute(
-            "SELECT count(*) FROM deliveries WHERE issue_id = ?", (issue_id,)
+            "SELECT count(*) FROM recipients WHERE issue = ?", (issue,)
         ).fetchone()[0]
 
     # -- sending --------------------------------------------------------------------------
@@ -316,69 +416,101 @@ class Ledger:
     def claim(self, issue_id: str, limit: int, now: float | None = None) -> list[LedgerRecipient]:
         """Mark up to ``limit`` due rows of the last fill ``sending`` (committed); return them."""
         now = time.time() if now is None else now
-        fill = self._current_fill(issue_id)
+        issue, fill = self._current(issue_id)
         with self._transaction() as db:
             rows = db.execute(
-                "UPDATE deliveries SET state = 'sending', updated_at = ? WHERE id IN ("
-                " SELECT id FROM deliveries WHERE issue_id = ? AND state IN ('queued', 'deferred')"
-                " AND fill = ? AND next_attempt_at <= ? LIMIT ?)"
-                " RETURNING id, email, name, merge_data, attempts",
-                (now, issue_id, fill, now, limit),
+                "UPDATE recipients SET state = 2, updated_at = ? WHERE id IN ("
+                f" SELECT id FROM recipients WHERE issue = ? AND fill = ? AND {DUE}"
+                " AND next_attempt_at <= ? LIMIT ?)"
+                " RETURNING id, email, name, first_name, last_name, language, attempts",
+                (int(now), issue, fill, now, limit),
             ).fetchall()
         rows.sort()  # RETURNING gives no order; keep the file's
-        return [LedgerRecipient(i, e, n, json.loads(d), a) for i, e, n, d, a in rows]
+        return [
+            LedgerRecipient(row_id, email, name or "", {
+                "email": email, "name": name or "", "first_name": first or "",
+                "last_name": last or "", "language": language or "",
+            }, attempts)
+            for row_id, email, name, first, last, language, attempts in rows
+        ]
 
     def record(self, outcomes: Sequence[Outcome]) -> None:
         """Write the outcome of each claimed row, in one transaction."""
-        now = time.time()
+        now = int(time.time())
         with self._transaction() as db:
+            requests = {
+                o.provider_id: self._request(db, o.provider_id)
+                for o in outcomes if o.shared_id and o.provider_id
+            }
             db.executemany(
-                "UPDATE deliveries SET state = ?, message_id = coalesce(?, message_id), "
-                "provider_id = coalesce(?, provider_id), response = coalesce(?, response), "
-                "reason = ?, next_attempt_at = ?, attempts = attempts + ?, updated_at = ? "
-                "WHERE id = ?",
+                "UPDATE recipients SET state = ?, provider_id = coalesce(?, provider_id), "
+                "request = coalesce(?, request), detail = ?, next_attempt_at = ?, "
+                "attempts = attempts + ?, fill = CASE WHEN ? THEN 0 ELSE fill END, "
+                "updated_at = ? WHERE id = ?",
                 [
-                    (o.state, o.message_id, o.provider_id, o.response, o.reason,
-                     o.next_attempt_at, int(o.attempted), now, o.id)
+                    (CODES[o.state], None if o.shared_id else o.provider_id,
+                     requests.get(o.provider_id), o.reason or None, o.next_attempt_at,
+                     int(o.attempted), o.park, now, o.id)
                     for o in outcomes
                 ],
             )
 
+    @staticmethod
+    def _request(db: sqlite3.Connection, provider_id: str) -> int:
+        db.execute("INSERT OR IGNORE INTO requests (provider_id) VALUES (?)", (provider_id,))
+        return db.execute(
+            "SELECT id FROM requests WHERE provider_id = ?", (provider_id,)
+        ).fetchone()[0]
+
     def next_due(self, issue_id: str) -> float | None:
         """When the earliest row of the last fill is due, or None if none is waiting."""
-        fill = self._current_fill(issue_id)
+        issue, fill = self._current(issue_id)
         with self._lock:
             return self._db.execute(
-                "SELECT min(next_attempt_at) FROM deliveries "
-                "WHERE issue_id = ? AND state IN ('queued', 'deferred') AND fill = ?",
-                (issue_id, fill),
+                f"SELECT min(next_attempt_at) FROM recipients WHERE issue = ? AND fill = ? "
+                f"AND {DUE}",
+                (issue, fill),
             ).fetchone()[0]
 
     # -- reading --------------------------------------------------------------------------
 
     def counts(self, issue_id: str) -> Counts:
+        issue = self._issue(issue_id)
+        if issue is None:
+            return Counts()
         with self._lock:
             rows = self._db.execute(
-                "SELECT state, count(*) FROM deliveries WHERE issue_id = ? GROUP BY state",
-                (issue_id,),
+                "SELECT state, count(*) FROM recipients WHERE issue = ? GROUP BY state", (issue,)
             ).fetchall()
-        return Counts(**dict(rows))
+        return Counts(**{STATES[state]: count for state, count in rows})
 
-    def rows(self, issue_id: str, states: Sequence[str] = STATES) -> Iterator[sqlite3.Row]:
+    def rows(self, issue_id: str, states: Sequence[str] = STATES) -> Iterator[Row]:
         """Rows for ``issue_id`` in file order, read in pages (memory stays flat)."""
-        marks = ", ".join("?" * len(states))
+        issue = self._issue(issue_id)
+        if issue is None:
+            return
+        with self._lock:
+            domain = self._db.execute(
+                "SELECT domain FROM issues WHERE id = ?", (issue,)
+            ).fetchone()[0]
+        codes = [CODES[state] for state in states]
+        marks = ", ".join("?" * len(codes))
         last = 0
         while True:
             with self._lock:
-                cursor = self._db.execute(
-                    "SELECT id, email, name, state, attempts, next_attempt_at, message_id, "
-                    "provider_id, response, reason, updated_at FROM deliveries "
-                    f"WHERE issue_id = ? AND state IN ({marks}) AND id > ? ORDER BY id LIMIT ?",
-                    (issue_id, *states, last, CHUNK),
-                )
-                cursor.row_factory = sqlite3.Row
-                page = cursor.fetchall()
+                page = self._db.execute(
+                    "SELECT r.id, email, name, state, attempts, next_attempt_at, "
+                    "coalesce(r.provider_id, q.provider_id, ''), coalesce(detail, ''), "
+                    "updated_at FROM recipients r LEFT JOIN requests q ON q.id = r.request "
+                    f"WHERE issue = ? AND state IN ({marks}) AND r.id > ? ORDER BY r.id LIMIT ?",
+                    (issue, *codes, last, CHUNK),
+                ).fetchall()
             if not page:
                 return
-            yield from page
-            last = page[-1]["id"]
+            for _, email, name, state, attempts, due, provider, reason, updated in page:
+                yield Row(
+                    email, name or "", STATES[state], attempts, due,
+                    message_id_for(issue_id, email, domain) if domain else "",
+                    provider, reason, updated,
+                )
+            last = page[-1][0]

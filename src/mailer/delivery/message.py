@@ -12,7 +12,6 @@ subscriber only the merge values, the unsubscribe link and four headers are enco
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -36,6 +35,7 @@ from mailer.delivery.headers import (
     unstructured,
     wire_address,
 )
+from mailer.delivery.message_ids import message_id_for, message_id_for_test_copy
 from mailer.errors import InvalidRecipient, MessageError
 from mailer.fields import domain_of
 
@@ -119,21 +119,6 @@ class OutgoingMessage:
     @property
     def message_id(self) -> str:
         return self.personalisation.message_id
-
-
-def message_id_for(issue_id: str, email: str, domain: str) -> str:
-    """Deterministic per (issue, subscriber): a resent copy carries the same Message-ID."""
-    digest = hashlib.sha256(f"{issue_id}\0{email.lower()}".encode()).hexdigest()[:24]
-    return f"{issue_id}.{digest}@{domain}"
-
-
-def message_id_for_test_copy(issue_id: str, domain: str) -> str:
-    """A new Message-ID for each test copy.
-
-    Never the real copy's: a mail client (Gmail) would drop one of the two as a duplicate,
-    and the outbox would write the test copy over the delivered file.
-    """
-    return f"{issue_id}.test.{secrets.token_hex(8)}@{domain}"
 
 
 class MessageFactory:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from mailer.audience.subscribers import Subscriber, SubscriberReader, normalise_address
@@ -222,15 +223,26 @@ def _send(plan: SendPlan, factory: MessageFactory, issue: Path, console: Console
     if summary.interrupted:
         raise Interrupted("interrupted before the send was finished")
     if waiting:
-        raise DeliveryError(f"the send is not finished: {waiting:,} messages are still to go")
+        raise DeliveryError(_unfinished(waiting, summary))
     if counts.failed:
         raise RecipientsFailed(f"{counts.failed:,} recipients failed permanently")
+
+
+def _unfinished(waiting: int, summary: Summary) -> str:
+    """Why the send stopped short, and when trying again makes sense."""
+    text = f"the send is not finished: {waiting:,} messages are deferred"
+    if summary.last_deferral:
+        text += f" (the last answer: {summary.last_deferral})"
+    if summary.next_try is not None:
+        due = datetime.fromtimestamp(summary.next_try).astimezone()
+        text += f"; the server asked to wait: they are due again from {due:%H:%M:%S %Z}"
+    return text
 
 
 def _run(runner: Campaign, console: Console) -> Summary:
     start = runner.progress()
     with console.progress("Sending", start.total, start.done) as update:
-        runner.on_progress = lambda progress: update(progress.done)
+        runner.on_progress = lambda progress: update(progress.done, progress.deferred)
         return runner.run()
 
 

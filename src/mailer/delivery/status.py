@@ -14,7 +14,7 @@ from mailer.delivery.ledger import Counts, Ledger
 from mailer.errors import MailerError, UsageError
 
 REPORT_COLUMNS = (
-    "email", "name", "state", "attempts", "message_id", "provider_id", "response", "reason",
+    "email", "name", "state", "attempts", "message_id", "provider_id", "reason",
     "next_attempt_at", "updated_at",
 )
 
@@ -84,7 +84,7 @@ def status(ledger_path: Path, issue_id: str, limit: int = 20) -> StatusReport:
         for row in ledger.rows(issue_id, ("failed",)):
             if len(failures) == limit:
                 break
-            failures.append(Failure(row["email"], row["reason"] or ""))
+            failures.append(Failure(row.email, row.reason))
     return StatusReport(
         issue_id, ledger_path, counts, failures, max(0, counts.failed - len(failures))
     )
@@ -103,8 +103,8 @@ def write_report(ledger_path: Path, issue_id: str, out: Path) -> int:
             writer.writerow(REPORT_COLUMNS)
             for row in ledger.rows(issue_id):
                 writer.writerow([
-                    _timestamp(row[c]) if c.endswith("_at") else ("" if row[c] is None else row[c])
-                    for c in REPORT_COLUMNS
+                    _timestamp(value) if column.endswith("_at") else value
+                    for column, value in ((c, getattr(row, c)) for c in REPORT_COLUMNS)
                 ])
                 written += 1
     return written

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import ClassVar, Literal
 from urllib.parse import parse_qsl, urlsplit
@@ -51,6 +51,7 @@ class RecipientResult:
     detail: str = ""  # the server's reply or the provider's message, for the ledger
     retry_after: float | None = None  # seconds, when the server asked for a pause
     bounce: bool = False
+    shared: bool = False  # the answer to a whole request, the same for each of its messages
 
     @property
     def delivered(self) -> bool:
@@ -82,15 +83,28 @@ class Transport(ABC):
         return None
 
     @abstractmethod
-    def send(self, messages: Sequence[OutgoingMessage]) -> list[RecipientResult]:
-        """Deliver ``messages`` (at most ``max_batch``, all of the same issue)."""
+    def stream(self, messages: Sequence[OutgoingMessage]) -> Iterator[list[RecipientResult]]:
+        """Deliver ``messages`` (at most ``max_batch``, all of the same issue), one exchange
+        with the server at a time, yielding each exchange's results in order as soon as the
+        server has answered: one result for an SMTP transaction or a file, one per message
+        for an HTTP request.
 
-    def scrubbed(self, results: Sequence[RecipientResult]) -> list[RecipientResult]:
-        """``results`` with the secret taken out of every detail, in whatever form a server
+        The next exchange starts only when the caller asks for it, and the caller records
+        each exchange's results first: so a killed process leaves at most the one exchange in
+        flight unrecorded. A TransportError ends the stream: the messages whose results were
+        not yielded were not accepted.
+        """
+
+    def send(self, messages: Sequence[OutgoingMessage]) -> list[RecipientResult]:
+        """Every result at once, for callers that record nothing in between."""
+        return [result for results in self.stream(messages) for result in results]
+
+    def scrub(self, result: RecipientResult) -> RecipientResult:
+        """``result`` with the secret taken out of its detail, in whatever form a server
         quoted it back."""
         if not self.redact:
-            return list(results)
-        return [replace(r, detail=self.redact(r.detail)) for r in results]
+            return result
+        return replace(result, detail=self.redact(result.detail))
 
     def verify(self) -> None:  # noqa: B027 - a transport without a server has nothing to check
         """Check that the settings work, before anything is sent; TransportError if not.

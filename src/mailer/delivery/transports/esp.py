@@ -132,37 +132,32 @@ class EspTransport(Transport):
 
     # -- the exchange -----------------------------------------------------------------------
 
-    def send(self, messages: Sequence[OutgoingMessage]) -> list[RecipientResult]:
+    def stream(self, messages: Sequence[OutgoingMessage]) -> Iterator[list[RecipientResult]]:
+        """One request after another (a batch may take several), each request's results
+        yielded before the next request is posted."""
         content = messages[0].content
         if any(message.content is not content for message in messages):
             raise ValueError("one batch must hold messages of the same issue")
-        results: list[RecipientResult] = []
         pending = list(self.split(messages))[::-1]  # a stack: the next part to post is last
         splits = MAX_SPLITS
         while pending:
             part = pending.pop()
-            try:
-                outcome = self._post(content, part)
-            except TransportError as exc:
-                if not results:
-                    raise
-                # Earlier parts were accepted: report them; the next batch raises again.
-                results += results_for(messages[len(results):], "deferred", str(exc))
-                break
+            outcome = self._post(content, part)
             if not isinstance(outcome, Rejected):
-                results += outcome
+                results = outcome
             elif len(part) == 1:
-                results += results_for(part, "failed", outcome.detail)
+                results = results_for(part, "failed", outcome.detail)
             elif splits:
                 splits -= 1
                 half = len(part) // 2
                 pending += [part[half:], part[:half]]
+                continue
             else:
-                results += results_for(
+                results = results_for(
                     part, "deferred", f"{outcome.detail} (for a batch of {len(part)}; "
                     "to be tried again in other batches)",
                 )
-        return self.scrubbed(results)
+            yield [self.scrub(result) for result in results]
 
     def _post(
         self, content: SharedContent, messages: Sequence[OutgoingMessage]
@@ -226,7 +221,7 @@ def results_for(
     return [
         RecipientResult(
             m.recipient, m.message_id, status, provider_id=provider_id, detail=detail,
-            retry_after=retry_after,
+            retry_after=retry_after, shared=True,
         )
         for m in messages
     ]

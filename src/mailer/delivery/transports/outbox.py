@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from mailer.delivery.message import OutgoingMessage
@@ -33,10 +33,9 @@ class OutboxTransport(Transport):
             (self.path / sub).mkdir(parents=True, exist_ok=True)
         self._ready = True
 
-    def send(self, messages: Sequence[OutgoingMessage]) -> list[RecipientResult]:
+    def stream(self, messages: Sequence[OutgoingMessage]) -> Iterator[list[RecipientResult]]:
         if not self._ready:
             self._prepare()
-        results = []
         for message in messages:
             name = file_name(message.message_id)
             temporary = self.path / "tmp" / name
@@ -44,16 +43,15 @@ class OutboxTransport(Transport):
                 temporary.write_bytes(message.data)
                 os.replace(temporary, self.path / "new" / name)
             except OSError as exc:
-                results.append(RecipientResult(
+                yield [RecipientResult(
                     message.recipient, message.message_id, "deferred",
                     detail=f"cannot write to {self.path}: {exc.strerror}",
-                ))
+                )]
                 continue
-            results.append(RecipientResult(
+            yield [RecipientResult(
                 message.recipient, message.message_id, "sent", provider_id=name,
                 detail=f"written to {self.path / 'new'}",
-            ))
-        return results
+            )]
 
 
 def file_name(message_id: str) -> str:

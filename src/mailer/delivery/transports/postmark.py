@@ -41,7 +41,7 @@ class PostmarkTransport(EspTransport):
     options = ("endpoint", "stream")
 
     def __init__(self, dsn: Dsn, base_dir: Path, secret: str | None = None) -> None:
-        self.stream = dsn.options.get("stream") or "broadcast"
+        self.message_stream = dsn.options.get("stream") or "broadcast"
         super().__init__(dsn, base_dir, secret)
         self._attachments: list[dict[str, str]] | None = None
 
@@ -90,7 +90,7 @@ class PostmarkTransport(EspTransport):
             "Subject": subject,
             "HtmlBody": html,
             "TextBody": text,
-            "MessageStream": self.stream,
+            "MessageStream": self.message_stream,
             "Headers": [
                 {"Name": "List-Unsubscribe", "Value": p.list_unsubscribe},
                 *({"Name": name, "Value": value} for name, value in list_headers(content).items()),

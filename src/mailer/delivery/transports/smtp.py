@@ -32,7 +32,7 @@ import re
 import smtplib
 import socket
 import ssl
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from mailer.credentials import Redactor
@@ -67,7 +67,7 @@ def is_loopback(host: str) -> bool:
 
 class SmtpTransport(Transport):
     name = "SMTP"
-    max_batch = 20  # messages per ledger round trip; each is still its own SMTP transaction
+    max_batch = 20  # messages claimed per ledger round trip; each is recorded once accepted
     secret_variable = "MAILER_SMTP_PASSWORD"
     options = ("tls", "cafile", "timeout", "helo")
 
@@ -242,30 +242,22 @@ class SmtpTransport(Transport):
 
     # -- sending ------------------------------------------------------------------------
 
-    def send(self, messages: Sequence[OutgoingMessage]) -> list[RecipientResult]:
+    def stream(self, messages: Sequence[OutgoingMessage]) -> Iterator[list[RecipientResult]]:
         try:
-            return self.scrubbed(self._send(messages))
+            for message in messages:
+                yield [self.scrub(self._deliver(message))]
         except TransportError as exc:
             raise TransportError("SMTP", self.redact(exc.provider_message)) from None
 
-    def _send(self, messages: Sequence[OutgoingMessage]) -> list[RecipientResult]:
-        results: list[RecipientResult] = []
-        for message in messages:
-            try:
-                if self._connection is None:
-                    self._connection = self._connect()
-                results.append(self._transaction(self._connection, message))
-            except TransportError as exc:
-                if not results:
-                    raise
-                # Some of this batch went out: report them; the next batch raises again.
-                results += [_deferred(m, str(exc)) for m in messages[len(results):]]
-                break
-            except (smtplib.SMTPServerDisconnected, smtplib.SMTPResponseException, OSError) as exc:
-                # A drop, a timeout, a refused connection, a 421 on connect: all worth a retry.
-                self._drop()
-                results.append(_deferred(message, _describe(exc)))
-        return results
+    def _deliver(self, message: OutgoingMessage) -> RecipientResult:
+        try:
+            if self._connection is None:
+                self._connection = self._connect()
+            return self._transaction(self._connection, message)
+        except (smtplib.SMTPServerDisconnected, smtplib.SMTPResponseException, OSError) as exc:
+            # A drop, a timeout, a refused connection, a 421 on connect: all worth a retry.
+            self._drop()
+            return _deferred(message, _describe(exc))
 
     def _transaction(self, connection: smtplib.SMTP, message: OutgoingMessage) -> RecipientResult:
         """MAIL, RCPT and the message, in as few round trips as the server allows.
