@@ -10,7 +10,7 @@ import re
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
 
 class Strict(BaseModel):
@@ -92,12 +92,33 @@ def _language(value: str) -> str:
     return value
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|seconds?|m|min|minutes?|h|hours?)?\s*$", re.I)
+_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def _duration(value: object) -> float:
+    """Seconds from a number of seconds or a text such as ``"90s"``, ``"15 min"``, ``"1h"``."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a duration: {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"not a duration: {value!r} (for example 900, \"15m\" or \"1h\")")
+        seconds = float(match.group(1)) * _UNITS[(match.group(2) or "s")[0].lower()]
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return seconds
+
+
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Line = Annotated[Text, AfterValidator(_single_line)]
 WebUrl = Annotated[str, AfterValidator(_web_url)]
 Colour = Annotated[str, AfterValidator(_colour)]
 Language = Annotated[str, AfterValidator(_language)]
 EmailAddress = Annotated[str, AfterValidator(_address)]
+Duration = Annotated[float, BeforeValidator(_duration)]
 
 RTL_LANGUAGES = frozenset({"ar", "he", "fa", "ur", "ps", "sd", "ug", "yi", "dv", "ckb"})
 

@@ -18,7 +18,7 @@ from pydantic import AfterValidator, Field, ValidationError
 
 from mailer.errors import ConfigError, Location, MailerError
 from mailer.field_errors import describe_errors
-from mailer.fields import Colour, EmailAddress, Line, Strict, Text, WebUrl
+from mailer.fields import Colour, Duration, EmailAddress, Line, Strict, Text, WebUrl
 
 SETTINGS_FILE = "mailer.toml"
 
@@ -115,6 +115,7 @@ class SendSettings(Strict):
     concurrency: int = Field(default=4, ge=1, le=64)
     rate: float | None = Field(default=None, gt=0)
     max_errors_in_a_row: int = Field(default=50, ge=1)
+    retry_for: Duration = 900.0  # how long a send keeps trying a deferred message
     dkim_selector: Line | None = None
     dkim_domain: Line | None = None
     dkim_key_file: Line | None = None

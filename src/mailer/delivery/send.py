@@ -90,6 +90,7 @@ def plan_send(settings: LoadedSettings, issue_id: str, request: SendRequest) -> 
             concurrency=request.concurrency or send.concurrency,
             rate=request.rate or send.rate,
             max_errors_in_a_row=send.max_errors_in_a_row,
+            retry_for=send.retry_for,
         ),
         strict=request.strict,
     )
