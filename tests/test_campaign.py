@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -243,43 +242,6 @@ def send_process(issue: Path, port: int, subscribers: Path) -> subprocess.Popen:
 def in_flight(ledger: Path) -> set[str]:
     with Ledger(ledger) as book:
         return {row.email for row in book.rows("send-test", ("sending",))}
-
-
-def test_kill_9_at_random_points_then_resume_delivers_each_once(issue: Path, tmp_path) -> None:
-    addresses = write_subscribers(tmp_path / "subscribers.csv", 800)
-    ledger = issue.parents[1] / ".mailer" / "ledger.sqlite3"
-    recorder = Recorder()
-    server = smtp_server(recorder)
-    chance = random.Random(4)
-    repeatable: set[str] = set()
-    try:
-        for _kill in range(3):
-            target = len(recorder.messages) + chance.randint(40, 180)
-            process = send_process(issue, server.port, tmp_path / "subscribers.csv")
-            deadline = time.monotonic() + 30
-            while len(recorder.messages) < target and process.poll() is None:
-                assert time.monotonic() < deadline, "the send made no progress"
-                time.sleep(0.002)
-            assert process.poll() is None, process.communicate()[1]
-            process.send_signal(signal.SIGKILL)
-            process.wait()
-            repeatable |= in_flight(ledger)
-        process = send_process(issue, server.port, tmp_path / "subscribers.csv")
-        out, err = process.communicate(timeout=60)
-    finally:
-        server.stop()
-    assert process.returncode == 0, err
-    assert "Resuming" in out
-    delivered = recorder.delivered()
-    assert set(delivered) == set(addresses)
-    assert repeatable  # the kills did catch messages in flight
-    repeated = {address for address, ids in delivered.items() if len(ids) > 1}
-    assert repeated <= repeatable  # only what was in flight at a kill is ever sent twice
-    for address in repeated:
-        assert len(set(delivered[address])) == 1  # ... and with the same Message-ID
-    with Ledger(ledger) as book:
-        assert book.counts("send-test").sent == len(addresses)
-    ledger.unlink()
 
 
 def test_ctrl_c_finishes_in_flight_and_says_how_to_resume(issue: Path, tmp_path) -> None:

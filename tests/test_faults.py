@@ -1,0 +1,119 @@
+"""Servers that fail: one bad batch never stops a send, and a temporary failure never loses
+a reader. Real ``mailer send`` runs (in-process) against fault-injecting servers."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+from sending import Recorder, make_project, smtp_server, write_subscribers
+from typer.testing import CliRunner
+from werkzeug import Request, Response
+
+from mailer.cli import app
+
+
+@pytest.fixture
+def issue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = make_project(tmp_path / "news")
+    monkeypatch.chdir(tmp_path / "news")
+    for name in ("MAILER_TRANSPORT", "MAILER_SUBSCRIBERS", "MAILER_LEDGER"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MAILER_UNSUBSCRIBE_SECRET", "s" * 40)
+    return path
+
+
+def send(issue: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["send", str(issue), "--yes", *args])
+    return result.exit_code, result.output
+
+
+def test_half_the_requests_failing_with_429_or_500_still_reach_everyone_once(
+    issue: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    addresses = write_subscribers(issue.parents[1] / "subscribers.example.csv", 3000)
+    monkeypatch.setenv("MAILGUN_API_KEY", "key-test")
+    chance = random.Random(5)
+    taken: list[str] = []
+    lock = threading.Lock()
+
+    def answer(request: Request) -> Response:
+        roll = chance.random()
+        if roll < 0.25:
+            return Response('{"message": "slow down"}', 429, headers={"Retry-After": "1"})
+        if roll < 0.5:
+            return Response("upstream connect error", 500)
+        recipients = list(json.loads(request.form["recipient-variables"]))
+        with lock:
+            taken.extend(recipients)
+        return Response(json.dumps({"id": "<b@mg.example.org>", "message": "Queued"}), 200,
+                        content_type="application/json")
+
+    httpserver.expect_request("/v3/mg.example.org/messages").respond_with_handler(answer)
+    endpoint = httpserver.url_for("/").rstrip("/")
+    code, out = send(issue, "--transport", f"mailgun://mg.example.org?endpoint={endpoint}",
+                     "--concurrency", "2")
+    assert code == 0, out
+    assert sorted(taken) == sorted(addresses)  # every reader once, in one run
+    assert "in all 3,000 sent, 0 failed, 0 waiting" in out
+    assert len(httpserver.log) > 3  # it did meet the failures
+
+
+class Busy(Recorder):
+    """Answers 451 to one reader the first ``times`` times it is offered."""
+
+    def __init__(self, reader: str, times: int) -> None:
+        super().__init__()
+        self.reader, self.left = reader, times
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        if envelope.rcpt_tos[0] == self.reader and self.left:
+            self.left -= 1
+            return "451 4.2.1 Mailbox busy, try again later"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_reader_deferred_past_retry_for_stays_deferred_and_the_next_run_delivers(
+    issue: Path,
+) -> None:
+    write_subscribers(issue.parents[1] / "subscribers.example.csv", 5)
+    settings = issue.parents[1] / "mailer.toml"
+    settings.write_text(
+        settings.read_text(encoding="utf-8").replace("[send]\n", "[send]\nretry_for = \"3s\"\n"),
+        encoding="utf-8",
+    )
+    busy = Busy("reader2@example.org", times=5)
+    server = smtp_server(busy)
+    transport = f"smtp://127.0.0.1:{server.port}"
+    try:
+        code, out = send(issue, "--transport", transport)
+        assert code == 3, out
+        assert "in all 4 sent, 0 failed, 1 waiting" in out
+        assert "1 messages are deferred (the last answer: 451 4.2.1 Mailbox busy" in out
+        assert f"To resume, run: mailer send {issue} --yes" in out
+        status = CliRunner().invoke(app, ["status", str(issue), "--json"])
+        assert json.loads(status.stdout)["counts"]["deferred"] == 1
+        code, out = send(issue, "--transport", transport)
+    finally:
+        server.stop()
+    assert code == 0, out
+    assert "in all 5 sent, 0 failed, 0 waiting" in out
+    assert busy.delivered()["reader2@example.org"] and busy.left == 0
+
+
+def test_progress_is_a_line_every_few_seconds_when_output_is_not_a_terminal(
+    issue: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mailer import console
+
+    monkeypatch.setattr(console, "PROGRESS_EVERY", 0.0)  # every report, to see the lines
+    write_subscribers(issue.parents[1] / "subscribers.example.csv", 50)
+    code, out = send(issue)
+    assert code == 0, out
+    lines = [line for line in out.splitlines() if line.startswith("Sending: ")]
+    assert lines and lines[-1].startswith("Sending: 50 of 50 (100%),")
+    assert "/s" in lines[-1]
