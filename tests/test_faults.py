@@ -3,10 +3,12 @@ a reader. Real ``mailer send`` runs (in-process) against fault-injecting servers
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 import threading
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -117,3 +119,44 @@ def test_progress_is_a_line_every_few_seconds_when_output_is_not_a_terminal(
     lines = [line for line in out.splitlines() if line.startswith("Sending: ")]
     assert lines and lines[-1].startswith("Sending: 50 of 50 (100%),")
     assert "/s" in lines[-1]
+
+
+KEY = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
+
+
+def secret_forms() -> list[str]:
+    basic = base64.b64encode(f"api:{KEY}".encode()).decode()
+    return [KEY, quote(KEY), basic, basic[4:-4], base64.b64encode(KEY.encode()).decode()[:-4]]
+
+
+def test_a_server_echoing_the_key_never_gets_it_into_the_ledger_status_or_errors(
+    issue: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    write_subscribers(issue.parents[1] / "subscribers.example.csv", 3)
+    settings = issue.parents[1] / "mailer.toml"
+    settings.write_text(
+        settings.read_text(encoding="utf-8").replace("[send]\n", "[send]\nretry_for = 1\n"),
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("MAILGUN_API_KEY", KEY)
+    status_code = [503]
+
+    def echo(request: Request) -> Response:
+        header = request.headers["Authorization"]  # "Basic base64(api:KEY)"
+        return Response(f"gateway refused {header} ({quote(header)})", status_code[0])
+
+    httpserver.expect_request("/v3/mg.example.org/messages").respond_with_handler(echo)
+    transport = f"mailgun://mg.example.org?endpoint={httpserver.url_for('/').rstrip('/')}"
+    code, out = send(issue, "--transport", transport)
+    assert code == 3 and "gateway refused Basic ***" in out, out
+    report = CliRunner().invoke(app, ["status", str(issue), "--json", "--csv", tmp_path / "r.csv"])
+    ledger_bytes = b"".join(  # the database and its write-ahead log
+        path.read_bytes() for path in (issue.parents[1] / ".mailer").glob("ledger.sqlite3*")
+    )
+    status_code[0] = 401
+    code, refused = send(issue, "--transport", transport)
+    assert code == 2 and "Mailgun (HTTP 401): gateway refused" in refused
+    for text in (out, report.output, (tmp_path / "r.csv").read_text(), refused,
+                 ledger_bytes.decode("latin-1")):
+        for form in secret_forms():
+            assert form not in text

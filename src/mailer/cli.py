@@ -18,6 +18,7 @@ from typing import Annotated, ParamSpec, TypeVar
 import typer
 
 from mailer.console import Console
+from mailer.credentials import environment_redactor
 from mailer.errors import MailerError
 
 P = ParamSpec("P")
@@ -41,7 +42,7 @@ def _reported(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except MailerError as exc:
-            typer.echo(f"Error: {exc}", err=True)
+            typer.echo(environment_redactor()(f"Error: {exc}"), err=True)
             raise typer.Exit(exc.exit_code) from None
 
     return run

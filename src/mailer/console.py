@@ -15,6 +15,7 @@ from contextlib import contextmanager
 
 import typer
 
+from mailer.credentials import environment_redactor
 from mailer.errors import UsageError
 
 PROGRESS_EVERY = 5.0  # seconds between progress lines when the output is not a terminal
@@ -23,13 +24,20 @@ Update = Callable[..., None]  # update(done, deferred=0)
 
 
 class Console:
-    """Plain text to standard output, warnings and questions to the terminal."""
+    """Plain text to standard output, warnings and questions to the terminal.
+
+    Everything said passes through a redactor of the secrets in the environment: a last net
+    under the transports' own care, so that no secret reaches a terminal or a log.
+    """
+
+    def __init__(self) -> None:
+        self.redact = environment_redactor()
 
     def say(self, text: str, *, err: bool = False) -> None:
-        typer.echo(text, err=err)
+        typer.echo(self.redact(text), err=err)
 
     def warn(self, text: str) -> None:
-        typer.echo(f"Warning: {text}", err=True)
+        typer.echo(self.redact(f"Warning: {text}"), err=True)
 
     def confirm(self, question: str, *, otherwise: str) -> None:
         """Ask ``question``; only a yes goes on. Without a terminal to ask on, UsageError

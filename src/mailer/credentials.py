@@ -25,6 +25,21 @@ def secret(name: str, purpose: str, environ: Mapping[str, str] | None = None) ->
     return value
 
 
+# Every secret mailer reads, by the environment variable holding it: text leaving the program
+# (output, errors) is scrubbed of all of them, whichever part of the code let one through.
+SECRET_VARIABLES = (
+    "MAILER_SMTP_PASSWORD", "SENDGRID_API_KEY", "MAILGUN_API_KEY", "POSTMARK_SERVER_TOKEN",
+    "MAILER_UNSUBSCRIBE_SECRET", "MAILGUN_WEBHOOK_SIGNING_KEY", "SENDGRID_WEBHOOK_PUBLIC_KEY",
+    "MAILER_WEBHOOK_PASSWORD", "MAILER_SYNC_TOKEN", "MAILER_IMAP_PASSWORD",
+)
+
+
+def environment_redactor(environ: Mapping[str, str] | None = None) -> Redactor:
+    """A Redactor for every secret set in the environment (:data:`SECRET_VARIABLES`)."""
+    values = os.environ if environ is None else environ
+    return Redactor(values.get(name) for name in SECRET_VARIABLES)
+
+
 MIN_SECRET_LENGTH = 4  # shorter values would redact ordinary words; no real secret is that short
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]+=*")
 
