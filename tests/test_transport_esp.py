@@ -381,3 +381,17 @@ def test_endpoint_must_be_http(factory) -> None:
 def test_query_string_of_dsn_is_checked() -> None:
     with pytest.raises(Exception, match="unknown option colour"):
         parse_transport("postmark://?colour=red", Path("."))()
+
+
+def test_postmark_success_without_an_error_code_is_accepted(factory, httpserver) -> None:
+    # As Postmark answered in django-anymail issue #392: no ErrorCode, but a MessageID.
+    delayed = {
+        "Message": "Message accepted, but delivery may be delayed.",
+        "MessageID": "38360f97-ff7f-44b2-bcd1-5ea94ff2af00",
+        "SubmittedAt": "2024-08-05T02:03:37.0951168Z",
+        "To": "first@example.org",
+    }
+    httpserver.expect_request("/email/batch").respond_with_json([delayed])
+    (result,) = open_transport("postmark", httpserver).send(messages(factory, 1))
+    assert (result.status, result.provider_id) == ("queued", delayed["MessageID"])
+    assert "delivery may be delayed" in result.detail

@@ -117,7 +117,9 @@ class PostmarkTransport(EspTransport):
             )
         results = []
         for message, answer in zip(messages, answers, strict=True):
-            code = int(answer.get("ErrorCode", -1))
+            # Postmark leaves ErrorCode out of some successes ("Message accepted, but delivery
+            # may be delayed."): a MessageID without an error code is an accepted message.
+            code = int(answer.get("ErrorCode", 0 if answer.get("MessageID") else -1))
             detail = f"Postmark {code}: {answer.get('Message', '')}"
             if code == 0:
                 status, bounce = "queued", False
