@@ -11,7 +11,12 @@ import json
 from pathlib import Path
 
 import pytest
-from providers import PROVIDERS, request_size
+from providers import (
+    MAILGUN_BAD_TO,
+    PROVIDERS,
+    recipients_of,
+    request_size,
+)
 from pytest_httpserver import HTTPServer
 from sending import make_project
 from werkzeug import Request, Response
@@ -22,9 +27,12 @@ from mailer.delivery.campaign import Builder, Campaign, Policy
 from mailer.delivery.ledger import Ledger
 from mailer.delivery.message import MessageFactory, OutgoingMessage
 from mailer.delivery.prepare import prepare
-from mailer.delivery.transports import esp, parse_transport
+from mailer.delivery.transports import TransportFactory, esp, parse_transport
 from mailer.delivery.transports.esp import EspRequest, retry_after
 from mailer.errors import TransportError
+
+# SendGrid's answer that names no field: the body gives no reason.
+SENDGRID_BAD_REQUEST = {"errors": [{"message": "Bad Request", "field": None, "help": None}]}
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +47,16 @@ def keys(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(provider.secret_variable, f"key-{provider.scheme.split(':')[0]}")
 
 
-def open_transport(name: str, server: HTTPServer, query: str = ""):
+def factory_for(name: str, server: HTTPServer, query: str = "") -> TransportFactory:
+    """Transports for provider ``name`` that talk to ``server``."""
     provider = PROVIDERS[name]
     separator = "&" if "?" in provider.scheme + query else "?"
     endpoint = server.url_for("/").rstrip("/")
-    return parse_transport(f"{provider.scheme}{query}{separator}endpoint={endpoint}", Path("."))()
+    return parse_transport(f"{provider.scheme}{query}{separator}endpoint={endpoint}", Path("."))
+
+
+def open_transport(name: str, server: HTTPServer, query: str = ""):
+    return factory_for(name, server, query)()
 
 
 def messages(
@@ -97,52 +110,106 @@ def test_5xx_is_deferred(name, factory, httpserver: HTTPServer) -> None:
 
 
 @pytest.mark.parametrize("name", PROVIDERS)
-def test_other_4xx_fails_with_the_providers_message(name, factory, httpserver) -> None:
-    httpserver.expect_request(PROVIDERS[name].path).respond_with_json(PROVIDERS[name].error, 400)
-    results = open_transport(name, httpserver).send(messages(factory, 2))
-    assert [r.status for r in results] == ["failed", "failed"]
-    assert "bad sender" in results[0].detail and "400" in results[0].detail
-    assert len(httpserver.log) == 3  # the batch, then each recipient alone
+def test_a_refused_sender_stops_the_send_and_fails_nobody(
+    name, factory, httpserver: HTTPServer, tmp_path
+) -> None:
+    provider = PROVIDERS[name]
+    status, body = provider.sender_error
+    httpserver.expect_request(provider.path).respond_with_json(body, status)
+    with Ledger(tmp_path / "ledger.sqlite3") as ledger:
+        campaign = Campaign(factory, ledger, factory_for(name, httpserver), Policy(concurrency=1))
+        campaign.fill(Subscriber(f"r{n}@example.org") for n in range(40))
+        with pytest.raises(TransportError) as caught:
+            campaign.run()
+        counts = ledger.counts(factory.content.issue_id)
+    assert provider.sender_words in caught.value.provider_message
+    assert caught.value.http_status == status
+    assert len(httpserver.log) == 1  # no halving: the answer is the same whoever it goes to
+    assert (counts.failed, counts.queued) == (0, 40)
+
+
+def test_sendgrid_names_the_recipient_it_refuses(factory, httpserver: HTTPServer) -> None:
+    provider = PROVIDERS["sendgrid"]
+
+    def handler(request: Request) -> Response:
+        recipients = recipients_of("sendgrid", request)
+        refused = {"bad13@example.org", "bad31@example.org"} & set(recipients)
+        return provider.refuse(recipients, refused) if refused else provider.success(1)
+
+    httpserver.expect_request(provider.path).respond_with_handler(handler)
+    sent = messages(factory, 40, bad=frozenset({13, 31}))
+    exchanges = list(open_transport("sendgrid", httpserver).stream(sent))
+    results = [result for exchange in exchanges for result in exchange]
+    assert [r.recipient for r in results] == [m.recipient for m in sent]
+    failed = {r.recipient: r.detail for r in results if r.status == "failed"}
+    assert failed == {
+        f"bad{n}@example.org": f"SendGrid HTTP 400: personalizations.{n}.to.0.email: Does not "
+        "contain a valid address." for n in (13, 31)
+    }
+    assert {r.status for r in results if r.recipient not in failed} == {"queued"}
+    # Both named at once; no halving: the rest goes again in one request, one exchange.
+    assert len(httpserver.log) == 2 and len(exchanges) == 1
+    assert len(recipients_of("sendgrid", httpserver.log[1][0])) == 38
+
+
+def test_mailgun_halves_a_batch_refused_for_a_to_address(factory, httpserver) -> None:
+    provider = PROVIDERS["mailgun"]
+
+    def handler(request: Request) -> Response:
+        recipients = recipients_of("mailgun", request)
+        if "bad13@example.org" in recipients:
+            return provider.refuse(recipients, {"bad13@example.org"})
+        return provider.success(len(recipients))
+
+    httpserver.expect_request(provider.path).respond_with_handler(handler)
+    sent = messages(factory, 40, bad=frozenset({13}))
+    results = open_transport("mailgun", httpserver).send(sent)
+    assert [r.recipient for r in results] == [m.recipient for m in sent]
+    (failed,) = [r for r in results if r.status == "failed"]
+    assert failed.recipient == "bad13@example.org"
+    assert failed.detail == f"Mailgun HTTP 400: {MAILGUN_BAD_TO}"
+    assert {r.status for r in results if r is not failed} == {"queued"}
+    assert len(httpserver.log) <= 1 + 2 * 6  # halving 40 down to 1 takes six splits
 
 
 @pytest.mark.parametrize("status", [400, 413, 422])
 @pytest.mark.parametrize("name", PROVIDERS)
-def test_a_batch_rejected_for_one_recipient_fails_only_that_one(
+def test_a_batch_refused_without_a_reason_is_halved_to_the_culprit(
     name, status, factory, httpserver: HTTPServer
 ) -> None:
     provider = PROVIDERS[name]
 
     def handler(request: Request) -> Response:
         if b"bad13@example.org" in request.get_data():
-            return Response(json.dumps(provider.error), status, content_type="application/json")
+            return Response("Request Entity Too Large", status)  # a proxy's words, not JSON
         return provider.success(request_size(name, request))
 
     httpserver.expect_request(provider.path).respond_with_handler(handler)
     sent = messages(factory, 40, bad=frozenset({13}))
     results = open_transport(name, httpserver).send(sent)
     assert [r.recipient for r in results] == [m.recipient for m in sent]
-    assert {r.recipient for r in results if r.status == "failed"} == {"bad13@example.org"}
-    assert {r.status for r in results if r.recipient != "bad13@example.org"} == {"queued"}
     (failed,) = [r for r in results if r.status == "failed"]
-    assert "bad sender" in failed.detail and str(status) in failed.detail
-    assert len(httpserver.log) <= 1 + 2 * 6  # halving 40 down to 1 takes six splits
+    assert failed.recipient == "bad13@example.org"
+    assert failed.detail.endswith(f" HTTP {status}: Request Entity Too Large")
+    assert {r.status for r in results if r is not failed} == {"queued"}
+    assert len(httpserver.log) <= 1 + 2 * 6
 
 
 def test_splitting_a_rejected_batch_has_a_limit(factory, httpserver, monkeypatch) -> None:
     monkeypatch.setattr(esp, "MAX_SPLITS", 2)
-    httpserver.expect_request("/v3/mail/send").respond_with_json(PROVIDERS["sendgrid"].error, 400)
+    httpserver.expect_request("/v3/mail/send").respond_with_json(SENDGRID_BAD_REQUEST, 400)
     results = open_transport("sendgrid", httpserver).send(messages(factory, 8))
     assert len(httpserver.log) == 5
     # Not narrowed down to one reader: tried again later, in other batches, not failed.
     assert {r.status for r in results} == {"deferred"}
-    assert "bad sender" in results[0].detail and "for a batch of" in results[0].detail
+    assert "Bad Request" in results[0].detail and "for a batch of" in results[0].detail
 
 
 def test_a_refused_key_after_an_accepted_half_keeps_that_half(factory, httpserver) -> None:
     answers = iter([
-        Response(json.dumps(PROVIDERS["sendgrid"].error), 400),
+        Response(json.dumps(SENDGRID_BAD_REQUEST), 400),
         PROVIDERS["sendgrid"].success(2),
-        Response(json.dumps(PROVIDERS["sendgrid"].error), 401),
+        Response(json.dumps(PROVIDERS["sendgrid"].sender_error[1]), 401),
     ])
     httpserver.expect_request("/v3/mail/send").respond_with_handler(lambda _: next(answers))
     exchanges = open_transport("sendgrid", httpserver).stream(messages(factory, 4))
@@ -204,11 +271,12 @@ def test_a_request_does_not_show_its_credentials() -> None:
 
 @pytest.mark.parametrize("name", PROVIDERS)
 def test_a_refused_key_stops_the_send(name, factory, httpserver: HTTPServer) -> None:
-    httpserver.expect_request(PROVIDERS[name].path).respond_with_json(PROVIDERS[name].error, 401)
+    provider = PROVIDERS[name]
+    httpserver.expect_request(provider.path).respond_with_json(provider.sender_error[1], 401)
     with pytest.raises(TransportError) as caught:
         open_transport(name, httpserver).send(messages(factory, 1))
     assert caught.value.http_status == 401
-    assert "bad sender" in str(caught.value)
+    assert provider.sender_words in str(caught.value)
     assert caught.value.provider.lower() == name
 
 
@@ -225,10 +293,7 @@ def test_the_runner_uses_documented_batch_sizes(name, factory, httpserver, tmp_p
     httpserver.expect_request(provider.path).respond_with_handler(handler)
     total = provider.max_batch + 5
     with Ledger(tmp_path / "ledger.sqlite3") as ledger:
-        endpoint = httpserver.url_for("/").rstrip("/")
-        separator = "&" if "?" in provider.scheme else "?"
-        transports = parse_transport(f"{provider.scheme}{separator}endpoint={endpoint}", tmp_path)
-        campaign = Campaign(factory, ledger, transports, Policy(concurrency=1))
+        campaign = Campaign(factory, ledger, factory_for(name, httpserver), Policy(concurrency=1))
         campaign.fill(Subscriber(f"r{n}@example.org") for n in range(total))
         summary = campaign.run()
     assert sorted(sizes, reverse=True) == [provider.max_batch, 5]
@@ -395,3 +460,27 @@ def test_postmark_success_without_an_error_code_is_accepted(factory, httpserver)
     (result,) = open_transport("postmark", httpserver).send(messages(factory, 1))
     assert (result.status, result.provider_id) == ("queued", delayed["MessageID"])
     assert "delivery may be delayed" in result.detail
+
+
+# What Postmark says when the account or the sender may not send.
+POSTMARK_ACCOUNT_REFUSALS = {
+    400: PROVIDERS["postmark"].sender_words,
+    401: "You are trying to send email with a From address that does not have a corresponding "
+         "confirmed sender signature.",
+    405: "Not allowed to send: you have run out of credits.",
+    412: "While your account is pending approval, all recipient addresses must share the same "
+         "domain as the 'From' address. The domain of the 'From' address is 'iom.int', but you "
+         "are attempting to send email to the following domain: 'example.org'.",
+    300: "Invalid 'From' address: 'newsletter@iom.int' is not a verified sender signature.",
+}
+
+
+def test_postmark_request_level_account_code_stops_the_send(factory, httpserver) -> None:
+    words = POSTMARK_ACCOUNT_REFUSALS[405]
+    httpserver.expect_request("/email/batch").respond_with_json(
+        {"ErrorCode": 405, "Message": words}, 422
+    )
+    with pytest.raises(TransportError) as caught:
+        open_transport("postmark", httpserver).send(messages(factory, 3))
+    assert (caught.value.provider_message, caught.value.http_status) == (words, 422)
+    assert len(httpserver.log) == 1

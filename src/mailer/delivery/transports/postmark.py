@@ -5,10 +5,15 @@ variables for its plain API, so each message carries its own filled-in subject a
 a batch is cut into as many requests as the size limit needs. Newsletters belong in a broadcast
 message stream (``broadcast`` unless ``?stream=`` names another). The answer holds one
 ``ErrorCode`` / ``MessageID`` per message, in order: partial failures are per recipient.
+
+Some of Postmark's codes are about the account or the sender, not the recipient
+(:data:`ACCOUNT_CODES`, and 300 about the From or Reply-To address): a request refused with
+one stops the send and fails nobody.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -19,6 +24,7 @@ from mailer.delivery.transports.base import Dsn, RecipientResult
 from mailer.delivery.transports.esp import (
     EspRequest,
     EspTransport,
+    Rejection,
     base64_text,
     display_address,
     filled,
@@ -31,6 +37,19 @@ MAX_REQUEST_BYTES = 50_000_000
 MAX_MESSAGE_BYTES = 10_000_000  # Postmark's limit for one message, attachments included
 INACTIVE_RECIPIENT = 406  # hard-bounced or complained earlier: Postmark will not send to it
 RATE_LIMITED = 429
+INVALID_REQUEST = 300
+# Postmark's API error codes about the account or the sender, whoever the recipient is: bad or
+# missing token, sender signature not found or not confirmed, not allowed to send (out of
+# credits), forbidden attachment type (every copy has the same), account pending approval
+# (only its own domain may be sent to), account may not send.
+ACCOUNT_CODES = frozenset({10, 400, 401, 405, 411, 412, 413})
+# Code 300 about the sender rather than the recipient: "Invalid 'From' address: ...".
+SENDER_FIELD = re.compile(r"(?:Invalid|Error parsing) '(?:From|Reply-To)'", re.I)
+
+
+def refuses_sender(code: int, message: str) -> bool:
+    """Whether Postmark's ``code`` and ``message`` refuse the account or the sender."""
+    return code in ACCOUNT_CODES or (code == INVALID_REQUEST and bool(SENDER_FIELD.match(message)))
 
 
 class PostmarkTransport(EspTransport):
@@ -133,10 +152,27 @@ class PostmarkTransport(EspTransport):
             ))
         return results
 
+    def classify_rejection(
+        self, response: requests.Response, messages: Sequence[OutgoingMessage]
+    ) -> Rejection:
+        body = _error_body(response)
+        if body is not None and refuses_sender(*body):
+            return Rejection(body[1], about_request=True)
+        return super().classify_rejection(response, messages)
+
     def error_message(self, response: requests.Response) -> str:
         """Postmark's errors: ``{"ErrorCode": 300, "Message": "..."}``."""
-        try:
-            body = response.json()
-            return f"{body['Message']} (ErrorCode {body['ErrorCode']})"
-        except (ValueError, KeyError, TypeError):
+        body = _error_body(response)
+        if body is None:
             return super().error_message(response)
+        code, message = body
+        return f"{message} (ErrorCode {code})"
+
+
+def _error_body(response: requests.Response) -> tuple[int, str] | None:
+    """(ErrorCode, Message) of a Postmark error response, None if it is not one."""
+    try:
+        body = response.json()
+        return int(body["ErrorCode"]), str(body["Message"])
+    except (ValueError, KeyError, TypeError):
+        return None
