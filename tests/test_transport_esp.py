@@ -14,6 +14,8 @@ import pytest
 from providers import (
     MAILGUN_BAD_TO,
     PROVIDERS,
+    as_json,
+    postmark_answer,
     recipients_of,
     request_size,
 )
@@ -462,7 +464,7 @@ def test_postmark_success_without_an_error_code_is_accepted(factory, httpserver)
     assert "delivery may be delayed" in result.detail
 
 
-# What Postmark says when the account or the sender may not send.
+# What Postmark says when the account or the sender may not send, per message or per request.
 POSTMARK_ACCOUNT_REFUSALS = {
     400: PROVIDERS["postmark"].sender_words,
     401: "You are trying to send email with a From address that does not have a corresponding "
@@ -475,6 +477,18 @@ POSTMARK_ACCOUNT_REFUSALS = {
 }
 
 
+@pytest.mark.parametrize("code", POSTMARK_ACCOUNT_REFUSALS)
+def test_postmark_account_codes_per_message_stop_the_send(code, factory, httpserver) -> None:
+    words = POSTMARK_ACCOUNT_REFUSALS[code]
+    httpserver.expect_request("/email/batch").respond_with_json(
+        [{"ErrorCode": code, "Message": words}] * 3
+    )
+    exchanges = open_transport("postmark", httpserver).stream(messages(factory, 3))
+    with pytest.raises(TransportError) as caught:
+        next(exchanges)  # nothing was accepted: nothing to record, nobody failed
+    assert (caught.value.provider, caught.value.provider_message) == ("Postmark", words)
+
+
 def test_postmark_request_level_account_code_stops_the_send(factory, httpserver) -> None:
     words = POSTMARK_ACCOUNT_REFUSALS[405]
     httpserver.expect_request("/email/batch").respond_with_json(
@@ -484,3 +498,25 @@ def test_postmark_request_level_account_code_stops_the_send(factory, httpserver)
         open_transport("postmark", httpserver).send(messages(factory, 3))
     assert (caught.value.provider_message, caught.value.http_status) == (words, 422)
     assert len(httpserver.log) == 1
+
+
+def test_postmark_pending_account_keeps_what_it_accepted(factory, httpserver, tmp_path) -> None:
+    """A pending account sends to its own domain only: those are recorded as sent, the others
+    wait for the account to be approved, and the send stops."""
+
+    def handler(request: Request) -> Response:
+        return as_json([
+            postmark_answer(n, to) if to.endswith("@iom.int")
+            else {"ErrorCode": 412, "Message": POSTMARK_ACCOUNT_REFUSALS[412]}
+            for n, to in enumerate(recipients_of("postmark", request))
+        ])
+
+    httpserver.expect_request("/email/batch").respond_with_handler(handler)
+    readers = ["staff1@iom.int", "r1@example.org", "staff2@iom.int"]
+    with Ledger(tmp_path / "ledger.sqlite3") as ledger:
+        campaign = Campaign(factory, ledger, factory_for("postmark", httpserver), Policy())
+        campaign.fill(Subscriber(address) for address in readers)
+        with pytest.raises(TransportError, match="pending approval"):
+            campaign.run()
+        counts = ledger.counts(factory.content.issue_id)
+    assert (counts.sent, counts.deferred, counts.failed) == (2, 1, 0)

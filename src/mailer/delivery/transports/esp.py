@@ -94,6 +94,16 @@ class Rejected:
     culprits: dict[int, str]  # position in the request -> the detail for that recipient
 
 
+class AcceptedInPart(TransportError):
+    """The provider took some messages of a request but refused others for a reason that stops
+    the send (Postmark answers per message): ``results`` for the whole request, those refused
+    ``deferred``, are recorded before the send stops."""
+
+    def __init__(self, provider: str, message: str, results: list[RecipientResult]) -> None:
+        super().__init__(provider, message)
+        self.results = results
+
+
 class EspTransport(Transport):
     """An HTTP email API; subclasses name the provider and fill in the hooks."""
 
@@ -181,7 +191,11 @@ class EspTransport(Transport):
         while pending:
             part = pending.pop()
             batch = [messages[n] for n in part]
-            outcome = self._post(content, batch)
+            try:
+                outcome = self._post(content, batch)
+            except AcceptedInPart as stop:
+                yield self._in_order(zip(part, stop.results, strict=True), held, pending)
+                raise
             if not isinstance(outcome, Rejected):
                 answered = list(zip(part, outcome, strict=True))
             elif outcome.culprits:  # those it names fail; the others are posted again at once

@@ -7,8 +7,8 @@ message stream (``broadcast`` unless ``?stream=`` names another). The answer hol
 ``ErrorCode`` / ``MessageID`` per message, in order: partial failures are per recipient.
 
 Some of Postmark's codes are about the account or the sender, not the recipient
-(:data:`ACCOUNT_CODES`, and 300 about the From or Reply-To address): a request refused with
-one stops the send and fails nobody.
+(:data:`ACCOUNT_CODES`, and 300 about the From or Reply-To address): whether they answer the
+request or each message, they stop the send and fail nobody.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import requests
 from mailer.delivery.message import OutgoingMessage, SharedContent
 from mailer.delivery.transports.base import Dsn, RecipientResult
 from mailer.delivery.transports.esp import (
+    AcceptedInPart,
     EspRequest,
     EspTransport,
     Rejection,
@@ -31,7 +32,7 @@ from mailer.delivery.transports.esp import (
     list_headers,
     results_for,
 )
-from mailer.errors import UnsupportedFeature
+from mailer.errors import TransportError, UnsupportedFeature
 
 MAX_REQUEST_BYTES = 50_000_000
 MAX_MESSAGE_BYTES = 10_000_000  # Postmark's limit for one message, attachments included
@@ -135,22 +136,30 @@ class PostmarkTransport(EspTransport):
                 f"Postmark: answer does not list the {len(messages)} messages sent",
             )
         results = []
+        refusal = None  # Postmark's words when it refused the account or the sender
         for message, answer in zip(messages, answers, strict=True):
             # Postmark leaves ErrorCode out of some successes ("Message accepted, but delivery
             # may be delayed."): a MessageID without an error code is an accepted message.
             code = int(answer.get("ErrorCode", 0 if answer.get("MessageID") else -1))
-            detail = f"Postmark {code}: {answer.get('Message', '')}"
+            words = str(answer.get("Message", ""))
+            status, bounce = "failed", code == INACTIVE_RECIPIENT
             if code == 0:
-                status, bounce = "queued", False
+                status = "queued"
             elif code == RATE_LIMITED:
-                status, bounce = "deferred", False
-            else:
-                status, bounce = "failed", code == INACTIVE_RECIPIENT
+                status = "deferred"
+            elif refuses_sender(code, words):
+                refusal = refusal or words
+                status = "deferred"  # not this reader's fault: sent once the account is fixed
             results.append(RecipientResult(
                 message.recipient, message.message_id, status,
-                provider_id=answer.get("MessageID") or None, detail=detail, bounce=bounce,
+                provider_id=answer.get("MessageID") or None, detail=f"Postmark {code}: {words}",
+                bounce=bounce,
             ))
-        return results
+        if refusal is None:
+            return results
+        if any(result.delivered for result in results):
+            raise AcceptedInPart(self.name, self.redact(refusal), results)
+        raise TransportError(self.name, self.redact(refusal))
 
     def classify_rejection(
         self, response: requests.Response, messages: Sequence[OutgoingMessage]
