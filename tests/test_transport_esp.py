@@ -352,6 +352,7 @@ def test_sendgrid_request(factory, httpserver: HTTPServer) -> None:
     ]
     for attachment, image in zip(body["attachments"], content.images, strict=True):
         assert attachment["disposition"] == "inline"
+        assert attachment["filename"] == image.filename  # photo.png, not the Content-ID
         assert attachment["type"] == image.mime_type
         assert f"cid:{image.content_id}" in html["value"]
         assert base64.b64decode(attachment["content"]) == image.path.read_bytes()
@@ -422,7 +423,13 @@ def test_postmark_request_and_partial_failure(factory, httpserver: HTTPServer) -
     assert {"Name": "List-Unsubscribe-Post", "Value": "List-Unsubscribe=One-Click"} in (
         first["Headers"]
     )
-    assert first["Attachments"][0]["ContentID"] == f"cid:{factory.content.images[0].content_id}"
+    assert [(a["Name"], a["ContentID"], a["ContentType"]) for a in first["Attachments"]] == [
+        (image.filename, f"cid:{image.content_id}", image.mime_type)
+        for image in factory.content.images
+    ]
+    assert {"iom-logo.png", "photo.png"} <= {a["Name"] for a in first["Attachments"]}
+    for image in factory.content.images:
+        assert f'src="cid:{image.content_id}"' in first["HtmlBody"]
     assert (ok.status, ok.provider_id) == ("queued", "pm-1")
     assert (inactive.status, inactive.bounce) == ("failed", True)
     assert (invalid.status, invalid.bounce) == ("failed", False)

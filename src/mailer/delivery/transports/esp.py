@@ -46,6 +46,7 @@ from typing import Any, ClassVar
 import requests
 from markupsafe import escape
 
+from mailer.compose.images import InlineImage
 from mailer.credentials import Redactor
 from mailer.delivery.message import ONE_CLICK, FillIn, OutgoingMessage, SharedContent
 from mailer.delivery.transports.base import Dsn, RecipientResult, Status, Transport
@@ -284,14 +285,14 @@ class EspTransport(Transport):
 
     # -- helpers for the provider modules -----------------------------------------------------
 
-    def inline_images(self, content: SharedContent) -> list[tuple[str, bytes, str]]:
-        """(content id, bytes, MIME type) of each inline image, read once per transport."""
+    def inline_images(self, content: SharedContent) -> list[tuple[InlineImage, bytes]]:
+        """Each inline image with its bytes, read once per transport."""
         images = []
         for image in content.images:
             data = self._images.get(image.content_id)
             if data is None:
                 data = self._images[image.content_id] = image.path.read_bytes()
-            images.append((image.content_id, data, image.mime_type))
+            images.append((image, data))
         return images
 
 

@@ -87,7 +87,10 @@ class MailgunTransport(EspTransport):
         if content.reply_to:
             fields.append(("h:Reply-To", content.reply_to))
         # Mailgun makes an inline file's name its Content-ID, which the HTML's cid: names.
-        files = [("inline", image) for image in self.inline_images(content)] or None
+        files = [
+            ("inline", (image.content_id, data, image.mime_type))
+            for image, data in self.inline_images(content)
+        ] or None
         return EspRequest(
             f"/v3/{self.domain}/messages", data=fields, files=files, auth=("api", self.key)
         )

@@ -86,10 +86,12 @@ class PostmarkTransport(EspTransport):
 
     def _inline(self, content: SharedContent) -> list[dict[str, str]]:
         if self._attachments is None:
+            # Named by the file (photo.png), not the Content-ID: Postmark checks the name's
+            # extension against its allowed file types, and "photo.a1b2c3@iom.int" has none.
             self._attachments = [
-                {"Name": cid, "Content": base64_text(data), "ContentType": mime,
-                 "ContentID": f"cid:{cid}"}
-                for cid, data, mime in self.inline_images(content)
+                {"Name": image.filename, "Content": base64_text(data),
+                 "ContentType": image.mime_type, "ContentID": f"cid:{image.content_id}"}
+                for image, data in self.inline_images(content)
             ]
         return self._attachments
 

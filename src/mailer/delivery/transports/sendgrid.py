@@ -66,9 +66,10 @@ class SendGridTransport(EspTransport):
             payload["reply_to"] = {"email": content.reply_to}
         if content.images:
             payload["attachments"] = [
-                {"content": base64_text(data), "type": mime, "filename": cid,
-                 "disposition": "inline", "content_id": cid}
-                for cid, data, mime in self.inline_images(content)
+                {"content": base64_text(data), "type": image.mime_type,
+                 "filename": image.filename, "disposition": "inline",
+                 "content_id": image.content_id}
+                for image, data in self.inline_images(content)
             ]
         return EspRequest(
             "/v3/mail/send", json=payload,
