@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from email.header import decode_header, make_header
 from pathlib import Path
 
 import pytest
@@ -328,7 +329,7 @@ def test_sendgrid_request(factory, httpserver: HTTPServer) -> None:
     assert (text["type"], html["type"]) == ("text/plain", "text/html")
     assert "MFQX" not in html["value"] + text["value"] + body["subject"]
     assert body["headers"] == {
-        "List-Id": content.list_id, "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "List-Id": content.list_id_header, "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
     first = body["personalizations"][0]
     assert first["to"] == [{"email": "first@example.org", "name": '"Tom, Jr"'}]
@@ -371,7 +372,7 @@ def test_mailgun_request(factory, httpserver: HTTPServer) -> None:
     assert form.getlist("to") == ['"Tom, Jr" <first@example.org>', "r1@example.org"]
     assert form["h:List-Unsubscribe"] == "%recipient.h:List-Unsubscribe%"
     assert form["h:Message-Id"] == "%recipient.h:Message-Id%"
-    assert form["h:List-Id"] == content.list_id
+    assert form["h:List-Id"] == content.list_id_header
     assert form["h:List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert form["h:Reply-To"] == content.reply_to
     variables = json.loads(form["recipient-variables"])
@@ -419,7 +420,7 @@ def test_postmark_request_and_partial_failure(factory, httpserver: HTTPServer) -
     assert first["MessageStream"] == "broadcast"
     assert {"Name": "Message-ID", "Value": f"<{p.message_id}>"} in first["Headers"]
     assert {"Name": "List-Unsubscribe", "Value": p.list_unsubscribe} in first["Headers"]
-    assert {"Name": "List-Id", "Value": factory.content.list_id} in first["Headers"]
+    assert {"Name": "List-Id", "Value": factory.content.list_id_header} in first["Headers"]
     assert {"Name": "List-Unsubscribe-Post", "Value": "List-Unsubscribe=One-Click"} in (
         first["Headers"]
     )
@@ -527,3 +528,42 @@ def test_postmark_pending_account_keeps_what_it_accepted(factory, httpserver, tm
             campaign.run()
         counts = ledger.counts(factory.content.issue_id)
     assert (counts.sent, counts.deferred, counts.failed) == (2, 1, 0)
+
+
+@pytest.fixture(scope="module")
+def turkish_factory(tmp_path_factory: pytest.TempPathFactory) -> MessageFactory:
+    """A project whose list name is not ASCII."""
+    issue = make_project(tmp_path_factory.mktemp("esp-tr"))
+    settings = issue.parents[1] / "mailer.toml"
+    text = settings.read_text(encoding="utf-8")
+    text = text.replace('name = "IOM Turkey Newsletter"', 'name = "IOM Türkiye Bülteni"')
+    settings.write_text(text, encoding="utf-8")
+    return prepare(load(issue), real_send=False).factory
+
+
+def sent_headers(name: str, request: Request) -> dict[str, str]:
+    """The custom headers one request to provider ``name`` asks for, shared ones first."""
+    if name == "postmark":
+        return {h["Name"]: h["Value"] for h in request.get_json()[0]["Headers"]}
+    if name == "sendgrid":
+        body = request.get_json()
+        return {**body["headers"], **body["personalizations"][0]["headers"]}
+    return {key[2:]: value for key, value in request.form.items() if key.startswith("h:")}
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+def test_a_non_ascii_list_name_is_sent_as_encoded_words(
+    name, turkish_factory, httpserver: HTTPServer
+) -> None:
+    provider = PROVIDERS[name]
+    httpserver.expect_request(provider.path).respond_with_response(provider.success(1))
+    open_transport(name, httpserver).send(messages(turkish_factory, 1))
+    headers = sent_headers(name, httpserver.log[0][0])
+    list_id = headers["List-Id"]
+    assert list_id.startswith("=?utf-8?b?") and list_id.endswith(" <newsletter.turkiye.iom.int>")
+    assert str(make_header(decode_header(list_id))) == (
+        "IOM Türkiye Bülteni <newsletter.turkiye.iom.int>"
+    )
+    # Exactly what the SMTP message's own List-Id line holds.
+    assert list_id == turkish_factory.content.list_id_header
+    assert all(value.isascii() for value in headers.values()), headers

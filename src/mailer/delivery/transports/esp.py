@@ -299,9 +299,12 @@ class EspTransport(Transport):
 def list_headers(content: SharedContent) -> dict[str, str]:
     """The headers every copy of an issue shares: List-Id, and RFC 8058 one-click unsubscribe.
 
-    The per-recipient ones (List-Unsubscribe, Message-ID) are each provider's to place.
+    The values are what the message's own header lines hold, in ASCII (a list name such as
+    "Bülten" in RFC 2047 encoded words): the APIs pass custom headers on as they get them.
+    The per-recipient ones (List-Unsubscribe, Message-ID: ASCII by construction) are each
+    provider's to place.
     """
-    return {"List-Id": content.list_id, "List-Unsubscribe-Post": ONE_CLICK}
+    return {"List-Id": content.list_id_header, "List-Unsubscribe-Post": ONE_CLICK}
 
 
 def results_for(
