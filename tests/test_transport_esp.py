@@ -338,6 +338,12 @@ def test_sendgrid_request(factory, httpserver: HTTPServer) -> None:
         "List-Unsubscribe": p.list_unsubscribe, "Message-ID": f"<{p.message_id}>",
     }
     assert first["custom_args"] == {"mailer_message_id": p.message_id}
+    assert body["tracking_settings"] == {
+        "click_tracking": {"enable": False, "enable_text": False},
+        "open_tracking": {"enable": False},
+        "subscription_tracking": {"enable": False},
+        "ganalytics": {"enable": False},
+    }
     # Filling the templates in as SendGrid would gives exactly what SMTP readers get.
     filled_html = html["value"]
     for tag, value in first["substitutions"].items():
@@ -375,6 +381,8 @@ def test_mailgun_request(factory, httpserver: HTTPServer) -> None:
     assert form["h:List-Id"] == content.list_id_header
     assert form["h:List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert form["h:Reply-To"] == content.reply_to
+    tracking = ("o:tracking", "o:tracking-clicks", "o:tracking-opens")
+    assert [form.getlist(option) for option in tracking] == [["no"]] * 3
     variables = json.loads(form["recipient-variables"])
     p = sent[0].personalisation
     first = variables["first@example.org"]
@@ -418,6 +426,7 @@ def test_postmark_request_and_partial_failure(factory, httpserver: HTTPServer) -
     assert first["Subject"] == "News for Tom & <Jerry>"
     assert first["HtmlBody"] == factory.content.html.fill(p.values)
     assert first["MessageStream"] == "broadcast"
+    assert (first["TrackOpens"], first["TrackLinks"]) == (False, "None")
     assert {"Name": "Message-ID", "Value": f"<{p.message_id}>"} in first["Headers"]
     assert {"Name": "List-Unsubscribe", "Value": p.list_unsubscribe} in first["Headers"]
     assert {"Name": "List-Id", "Value": factory.content.list_id_header} in first["Headers"]

@@ -37,6 +37,9 @@ from mailer.delivery.transports.esp import (
 
 REGIONS = {"us": "https://api.mailgun.net", "eu": "https://api.eu.mailgun.net"}
 PER_RECIPIENT_HEADERS = ("List-Unsubscribe", "Message-Id")
+# Tracking off whatever the domain's settings: Mailgun would rewrite the links (the
+# unsubscribe link too) and add an open pixel.
+TRACKING_OFF = (("o:tracking", "no"), ("o:tracking-clicks", "no"), ("o:tracking-opens", "no"))
 # Mailgun's words when it refuses the sender, the sending domain or the account, whoever the
 # recipients are: "'from' parameter is not a valid address", "Domain not found: ...",
 # "Domain ... is not allowed to send: Free accounts are for test purposes only" or "Sandbox
@@ -83,6 +86,7 @@ class MailgunTransport(EspTransport):
                 {m.recipient: self._variables(content, m) for m in messages},
                 ensure_ascii=False, separators=(",", ":"),
             )),
+            *TRACKING_OFF,
         ]
         if content.reply_to:
             fields.append(("h:Reply-To", content.reply_to))

@@ -113,6 +113,9 @@ class PostmarkTransport(EspTransport):
             "HtmlBody": html,
             "TextBody": text,
             "MessageStream": self.message_stream,
+            # Whatever the server's defaults: no open pixel, no rewritten links.
+            "TrackOpens": False,
+            "TrackLinks": "None",
             "Headers": [
                 {"Name": "List-Unsubscribe", "Value": p.list_unsubscribe},
                 *({"Name": name, "Value": value} for name, value in list_headers(content).items()),

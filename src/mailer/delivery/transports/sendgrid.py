@@ -34,6 +34,14 @@ from mailer.delivery.transports.esp import (
     with_variables,
 )
 
+# Every tracking setting off, whatever the account's defaults: SendGrid would otherwise rewrite
+# the links (the unsubscribe link too), add an open pixel or its own unsubscribe footer.
+TRACKING_OFF = {
+    "click_tracking": {"enable": False, "enable_text": False},
+    "open_tracking": {"enable": False},
+    "subscription_tracking": {"enable": False},
+    "ganalytics": {"enable": False},
+}
 PERSONALIZATION = re.compile(r"personalizations\.(\d+)(?:\.|$)")
 
 
@@ -61,6 +69,7 @@ class SendGridTransport(EspTransport):
             ],
             "headers": list_headers(content),
             "personalizations": [self._personalization(content, m) for m in messages],
+            "tracking_settings": TRACKING_OFF,
         }
         if content.reply_to:
             payload["reply_to"] = {"email": content.reply_to}
