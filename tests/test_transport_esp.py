@@ -12,6 +12,7 @@ from email.header import decode_header, make_header
 from pathlib import Path
 
 import pytest
+from projects import new_project
 from providers import (
     MAILGUN_BAD_TO,
     PROVIDERS,
@@ -576,3 +577,45 @@ def test_a_non_ascii_list_name_is_sent_as_encoded_words(
     # Exactly what the SMTP message's own List-Id line holds.
     assert list_id == turkish_factory.content.list_id_header
     assert all(value.isascii() for value in headers.values()), headers
+
+
+ARABIC = "تقدم المنظمة الدولية للهجرة المساعدة للمهاجرين واللاجئين في جميع أنحاء تركيا. " * 40
+
+
+@pytest.fixture(scope="module")
+def arabic_factory(tmp_path_factory: pytest.TempPathFactory) -> MessageFactory:
+    """An issue whose text is mostly Arabic: JSON writes each letter as a six-byte \\uXXXX."""
+    project = new_project(tmp_path_factory.mktemp("esp-ar"), photo_size=(60, 40))
+    issue = project.write_issue(f"""
+        id: arabic
+        subject: النشرة الإخبارية
+        lead:
+          title: النشرة الإخبارية
+          image: {{src: assets/photo.png, alt: "صورة"}}
+          body: {ARABIC}
+        """)
+    return prepare(load(issue), real_send=False).factory
+
+
+def test_postmark_batches_fit_its_request_limit_as_json_measures(
+    arabic_factory, httpserver: HTTPServer, monkeypatch
+) -> None:
+    from mailer.delivery.transports import postmark
+
+    sizes: list[int] = []
+
+    def handler(request: Request) -> Response:
+        sizes.append(len(request.get_data()))
+        return PROVIDERS["postmark"].success(request_size("postmark", request))
+
+    httpserver.expect_request("/email/batch").respond_with_handler(handler)
+    sent = messages(arabic_factory, 10)
+    one = len(json.dumps(open_transport("postmark", httpserver).build_request(
+        arabic_factory.content, sent[1:2]).json))
+    assert one > 2.5 * len(ARABIC.encode())  # escaped, far more than its UTF-8 bytes
+    limit = 3 * one + 100  # room for three messages a request, not four
+    monkeypatch.setattr(postmark, "MAX_REQUEST_BYTES", limit)
+    results = open_transport("postmark", httpserver).send(sent)
+    assert {r.status for r in results} == {"queued"}
+    assert max(sizes) <= limit
+    assert len(sizes) == 4  # 3 + 3 + 3 + 1
