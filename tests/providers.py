@@ -4,10 +4,18 @@ provider documents them, and how to read the recipients out of a request."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from werkzeug import Request, Response
+
+SENDGRID_HELP = "http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html"
+MAILGUN_BAD_TO = "'to' parameter is not a valid address. please check documentation"
+POSTMARK_INACTIVE = (
+    "You tried to send to a recipient that has been marked as inactive.\nFound inactive "
+    "addresses: {to}.\nInactive recipients are ones that have generated a hard bounce or a spam "
+    "complaint. "
+)
 
 
 @dataclass(frozen=True)
@@ -17,31 +25,70 @@ class Provider:
     path: str
     max_batch: int
     success: Callable[[int], Response]  # for a request of n messages
-    error: dict  # the provider's error body, with the message "bad sender"
+    # The status and body refusing the sender (newsletter@iom.int), whoever the recipients are.
+    sender_error: tuple[int, dict]
+    # The answer to a request for ``recipients`` when those in ``refused`` are refused for good.
+    refuse: Callable[[list[str], Collection[str]], Response]
+
+    @property
+    def sender_words(self) -> str:
+        """What the provider's sender error says, as it appears in a TransportError."""
+        body = self.sender_error[1]
+        if "errors" in body:
+            return body["errors"][0]["message"]
+        return body.get("Message") or body["message"]
 
 
-def _postmark_ok(n: int) -> Response:
-    body = [{"ErrorCode": 0, "Message": "OK", "MessageID": f"pm-{i}", "To": "x"} for i in range(n)]
-    return Response(json.dumps(body), 200, content_type="application/json")
+def as_json(body: object, status: int = 200) -> Response:
+    return Response(json.dumps(body), status, content_type="application/json")
+
+
+def postmark_answer(n: int, recipient: str, code: int = 0) -> dict:
+    """Postmark's answer for the n-th message of a batch: accepted, or refused with ``code``."""
+    if code == 0:
+        return {"ErrorCode": 0, "Message": "OK", "MessageID": f"pm-{n}", "To": recipient,
+                "SubmittedAt": "2026-11-28T09:00:00.0000000Z"}
+    words = {406: POSTMARK_INACTIVE.format(to=recipient), 429: "Rate limit exceeded"}[code]
+    return {"ErrorCode": code, "Message": words}
+
+
+def _sendgrid_refusal(recipients: list[str], refused: Collection[str]) -> Response:
+    return as_json({"errors": [
+        {"message": "Does not contain a valid address.",
+         "field": f"personalizations.{n}.to.0.email",
+         "help": f"{SENDGRID_HELP}#message.personalizations.to"}
+        for n, recipient in enumerate(recipients) if recipient in refused
+    ]}, 400)
+
+
+def _postmark_refusal(recipients: list[str], refused: Collection[str]) -> Response:
+    return as_json([
+        postmark_answer(n, r, 406 if r in refused else 0) for n, r in enumerate(recipients)
+    ])
 
 
 PROVIDERS = {
     "sendgrid": Provider(
         "sendgrid://", "SENDGRID_API_KEY", "/v3/mail/send", 1000,
         lambda n: Response("", 202, headers={"X-Message-Id": "sg-batch-1"}),
-        {"errors": [{"message": "bad sender", "field": "from.email", "help": None}]},
+        (400, {"errors": [{"message": "The from email does not contain a valid address.",
+                           "field": "from.email", "help": f"{SENDGRID_HELP}#message.from"}]}),
+        _sendgrid_refusal,
     ),
     "mailgun": Provider(
         "mailgun://mg.example.org", "MAILGUN_API_KEY", "/v3/mg.example.org/messages", 1000,
-        lambda n: Response(
-            json.dumps({"id": "<mg-batch-1@mg.example.org>", "message": "Queued. Thank you."}),
-            200, content_type="application/json",
-        ),
-        {"message": "bad sender"},
+        lambda n: as_json({"id": "<mg-batch-1@mg.example.org>", "message": "Queued. Thank you."}),
+        (400, {"message": "'from' parameter is not a valid address. please check documentation"}),
+        lambda recipients, refused: as_json({"message": MAILGUN_BAD_TO}, 400),
     ),
     "postmark": Provider(
-        "postmark://", "POSTMARK_SERVER_TOKEN", "/email/batch", 500, _postmark_ok,
-        {"ErrorCode": 300, "Message": "bad sender"},
+        "postmark://", "POSTMARK_SERVER_TOKEN", "/email/batch", 500,
+        lambda n: as_json([postmark_answer(i, "x") for i in range(n)]),
+        (422, {"ErrorCode": 400, "Message": (
+            "The 'From' address you supplied (newsletter@iom.int) is not a Sender Signature on "
+            "your account. Please add and confirm this address in order to be able to use it in "
+            "the 'From' field of your messages.")}),
+        _postmark_refusal,
     ),
 }
 

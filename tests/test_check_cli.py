@@ -137,3 +137,46 @@ def test_online_every_link_is_fetched_and_failures_are_errors(project):
     refused = [f for f in report["findings"] if "refused the connection" in f["message"]]
     assert len(refused) == 1 + 1 + 7 + 1  # the story, the website, 7 social links, unsubscribe
     assert any("none of the 3 addresses" in f["message"] for f in report["findings"])
+
+
+POSTMARK_WARNING = (
+    "warning [deliverability] the transport sends through Postmark's broadcast message stream"
+)
+
+
+def use_transport(project, dsn: str) -> int:
+    """Set ``[send] transport`` in the project's mailer.toml; the line it is on."""
+    text = project.settings.read_text().replace("outbox://outbox", dsn)
+    project.settings.write_text(text)
+    return next(
+        n for n, line in enumerate(project.settings.read_text().splitlines(), 1)
+        if line.startswith("transport = ")
+    )
+
+
+@pytest.mark.parametrize("dsn", ["postmark://", "postmark://?stream=broadcast"])
+def test_a_postmark_broadcast_stream_is_a_warning_at_the_transport_line(project, dsn):
+    line = use_transport(project, dsn)
+    result = check(str(project.write_issue(CLEAN)), "--offline")
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert f"mailer.toml:{line}: {POSTMARK_WARNING}" in output
+    assert "Manage unsubscribes on your own" in output
+
+
+def test_a_postmark_transport_from_the_environment_is_blamed_on_the_issue(project, monkeypatch):
+    monkeypatch.setenv("MAILER_TRANSPORT", "postmark://")
+    result = check(str(project.write_issue(CLEAN)), "--offline", "--json")
+    (warning,) = [
+        f for f in json.loads(result.stdout)["findings"] if "Postmark" in f["message"]
+    ]
+    assert warning["severity"] == "warning"
+    assert warning["where"].endswith("issue.yaml")
+
+
+@pytest.mark.parametrize("dsn", ["postmark://?stream=outbound", "sendgrid://", "outbox://outbox"])
+def test_other_transports_get_no_postmark_warning(project, dsn):
+    use_transport(project, dsn)
+    result = check(str(project.write_issue(CLEAN)), "--offline")
+    assert result.exit_code == 0, result.output
+    assert "Postmark" not in result.output

@@ -22,7 +22,7 @@ from urllib.parse import quote
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from providers import PROVIDERS, recipients_of
+from providers import PROVIDERS, postmark_answer, recipients_of
 from pytest_httpserver import HTTPServer
 from sending import free_port, make_certificate, make_project
 from werkzeug import Request, Response
@@ -225,7 +225,7 @@ class EspHarness(Harness):
         if self.deferred & set(recipients):
             return Response('{"message": "slow down"}', 429, headers={"Retry-After": "1"})
         if self.refused & set(recipients):
-            return Response(json.dumps(self.provider.error), 400, content_type="application/json")
+            return self.provider.refuse(recipients, self.refused)
         self.taken += recipients
         return self.provider.success(len(recipients))
 
@@ -233,16 +233,12 @@ class EspHarness(Harness):
         answers = []
         for n, recipient in enumerate(recipients):
             if recipient in self.deferred:  # Postmark's per-message rate limit
-                answers.append(
-                    {"ErrorCode": 429, "Message": "Rate limit exceeded", "To": recipient}
-                )
+                answers.append(postmark_answer(n, recipient, 429))
             elif recipient in self.refused:
-                answers.append({"ErrorCode": 406, "Message": "You tried to send to a recipient "
-                                "that has been marked as inactive.", "To": recipient})
+                answers.append(postmark_answer(n, recipient, 406))
             else:
                 self.taken.append(recipient)
-                answers.append({"ErrorCode": 0, "Message": "OK", "MessageID": f"pm-{n}",
-                                "To": recipient})
+                answers.append(postmark_answer(n, recipient))
         return Response(json.dumps(answers), 200, content_type="application/json")
 
 

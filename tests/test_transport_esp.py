@@ -8,10 +8,19 @@ from __future__ import annotations
 
 import base64
 import json
+from email.header import decode_header, make_header
 from pathlib import Path
 
 import pytest
-from providers import PROVIDERS, request_size
+from projects import new_project
+from providers import (
+    MAILGUN_BAD_TO,
+    PROVIDERS,
+    as_json,
+    postmark_answer,
+    recipients_of,
+    request_size,
+)
 from pytest_httpserver import HTTPServer
 from sending import make_project
 from werkzeug import Request, Response
@@ -22,9 +31,12 @@ from mailer.delivery.campaign import Builder, Campaign, Policy
 from mailer.delivery.ledger import Ledger
 from mailer.delivery.message import MessageFactory, OutgoingMessage
 from mailer.delivery.prepare import prepare
-from mailer.delivery.transports import esp, parse_transport
+from mailer.delivery.transports import TransportFactory, esp, parse_transport
 from mailer.delivery.transports.esp import EspRequest, retry_after
 from mailer.errors import TransportError
+
+# SendGrid's answer that names no field: the body gives no reason.
+SENDGRID_BAD_REQUEST = {"errors": [{"message": "Bad Request", "field": None, "help": None}]}
 
 
 @pytest.fixture(scope="module")
@@ -39,11 +51,16 @@ def keys(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(provider.secret_variable, f"key-{provider.scheme.split(':')[0]}")
 
 
-def open_transport(name: str, server: HTTPServer, query: str = ""):
+def factory_for(name: str, server: HTTPServer, query: str = "") -> TransportFactory:
+    """Transports for provider ``name`` that talk to ``server``."""
     provider = PROVIDERS[name]
     separator = "&" if "?" in provider.scheme + query else "?"
     endpoint = server.url_for("/").rstrip("/")
-    return parse_transport(f"{provider.scheme}{query}{separator}endpoint={endpoint}", Path("."))()
+    return parse_transport(f"{provider.scheme}{query}{separator}endpoint={endpoint}", Path("."))
+
+
+def open_transport(name: str, server: HTTPServer, query: str = ""):
+    return factory_for(name, server, query)()
 
 
 def messages(
@@ -97,52 +114,106 @@ def test_5xx_is_deferred(name, factory, httpserver: HTTPServer) -> None:
 
 
 @pytest.mark.parametrize("name", PROVIDERS)
-def test_other_4xx_fails_with_the_providers_message(name, factory, httpserver) -> None:
-    httpserver.expect_request(PROVIDERS[name].path).respond_with_json(PROVIDERS[name].error, 400)
-    results = open_transport(name, httpserver).send(messages(factory, 2))
-    assert [r.status for r in results] == ["failed", "failed"]
-    assert "bad sender" in results[0].detail and "400" in results[0].detail
-    assert len(httpserver.log) == 3  # the batch, then each recipient alone
+def test_a_refused_sender_stops_the_send_and_fails_nobody(
+    name, factory, httpserver: HTTPServer, tmp_path
+) -> None:
+    provider = PROVIDERS[name]
+    status, body = provider.sender_error
+    httpserver.expect_request(provider.path).respond_with_json(body, status)
+    with Ledger(tmp_path / "ledger.sqlite3") as ledger:
+        campaign = Campaign(factory, ledger, factory_for(name, httpserver), Policy(concurrency=1))
+        campaign.fill(Subscriber(f"r{n}@example.org") for n in range(40))
+        with pytest.raises(TransportError) as caught:
+            campaign.run()
+        counts = ledger.counts(factory.content.issue_id)
+    assert provider.sender_words in caught.value.provider_message
+    assert caught.value.http_status == status
+    assert len(httpserver.log) == 1  # no halving: the answer is the same whoever it goes to
+    assert (counts.failed, counts.queued) == (0, 40)
+
+
+def test_sendgrid_names_the_recipient_it_refuses(factory, httpserver: HTTPServer) -> None:
+    provider = PROVIDERS["sendgrid"]
+
+    def handler(request: Request) -> Response:
+        recipients = recipients_of("sendgrid", request)
+        refused = {"bad13@example.org", "bad31@example.org"} & set(recipients)
+        return provider.refuse(recipients, refused) if refused else provider.success(1)
+
+    httpserver.expect_request(provider.path).respond_with_handler(handler)
+    sent = messages(factory, 40, bad=frozenset({13, 31}))
+    exchanges = list(open_transport("sendgrid", httpserver).stream(sent))
+    results = [result for exchange in exchanges for result in exchange]
+    assert [r.recipient for r in results] == [m.recipient for m in sent]
+    failed = {r.recipient: r.detail for r in results if r.status == "failed"}
+    assert failed == {
+        f"bad{n}@example.org": f"SendGrid HTTP 400: personalizations.{n}.to.0.email: Does not "
+        "contain a valid address." for n in (13, 31)
+    }
+    assert {r.status for r in results if r.recipient not in failed} == {"queued"}
+    # Both named at once; no halving: the rest goes again in one request, one exchange.
+    assert len(httpserver.log) == 2 and len(exchanges) == 1
+    assert len(recipients_of("sendgrid", httpserver.log[1][0])) == 38
+
+
+def test_mailgun_halves_a_batch_refused_for_a_to_address(factory, httpserver) -> None:
+    provider = PROVIDERS["mailgun"]
+
+    def handler(request: Request) -> Response:
+        recipients = recipients_of("mailgun", request)
+        if "bad13@example.org" in recipients:
+            return provider.refuse(recipients, {"bad13@example.org"})
+        return provider.success(len(recipients))
+
+    httpserver.expect_request(provider.path).respond_with_handler(handler)
+    sent = messages(factory, 40, bad=frozenset({13}))
+    results = open_transport("mailgun", httpserver).send(sent)
+    assert [r.recipient for r in results] == [m.recipient for m in sent]
+    (failed,) = [r for r in results if r.status == "failed"]
+    assert failed.recipient == "bad13@example.org"
+    assert failed.detail == f"Mailgun HTTP 400: {MAILGUN_BAD_TO}"
+    assert {r.status for r in results if r is not failed} == {"queued"}
+    assert len(httpserver.log) <= 1 + 2 * 6  # halving 40 down to 1 takes six splits
 
 
 @pytest.mark.parametrize("status", [400, 413, 422])
 @pytest.mark.parametrize("name", PROVIDERS)
-def test_a_batch_rejected_for_one_recipient_fails_only_that_one(
+def test_a_batch_refused_without_a_reason_is_halved_to_the_culprit(
     name, status, factory, httpserver: HTTPServer
 ) -> None:
     provider = PROVIDERS[name]
 
     def handler(request: Request) -> Response:
         if b"bad13@example.org" in request.get_data():
-            return Response(json.dumps(provider.error), status, content_type="application/json")
+            return Response("Request Entity Too Large", status)  # a proxy's words, not JSON
         return provider.success(request_size(name, request))
 
     httpserver.expect_request(provider.path).respond_with_handler(handler)
     sent = messages(factory, 40, bad=frozenset({13}))
     results = open_transport(name, httpserver).send(sent)
     assert [r.recipient for r in results] == [m.recipient for m in sent]
-    assert {r.recipient for r in results if r.status == "failed"} == {"bad13@example.org"}
-    assert {r.status for r in results if r.recipient != "bad13@example.org"} == {"queued"}
     (failed,) = [r for r in results if r.status == "failed"]
-    assert "bad sender" in failed.detail and str(status) in failed.detail
-    assert len(httpserver.log) <= 1 + 2 * 6  # halving 40 down to 1 takes six splits
+    assert failed.recipient == "bad13@example.org"
+    assert failed.detail.endswith(f" HTTP {status}: Request Entity Too Large")
+    assert {r.status for r in results if r is not failed} == {"queued"}
+    assert len(httpserver.log) <= 1 + 2 * 6
 
 
 def test_splitting_a_rejected_batch_has_a_limit(factory, httpserver, monkeypatch) -> None:
     monkeypatch.setattr(esp, "MAX_SPLITS", 2)
-    httpserver.expect_request("/v3/mail/send").respond_with_json(PROVIDERS["sendgrid"].error, 400)
+    httpserver.expect_request("/v3/mail/send").respond_with_json(SENDGRID_BAD_REQUEST, 400)
     results = open_transport("sendgrid", httpserver).send(messages(factory, 8))
     assert len(httpserver.log) == 5
     # Not narrowed down to one reader: tried again later, in other batches, not failed.
     assert {r.status for r in results} == {"deferred"}
-    assert "bad sender" in results[0].detail and "for a batch of" in results[0].detail
+    assert "Bad Request" in results[0].detail and "for a batch of" in results[0].detail
 
 
 def test_a_refused_key_after_an_accepted_half_keeps_that_half(factory, httpserver) -> None:
     answers = iter([
-        Response(json.dumps(PROVIDERS["sendgrid"].error), 400),
+        Response(json.dumps(SENDGRID_BAD_REQUEST), 400),
         PROVIDERS["sendgrid"].success(2),
-        Response(json.dumps(PROVIDERS["sendgrid"].error), 401),
+        Response(json.dumps(PROVIDERS["sendgrid"].sender_error[1]), 401),
     ])
     httpserver.expect_request("/v3/mail/send").respond_with_handler(lambda _: next(answers))
     exchanges = open_transport("sendgrid", httpserver).stream(messages(factory, 4))
@@ -204,11 +275,12 @@ def test_a_request_does_not_show_its_credentials() -> None:
 
 @pytest.mark.parametrize("name", PROVIDERS)
 def test_a_refused_key_stops_the_send(name, factory, httpserver: HTTPServer) -> None:
-    httpserver.expect_request(PROVIDERS[name].path).respond_with_json(PROVIDERS[name].error, 401)
+    provider = PROVIDERS[name]
+    httpserver.expect_request(provider.path).respond_with_json(provider.sender_error[1], 401)
     with pytest.raises(TransportError) as caught:
         open_transport(name, httpserver).send(messages(factory, 1))
     assert caught.value.http_status == 401
-    assert "bad sender" in str(caught.value)
+    assert provider.sender_words in str(caught.value)
     assert caught.value.provider.lower() == name
 
 
@@ -225,10 +297,7 @@ def test_the_runner_uses_documented_batch_sizes(name, factory, httpserver, tmp_p
     httpserver.expect_request(provider.path).respond_with_handler(handler)
     total = provider.max_batch + 5
     with Ledger(tmp_path / "ledger.sqlite3") as ledger:
-        endpoint = httpserver.url_for("/").rstrip("/")
-        separator = "&" if "?" in provider.scheme else "?"
-        transports = parse_transport(f"{provider.scheme}{separator}endpoint={endpoint}", tmp_path)
-        campaign = Campaign(factory, ledger, transports, Policy(concurrency=1))
+        campaign = Campaign(factory, ledger, factory_for(name, httpserver), Policy(concurrency=1))
         campaign.fill(Subscriber(f"r{n}@example.org") for n in range(total))
         summary = campaign.run()
     assert sorted(sizes, reverse=True) == [provider.max_batch, 5]
@@ -261,7 +330,7 @@ def test_sendgrid_request(factory, httpserver: HTTPServer) -> None:
     assert (text["type"], html["type"]) == ("text/plain", "text/html")
     assert "MFQX" not in html["value"] + text["value"] + body["subject"]
     assert body["headers"] == {
-        "List-Id": content.list_id, "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "List-Id": content.list_id_header, "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
     first = body["personalizations"][0]
     assert first["to"] == [{"email": "first@example.org", "name": '"Tom, Jr"'}]
@@ -270,6 +339,12 @@ def test_sendgrid_request(factory, httpserver: HTTPServer) -> None:
         "List-Unsubscribe": p.list_unsubscribe, "Message-ID": f"<{p.message_id}>",
     }
     assert first["custom_args"] == {"mailer_message_id": p.message_id}
+    assert body["tracking_settings"] == {
+        "click_tracking": {"enable": False, "enable_text": False},
+        "open_tracking": {"enable": False},
+        "subscription_tracking": {"enable": False},
+        "ganalytics": {"enable": False},
+    }
     # Filling the templates in as SendGrid would gives exactly what SMTP readers get.
     filled_html = html["value"]
     for tag, value in first["substitutions"].items():
@@ -285,6 +360,7 @@ def test_sendgrid_request(factory, httpserver: HTTPServer) -> None:
     ]
     for attachment, image in zip(body["attachments"], content.images, strict=True):
         assert attachment["disposition"] == "inline"
+        assert attachment["filename"] == image.filename  # photo.png, not the Content-ID
         assert attachment["type"] == image.mime_type
         assert f"cid:{image.content_id}" in html["value"]
         assert base64.b64decode(attachment["content"]) == image.path.read_bytes()
@@ -303,9 +379,11 @@ def test_mailgun_request(factory, httpserver: HTTPServer) -> None:
     assert form.getlist("to") == ['"Tom, Jr" <first@example.org>', "r1@example.org"]
     assert form["h:List-Unsubscribe"] == "%recipient.h:List-Unsubscribe%"
     assert form["h:Message-Id"] == "%recipient.h:Message-Id%"
-    assert form["h:List-Id"] == content.list_id
+    assert form["h:List-Id"] == content.list_id_header
     assert form["h:List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert form["h:Reply-To"] == content.reply_to
+    tracking = ("o:tracking", "o:tracking-clicks", "o:tracking-opens")
+    assert [form.getlist(option) for option in tracking] == [["no"]] * 3
     variables = json.loads(form["recipient-variables"])
     p = sent[0].personalisation
     first = variables["first@example.org"]
@@ -349,13 +427,20 @@ def test_postmark_request_and_partial_failure(factory, httpserver: HTTPServer) -
     assert first["Subject"] == "News for Tom & <Jerry>"
     assert first["HtmlBody"] == factory.content.html.fill(p.values)
     assert first["MessageStream"] == "broadcast"
+    assert (first["TrackOpens"], first["TrackLinks"]) == (False, "None")
     assert {"Name": "Message-ID", "Value": f"<{p.message_id}>"} in first["Headers"]
     assert {"Name": "List-Unsubscribe", "Value": p.list_unsubscribe} in first["Headers"]
-    assert {"Name": "List-Id", "Value": factory.content.list_id} in first["Headers"]
+    assert {"Name": "List-Id", "Value": factory.content.list_id_header} in first["Headers"]
     assert {"Name": "List-Unsubscribe-Post", "Value": "List-Unsubscribe=One-Click"} in (
         first["Headers"]
     )
-    assert first["Attachments"][0]["ContentID"] == f"cid:{factory.content.images[0].content_id}"
+    assert [(a["Name"], a["ContentID"], a["ContentType"]) for a in first["Attachments"]] == [
+        (image.filename, f"cid:{image.content_id}", image.mime_type)
+        for image in factory.content.images
+    ]
+    assert {"iom-logo.png", "photo.png"} <= {a["Name"] for a in first["Attachments"]}
+    for image in factory.content.images:
+        assert f'src="cid:{image.content_id}"' in first["HtmlBody"]
     assert (ok.status, ok.provider_id) == ("queued", "pm-1")
     assert (inactive.status, inactive.bounce) == ("failed", True)
     assert (invalid.status, invalid.bounce) == ("failed", False)
@@ -381,3 +466,156 @@ def test_endpoint_must_be_http(factory) -> None:
 def test_query_string_of_dsn_is_checked() -> None:
     with pytest.raises(Exception, match="unknown option colour"):
         parse_transport("postmark://?colour=red", Path("."))()
+
+
+def test_postmark_success_without_an_error_code_is_accepted(factory, httpserver) -> None:
+    # As Postmark answered in django-anymail issue #392: no ErrorCode, but a MessageID.
+    delayed = {
+        "Message": "Message accepted, but delivery may be delayed.",
+        "MessageID": "38360f97-ff7f-44b2-bcd1-5ea94ff2af00",
+        "SubmittedAt": "2024-08-05T02:03:37.0951168Z",
+        "To": "first@example.org",
+    }
+    httpserver.expect_request("/email/batch").respond_with_json([delayed])
+    (result,) = open_transport("postmark", httpserver).send(messages(factory, 1))
+    assert (result.status, result.provider_id) == ("queued", delayed["MessageID"])
+    assert "delivery may be delayed" in result.detail
+
+
+# What Postmark says when the account or the sender may not send, per message or per request.
+POSTMARK_ACCOUNT_REFUSALS = {
+    400: PROVIDERS["postmark"].sender_words,
+    401: "You are trying to send email with a From address that does not have a corresponding "
+         "confirmed sender signature.",
+    405: "Not allowed to send: you have run out of credits.",
+    412: "While your account is pending approval, all recipient addresses must share the same "
+         "domain as the 'From' address. The domain of the 'From' address is 'iom.int', but you "
+         "are attempting to send email to the following domain: 'example.org'.",
+    300: "Invalid 'From' address: 'newsletter@iom.int' is not a verified sender signature.",
+}
+
+
+@pytest.mark.parametrize("code", POSTMARK_ACCOUNT_REFUSALS)
+def test_postmark_account_codes_per_message_stop_the_send(code, factory, httpserver) -> None:
+    words = POSTMARK_ACCOUNT_REFUSALS[code]
+    httpserver.expect_request("/email/batch").respond_with_json(
+        [{"ErrorCode": code, "Message": words}] * 3
+    )
+    exchanges = open_transport("postmark", httpserver).stream(messages(factory, 3))
+    with pytest.raises(TransportError) as caught:
+        next(exchanges)  # nothing was accepted: nothing to record, nobody failed
+    assert (caught.value.provider, caught.value.provider_message) == ("Postmark", words)
+
+
+def test_postmark_request_level_account_code_stops_the_send(factory, httpserver) -> None:
+    words = POSTMARK_ACCOUNT_REFUSALS[405]
+    httpserver.expect_request("/email/batch").respond_with_json(
+        {"ErrorCode": 405, "Message": words}, 422
+    )
+    with pytest.raises(TransportError) as caught:
+        open_transport("postmark", httpserver).send(messages(factory, 3))
+    assert (caught.value.provider_message, caught.value.http_status) == (words, 422)
+    assert len(httpserver.log) == 1
+
+
+def test_postmark_pending_account_keeps_what_it_accepted(factory, httpserver, tmp_path) -> None:
+    """A pending account sends to its own domain only: those are recorded as sent, the others
+    wait for the account to be approved, and the send stops."""
+
+    def handler(request: Request) -> Response:
+        return as_json([
+            postmark_answer(n, to) if to.endswith("@iom.int")
+            else {"ErrorCode": 412, "Message": POSTMARK_ACCOUNT_REFUSALS[412]}
+            for n, to in enumerate(recipients_of("postmark", request))
+        ])
+
+    httpserver.expect_request("/email/batch").respond_with_handler(handler)
+    readers = ["staff1@iom.int", "r1@example.org", "staff2@iom.int"]
+    with Ledger(tmp_path / "ledger.sqlite3") as ledger:
+        campaign = Campaign(factory, ledger, factory_for("postmark", httpserver), Policy())
+        campaign.fill(Subscriber(address) for address in readers)
+        with pytest.raises(TransportError, match="pending approval"):
+            campaign.run()
+        counts = ledger.counts(factory.content.issue_id)
+    assert (counts.sent, counts.deferred, counts.failed) == (2, 1, 0)
+
+
+@pytest.fixture(scope="module")
+def turkish_factory(tmp_path_factory: pytest.TempPathFactory) -> MessageFactory:
+    """A project whose list name is not ASCII."""
+    issue = make_project(tmp_path_factory.mktemp("esp-tr"))
+    settings = issue.parents[1] / "mailer.toml"
+    text = settings.read_text(encoding="utf-8")
+    text = text.replace('name = "IOM Turkey Newsletter"', 'name = "IOM Türkiye Bülteni"')
+    settings.write_text(text, encoding="utf-8")
+    return prepare(load(issue), real_send=False).factory
+
+
+def sent_headers(name: str, request: Request) -> dict[str, str]:
+    """The custom headers one request to provider ``name`` asks for, shared ones first."""
+    if name == "postmark":
+        return {h["Name"]: h["Value"] for h in request.get_json()[0]["Headers"]}
+    if name == "sendgrid":
+        body = request.get_json()
+        return {**body["headers"], **body["personalizations"][0]["headers"]}
+    return {key[2:]: value for key, value in request.form.items() if key.startswith("h:")}
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+def test_a_non_ascii_list_name_is_sent_as_encoded_words(
+    name, turkish_factory, httpserver: HTTPServer
+) -> None:
+    provider = PROVIDERS[name]
+    httpserver.expect_request(provider.path).respond_with_response(provider.success(1))
+    open_transport(name, httpserver).send(messages(turkish_factory, 1))
+    headers = sent_headers(name, httpserver.log[0][0])
+    list_id = headers["List-Id"]
+    assert list_id.startswith("=?utf-8?b?") and list_id.endswith(" <newsletter.turkiye.iom.int>")
+    assert str(make_header(decode_header(list_id))) == (
+        "IOM Türkiye Bülteni <newsletter.turkiye.iom.int>"
+    )
+    # Exactly what the SMTP message's own List-Id line holds.
+    assert list_id == turkish_factory.content.list_id_header
+    assert all(value.isascii() for value in headers.values()), headers
+
+
+ARABIC = "تقدم المنظمة الدولية للهجرة المساعدة للمهاجرين واللاجئين في جميع أنحاء تركيا. " * 40
+
+
+@pytest.fixture(scope="module")
+def arabic_factory(tmp_path_factory: pytest.TempPathFactory) -> MessageFactory:
+    """An issue whose text is mostly Arabic: JSON writes each letter as a six-byte \\uXXXX."""
+    project = new_project(tmp_path_factory.mktemp("esp-ar"), photo_size=(60, 40))
+    issue = project.write_issue(f"""
+        id: arabic
+        subject: النشرة الإخبارية
+        lead:
+          title: النشرة الإخبارية
+          image: {{src: assets/photo.png, alt: "صورة"}}
+          body: {ARABIC}
+        """)
+    return prepare(load(issue), real_send=False).factory
+
+
+def test_postmark_batches_fit_its_request_limit_as_json_measures(
+    arabic_factory, httpserver: HTTPServer, monkeypatch
+) -> None:
+    from mailer.delivery.transports import postmark
+
+    sizes: list[int] = []
+
+    def handler(request: Request) -> Response:
+        sizes.append(len(request.get_data()))
+        return PROVIDERS["postmark"].success(request_size("postmark", request))
+
+    httpserver.expect_request("/email/batch").respond_with_handler(handler)
+    sent = messages(arabic_factory, 10)
+    one = len(json.dumps(open_transport("postmark", httpserver).build_request(
+        arabic_factory.content, sent[1:2]).json))
+    assert one > 2.5 * len(ARABIC.encode())  # escaped, far more than its UTF-8 bytes
+    limit = 3 * one + 100  # room for three messages a request, not four
+    monkeypatch.setattr(postmark, "MAX_REQUEST_BYTES", limit)
+    results = open_transport("postmark", httpserver).send(sent)
+    assert {r.status for r in results} == {"queued"}
+    assert max(sizes) <= limit
+    assert len(sizes) == 4  # 3 + 3 + 3 + 1

@@ -2,12 +2,14 @@
 (CAN-SPAM, GDPR) ask of a newsletter.
 
 A subject and a preheader, a visible unsubscribe link plus one-click ``List-Unsubscribe``
-headers, a postal address, links on the sender's own domain and no URL shorteners, a
+headers (which a Postmark broadcast stream replaces unless the account manages its own
+unsubscribes), a postal address, links on the sender's own domain and no URL shorteners, a
 plain-text part that carries every link, and no template code left in what readers see.
 """
 
 from __future__ import annotations
 
+import os
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 from urllib.parse import urlsplit
@@ -33,6 +35,8 @@ from mailer.compose.issue import LoadedIssue
 from mailer.compose.merge import UNSUBSCRIBE_KEY, FillIn, token
 from mailer.compose.render import TEXT_TEMPLATE
 from mailer.delivery.prepare import Prepared
+from mailer.delivery.transports import Dsn
+from mailer.errors import Location, UsageError
 from mailer.fields import domain_of
 
 CHECK = "deliverability"
@@ -54,6 +58,7 @@ def check(loaded: LoadedIssue, prepared: Prepared, *, options: CheckOptions) -> 
     return [
         *_subject_and_preheader(loaded, prepared),
         *_unsubscribe(loaded, prepared, document),
+        *_postmark_broadcast(loaded),
         *_postal_address(loaded, prepared, document),
         *_sender_domain(loaded, uses),
         *_shorteners(uses),
@@ -116,6 +121,32 @@ def _unsubscribe(
             "end the text template with: Unsubscribe: {{ unsubscribe_url }}",
         ))
     return findings
+
+
+def _postmark_broadcast(loaded: LoadedIssue) -> list[Finding]:
+    """Postmark's broadcast streams handle unsubscribes themselves unless told not to: they add
+    their own unsubscribe link and List-Unsubscribe headers, and whoever unsubscribes there is
+    suppressed at Postmark without reaching this list's unsubscribe page."""
+    try:
+        dsn = Dsn.parse(loaded.settings.settings.send.transport)
+    except UsageError:
+        return []  # a DSN that cannot be read is mailer send's to report
+    stream = dsn.options.get("stream") or "broadcast"  # the Postmark transport's default
+    if dsn.scheme != "postmark" or stream != "broadcast":
+        return []
+    where = (
+        Location(loaded.path) if os.environ.get("MAILER_TRANSPORT")
+        else settings_location(loaded, "send", "transport")
+    )
+    return [_finding(
+        "warning", "the transport sends through Postmark's broadcast message stream: unless "
+        "the stream manages its own unsubscribes, Postmark puts its own unsubscribe link and "
+        "List-Unsubscribe headers in every message, and readers who use them never reach "
+        "list.unsubscribe_url", where,
+        "ask Postmark support to allow managing unsubscribes yourself, then choose \"Manage "
+        "unsubscribes on your own\" in the stream's Settings, under Subscription Management "
+        "(see README.md, Postmark)",
+    )]
 
 
 def _postal_address(

@@ -100,6 +100,11 @@ def unstructured(name: str, value: str) -> str:
     return fold(name, _plain_words(value) or encoded_words(value))
 
 
+def unfold(line: str) -> str:
+    """The value of a header line written by :func:`fold`, on one line (for an ESP's API)."""
+    return line.partition(": ")[2].replace(CRLF, "")
+
+
 def mailbox(name: str, display_name: str, address: str) -> str:
     """``Name: display name <address>``, or just the address when there is no name."""
     if not display_name:

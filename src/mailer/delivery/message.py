@@ -32,6 +32,7 @@ from mailer.delivery.headers import (
     filename_param,
     mailbox,
     quoted,
+    unfold,
     unstructured,
     wire_address,
 )
@@ -80,6 +81,7 @@ class SharedContent:
     html: FillIn
     text: FillIn
     list_id: str  # the List-Id as a reader sees it: 'Name <id>', the name quoted if need be
+    list_id_header: str  # as the header carries it: encoded words for a non-ASCII name
     language: str
     date: str  # RFC 5322 date, the same in every copy
     images: tuple[InlineImage, ...]
@@ -142,6 +144,7 @@ class MessageFactory:
         list_name = check_header(letterhead.list_name, "list name")
         list_id = check_header(letterhead.list_id, "list id")
         from_line = mailbox("From", sender_name, wire_address(letterhead.sender_address))
+        list_id_line = mailbox("List-Id", list_name, list_id)
         self.content = SharedContent(
             issue_id=letterhead.issue_id,
             from_header=from_line.partition(": ")[2],
@@ -152,6 +155,7 @@ class MessageFactory:
             html=FillIn.of(as_body(rendered.html), escape_html=True),
             text=FillIn.of(as_body(rendered.text), escape_html=False),
             list_id=f"{quoted(list_name)} <{list_id}>",
+            list_id_header=unfold(list_id_line),
             language=letterhead.language,
             date=date or format_datetime(datetime.now(UTC)),
             images=images,
@@ -161,7 +165,7 @@ class MessageFactory:
         )
         self._text = EncodedBody(self.content.text)
         self._html = EncodedBody(self.content.html)
-        self._skeleton = _Skeleton(self.content, mailbox("List-Id", list_name, list_id))
+        self._skeleton = _Skeleton(self.content, list_id_line)
 
     def personalise(self, recipient: Recipient, *, test: bool = False) -> Personalisation:
         email = check_header(recipient.email, "recipient address")

@@ -2,16 +2,24 @@
 
 :class:`EspTransport` owns the whole exchange: one ``requests`` session, timeouts, the API key
 from the environment, turning HTTP statuses into results, ``Retry-After``. A provider module
-fills in three hooks only: :meth:`~EspTransport.build_request` (the documented payload for a
-batch), :meth:`~EspTransport.parse_results` (one result per recipient from a 2xx answer) and,
-if its error bodies differ from ``{"message": ...}``, :meth:`~EspTransport.error_message`.
+fills in the hooks: :meth:`~EspTransport.build_request` (the documented payload for a batch),
+:meth:`~EspTransport.parse_results` (one result per recipient from a 2xx answer),
+:meth:`~EspTransport.classify_rejection` (what a refused request was about, read from the
+provider's error body) and, if its error bodies differ from ``{"message": ...}``,
+:meth:`~EspTransport.error_message`.
 
 Statuses: 2xx goes to the provider's parser; 429 and 5xx defer the whole batch, honouring
 ``Retry-After`` (or ``X-RateLimit-Reset``); 401, 403 and 404 mean the key, the account or the
 endpoint is wrong, so :class:`TransportError` stops the send. Any other 4xx (400, 413, 422)
-answers the whole request, yet is mostly caused by one recipient (an address or a value the
-provider refuses): the batch is sent again in halves until the culprit is alone, and only a
-single recipient's 4xx is ``failed``, with the provider's own message.
+refuses the whole request, and the provider's error body says why (:class:`Rejection`):
+
+* the sender, the account or what every copy shares (a From address the provider does not
+  know, an account not allowed to send): no reader is to blame, and TransportError stops the
+  send with the provider's own words;
+* named recipients (SendGrid's ``personalizations.3.to.0.email``): exactly those fail, and the
+  rest of the batch is posted again at once;
+* nothing useful: the batch is sent again in halves until the culprit is alone (at most
+  :data:`MAX_SPLITS` times per ``send``), and only a single recipient's 4xx is ``failed``.
 
 The API key never reaches a message or the ledger: it is checked when the transport is made
 (no spaces, control or non-ASCII characters, which ``requests`` would quote in its error), and
@@ -29,7 +37,7 @@ from __future__ import annotations
 import base64
 import time
 from abc import abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime, quote
 from pathlib import Path
@@ -38,6 +46,7 @@ from typing import Any, ClassVar
 import requests
 from markupsafe import escape
 
+from mailer.compose.images import InlineImage
 from mailer.credentials import Redactor
 from mailer.delivery.message import ONE_CLICK, FillIn, OutgoingMessage, SharedContent
 from mailer.delivery.transports.base import Dsn, RecipientResult, Status, Transport
@@ -45,9 +54,9 @@ from mailer.errors import TransportError
 
 TIMEOUT = (10.0, 120.0)  # connect, read: a 1,000-recipient batch can take a while to accept
 CONFIGURATION_STATUSES = (401, 403, 404)
-# Halvings of a rejected batch per ``send``: isolating one bad recipient among 1,000 takes
-# about ten, so this finds a few; a request refused whatever it holds (a bad sender) costs at
-# most twice this many extra requests before the rest is deferred instead of failed.
+# Halvings of a batch rejected for a reason its error body does not give: isolating one bad
+# recipient among 1,000 takes about ten, so this finds a few; a request refused whatever it
+# holds costs at most twice this many extra requests before the rest is deferred, not failed.
 MAX_SPLITS = 32
 
 
@@ -64,10 +73,36 @@ class EspRequest:
 
 
 @dataclass(frozen=True)
-class Rejected:
-    """A client error (4xx other than 401/403/404) for a whole request."""
+class Rejection:
+    """What a provider's error body says a refused request (a 4xx other than 401, 403, 404, 429)
+    was about: the answer of :meth:`EspTransport.classify_rejection`.
 
-    detail: str
+    ``about_request``: the sender, the account or something every copy shares; the send stops.
+    ``culprits``: the recipients it names, by position in the request, each with the provider's
+    words about it; they fail and the others are posted again. Neither: it does not say.
+    """
+
+    message: str  # the provider's own words
+    about_request: bool = False
+    culprits: Mapping[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A request refused for its recipients, or for a reason not given, as the ledger reads it."""
+
+    detail: str  # "<provider> HTTP <status>: <its words>"
+    culprits: dict[int, str]  # position in the request -> the detail for that recipient
+
+
+class AcceptedInPart(TransportError):
+    """The provider took some messages of a request but refused others for a reason that stops
+    the send (Postmark answers per message): ``results`` for the whole request, those refused
+    ``deferred``, are recorded before the send stops."""
+
+    def __init__(self, provider: str, message: str, results: list[RecipientResult]) -> None:
+        super().__init__(provider, message)
+        self.results = results
 
 
 class EspTransport(Transport):
@@ -126,6 +161,13 @@ class EspTransport(Transport):
             return str(body["message"])
         return " ".join(response.text.split())[:300] or str(response.reason)
 
+    def classify_rejection(
+        self, response: requests.Response, messages: Sequence[OutgoingMessage]
+    ) -> Rejection:
+        """What the refusal of ``messages`` (a 400, 413, 422 ...) was about, from the provider's
+        error body; by default the body is taken to say nothing about it."""
+        return Rejection(self.error_message(response))
+
     def split(self, messages: Sequence[OutgoingMessage]) -> Iterator[Sequence[OutgoingMessage]]:
         """The requests one batch takes; one unless a provider limits the payload size."""
         yield messages
@@ -134,34 +176,74 @@ class EspTransport(Transport):
 
     def stream(self, messages: Sequence[OutgoingMessage]) -> Iterator[list[RecipientResult]]:
         """One request after another (a batch may take several), each request's results
-        yielded before the next request is posted."""
+        yielded before the next request is posted, all in the order of ``messages``."""
         content = messages[0].content
         if any(message.content is not content for message in messages):
             raise ValueError("one batch must hold messages of the same issue")
-        pending = list(self.split(messages))[::-1]  # a stack: the next part to post is last
+        # A part is a list of positions in ``messages``. The stack's parts never overlap and
+        # rise from top to bottom, so whatever is answered comes before anything still pending.
+        pending: list[list[int]] = []
+        start = 0
+        for part in self.split(messages):
+            pending.insert(0, list(range(start, start + len(part))))
+            start += len(part)
+        held: dict[int, RecipientResult] = {}  # named culprits, failed before their turn came
         splits = MAX_SPLITS
         while pending:
             part = pending.pop()
-            outcome = self._post(content, part)
+            batch = [messages[n] for n in part]
+            try:
+                outcome = self._post(content, batch)
+            except AcceptedInPart as stop:
+                yield self._in_order(zip(part, stop.results, strict=True), held, pending)
+                raise
             if not isinstance(outcome, Rejected):
-                results = outcome
+                answered = list(zip(part, outcome, strict=True))
+            elif outcome.culprits:  # those it names fail; the others are posted again at once
+                for k, detail in outcome.culprits.items():
+                    held[part[k]] = RecipientResult(
+                        batch[k].recipient, batch[k].message_id, "failed", detail=detail
+                    )
+                rest = [n for k, n in enumerate(part) if k not in outcome.culprits]
+                if rest:
+                    pending.append(rest)
+                answered = []
             elif len(part) == 1:
-                results = results_for(part, "failed", outcome.detail)
+                failed = results_for(batch, "failed", outcome.detail)
+                answered = list(zip(part, failed, strict=True))
             elif splits:
                 splits -= 1
                 half = len(part) // 2
                 pending += [part[half:], part[:half]]
                 continue
             else:
-                results = results_for(
-                    part, "deferred", f"{outcome.detail} (for a batch of {len(part)}; "
+                deferred = results_for(
+                    batch, "deferred", f"{outcome.detail} (for a batch of {len(part)}; "
                     "to be tried again in other batches)",
                 )
-            yield [self.scrub(result) for result in results]
+                answered = list(zip(part, deferred, strict=True))
+            results = self._in_order(answered, held, pending)
+            if results:
+                yield results
+
+    def _in_order(
+        self, answered: Iterable[tuple[int, RecipientResult]], held: dict[int, RecipientResult],
+        pending: list[list[int]],
+    ) -> list[RecipientResult]:
+        """A request's results, with the held failures that come before anything still
+        pending, in the order of the batch (which the caller pairs them with)."""
+        ready = dict(answered)
+        for position in [n for n in held if not pending or n < pending[-1][0]]:
+            ready[position] = held.pop(position)
+        return [self.scrub(ready[position]) for position in sorted(ready)]
 
     def _post(
         self, content: SharedContent, messages: Sequence[OutgoingMessage]
     ) -> list[RecipientResult] | Rejected:
+        """Post one request: its results, or what its rejection says of its recipients.
+
+        TransportError when the provider refuses the key, the account or the sender.
+        """
         request = self.build_request(content, messages)
         try:
             response = self.session.post(
@@ -179,38 +261,50 @@ class EspTransport(Transport):
         status = response.status_code
         if 200 <= status < 300:
             return self.parse_results(messages, response)
-        message = self.error_message(response)
         if status in CONFIGURATION_STATUSES:
-            raise TransportError(self.name, self.redact(message), status)
-        detail = f"{self.name} HTTP {status}: {message}"
+            raise TransportError(self.name, self.redact(self.error_message(response)), status)
+        prefix = f"{self.name} HTTP {status}: "
         if status == 429 or status >= 500:
             return results_for(
-                messages, "deferred", detail, retry_after=retry_after(response.headers)
+                messages, "deferred", prefix + self.error_message(response),
+                retry_after=retry_after(response.headers),
             )
-        return Rejected(detail)
+        rejection = self.classify_rejection(response, messages)
+        if rejection.about_request:
+            raise TransportError(self.name, self.redact(rejection.message), status)
+        return Rejected(
+            prefix + rejection.message,
+            {
+                k: prefix + words for k, words in rejection.culprits.items()
+                if 0 <= k < len(messages)
+            },
+        )
 
     def close(self) -> None:
         self.session.close()
 
     # -- helpers for the provider modules -----------------------------------------------------
 
-    def inline_images(self, content: SharedContent) -> list[tuple[str, bytes, str]]:
-        """(content id, bytes, MIME type) of each inline image, read once per transport."""
+    def inline_images(self, content: SharedContent) -> list[tuple[InlineImage, bytes]]:
+        """Each inline image with its bytes, read once per transport."""
         images = []
         for image in content.images:
             data = self._images.get(image.content_id)
             if data is None:
                 data = self._images[image.content_id] = image.path.read_bytes()
-            images.append((image.content_id, data, image.mime_type))
+            images.append((image, data))
         return images
 
 
 def list_headers(content: SharedContent) -> dict[str, str]:
     """The headers every copy of an issue shares: List-Id, and RFC 8058 one-click unsubscribe.
 
-    The per-recipient ones (List-Unsubscribe, Message-ID) are each provider's to place.
+    The values are what the message's own header lines hold, in ASCII (a list name such as
+    "Bülten" in RFC 2047 encoded words): the APIs pass custom headers on as they get them.
+    The per-recipient ones (List-Unsubscribe, Message-ID: ASCII by construction) are each
+    provider's to place.
     """
-    return {"List-Id": content.list_id, "List-Unsubscribe-Post": ONE_CLICK}
+    return {"List-Id": content.list_id_header, "List-Unsubscribe-Post": ONE_CLICK}
 
 
 def results_for(

@@ -6,11 +6,16 @@ individual message; the subject, HTML and text are sent once, with merge fields 
 ``%recipient.<key>%``. Per-recipient headers (List-Unsubscribe, Message-Id) are ``h:`` fields
 whose values are themselves recipient variables. Mailgun answers with one id for the whole
 batch; it is every recipient's provider id.
+
+A refused request (400) carries one ``message``. Those about the sender, the domain or the
+account (:data:`ACCOUNT_REFUSALS`) stop the send; the one about a recipient ("'to' parameter is
+not a valid address") does not say which, so the batch is halved until it is alone.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +26,7 @@ from mailer.delivery.transports.base import Dsn, RecipientResult
 from mailer.delivery.transports.esp import (
     EspRequest,
     EspTransport,
+    Rejection,
     display_address,
     html_key,
     list_headers,
@@ -31,6 +37,16 @@ from mailer.delivery.transports.esp import (
 
 REGIONS = {"us": "https://api.mailgun.net", "eu": "https://api.eu.mailgun.net"}
 PER_RECIPIENT_HEADERS = ("List-Unsubscribe", "Message-Id")
+# Tracking off whatever the domain's settings: Mailgun would rewrite the links (the
+# unsubscribe link too) and add an open pixel.
+TRACKING_OFF = (("o:tracking", "no"), ("o:tracking-clicks", "no"), ("o:tracking-opens", "no"))
+# Mailgun's words when it refuses the sender, the sending domain or the account, whoever the
+# recipients are: "'from' parameter is not a valid address", "Domain not found: ...",
+# "Domain ... is not allowed to send: Free accounts are for test purposes only" or "Sandbox
+# subdomains are for test purposes only. Please add your own domain ...".
+ACCOUNT_REFUSALS = re.compile(
+    r"'?from'? parameter|domain not found|not allowed to send|for test purposes only", re.I
+)
 
 
 def variable(key: str) -> str:
@@ -70,11 +86,15 @@ class MailgunTransport(EspTransport):
                 {m.recipient: self._variables(content, m) for m in messages},
                 ensure_ascii=False, separators=(",", ":"),
             )),
+            *TRACKING_OFF,
         ]
         if content.reply_to:
             fields.append(("h:Reply-To", content.reply_to))
         # Mailgun makes an inline file's name its Content-ID, which the HTML's cid: names.
-        files = [("inline", image) for image in self.inline_images(content)] or None
+        files = [
+            ("inline", (image.content_id, data, image.mime_type))
+            for image, data in self.inline_images(content)
+        ] or None
         return EspRequest(
             f"/v3/{self.domain}/messages", data=fields, files=files, auth=("api", self.key)
         )
@@ -86,6 +106,12 @@ class MailgunTransport(EspTransport):
         variables["h:List-Unsubscribe"] = p.list_unsubscribe
         variables["h:Message-Id"] = f"<{p.message_id}>"
         return variables
+
+    def classify_rejection(
+        self, response: requests.Response, messages: Sequence[OutgoingMessage]
+    ) -> Rejection:
+        message = self.error_message(response)
+        return Rejection(message, about_request=bool(ACCOUNT_REFUSALS.search(message)))
 
     def parse_results(
         self, messages: Sequence[OutgoingMessage], response: requests.Response

@@ -6,10 +6,15 @@ recipient, with the subject, HTML and text sent once: merge fields become substi
 Message-ID go in each personalization's ``headers``; List-Id and List-Unsubscribe-Post, the same
 for everyone, in the message's ``headers``. SendGrid answers 202 with one ``X-Message-Id`` for
 the whole request, which becomes every recipient's provider id.
+
+A refused request (400) lists its errors with the ``field`` each is about: a field under
+``personalizations.<n>`` names the request's n-th recipient, and any other field (``from.email``,
+``reply_to``, ``subject``, ``content.0.value`` ...) what every copy shares.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from email.utils import quote
 
@@ -20,6 +25,7 @@ from mailer.delivery.transports.base import RecipientResult
 from mailer.delivery.transports.esp import (
     EspRequest,
     EspTransport,
+    Rejection,
     base64_text,
     html_key,
     list_headers,
@@ -27,6 +33,16 @@ from mailer.delivery.transports.esp import (
     results_for,
     with_variables,
 )
+
+# Every tracking setting off, whatever the account's defaults: SendGrid would otherwise rewrite
+# the links (the unsubscribe link too), add an open pixel or its own unsubscribe footer.
+TRACKING_OFF = {
+    "click_tracking": {"enable": False, "enable_text": False},
+    "open_tracking": {"enable": False},
+    "subscription_tracking": {"enable": False},
+    "ganalytics": {"enable": False},
+}
+PERSONALIZATION = re.compile(r"personalizations\.(\d+)(?:\.|$)")
 
 
 def tag(key: str) -> str:
@@ -53,14 +69,16 @@ class SendGridTransport(EspTransport):
             ],
             "headers": list_headers(content),
             "personalizations": [self._personalization(content, m) for m in messages],
+            "tracking_settings": TRACKING_OFF,
         }
         if content.reply_to:
             payload["reply_to"] = {"email": content.reply_to}
         if content.images:
             payload["attachments"] = [
-                {"content": base64_text(data), "type": mime, "filename": cid,
-                 "disposition": "inline", "content_id": cid}
-                for cid, data, mime in self.inline_images(content)
+                {"content": base64_text(data), "type": image.mime_type,
+                 "filename": image.filename, "disposition": "inline",
+                 "content_id": image.content_id}
+                for image, data in self.inline_images(content)
             ]
         return EspRequest(
             "/v3/mail/send", json=payload,
@@ -94,11 +112,35 @@ class SendGridTransport(EspTransport):
 
     def error_message(self, response: requests.Response) -> str:
         """SendGrid's errors: ``{"errors": [{"message": ..., "field": ...}]}``."""
-        try:
-            errors = response.json()["errors"]
-            return "; ".join(
-                f"{e['field']}: {e['message']}" if e.get("field") else str(e["message"])
-                for e in errors
-            )
-        except (ValueError, KeyError, TypeError):
+        errors = self._errors(response)
+        if errors is None:
             return super().error_message(response)
+        return "; ".join(shown for _, shown in errors)
+
+    def classify_rejection(
+        self, response: requests.Response, messages: Sequence[OutgoingMessage]
+    ) -> Rejection:
+        errors = self._errors(response)
+        if errors is None:
+            return super().classify_rejection(response, messages)
+        message = "; ".join(shown for _, shown in errors)
+        culprits: dict[int, list[str]] = {}
+        for field, shown in errors:
+            named = PERSONALIZATION.match(field)
+            if named:
+                culprits.setdefault(int(named.group(1)), []).append(shown)
+            elif field and not field.startswith("personalizations"):
+                return Rejection(message, about_request=True)
+        return Rejection(message, culprits={n: "; ".join(w) for n, w in culprits.items()})
+
+    @staticmethod
+    def _errors(response: requests.Response) -> list[tuple[str, str]] | None:
+        """Each error's field (``""`` when it names none) and ``field: message`` as shown."""
+        try:
+            errors = []
+            for error in response.json()["errors"]:
+                field, words = str(error.get("field") or ""), str(error["message"])
+                errors.append((field, f"{field}: {words}" if field else words))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
+        return errors
