@@ -108,6 +108,10 @@ def test_settings_that_are_a_folder_are_one_error_line(project, tmp_path):
     assert not out.exists()
 
 
+def _line_of(text: str, needle: str) -> int:
+    return next(n for n, line in enumerate(text.splitlines(), start=1) if needle in line)
+
+
 def test_settings_not_in_utf8_are_one_error_line(project, tmp_path):
     issue = project.write_issue(ISSUE)
     text = project.settings.read_text(encoding="utf-8")
@@ -117,7 +121,8 @@ def test_settings_not_in_utf8_are_one_error_line(project, tmp_path):
     assert without_traceback(result)
     assert result.exit_code == 2
     assert result.output.splitlines() == [
-        f"Error: {project.settings}: not UTF-8 text (invalid continuation byte)"
+        f"Error: {project.settings}:{_line_of(text, 'Çankaya')}: not UTF-8 text "
+        "(invalid continuation byte)"
     ]
     assert not out.exists()
 
@@ -234,7 +239,10 @@ def test_live_preview_survives_settings_that_cannot_be_read(project, tmp_path):
         good = project.settings.read_text(encoding="utf-8")
         project.settings.write_bytes(good.encode("cp1254"))
         broken = _next_event(stream)
-        assert broken["error"] == f"{project.settings}: not UTF-8 text (invalid continuation byte)"
+        assert broken["error"] == (
+            f"{project.settings}:{_line_of(good, 'Çankaya')}: not UTF-8 text "
+            "(invalid continuation byte)"
+        )
 
         project.settings.write_text(good, encoding="utf-8")
         fixed = _next_event(stream)

@@ -19,6 +19,7 @@ from pydantic import AfterValidator, Field, ValidationError
 from mailer.errors import ConfigError, Location, MailerError
 from mailer.field_errors import describe_errors
 from mailer.fields import Colour, Duration, EmailAddress, Line, Strict, Text, WebUrl
+from mailer.textfiles import first_line_not_utf8
 
 SETTINGS_FILE = "mailer.toml"
 
@@ -171,7 +172,8 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> LoadedSet
     except FileNotFoundError:
         raise ConfigError(Location(path), "settings file not found") from None
     except UnicodeDecodeError as exc:
-        raise ConfigError(Location(path), f"not UTF-8 text ({exc.reason})") from None
+        where = Location(path, first_line_not_utf8(path))
+        raise ConfigError(where, f"not UTF-8 text ({exc.reason})") from None
     except OSError as exc:
         raise ConfigError(Location(path), f"cannot read file ({exc.strerror})") from None
     try:

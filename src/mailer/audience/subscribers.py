@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from mailer.errors import InputError, Location
 from mailer.fields import SUBSCRIBER_FIELDS
+from mailer.textfiles import first_line_not_utf8
 
 if TYPE_CHECKING:
     from email_validator import ValidatedEmail
@@ -292,7 +293,7 @@ class CsvTable:
 
     def _not_utf8(self, exc: UnicodeDecodeError) -> InputError:
         return InputError(
-            Location(self.path, _first_line_not_utf8(self.path)),
+            Location(self.path, first_line_not_utf8(self.path)),
             f"the file is not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save it from the "
             "spreadsheet as 'CSV UTF-8'",
         )
@@ -305,17 +306,6 @@ def _field_count_error(expected: int, found: int, line: int, end: int) -> str:
     if found > expected:
         return f"{message} (a value with a separator in it needs double quotes)"
     return message
-
-
-def _first_line_not_utf8(path: Path) -> int | None:
-    """The decoder reads ahead in blocks, so its error does not say which line is wrong."""
-    with open(path, "rb") as file:
-        for number, raw in enumerate(file, start=1):
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError:
-                return number
-    return None
 
 
 class SubscriberReader:
