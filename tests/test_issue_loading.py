@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+import tracemalloc
+
 import pytest
 
 from mailer.compose.issue import load_issue
@@ -248,3 +251,106 @@ def test_a_send_key_that_is_not_a_table_is_an_error_even_with_overrides(project)
     assert str(caught.value) == (
         f"{project.settings}: send: input should be a valid dictionary or instance of SendSettings"
     )
+
+
+# --- Files that must not cost much to refuse --------------------------------------------------
+
+# The classic "billion laughs": 612 bytes that would expand to 9⁹ (387 million) strings.
+BILLION_LAUGHS = 'lol1: &lol1 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+    f"lol{n}: &lol{n} [{','.join([f'*lol{n - 1}'] * 9)}]\n" for n in range(2, 10)
+)
+
+
+def _load_error(project, text: str | bytes) -> str:
+    path = project.root / "issues" / "issue.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    with pytest.raises(InputError) as caught:
+        load_issue(path, load_settings(project.settings))
+    message = str(caught.value)
+    assert "\n" not in message
+    return message.removeprefix(str(path))
+
+
+def test_an_alias_bomb_is_refused_at_its_line_before_it_grows(project):
+    assert len(BILLION_LAUGHS) == 612
+    settings = load_settings(project.settings)
+    path = project.write_issue(BILLION_LAUGHS)
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        with pytest.raises(InputError) as caught:
+            load_issue(path, settings)
+        seconds = time.perf_counter() - started
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # lol4 already stands for 7,381 values: the first *lol4 takes the count over 10,000.
+    assert str(caught.value) == (
+        f"{path}:5:14: more than 10,000 values (keys, list items and texts, each alias "
+        "counted as all the values it repeats)"
+    )
+    assert seconds < 1, f"took {seconds:.2f} s"
+    assert peak < 10 * 2**20, f"peak traced memory {peak / 2**20:.1f} MiB"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "id: x\nsubject: s\na: &a [*a]\n",
+            ":3:8: the alias *a is inside the value &a it repeats, which would never end",
+            id="self-alias",
+        ),
+        pytest.param(
+            "id: x\nsubject: s\nlead: &lead\n  title: t\n  body: *lead\n",
+            ":5:9: the alias *lead is inside the value &lead it repeats, which would never end",
+            id="alias-inside-its-mapping",
+        ),
+        pytest.param(
+            "id: x\nsubject: s\nsections: " + "[" * 60 + "]" * 60 + "\n",
+            ":3:60: values nested more than 50 levels deep",
+            id="too-deep",
+        ),
+        pytest.param(
+            "id: x\nsubject: s\nsections: [" + "0, " * 200_000 + "0]\n",
+            ":3:", id="too-many-values",
+        ),
+    ],
+)
+def test_a_file_that_would_not_end_or_would_cost_too_much_is_one_located_line(
+    project, text, expected
+):
+    assert _load_error(project, text).startswith(expected)
+
+
+def test_an_issue_file_over_2_mb_is_refused_with_its_size(project):
+    text = "id: x\nsubject: s\n" + "# padding\n" * 300_000
+    assert _load_error(project, text) == (
+        ": the file is 2.9 MB, more than the 2 MB an issue file may have"
+    )
+
+
+def test_latin_1_text_names_the_line_of_the_first_wrong_byte(project):
+    text = "id: x\nsubject: s\nlead:\n  title: t\n  body: Café, çay\n"
+    assert _load_error(project, text.encode("latin-1")) == (
+        ":5: not UTF-8 text (invalid continuation byte)"
+    )
+
+
+def test_an_anchor_used_twice_still_works(project):
+    path = project.write_issue(
+        """
+        id: x
+        subject: s
+        sections:
+          - title: One
+            items:
+              - &story {title: Shared story, body: Told twice.}
+          - title: Two
+            items:
+              - *story
+        """
+    )
+    issue = load_issue(path, load_settings(project.settings)).issue
+    assert [s.items[0].title for s in issue.sections] == ["Shared story", "Shared story"]
