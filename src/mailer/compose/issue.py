@@ -17,7 +17,7 @@ from mailer.compose.merge import validate
 from mailer.compose.yaml_source import FieldPath, YamlDocument, load_yaml
 from mailer.errors import InputError, Location, MergeFieldError
 from mailer.field_errors import describe_errors
-from mailer.fields import Language, Line, Strict, Text, WebUrl, direction_of
+from mailer.fields import Language, Line, Strict, Text, WebUrl, direction_of, is_remote
 from mailer.settings import (
     Brand,
     BrandOverride,
@@ -27,6 +27,7 @@ from mailer.settings import (
     Sender,
     SocialLink,
     settings_for,
+    toml_location,
 )
 
 
@@ -44,7 +45,7 @@ class Image(Strict):
 
     @property
     def is_remote(self) -> bool:
-        return self.src.startswith(("http://", "https://"))
+        return is_remote(self.src)
 
 
 class Quote(Strict):
@@ -124,12 +125,20 @@ class LoadedIssue:
     def base_dir(self) -> Path:
         return self.source.path.parent
 
+    def setting_location(self, table: str, key: str) -> Location:
+        """Where a brand, footer or sender value comes from: the issue if it overrides the
+        value, else mailer.toml."""
+        override = getattr(self.issue, table, None)
+        if override is not None and getattr(override, key, None) is not None:
+            return self.source.locate((table, key))
+        return toml_location(self.settings.path, table, key)
+
     def image_path(self, image: Image) -> Path:
         return (self.base_dir / image.src).resolve()
 
     def logo_path(self) -> Path | None:
         """The logo file; a logo set in the issue is relative to the issue, else to settings."""
-        if not self.brand.logo or self.brand.logo.startswith(("http://", "https://")):
+        if not self.brand.logo or is_remote(self.brand.logo):
             return None
         if self.issue.brand and self.issue.brand.logo:
             return (self.base_dir / self.brand.logo).resolve()
