@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 import tracemalloc
+from pathlib import Path
 
 import pytest
 
@@ -354,3 +356,80 @@ def test_an_anchor_used_twice_still_works(project):
     )
     issue = load_issue(path, load_settings(project.settings)).issue
     assert [s.items[0].title for s in issue.sections] == ["Shared story", "Shared story"]
+
+
+# --- Files named by an issue stay inside the project folder ---------------------------------
+
+LEAD_IMAGE = "id: x\nsubject: s\nlead:\n  title: t\n  image:\n    src: {src}\n    alt: A photo\n"
+
+
+def _outside_file(project) -> Path:
+    """A real image beside the project folder: refused because of where it is, not missing."""
+    outside = project.root.parent / "secret.png"
+    shutil.copy(project.root / "issues" / "assets" / "photo.png", outside)
+    return outside
+
+
+@pytest.mark.parametrize(
+    ("src", "expected"),
+    [
+        pytest.param(
+            "/etc/passwd",
+            "'/etc/passwd' is an absolute path; name a file inside the project folder {root}, "
+            "relative to the file that names it",
+            id="absolute",
+        ),
+        pytest.param(
+            "../../secret.png", "'../../secret.png' leads outside the project folder {root}",
+            id="dot-dot",
+        ),
+        pytest.param(
+            "assets/link.png",
+            "'assets/link.png' leads outside the project folder {root} through a symbolic link",
+            id="symlink",
+        ),
+    ],
+)
+def test_an_image_outside_the_project_folder_is_refused_at_its_line(project, src, expected):
+    (project.root / "issues" / "assets" / "link.png").symlink_to(_outside_file(project))
+    message = _load_error(project, LEAD_IMAGE.format(src=src))
+    assert message == f":6:5: lead.image.src: {expected.format(root=project.root.resolve())}"
+
+
+def test_an_item_image_through_a_linked_folder_is_refused(project):
+    (project.root / "issues" / "elsewhere").symlink_to(_outside_file(project).parent)
+    text = (
+        "id: x\nsubject: s\nsections:\n  - title: S\n    items:\n"
+        "      - title: t\n        image: {src: elsewhere/secret.png, alt: A photo}\n"
+    )
+    assert _load_error(project, text).startswith(
+        ":7:17: sections[0].items[0].image.src: 'elsewhere/secret.png' leads outside"
+    )
+
+
+def test_a_logo_named_in_the_issue_is_refused_outside_the_project(project):
+    text = "id: x\nsubject: s\nbrand:\n  logo: /etc/passwd\n"
+    assert _load_error(project, text).startswith(
+        ":4:3: brand.logo: '/etc/passwd' is an absolute path"
+    )
+
+
+@pytest.mark.parametrize("logo", ["/etc/passwd", "../secret.png", "issues/assets/link.png"])
+def test_a_logo_in_mailer_toml_is_refused_outside_the_project(project, logo):
+    (project.root / "issues" / "assets" / "link.png").symlink_to(_outside_file(project))
+    text = project.settings.read_text(encoding="utf-8")
+    line = text.splitlines().index('logo = "issues/assets/iom-logo.png"') + 1
+    project.settings.write_text(
+        text.replace('logo = "issues/assets/iom-logo.png"', f'logo = "{logo}"'), encoding="utf-8"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(project.settings)
+    assert str(caught.value).startswith(f"{project.settings}:{line}: brand.logo: '{logo}' ")
+    assert str(project.root.resolve()) in str(caught.value)
+
+
+def test_an_issue_in_a_subfolder_may_use_images_elsewhere_in_the_project(project):
+    path = project.write_issue(LEAD_IMAGE.format(src="../assets/photo.png"), "2026/x.yaml")
+    loaded = load_issue(path, load_settings(project.settings))
+    photo = project.root / "issues" / "assets" / "photo.png"
+    assert loaded.image_path(loaded.issue.lead.image) == photo.resolve()

@@ -67,6 +67,19 @@ def test_preview_of_a_bad_issue_is_one_error_line_and_writes_nothing(project, tm
     assert not out.exists()
 
 
+def test_preview_of_an_image_outside_the_project_copies_and_writes_nothing(project, tmp_path):
+    issue = project.write_issue(ISSUE.replace("assets/photo.png", "/etc/passwd"))
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["preview", str(issue), "--no-serve", "--out", str(out)])
+    assert without_traceback(result)
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [
+        f"Error: {issue}:5:11: lead.image.src: '/etc/passwd' is an absolute path; name a file "
+        f"inside the project folder {project.root.resolve()}, relative to the file that names it"
+    ]
+    assert not out.exists()
+
+
 def test_preview_without_settings_says_so(tmp_path):
     issue = tmp_path / "lonely.yaml"
     issue.write_text("id: x\nsubject: s\n", encoding="utf-8")

@@ -137,6 +137,20 @@ def test_offline_check_errors_stop_the_send_unless_forced(issue: Path) -> None:
     assert len(outbox(issue)) == 25
 
 
+def test_an_image_outside_the_project_is_never_attached_even_with_force(issue: Path) -> None:
+    text = issue.read_text(encoding="utf-8")
+    issue.write_text(text.replace("assets/photo.png", "/etc/shadow"), encoding="utf-8")
+    code, out = mailer("send", issue, "--yes", "--force")
+    assert code == 2
+    assert out.splitlines() == [
+        f"Error: {issue}:6:11: lead.image.src: '/etc/shadow' is an absolute path; name a file "
+        f"inside the project folder {issue.parents[1].resolve()}, relative to the file that "
+        "names it"
+    ]
+    assert not (issue.parents[1] / "outbox").exists()
+    assert not (issue.parents[1] / ".mailer" / "ledger.sqlite3").exists()
+
+
 def test_bad_rows_are_skipped_and_named_or_stop_the_send_with_strict(issue: Path) -> None:
     csv_path = issue.parents[1] / "subscribers.example.csv"
     lines = csv_path.read_text(encoding="utf-8").splitlines()

@@ -134,15 +134,19 @@ class LoadedIssue:
         return toml_location(self.settings.path, table, key)
 
     def image_path(self, image: Image) -> Path:
-        return (self.base_dir / image.src).resolve()
+        """The local file of ``image``; ValueError if it is not inside the project folder."""
+        return self.settings.project_file(image.src, self.base_dir)
 
     def logo_path(self) -> Path | None:
-        """The logo file; a logo set in the issue is relative to the issue, else to settings."""
+        """The logo file; a logo set in the issue is relative to the issue, else to settings.
+
+        ValueError if it is not inside the project folder.
+        """
         if not self.brand.logo or is_remote(self.brand.logo):
             return None
-        if self.issue.brand and self.issue.brand.logo:
-            return (self.base_dir / self.brand.logo).resolve()
-        return self.settings.resolve(self.brand.logo)
+        named_in_issue = self.issue.brand is not None and self.issue.brand.logo is not None
+        folder = self.base_dir if named_in_issue else self.settings.base_dir
+        return self.settings.project_file(self.brand.logo, folder)
 
 
 def load(issue_path: Path, settings_path: Path | None = None) -> LoadedIssue:
@@ -209,23 +213,27 @@ def strings_with_paths(node: object, here: FieldPath) -> Iterator[tuple[FieldPat
 
 
 def _check_local_images(loaded: LoadedIssue) -> None:
+    """Every local image and the logo exist inside the project folder (see project_file)."""
     for field_path, image in images_with_paths(loaded.issue):
         if image.is_remote:
             continue
-        if not loaded.image_path(image).is_file():
+        where, field = loaded.source.locate((*field_path, "src")), _dotted((*field_path, "src"))
+        try:
+            path = loaded.image_path(image)
+        except ValueError as exc:
+            raise InputError(where, str(exc), field) from None
+        if not path.is_file():
             raise InputError(
-                loaded.source.locate((*field_path, "src")),
-                f"image file not found: {image.src} (paths are relative to the YAML file)",
-                _dotted((*field_path, "src")),
+                where, f"image file not found: {image.src} (paths are relative to the YAML file)",
+                field,
             )
-    logo = loaded.logo_path()
+    where = loaded.setting_location("brand", "logo")
+    try:
+        logo = loaded.logo_path()
+    except ValueError as exc:
+        raise InputError(where, str(exc), "brand.logo") from None
     if logo is not None and not logo.is_file():
-        where = loaded.source.locate(("brand", "logo")) if loaded.issue.brand else None
-        raise InputError(
-            where or Location(loaded.settings.path),
-            f"logo file not found: {loaded.brand.logo}",
-            "brand.logo",
-        )
+        raise InputError(where, f"logo file not found: {loaded.brand.logo}", "brand.logo")
 
 
 def images_with_paths(issue: Issue) -> Iterator[tuple[FieldPath, Image]]:
