@@ -168,6 +168,48 @@ def test_bad_rows_are_skipped_and_named_or_stop_the_send_with_strict(issue: Path
     assert len(outbox(issue)) == 25
 
 
+def _subscribers_with(issue: Path, line: int, row: str, readers: int = 5) -> Path:
+    """The project's subscriber file: ``readers`` good rows, and ``row`` on ``line``."""
+    path = issue.parents[1] / "subscribers.example.csv"
+    lines = ["email,name"] + [f"reader{n}@example.org,Reader {n}" for n in range(readers)]
+    lines.insert(line - 1, row)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("line", "row", "reason"),
+    [
+        pytest.param(
+            3, "huge@example.org," + "x" * 200_000,
+            "cannot read the row: field larger than field limit (131072)",
+            id="200-kB-field",
+        ),
+        pytest.param(
+            2, 'open@example.org,"Open quote',
+            "a double quote is left open: the row runs to the end of the file",
+            id="unclosed-quote",
+        ),
+    ],
+)
+def test_a_row_the_csv_module_cannot_read_is_skipped_or_stops_the_send_with_strict(
+    issue: Path, line: int, row: str, reason: str
+) -> None:
+    csv_path = _subscribers_with(issue, line, row)
+
+    code, out = mailer("send", issue, "--yes", "--strict")
+    assert code == 2
+    assert out.splitlines() == [f"Error: {csv_path}:{line}: {reason}"]
+    assert not (issue.parents[1] / "outbox").exists() or len(outbox(issue)) == 0
+
+    code, out = mailer("send", issue, "--yes")
+    assert code == 0, out
+    assert f"Warning: {csv_path}:{line}: {reason}" in out
+    assert sorted(message["To"] for message in outbox(issue)) == [
+        f"Reader {n} <reader{n}@example.org>" for n in range(5)
+    ]
+
+
 def test_a_smaller_list_holds_the_other_readers_for_a_later_send(issue: Path) -> None:
     project = issue.parents[1]
     everyone = project / "subscribers.example.csv"
