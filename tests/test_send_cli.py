@@ -210,6 +210,61 @@ def test_a_row_the_csv_module_cannot_read_is_skipped_or_stops_the_send_with_stri
     ]
 
 
+def _nothing_sent(issue: Path) -> bool:
+    project = issue.parents[1]
+    return not (project / "outbox").exists() and not (project / ".mailer/ledger.sqlite3").exists()
+
+
+@pytest.mark.parametrize("how", [["--yes"], ["--dry-run"]], ids=["send", "dry-run"])
+def test_a_list_without_a_valid_row_is_an_error_and_sends_nothing(issue: Path, how) -> None:
+    csv_path = issue.parents[1] / "subscribers.example.csv"
+    csv_path.write_text("email,name\nnobody,A\nbad@@example.org,B\n,C\n", encoding="utf-8")
+    code, out = mailer("send", issue, *how)
+    assert code == 2
+    assert out.splitlines()[-1] == (
+        f"Error: {csv_path}: no one to send to: 0 valid rows of 3 (3 skipped, see the warnings "
+        "above)"
+    )
+    assert [line.split(": email:")[0] for line in out.splitlines()[:-1]] == [
+        f"Warning: {csv_path}:{line}" for line in (2, 3, 4)
+    ]
+    assert _nothing_sent(issue)
+
+
+def test_a_list_with_only_a_header_line_is_an_error(issue: Path) -> None:
+    csv_path = issue.parents[1] / "subscribers.example.csv"
+    csv_path.write_text("email,name\n", encoding="utf-8")
+    code, out = mailer("send", issue, "--yes")
+    assert code == 2
+    assert out.splitlines() == [
+        f"Error: {csv_path}: no one to send to: the file has no rows below its header line"
+    ]
+    assert _nothing_sent(issue)
+
+
+def test_a_list_whose_readers_all_left_sends_nothing_and_says_so(issue: Path) -> None:
+    project = issue.parents[1]
+    csv_path = project / "subscribers.example.csv"
+    csv_path.write_text(
+        "email,name,status\n"
+        "gone@example.org,A,unsubscribed\n"
+        "bounced@example.org,B,\n"
+        "not an address,C,\n",
+        encoding="utf-8",
+    )
+    (project / ".mailer").mkdir()
+    (project / ".mailer" / "suppression.csv").write_text(
+        "email,reason,date\nbounced@example.org,bounced,2026-01-01\n", encoding="utf-8"
+    )
+    code, out = mailer("send", issue, "--yes")
+    assert code == 0, out  # a correct list and a finished send: nobody is left to write to
+    assert out.splitlines()[-1] == (
+        f"Warning: {csv_path}: no one to send to: every reader in it has unsubscribed or is on "
+        "the suppression list (1 unsubscribed, 1 suppressed, 1 rows skipped); nothing was sent"
+    )
+    assert _nothing_sent(issue)
+
+
 def test_a_smaller_list_holds_the_other_readers_for_a_later_send(issue: Path) -> None:
     project = issue.parents[1]
     everyone = project / "subscribers.example.csv"
