@@ -11,6 +11,7 @@ import pytest
 from sending import make_project, write_subscribers
 from typer.testing import CliRunner
 
+from mailer.audience import subscribers
 from mailer.audience.subscribers import SubscriberReader
 from mailer.cli import app
 from mailer.delivery.ledger import Ledger
@@ -263,6 +264,36 @@ def test_a_list_whose_readers_all_left_sends_nothing_and_says_so(issue: Path) ->
         "the suppression list (1 unsubscribed, 1 suppressed, 1 rows skipped); nothing was sent"
     )
     assert _nothing_sent(issue)
+
+
+def test_a_dry_run_reports_the_rows_exactly_as_a_send(
+    issue: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(subscribers, "MAX_RECORDED", 2)  # to see the "... and N more" lines
+    csv_path = issue.parents[1] / "subscribers.example.csv"
+    lines = csv_path.read_text(encoding="utf-8").splitlines()
+    lines[0] += ",Created"  # an ignored column
+    lines[1:] = [f"{line}," for line in lines[1:]]
+    lines[3:3] = [f"bad{n}@@example.org,,,," for n in range(4)] + ['open,"quote,,,,']
+    lines.append(lines[1])  # a repeated reader
+    lines.append(lines[2])
+    csv_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    code, rehearsal = mailer("send", issue, "--dry-run")
+    assert code == 0, rehearsal
+    code, sent = mailer("send", issue, "--yes")
+    assert code == 0, sent
+    warnings = [line for line in rehearsal.splitlines() if line.startswith("Warning:")]
+    assert warnings == [line for line in sent.splitlines() if line.startswith("Warning:")]
+    assert warnings[2:] == [
+        "Warning: ... and 3 more rows skipped",
+        f"Warning: {csv_path}:1: ignoring columns 'Created'",
+        f"Warning: {csv_path}:32: email: 'reader0@example.org' is already on line 2; row left "
+        "out",
+        "Warning: ... and 1 more warnings",
+    ]
+    assert "Dry run: built 25 messages" in rehearsal
+    assert "Done: sent 25 now" in sent
 
 
 def test_a_smaller_list_holds_the_other_readers_for_a_later_send(issue: Path) -> None:
