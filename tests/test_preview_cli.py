@@ -297,3 +297,41 @@ def test_an_unexpected_error_is_shown_and_live_reload_goes_on(project, tmp_path,
         assert "A second change" in (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
     finally:
         stop.set()
+
+
+def _get(port: int, path: str, host: str | None) -> int:
+    """The status of ``GET path`` with ``host`` in the Host header (None: no Host header)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.putrequest("GET", path, skip_host=True)
+        if host is not None:
+            connection.putheader("Host", host)
+        connection.endheaders()
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+def test_the_preview_answers_only_requests_addressed_to_this_machine(project, tmp_path):
+    issue = project.write_issue(ISSUE)
+    with live_preview(issue, tmp_path / "out") as port:
+        for host in ("127.0.0.1", f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}",
+                     f"LocalHost:{port}"):
+            assert _get(port, "/state", host) == 200, host
+        # A page on another site can point its own name at 127.0.0.1 (DNS rebinding).
+        for host in ("evil.example", f"evil.example:{port}", f"127.0.0.1:{port + 1}",
+                     f"localhost.evil.example:{port}", "127.0.0.1.nip.io"):
+            assert _get(port, "/state", host) == 421, host
+            assert _get(port, "/message.eml", host) == 421, host
+        assert _get(port, "/", None) == 400
+
+
+def test_the_preview_lists_no_folder(project, tmp_path):
+    issue = project.write_issue(ISSUE)
+    with live_preview(issue, tmp_path / "out") as port:
+        host = f"127.0.0.1:{port}"
+        assert _get(port, "/images/photo.png", host) == 200
+        for folder in ("/images/", "/images", "/images/..", "/images/?x=1"):
+            assert _get(port, folder, host) == 404, folder
