@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import time
+import tracemalloc
+from pathlib import Path
+
 import pytest
 
 from mailer.compose.issue import load_issue
@@ -248,3 +253,183 @@ def test_a_send_key_that_is_not_a_table_is_an_error_even_with_overrides(project)
     assert str(caught.value) == (
         f"{project.settings}: send: input should be a valid dictionary or instance of SendSettings"
     )
+
+
+# --- Files that must not cost much to refuse --------------------------------------------------
+
+# The classic "billion laughs": 612 bytes that would expand to 9⁹ (387 million) strings.
+BILLION_LAUGHS = 'lol1: &lol1 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+    f"lol{n}: &lol{n} [{','.join([f'*lol{n - 1}'] * 9)}]\n" for n in range(2, 10)
+)
+
+
+def _load_error(project, text: str | bytes) -> str:
+    path = project.root / "issues" / "issue.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    with pytest.raises(InputError) as caught:
+        load_issue(path, load_settings(project.settings))
+    message = str(caught.value)
+    assert "\n" not in message
+    return message.removeprefix(str(path))
+
+
+def test_an_alias_bomb_is_refused_at_its_line_before_it_grows(project):
+    assert len(BILLION_LAUGHS) == 612
+    settings = load_settings(project.settings)
+    path = project.write_issue(BILLION_LAUGHS)
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        with pytest.raises(InputError) as caught:
+            load_issue(path, settings)
+        seconds = time.perf_counter() - started
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # lol4 already stands for 7,381 values: the first *lol4 takes the count over 10,000.
+    assert str(caught.value) == (
+        f"{path}:5:14: more than 10,000 values (keys, list items and texts, each alias "
+        "counted as all the values it repeats)"
+    )
+    assert seconds < 1, f"took {seconds:.2f} s"
+    assert peak < 10 * 2**20, f"peak traced memory {peak / 2**20:.1f} MiB"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "id: x\nsubject: s\na: &a [*a]\n",
+            ":3:8: the alias *a is inside the value &a it repeats, which would never end",
+            id="self-alias",
+        ),
+        pytest.param(
+            "id: x\nsubject: s\nlead: &lead\n  title: t\n  body: *lead\n",
+            ":5:9: the alias *lead is inside the value &lead it repeats, which would never end",
+            id="alias-inside-its-mapping",
+        ),
+        pytest.param(
+            "id: x\nsubject: s\nsections: " + "[" * 60 + "]" * 60 + "\n",
+            ":3:60: values nested more than 50 levels deep",
+            id="too-deep",
+        ),
+        pytest.param(
+            "id: x\nsubject: s\nsections: [" + "0, " * 200_000 + "0]\n",
+            ":3:", id="too-many-values",
+        ),
+    ],
+)
+def test_a_file_that_would_not_end_or_would_cost_too_much_is_one_located_line(
+    project, text, expected
+):
+    assert _load_error(project, text).startswith(expected)
+
+
+def test_an_issue_file_over_2_mb_is_refused_with_its_size(project):
+    text = "id: x\nsubject: s\n" + "# padding\n" * 300_000
+    assert _load_error(project, text) == (
+        ": the file is 2.9 MB, more than the 2 MB an issue file may have"
+    )
+
+
+def test_latin_1_text_names_the_line_of_the_first_wrong_byte(project):
+    text = "id: x\nsubject: s\nlead:\n  title: t\n  body: Café, çay\n"
+    assert _load_error(project, text.encode("latin-1")) == (
+        ":5: not UTF-8 text (invalid continuation byte)"
+    )
+
+
+def test_an_anchor_used_twice_still_works(project):
+    path = project.write_issue(
+        """
+        id: x
+        subject: s
+        sections:
+          - title: One
+            items:
+              - &story {title: Shared story, body: Told twice.}
+          - title: Two
+            items:
+              - *story
+        """
+    )
+    issue = load_issue(path, load_settings(project.settings)).issue
+    assert [s.items[0].title for s in issue.sections] == ["Shared story", "Shared story"]
+
+
+# --- Files named by an issue stay inside the project folder ---------------------------------
+
+LEAD_IMAGE = "id: x\nsubject: s\nlead:\n  title: t\n  image:\n    src: {src}\n    alt: A photo\n"
+
+
+def _outside_file(project) -> Path:
+    """A real image beside the project folder: refused because of where it is, not missing."""
+    outside = project.root.parent / "secret.png"
+    shutil.copy(project.root / "issues" / "assets" / "photo.png", outside)
+    return outside
+
+
+@pytest.mark.parametrize(
+    ("src", "expected"),
+    [
+        pytest.param(
+            "/etc/passwd",
+            "'/etc/passwd' is an absolute path; name a file inside the project folder {root}, "
+            "relative to the file that names it",
+            id="absolute",
+        ),
+        pytest.param(
+            "../../secret.png", "'../../secret.png' leads outside the project folder {root}",
+            id="dot-dot",
+        ),
+        pytest.param(
+            "assets/link.png",
+            "'assets/link.png' leads outside the project folder {root} through a symbolic link",
+            id="symlink",
+        ),
+    ],
+)
+def test_an_image_outside_the_project_folder_is_refused_at_its_line(project, src, expected):
+    (project.root / "issues" / "assets" / "link.png").symlink_to(_outside_file(project))
+    message = _load_error(project, LEAD_IMAGE.format(src=src))
+    assert message == f":6:5: lead.image.src: {expected.format(root=project.root.resolve())}"
+
+
+def test_an_item_image_through_a_linked_folder_is_refused(project):
+    (project.root / "issues" / "elsewhere").symlink_to(_outside_file(project).parent)
+    text = (
+        "id: x\nsubject: s\nsections:\n  - title: S\n    items:\n"
+        "      - title: t\n        image: {src: elsewhere/secret.png, alt: A photo}\n"
+    )
+    assert _load_error(project, text).startswith(
+        ":7:17: sections[0].items[0].image.src: 'elsewhere/secret.png' leads outside"
+    )
+
+
+def test_a_logo_named_in_the_issue_is_refused_outside_the_project(project):
+    text = "id: x\nsubject: s\nbrand:\n  logo: /etc/passwd\n"
+    assert _load_error(project, text).startswith(
+        ":4:3: brand.logo: '/etc/passwd' is an absolute path"
+    )
+
+
+@pytest.mark.parametrize("logo", ["/etc/passwd", "../secret.png", "issues/assets/link.png"])
+def test_a_logo_in_mailer_toml_is_refused_outside_the_project(project, logo):
+    (project.root / "issues" / "assets" / "link.png").symlink_to(_outside_file(project))
+    text = project.settings.read_text(encoding="utf-8")
+    line = text.splitlines().index('logo = "issues/assets/iom-logo.png"') + 1
+    project.settings.write_text(
+        text.replace('logo = "issues/assets/iom-logo.png"', f'logo = "{logo}"'), encoding="utf-8"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(project.settings)
+    assert str(caught.value).startswith(f"{project.settings}:{line}: brand.logo: '{logo}' ")
+    assert str(project.root.resolve()) in str(caught.value)
+
+
+def test_an_issue_in_a_subfolder_may_use_images_elsewhere_in_the_project(project):
+    path = project.write_issue(LEAD_IMAGE.format(src="../assets/photo.png"), "2026/x.yaml")
+    loaded = load_issue(path, load_settings(project.settings))
+    photo = project.root / "issues" / "assets" / "photo.png"
+    assert loaded.image_path(loaded.issue.lead.image) == photo.resolve()

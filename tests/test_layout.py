@@ -14,7 +14,9 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "mailer"
 
-GROUND = ("errors", "fields", "field_errors", "settings", "credentials", "console")
+GROUND = (
+    "errors", "fields", "field_errors", "settings", "credentials", "console", "textfiles",
+)
 STAGES = ("ground", "compose", "audience", "delivery", "preview", "checks", "cli")
 
 

@@ -44,7 +44,7 @@ LIST_ID = "newsletter.example.org"
 SETTINGS = """\
 [brand]
 organisation = "Uluslararası Göç Örgütü"
-logo = "{logo}"
+logo = "iom-logo.png"
 logo_alt = "Logo"
 website = "https://example.org/"
 
@@ -109,7 +109,6 @@ def make_project(
     (root / "templates").symlink_to(ROOT / "templates")
     (root / "mailer.toml").write_text(
         SETTINGS.format(
-            logo=ASSETS / "iom-logo.png",
             sender_name=sender_name,
             reply_to=f'reply_to = "{reply_to}"' if reply_to else "",
             list_id=LIST_ID,
@@ -117,6 +116,7 @@ def make_project(
         encoding="utf-8",
     )
     issue = root / "issue.yaml"
+    shutil.copy(ASSETS / "iom-logo.png", root / "iom-logo.png")
     shutil.copy(ASSETS / "2018-03-lead-gaziantep.png", root / "photo.png")
     issue.write_text(issue_text.format(issue_id=issue_id, image="photo.png"), encoding="utf-8")
     return issue

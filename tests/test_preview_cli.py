@@ -67,6 +67,19 @@ def test_preview_of_a_bad_issue_is_one_error_line_and_writes_nothing(project, tm
     assert not out.exists()
 
 
+def test_preview_of_an_image_outside_the_project_copies_and_writes_nothing(project, tmp_path):
+    issue = project.write_issue(ISSUE.replace("assets/photo.png", "/etc/passwd"))
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["preview", str(issue), "--no-serve", "--out", str(out)])
+    assert without_traceback(result)
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [
+        f"Error: {issue}:5:11: lead.image.src: '/etc/passwd' is an absolute path; name a file "
+        f"inside the project folder {project.root.resolve()}, relative to the file that names it"
+    ]
+    assert not out.exists()
+
+
 def test_preview_without_settings_says_so(tmp_path):
     issue = tmp_path / "lonely.yaml"
     issue.write_text("id: x\nsubject: s\n", encoding="utf-8")
@@ -108,6 +121,10 @@ def test_settings_that_are_a_folder_are_one_error_line(project, tmp_path):
     assert not out.exists()
 
 
+def _line_of(text: str, needle: str) -> int:
+    return next(n for n, line in enumerate(text.splitlines(), start=1) if needle in line)
+
+
 def test_settings_not_in_utf8_are_one_error_line(project, tmp_path):
     issue = project.write_issue(ISSUE)
     text = project.settings.read_text(encoding="utf-8")
@@ -117,7 +134,8 @@ def test_settings_not_in_utf8_are_one_error_line(project, tmp_path):
     assert without_traceback(result)
     assert result.exit_code == 2
     assert result.output.splitlines() == [
-        f"Error: {project.settings}: not UTF-8 text (invalid continuation byte)"
+        f"Error: {project.settings}:{_line_of(text, 'Çankaya')}: not UTF-8 text "
+        "(invalid continuation byte)"
     ]
     assert not out.exists()
 
@@ -234,7 +252,10 @@ def test_live_preview_survives_settings_that_cannot_be_read(project, tmp_path):
         good = project.settings.read_text(encoding="utf-8")
         project.settings.write_bytes(good.encode("cp1254"))
         broken = _next_event(stream)
-        assert broken["error"] == f"{project.settings}: not UTF-8 text (invalid continuation byte)"
+        assert broken["error"] == (
+            f"{project.settings}:{_line_of(good, 'Çankaya')}: not UTF-8 text "
+            "(invalid continuation byte)"
+        )
 
         project.settings.write_text(good, encoding="utf-8")
         fixed = _next_event(stream)
@@ -276,3 +297,41 @@ def test_an_unexpected_error_is_shown_and_live_reload_goes_on(project, tmp_path,
         assert "A second change" in (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
     finally:
         stop.set()
+
+
+def _get(port: int, path: str, host: str | None) -> int:
+    """The status of ``GET path`` with ``host`` in the Host header (None: no Host header)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.putrequest("GET", path, skip_host=True)
+        if host is not None:
+            connection.putheader("Host", host)
+        connection.endheaders()
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+def test_the_preview_answers_only_requests_addressed_to_this_machine(project, tmp_path):
+    issue = project.write_issue(ISSUE)
+    with live_preview(issue, tmp_path / "out") as port:
+        for host in ("127.0.0.1", f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}",
+                     f"LocalHost:{port}"):
+            assert _get(port, "/state", host) == 200, host
+        # A page on another site can point its own name at 127.0.0.1 (DNS rebinding).
+        for host in ("evil.example", f"evil.example:{port}", f"127.0.0.1:{port + 1}",
+                     f"localhost.evil.example:{port}", "127.0.0.1.nip.io"):
+            assert _get(port, "/state", host) == 421, host
+            assert _get(port, "/message.eml", host) == 421, host
+        assert _get(port, "/", None) == 400
+
+
+def test_the_preview_lists_no_folder(project, tmp_path):
+    issue = project.write_issue(ISSUE)
+    with live_preview(issue, tmp_path / "out") as port:
+        host = f"127.0.0.1:{port}"
+        assert _get(port, "/images/photo.png", host) == 200
+        for folder in ("/images/", "/images", "/images/..", "/images/?x=1"):
+            assert _get(port, folder, host) == 404, folder

@@ -11,6 +11,7 @@ import pytest
 from sending import make_project, write_subscribers
 from typer.testing import CliRunner
 
+from mailer.audience import subscribers
 from mailer.audience.subscribers import SubscriberReader
 from mailer.cli import app
 from mailer.delivery.ledger import Ledger
@@ -137,6 +138,20 @@ def test_offline_check_errors_stop_the_send_unless_forced(issue: Path) -> None:
     assert len(outbox(issue)) == 25
 
 
+def test_an_image_outside_the_project_is_never_attached_even_with_force(issue: Path) -> None:
+    text = issue.read_text(encoding="utf-8")
+    issue.write_text(text.replace("assets/photo.png", "/etc/shadow"), encoding="utf-8")
+    code, out = mailer("send", issue, "--yes", "--force")
+    assert code == 2
+    assert out.splitlines() == [
+        f"Error: {issue}:6:11: lead.image.src: '/etc/shadow' is an absolute path; name a file "
+        f"inside the project folder {issue.parents[1].resolve()}, relative to the file that "
+        "names it"
+    ]
+    assert not (issue.parents[1] / "outbox").exists()
+    assert not (issue.parents[1] / ".mailer" / "ledger.sqlite3").exists()
+
+
 def test_bad_rows_are_skipped_and_named_or_stop_the_send_with_strict(issue: Path) -> None:
     csv_path = issue.parents[1] / "subscribers.example.csv"
     lines = csv_path.read_text(encoding="utf-8").splitlines()
@@ -152,6 +167,133 @@ def test_bad_rows_are_skipped_and_named_or_stop_the_send_with_strict(issue: Path
     assert code == 0, out
     assert f"Warning: {csv_path}:4: email: not a valid address 'not-an-address'" in out
     assert len(outbox(issue)) == 25
+
+
+def _subscribers_with(issue: Path, line: int, row: str, readers: int = 5) -> Path:
+    """The project's subscriber file: ``readers`` good rows, and ``row`` on ``line``."""
+    path = issue.parents[1] / "subscribers.example.csv"
+    lines = ["email,name"] + [f"reader{n}@example.org,Reader {n}" for n in range(readers)]
+    lines.insert(line - 1, row)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("line", "row", "reason"),
+    [
+        pytest.param(
+            3, "huge@example.org," + "x" * 200_000,
+            "cannot read the row: field larger than field limit (131072)",
+            id="200-kB-field",
+        ),
+        pytest.param(
+            2, 'open@example.org,"Open quote',
+            "a double quote is left open: the row runs to the end of the file",
+            id="unclosed-quote",
+        ),
+    ],
+)
+def test_a_row_the_csv_module_cannot_read_is_skipped_or_stops_the_send_with_strict(
+    issue: Path, line: int, row: str, reason: str
+) -> None:
+    csv_path = _subscribers_with(issue, line, row)
+
+    code, out = mailer("send", issue, "--yes", "--strict")
+    assert code == 2
+    assert out.splitlines() == [f"Error: {csv_path}:{line}: {reason}"]
+    assert not (issue.parents[1] / "outbox").exists() or len(outbox(issue)) == 0
+
+    code, out = mailer("send", issue, "--yes")
+    assert code == 0, out
+    assert f"Warning: {csv_path}:{line}: {reason}" in out
+    assert sorted(message["To"] for message in outbox(issue)) == [
+        f"Reader {n} <reader{n}@example.org>" for n in range(5)
+    ]
+
+
+def _nothing_sent(issue: Path) -> bool:
+    project = issue.parents[1]
+    return not (project / "outbox").exists() and not (project / ".mailer/ledger.sqlite3").exists()
+
+
+@pytest.mark.parametrize("how", [["--yes"], ["--dry-run"]], ids=["send", "dry-run"])
+def test_a_list_without_a_valid_row_is_an_error_and_sends_nothing(issue: Path, how) -> None:
+    csv_path = issue.parents[1] / "subscribers.example.csv"
+    csv_path.write_text("email,name\nnobody,A\nbad@@example.org,B\n,C\n", encoding="utf-8")
+    code, out = mailer("send", issue, *how)
+    assert code == 2
+    assert out.splitlines()[-1] == (
+        f"Error: {csv_path}: no one to send to: 0 valid rows of 3 (3 skipped, see the warnings "
+        "above)"
+    )
+    assert [line.split(": email:")[0] for line in out.splitlines()[:-1]] == [
+        f"Warning: {csv_path}:{line}" for line in (2, 3, 4)
+    ]
+    assert _nothing_sent(issue)
+
+
+def test_a_list_with_only_a_header_line_is_an_error(issue: Path) -> None:
+    csv_path = issue.parents[1] / "subscribers.example.csv"
+    csv_path.write_text("email,name\n", encoding="utf-8")
+    code, out = mailer("send", issue, "--yes")
+    assert code == 2
+    assert out.splitlines() == [
+        f"Error: {csv_path}: no one to send to: the file has no rows below its header line"
+    ]
+    assert _nothing_sent(issue)
+
+
+def test_a_list_whose_readers_all_left_sends_nothing_and_says_so(issue: Path) -> None:
+    project = issue.parents[1]
+    csv_path = project / "subscribers.example.csv"
+    csv_path.write_text(
+        "email,name,status\n"
+        "gone@example.org,A,unsubscribed\n"
+        "bounced@example.org,B,\n"
+        "not an address,C,\n",
+        encoding="utf-8",
+    )
+    (project / ".mailer").mkdir()
+    (project / ".mailer" / "suppression.csv").write_text(
+        "email,reason,date\nbounced@example.org,bounced,2026-01-01\n", encoding="utf-8"
+    )
+    code, out = mailer("send", issue, "--yes")
+    assert code == 0, out  # a correct list and a finished send: nobody is left to write to
+    assert out.splitlines()[-1] == (
+        f"Warning: {csv_path}: no one to send to: every reader in it has unsubscribed or is on "
+        "the suppression list (1 unsubscribed, 1 suppressed, 1 rows skipped); nothing was sent"
+    )
+    assert _nothing_sent(issue)
+
+
+def test_a_dry_run_reports_the_rows_exactly_as_a_send(
+    issue: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(subscribers, "MAX_RECORDED", 2)  # to see the "... and N more" lines
+    csv_path = issue.parents[1] / "subscribers.example.csv"
+    lines = csv_path.read_text(encoding="utf-8").splitlines()
+    lines[0] += ",Created"  # an ignored column
+    lines[1:] = [f"{line}," for line in lines[1:]]
+    lines[3:3] = [f"bad{n}@@example.org,,,," for n in range(4)] + ['open,"quote,,,,']
+    lines.append(lines[1])  # a repeated reader
+    lines.append(lines[2])
+    csv_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    code, rehearsal = mailer("send", issue, "--dry-run")
+    assert code == 0, rehearsal
+    code, sent = mailer("send", issue, "--yes")
+    assert code == 0, sent
+    warnings = [line for line in rehearsal.splitlines() if line.startswith("Warning:")]
+    assert warnings == [line for line in sent.splitlines() if line.startswith("Warning:")]
+    assert warnings[2:] == [
+        "Warning: ... and 3 more rows skipped",
+        f"Warning: {csv_path}:1: ignoring columns 'Created'",
+        f"Warning: {csv_path}:32: email: 'reader0@example.org' is already on line 2; row left "
+        "out",
+        "Warning: ... and 1 more warnings",
+    ]
+    assert "Dry run: built 25 messages" in rehearsal
+    assert "Done: sent 25 now" in sent
 
 
 def test_a_smaller_list_holds_the_other_readers_for_a_later_send(issue: Path) -> None:

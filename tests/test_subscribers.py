@@ -310,14 +310,64 @@ def test_wrong_number_of_fields_is_a_wrong_row(tmp_path: Path) -> None:
     ]
 
 
-def test_an_unclosed_quote_is_pointed_at(tmp_path: Path) -> None:
-    path = write(tmp_path, 'email,name,language\nayse@example.org,"Ayşe,tr\ncagri@x.org,Ç,tr\n')
+GOOD_ROWS = "".join(f"reader{n}@example.org,Reader {n},tr\n" for n in range(5))
+
+
+def test_an_unclosed_quote_costs_its_row_only(tmp_path: Path) -> None:
+    path = write(tmp_path, 'email,name,language\nayse@example.org,"Ayşe,tr\n' + GOOD_ROWS)
     reader = SubscriberReader(path)
-    assert emails(reader) == []
+    assert emails(reader) == [f"reader{n}@example.org" for n in range(5)]
     assert [str(row) for row in reader.skipped] == [
-        f"{path}:2: expected 3 fields like the header line, found 2 "
-        "(the row runs to line 3: is a double quote left open?)"
+        f"{path}:2: a double quote is left open: the row runs to the end of the file"
     ]
+
+
+def test_a_quote_closed_rows_later_costs_its_row_only(tmp_path: Path) -> None:
+    # Without strict quoting, line 2's quote would end at line 4's and swallow line 3.
+    path = write(
+        tmp_path,
+        "email,name,language\n"
+        'ayse@example.org,"Ayşe,tr\n'  # 2
+        "cagri@example.com,Çağrı,tr\n"  # 3
+        'fatma@example.com,"Fatma",tr\n',  # 4
+    )
+    reader = SubscriberReader(path)
+    assert emails(reader) == ["cagri@example.com", "fatma@example.com"]
+    assert [str(row) for row in reader.skipped] == [
+        f"{path}:2: cannot read the row: ',' expected after '\"' on line 4 "
+        "(is a double quote left open?)"
+    ]
+
+
+def test_a_value_over_the_csv_size_limit_costs_its_row_only(tmp_path: Path) -> None:
+    huge = "x" * 200_000  # 200 kB; the csv module reads values up to 131,072 characters
+    path = write(
+        tmp_path,
+        f"email,name,language\nfirst@example.org,F,tr\nhuge@example.org,{huge},tr\n{GOOD_ROWS}",
+    )
+    reader = SubscriberReader(path)
+    assert emails(reader) == ["first@example.org"] + [f"reader{n}@example.org" for n in range(5)]
+    assert [str(row) for row in reader.skipped] == [
+        f"{path}:3: cannot read the row: field larger than field limit (131072)"
+    ]
+
+
+def test_strict_mode_stops_at_a_row_that_cannot_be_read(tmp_path: Path) -> None:
+    path = write(tmp_path, 'email,name,language\nayse@example.org,"Ayşe,tr\n' + GOOD_ROWS)
+    with pytest.raises(InputError) as caught:
+        list(SubscriberReader(path, strict=True))
+    assert str(caught.value) == (
+        f"{path}:2: a double quote is left open: the row runs to the end of the file"
+    )
+
+
+def test_an_unreadable_header_line_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, 'email,"name\nayse@example.org,Ayşe\n')
+    with pytest.raises(InputError) as caught:
+        list(SubscriberReader(path))
+    assert str(caught.value) == (
+        f"{path}:1: a double quote is left open: the row runs to the end of the file"
+    )
 
 
 def test_missing_email_column_names_the_columns_found(tmp_path: Path) -> None:

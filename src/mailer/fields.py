@@ -32,6 +32,11 @@ MERGE_FIELD = re.compile(r"{{(.*?)}}", re.S)
 SUBSCRIBER_FIELDS = ("email", "name", "first_name", "last_name", "language")
 
 
+def is_remote(source: str) -> bool:
+    """Whether an image or logo ``source`` is a web address rather than a local file."""
+    return source.startswith(("http://", "https://"))
+
+
 def domain_of(address: str) -> str:
     """The part after the last ``@`` of an email address."""
     return address.rpartition("@")[2]

@@ -18,7 +18,8 @@ from pydantic import AfterValidator, Field, ValidationError
 
 from mailer.errors import ConfigError, Location, MailerError
 from mailer.field_errors import describe_errors
-from mailer.fields import Colour, Duration, EmailAddress, Line, Strict, Text, WebUrl
+from mailer.fields import Colour, Duration, EmailAddress, Line, Strict, Text, WebUrl, is_remote
+from mailer.textfiles import first_line_not_utf8
 
 SETTINGS_FILE = "mailer.toml"
 
@@ -131,7 +132,11 @@ class Settings(Strict):
 
 
 class LoadedSettings:
-    """Settings plus the folder that relative paths in them are relative to."""
+    """Settings plus the folder that relative paths in them are relative to.
+
+    That folder, the folder of ``mailer.toml``, is the project folder: the files an issue or
+    the settings name for the email (images, the logo) must be inside it.
+    """
 
     def __init__(self, settings: Settings, path: Path) -> None:
         self.settings = settings
@@ -140,6 +145,27 @@ class LoadedSettings:
 
     def resolve(self, relative: str) -> Path:
         return (self.base_dir / relative).resolve()
+
+    def project_file(self, name: str, relative_to: Path) -> Path:
+        """The file ``name`` names, relative to the folder ``relative_to``, symlinks followed.
+
+        ValueError, saying why, unless it is inside the project folder: issue files are
+        written by several people and reviewed as text, and what they name is copied into the
+        preview and into every message sent. So an absolute path, a ``..`` that leaves the
+        folder and a symbolic link that points out of it are refused, whatever the file is.
+        """
+        if Path(name).is_absolute():
+            raise ValueError(
+                f"{name!r} is an absolute path; name a file inside the project folder "
+                f"{self.base_dir}, relative to the file that names it"
+            )
+        folder = relative_to.resolve()
+        path = (folder / name).resolve()
+        if not path.is_relative_to(self.base_dir):
+            by_name = Path(os.path.normpath(folder / name)).is_relative_to(self.base_dir)
+            how = " through a symbolic link" if by_name else ""
+            raise ValueError(f"{name!r} leads outside the project folder {self.base_dir}{how}")
+        return path
 
 
 def find_settings(start: Path) -> Path | None:
@@ -171,7 +197,8 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> LoadedSet
     except FileNotFoundError:
         raise ConfigError(Location(path), "settings file not found") from None
     except UnicodeDecodeError as exc:
-        raise ConfigError(Location(path), f"not UTF-8 text ({exc.reason})") from None
+        where = Location(path, first_line_not_utf8(path))
+        raise ConfigError(where, f"not UTF-8 text ({exc.reason})") from None
     except OSError as exc:
         raise ConfigError(Location(path), f"cannot read file ({exc.strerror})") from None
     try:
@@ -190,7 +217,15 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> LoadedSet
         field_path, message = describe_errors(exc, Settings)[0]
         dotted = ".".join(str(p) for p in field_path)
         raise ConfigError(_toml_location(path, text, field_path), message, dotted) from None
-    return LoadedSettings(settings, path.resolve())
+    loaded = LoadedSettings(settings, path.resolve())
+    logo = settings.brand.logo
+    if logo and not is_remote(logo):
+        try:
+            loaded.project_file(logo, loaded.base_dir)
+        except ValueError as exc:
+            where = toml_location(path, "brand", "logo", text=text)
+            raise ConfigError(where, str(exc), "brand.logo") from None
+    return loaded
 
 
 def _send_overrides(env: Mapping[str, str]) -> dict[str, str]:

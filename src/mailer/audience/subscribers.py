@@ -10,7 +10,9 @@ European locales. ``status`` is ``subscribed`` (also when empty) or ``unsubscrib
 
 Spreadsheet exports are taken as they come: a UTF-8 byte order mark, ``,`` ``;`` or tab as the
 separator, header names in any case and spacing or under a common alias (``E-mail``,
-``First name``, ``Surname``, ...), blank lines, stray spaces and Windows line endings.
+``First name``, ``Surname``, ...), blank lines, stray spaces and Windows line endings. A row that
+cannot be read (a value over 131,072 characters, a double quote left open) is one wrong row: the
+rows after it are still read.
 
 Rows are read one at a time and never kept; to drop repeated addresses the reader remembers
 only a 64-bit digest and a line number per address (24 to 48 bytes each).
@@ -19,6 +21,7 @@ only a 64-bit digest and a line number per address (24 to 48 bytes each).
 from __future__ import annotations
 
 import csv
+import io
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +32,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from mailer.errors import InputError, Location
 from mailer.fields import SUBSCRIBER_FIELDS
+from mailer.textfiles import first_line_not_utf8
 
 if TYPE_CHECKING:
     from email_validator import ValidatedEmail
@@ -179,10 +183,56 @@ class AddressTable:
 
 
 @dataclass(frozen=True, slots=True)
+class CsvRecord:
+    line: int  # physical line the row starts on
+    fields: list[str]  # as the csv module splits them; empty when the row cannot be read
+    error: str | None = None  # why the row cannot be used (unreadable, wrong number of fields)
+
+
+@dataclass(frozen=True, slots=True)
 class CsvRow:
     line: int  # physical line the row starts on
     values: dict[str, str]  # known column -> value, white space trimmed and collapsed
-    error: str | None = None  # the row cannot be read (wrong number of fields)
+    error: str | None = None  # the row cannot be read (see CsvRecord.error)
+
+
+class _Lines:
+    """A file's physical lines as the csv reader takes them, numbered from 1.
+
+    The lines of the row being read are kept, so that all but the first can be read again: a
+    double quote left open swallows the lines after it into one value.
+    """
+
+    def __init__(self, file: TextIO) -> None:
+        self._file = file
+        self._count = 0
+        self._again: list[tuple[int, str]] = []  # lines to read again, the next one last
+        self.taken: list[tuple[int, str]] = []  # (number, text) of the row being read
+        self.ended = False  # the row being read ran into the end of the file
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self._again:
+            number, line = self._again.pop()
+        else:
+            line = self._file.readline()
+            if not line:
+                self.ended = True
+                raise StopIteration
+            self._count += 1
+            number = self._count
+        self.taken.append((number, line))
+        return line
+
+    def next_row(self) -> None:
+        self.taken.clear()
+        self.ended = False
+
+    def read_again(self) -> None:
+        """The lines of this row after its first are read next, as rows of their own."""
+        self._again.extend(reversed(self.taken[1:]))
 
 
 class CsvTable:
@@ -204,7 +254,8 @@ class CsvTable:
         self._columns = columns
         self._required = required
         self._file: TextIO | None = None
-        self._reader = csv.reader(())
+        self._lines = _Lines(io.StringIO())
+        self._reader = csv.reader(self._lines)
 
     def __enter__(self) -> CsvTable:
         try:
@@ -225,26 +276,30 @@ class CsvTable:
             self._file.close()
 
     def __iter__(self) -> Iterator[CsvRow]:
-        width = len(self.layout)
         known = [(index, column) for index, column in enumerate(self.layout) if column]
-        for line, end, fields in self.records():
-            if len(fields) != width:
-                yield CsvRow(line, {}, _field_count_error(width, len(fields), line, end))
+        for record in self.records():
+            if record.error:
+                yield CsvRow(record.line, {}, record.error)
                 continue
             values = {}
             for index, column in known:
-                value = fields[index].strip()
+                value = record.fields[index].strip()
                 if not value.isprintable() or "  " in value:  # line breaks, tabs, runs of spaces
                     value = " ".join(value.split())
                 values[column] = value
-            yield CsvRow(line, values)
+            yield CsvRow(record.line, values)
 
     def _read_header(self, file: TextIO) -> None:
         self.delimiter = self._sniff(file)
-        self._reader = csv.reader(file, delimiter=self.delimiter)
-        for line, _end, fields in self.records():
-            self.header_line = line
-            self._map_header(fields)
+        self._lines = _Lines(file)
+        # strict: a double quote closed in the middle of a value is an error, not text that
+        # silently joins the rows up to the next double quote into one.
+        self._reader = csv.reader(self._lines, delimiter=self.delimiter, strict=True)
+        for record in self.records():
+            if record.error:
+                raise InputError(Location(self.path, record.line), record.error)
+            self.header_line = record.line
+            self._map_header(record.fields)
             return
         raise InputError(
             Location(self.path),
@@ -284,27 +339,52 @@ class CsvTable:
                     where, f"no {column!r} column (found {found}; accepted names: {accepted})"
                 )
 
-    def records(self) -> Iterator[tuple[int, int, list[str]]]:
-        """(first line, last line, fields) of each row that is not blank."""
-        reader = self._reader
-        start = reader.line_num + 1
-        try:
-            for fields in reader:
-                text = "".join(fields)
-                if text and not text.isspace():  # also skips rows of bare separators
-                    yield start, reader.line_num, fields
-                start = reader.line_num + 1
-        except csv.Error as exc:
-            raise InputError(Location(self.path, start), f"cannot read the row: {exc}") from None
-        except UnicodeDecodeError as exc:
-            raise self._not_utf8(exc) from None
+    def records(self) -> Iterator[CsvRecord]:
+        """Each row that is not blank; after the header line, checked for its number of fields.
+
+        A row that cannot be used (the csv module cannot read it, or it has the wrong number of
+        fields) comes with an ``error``; when it ran over several lines, the lines after its
+        first are read again as rows of their own, so that one double quote left open costs
+        one row, not every row up to the next double quote or the end of the file.
+        """
+        lines, reader, width = self._lines, self._reader, len(self.layout)
+        while True:
+            lines.next_row()
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                first, end = lines.taken[0][0], lines.taken[-1][0]
+                lines.read_again()
+                yield CsvRecord(first, [], _unreadable(str(exc), first, end, lines.ended))
+                continue
+            except UnicodeDecodeError as exc:
+                raise self._not_utf8(exc) from None
+            text = "".join(fields)
+            if not text or text.isspace():  # also skips rows of bare separators
+                continue
+            first, end = lines.taken[0][0], lines.taken[-1][0]
+            if width and len(fields) != width:
+                lines.read_again()
+                yield CsvRecord(first, [], _field_count_error(width, len(fields), first, end))
+            else:
+                yield CsvRecord(first, fields)
 
     def _not_utf8(self, exc: UnicodeDecodeError) -> InputError:
         return InputError(
-            Location(self.path, _first_line_not_utf8(self.path)),
+            Location(self.path, first_line_not_utf8(self.path)),
             f"the file is not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save it from the "
             "spreadsheet as 'CSV UTF-8'",
         )
+
+
+def _unreadable(problem: str, line: int, end: int, at_end_of_file: bool) -> str:
+    if at_end_of_file:
+        return "a double quote is left open: the row runs to the end of the file"
+    if end > line:
+        return f"cannot read the row: {problem} on line {end} (is a double quote left open?)"
+    return f"cannot read the row: {problem}"
 
 
 def _field_count_error(expected: int, found: int, line: int, end: int) -> str:
@@ -314,17 +394,6 @@ def _field_count_error(expected: int, found: int, line: int, end: int) -> str:
     if found > expected:
         return f"{message} (a value with a separator in it needs double quotes)"
     return message
-
-
-def _first_line_not_utf8(path: Path) -> int | None:
-    """The decoder reads ahead in blocks, so its error does not say which line is wrong."""
-    with open(path, "rb") as file:
-        for number, raw in enumerate(file, start=1):
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError:
-                return number
-    return None
 
 
 class SubscriberReader:
@@ -388,18 +457,19 @@ class SubscriberReader:
         with CsvTable(self.path, SUBSCRIBER_COLUMNS, required=("email",)) as table:
             email = table.layout.index("email")
             status = table.layout.index("status") if "status" in table.layout else None
-            width = len(table.layout)
-            for line, _end, fields in table.records():
+            for record in table.records():
                 rows += 1
+                fields = record.fields
                 if (
-                    status is None or len(fields) != width
+                    status is None or record.error
                     or fields[status].strip().lower() != "unsubscribed"
                 ):
                     continue
                 try:
-                    found.setdefault(address_key(normalise_address(fields[email].strip())), line)
+                    key = address_key(normalise_address(fields[email].strip()))
                 except ValueError:
                     continue
+                found.setdefault(key, record.line)
         return found, rows
 
     def _subscriber(self, row: CsvRow) -> Subscriber:

@@ -20,7 +20,6 @@ from mailer.checks.base import (
     finding_maker,
     is_hidden,
     parse_html,
-    setting_location,
     template_location,
     text_of,
     yaml_location,
@@ -199,7 +198,7 @@ def _contrast(loaded: LoadedIssue) -> list[Finding]:
             findings.append(_finding(
                 "error", f"brand.{foreground} {fg} on brand.{background} {bg} ({used_for}) has "
                 f"contrast {ratio:.2f}:1; text needs at least {MIN_CONTRAST}:1",
-                setting_location(loaded, "brand", foreground),
+                loaded.setting_location("brand", foreground),
                 f"use {readable_variant(fg, bg)} for brand.{foreground} (same hue, enough "
                 "contrast), or change the background",
             ))
@@ -211,7 +210,7 @@ def _font_sizes(loaded: LoadedIssue, document: HtmlElement) -> list[Finding]:
     if loaded.brand.font_size_px < MIN_FONT_PX:
         findings.append(_finding(
             "warning", f"the body text is {loaded.brand.font_size_px} px; below {MIN_FONT_PX:g} "
-            "px it is hard to read on phones", setting_location(loaded, "brand", "font_size_px"),
+            "px it is hard to read on phones", loaded.setting_location("brand", "font_size_px"),
             f"set brand.font_size_px to {MIN_FONT_PX:g} or more (16 is usual)",
         ))
     body = document.find("body")

@@ -124,14 +124,5 @@ def settings_location(
     return toml_location(loaded.settings.path, table, key, index)
 
 
-def setting_location(loaded: LoadedIssue, table: str, key: str) -> Location:
-    """Where a brand, footer or sender value comes from: the issue if it overrides the value,
-    else mailer.toml."""
-    override = getattr(loaded.issue, table, None)
-    if override is not None and getattr(override, key, None) is not None:
-        return loaded.source.locate((table, key))
-    return settings_location(loaded, table, key)
-
-
 def _lines(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines()

@@ -24,7 +24,6 @@ from mailer.checks.base import (
     is_hidden,
     parse_html,
     sample_message,
-    setting_location,
     settings_location,
     template_location,
     text_of,
@@ -153,7 +152,7 @@ def _postal_address(
     loaded: LoadedIssue, prepared: Prepared, document: HtmlElement
 ) -> list[Finding]:
     address = " ".join(loaded.footer.postal_address.split())
-    where = setting_location(loaded, "footer", "postal_address")
+    where = loaded.setting_location("footer", "postal_address")
     findings = []
     missing = [
         part for part, text in (
@@ -187,7 +186,7 @@ def _sender_domain(loaded: LoadedIssue, uses: list[UrlUse]) -> list[Finding]:
     return [_finding(
         "warning", f"no link goes to {domain}, the domain of the From address {address}; spam "
         "filters distrust mail whose links are all elsewhere",
-        setting_location(loaded, "sender", "address"),
+        loaded.setting_location("sender", "address"),
         "send from an address at your website's domain, or link to your website",
     )]
 

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailer.checks.base import CheckOptions, Finding, finding_maker, setting_location
+from mailer.checks.base import CheckOptions, Finding, finding_maker
 from mailer.compose.issue import LoadedIssue, images_with_paths
 from mailer.delivery.prepare import Prepared
 from mailer.errors import Location
@@ -57,8 +57,8 @@ def _pictures(loaded: LoadedIssue) -> list[tuple[_Picture, Path | None]]:
     if brand.logo:
         logo = _Picture(
             brand.logo, brand.logo_alt or brand.organisation, brand.website is not None,
-            setting_location(loaded, "brand", "logo"),
-            setting_location(loaded, "brand", "logo_alt" if brand.logo_alt else "organisation"),
+            loaded.setting_location("brand", "logo"),
+            loaded.setting_location("brand", "logo_alt" if brand.logo_alt else "organisation"),
         )
         pictures.append((logo, loaded.logo_path()))
     return pictures

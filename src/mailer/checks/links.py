@@ -36,7 +36,7 @@ from mailer.compose.issue import LoadedIssue, strings_with_paths
 from mailer.compose.merge import FillIn, MergeFields
 from mailer.delivery.prepare import Prepared
 from mailer.errors import Location
-from mailer.fields import MERGE_FIELD
+from mailer.fields import MERGE_FIELD, is_remote
 
 CHECK = "links"
 CACHE_FILE = Path(".mailer") / "link-cache.json"
@@ -85,7 +85,7 @@ def url_uses(loaded: LoadedIssue) -> list[UrlUse]:
         if key in _URL_FIELDS:
             uses.append(UrlUse(text, "link", location))
         elif key in _IMAGE_FIELDS:
-            if _is_remote(text):
+            if is_remote(text):
                 uses.append(UrlUse(text, "image", location))
         else:
             uses.extend(UrlUse(m.group(1), "link", location) for m in _MARKDOWN_LINK.finditer(text))
@@ -94,7 +94,7 @@ def url_uses(loaded: LoadedIssue) -> list[UrlUse]:
     if settings.brand.website and not (override and override.website):
         location = settings_location(loaded, "brand", "website")
         uses.append(UrlUse(settings.brand.website, "link", location))
-    if _is_remote(settings.brand.logo or "") and not (override and override.logo):
+    if is_remote(settings.brand.logo or "") and not (override and override.logo):
         location = settings_location(loaded, "brand", "logo")
         uses.append(UrlUse(settings.brand.logo or "", "image", location))
     if loaded.issue.social is None:
@@ -208,10 +208,6 @@ def _scheme(url: str) -> str:
     return url.strip().split(":", 1)[0].lower() if ":" in url else ""
 
 
-def _is_remote(text: str) -> bool:
-    return text.startswith(("http://", "https://"))
-
-
 def _shorten(url: str, limit: int = 90) -> str:
     return url if len(url) <= limit else url[: limit - 1] + "…"
 
@@ -223,7 +219,7 @@ def fetch_target(use: UrlUse) -> str | None:
     """The URL to fetch for ``use``: merge fields filled in for the sample reader. The
     unsubscribe template is cut before its first ``{placeholder}`` and its query dropped, so the
     check asks for the page without ever sending a token."""
-    if _form_finding(use) is not None or not _is_remote(use.url.strip()):
+    if _form_finding(use) is not None or not is_remote(use.url.strip()):
         return None
     url = use.url.strip()
     if use.kind == "unsubscribe":

@@ -17,7 +17,7 @@ from mailer.compose.merge import validate
 from mailer.compose.yaml_source import FieldPath, YamlDocument, load_yaml
 from mailer.errors import InputError, Location, MergeFieldError
 from mailer.field_errors import describe_errors
-from mailer.fields import Language, Line, Strict, Text, WebUrl, direction_of
+from mailer.fields import Language, Line, Strict, Text, WebUrl, direction_of, is_remote
 from mailer.settings import (
     Brand,
     BrandOverride,
@@ -27,6 +27,7 @@ from mailer.settings import (
     Sender,
     SocialLink,
     settings_for,
+    toml_location,
 )
 
 
@@ -44,7 +45,7 @@ class Image(Strict):
 
     @property
     def is_remote(self) -> bool:
-        return self.src.startswith(("http://", "https://"))
+        return is_remote(self.src)
 
 
 class Quote(Strict):
@@ -124,16 +125,28 @@ class LoadedIssue:
     def base_dir(self) -> Path:
         return self.source.path.parent
 
+    def setting_location(self, table: str, key: str) -> Location:
+        """Where a brand, footer or sender value comes from: the issue if it overrides the
+        value, else mailer.toml."""
+        override = getattr(self.issue, table, None)
+        if override is not None and getattr(override, key, None) is not None:
+            return self.source.locate((table, key))
+        return toml_location(self.settings.path, table, key)
+
     def image_path(self, image: Image) -> Path:
-        return (self.base_dir / image.src).resolve()
+        """The local file of ``image``; ValueError if it is not inside the project folder."""
+        return self.settings.project_file(image.src, self.base_dir)
 
     def logo_path(self) -> Path | None:
-        """The logo file; a logo set in the issue is relative to the issue, else to settings."""
-        if not self.brand.logo or self.brand.logo.startswith(("http://", "https://")):
+        """The logo file; a logo set in the issue is relative to the issue, else to settings.
+
+        ValueError if it is not inside the project folder.
+        """
+        if not self.brand.logo or is_remote(self.brand.logo):
             return None
-        if self.issue.brand and self.issue.brand.logo:
-            return (self.base_dir / self.brand.logo).resolve()
-        return self.settings.resolve(self.brand.logo)
+        named_in_issue = self.issue.brand is not None and self.issue.brand.logo is not None
+        folder = self.base_dir if named_in_issue else self.settings.base_dir
+        return self.settings.project_file(self.brand.logo, folder)
 
 
 def load(issue_path: Path, settings_path: Path | None = None) -> LoadedIssue:
@@ -200,23 +213,27 @@ def strings_with_paths(node: object, here: FieldPath) -> Iterator[tuple[FieldPat
 
 
 def _check_local_images(loaded: LoadedIssue) -> None:
+    """Every local image and the logo exist inside the project folder (see project_file)."""
     for field_path, image in images_with_paths(loaded.issue):
         if image.is_remote:
             continue
-        if not loaded.image_path(image).is_file():
+        where, field = loaded.source.locate((*field_path, "src")), _dotted((*field_path, "src"))
+        try:
+            path = loaded.image_path(image)
+        except ValueError as exc:
+            raise InputError(where, str(exc), field) from None
+        if not path.is_file():
             raise InputError(
-                loaded.source.locate((*field_path, "src")),
-                f"image file not found: {image.src} (paths are relative to the YAML file)",
-                _dotted((*field_path, "src")),
+                where, f"image file not found: {image.src} (paths are relative to the YAML file)",
+                field,
             )
-    logo = loaded.logo_path()
+    where = loaded.setting_location("brand", "logo")
+    try:
+        logo = loaded.logo_path()
+    except ValueError as exc:
+        raise InputError(where, str(exc), "brand.logo") from None
     if logo is not None and not logo.is_file():
-        where = loaded.source.locate(("brand", "logo")) if loaded.issue.brand else None
-        raise InputError(
-            where or Location(loaded.settings.path),
-            f"logo file not found: {loaded.brand.logo}",
-            "brand.logo",
-        )
+        raise InputError(where, f"logo file not found: {loaded.brand.logo}", "brand.logo")
 
 
 def images_with_paths(issue: Issue) -> Iterator[tuple[FieldPath, Image]]:

@@ -11,6 +11,7 @@ handed in as a ``gate``: a function that raises when the issue must not go out.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -115,9 +116,7 @@ def send_issue(request: SendRequest, console: Console, *, gate: Gate | None = No
         _send_test_copies(plan, prepared.factory, request.test_addresses, console)
     elif request.dry_run:
         _dry_run(plan, prepared.factory, console)
-    else:
-        if not request.assume_yes:
-            _ask(plan, request.issue, console)
+    elif request.assume_yes or _ask(plan, request.issue, console):
         _send(plan, prepared.factory, request.issue, console)
 
 
@@ -155,8 +154,11 @@ def _send_test_copies(
 
 
 def _dry_run(plan: SendPlan, factory: MessageFactory, console: Console) -> None:
-    audience = plan.audience()
-    built = dry_run(factory, audience)
+    found = _readers(plan, console)
+    if found is None:
+        return
+    audience, readers = found
+    built = dry_run(factory, readers)
     _report_rows(audience, console)
     console.say(
         f"Dry run: built {built.messages:,} messages ({built.size / 1e6:,.1f} MB) in "
@@ -164,10 +166,16 @@ def _dry_run(plan: SendPlan, factory: MessageFactory, console: Console) -> None:
     )
 
 
-def _ask(plan: SendPlan, issue: Path, console: Console) -> None:
-    """What is about to happen, and a yes from the person (or --yes) before it does."""
-    audience = plan.audience()
-    count = sum(1 for _ in audience)
+def _ask(plan: SendPlan, issue: Path, console: Console) -> bool:
+    """What is about to happen, and a yes from the person (or --yes) before it does.
+
+    False when there is nobody to send to (and nothing to ask).
+    """
+    found = _readers(plan, console)
+    if found is None:
+        return False
+    audience, readers = found
+    count = sum(1 for _ in readers)
     console.say(
         f"Issue:     {plan.issue_id} ({issue})\n"
         f"Audience:  {count:,} subscribers ({audience.suppressed:,} suppressed, "
@@ -175,29 +183,69 @@ def _ask(plan: SendPlan, issue: Path, console: Console) -> None:
         f"Transport: {plan.transport}\nLedger:    {plan.ledger}"
     )
     console.confirm("Send now? Anyone already sent to is skipped", otherwise="add --yes to send")
+    return True
+
+
+def _readers(plan: SendPlan, console: Console) -> tuple[Audience, Iterator[Subscriber]] | None:
+    """The plan's audience and its readers, or None when it has nobody to send to.
+
+    Only the first reader is looked for here, so the subscriber file is still read once; the
+    audience's counts are complete when the readers are.
+    """
+    audience = plan.audience()
+    readers = iter(audience)
+    first = next(readers, None)
+    if first is None:
+        _report_rows(audience, console)
+        _nobody_to_send_to(plan.subscribers, audience, console)
+        return None
+    return audience, itertools.chain((first,), readers)
+
+
+def _nobody_to_send_to(path: Path, audience: Audience, console: Console) -> None:
+    """Say why ``path`` gives nobody to send to; UsageError if the file cannot be the list.
+
+    A file without a single valid row is the wrong file, or a broken export (exit 2). A list
+    whose readers all unsubscribed or bounced is a correct list, and sending nothing to it is
+    the correct, finished send: it is not an error (exit 0), but a comms officer must not
+    mistake it for a send that went out, so it is a warning that says nothing was sent.
+    """
+    valid = audience.suppressed + audience.unsubscribed + audience.duplicates
+    rows = valid + audience.skipped
+    if not rows:
+        raise UsageError(f"{path}: no one to send to: the file has no rows below its header line")
+    if not valid:
+        raise UsageError(
+            f"{path}: no one to send to: 0 valid rows of {rows:,} ({audience.skipped:,} skipped, "
+            "see the warnings above)"
+        )
+    console.warn(
+        f"{path}: no one to send to: every reader in it has unsubscribed or is on the "
+        f"suppression list ({audience.unsubscribed:,} unsubscribed, {audience.suppressed:,} "
+        f"suppressed, {audience.skipped:,} rows skipped); nothing was sent"
+    )
 
 
 @contextlib.contextmanager
 def _started(
-    plan: SendPlan, factory: MessageFactory
-) -> Iterator[tuple[Campaign, FillResult, Audience]]:
-    """Lock the plan's ledger for this process, queue the audience in it, yield the runner.
-
-    The audience is returned too: after queueing, it knows the rows it skipped and warned of.
-    """
+    plan: SendPlan, factory: MessageFactory, readers: Iterator[Subscriber]
+) -> Iterator[tuple[Campaign, FillResult]]:
+    """Lock the plan's ledger for this process, queue the readers in it, yield the runner."""
     with Ledger(plan.ledger) as book:
         book.lock_for_sending()
         runner = Campaign(
             factory, book, plan.transport, plan.policy,
             suppression=SuppressionList.load(plan.suppression),
         )
-        audience = plan.audience()
-        filled = runner.fill(audience)
-        yield runner, filled, audience
+        yield runner, runner.fill(readers)
 
 
 def _send(plan: SendPlan, factory: MessageFactory, issue: Path, console: Console) -> None:
-    with _started(plan, factory) as (runner, filled, audience):
+    found = _readers(plan, console)
+    if found is None:
+        return
+    audience, readers = found
+    with _started(plan, factory, readers) as (runner, filled):
         _report_rows(audience, console)
         if filled.resumed:
             console.say(f"Resuming: {filled.resumed:,} messages were in flight; sending again.")

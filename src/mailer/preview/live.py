@@ -2,18 +2,20 @@
 
 The page shows the email at phone and desktop widths, the text part and the raw message side by
 side, and reloads whenever the YAML, a template, an image or ``mailer.toml`` changes. It is
-served on 127.0.0.1 only.
+served on 127.0.0.1 only, answers only requests addressed to this machine by name (``Host``),
+and serves files, never a listing of a folder.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Callable
 from http import HTTPStatus
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from mailer.compose.issue import load
 from mailer.compose.render import template_dir
@@ -22,6 +24,8 @@ from mailer.preview.files import write_preview
 
 if TYPE_CHECKING:
     from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
 
 class LivePreview:
@@ -106,6 +110,33 @@ def _handler(preview: LivePreview) -> Callable[..., SimpleHTTPRequestHandler]:
         def end_headers(self) -> None:
             self.send_header("Cache-Control", "no-store")
             super().end_headers()
+
+        def parse_request(self) -> bool:
+            """Refuse a request addressed to any other name than this machine's.
+
+            A web page can point a DNS name it controls at 127.0.0.1 ("DNS rebinding") and then
+            read the preview as its own; its requests still carry that name in ``Host``.
+            """
+            if not super().parse_request():
+                return False
+            host = self.headers.get("Host")
+            port = self.server.server_address[1]
+            if host is None:
+                self.send_error(HTTPStatus.BAD_REQUEST, "No Host header")
+            elif host.strip().lower() not in {
+                f"{name}{suffix}" for name in LOOPBACK_NAMES for suffix in ("", f":{port}")
+            }:
+                self.send_error(HTTPStatus.MISDIRECTED_REQUEST, "Only 127.0.0.1 is served")
+            else:
+                return True
+            return False
+
+        def send_head(self) -> BinaryIO | None:
+            """Files only: a folder is not found, rather than listed."""
+            if os.path.isdir(self.translate_path(self.path)):
+                self.send_error(HTTPStatus.NOT_FOUND, "File not found")
+                return None
+            return super().send_head()
 
         def do_GET(self) -> None:
             if self.path in ("/", "/preview"):
