@@ -20,160 +20,25 @@ replace the ``bench_send`` section of ``docs/benchmarks.md``.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import csv
 import json
 import os
 import re
 import shutil
 import smtplib
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from benchlib import ROOT, machine, write_section
+from sinks import free_port, run_child, run_http_sink, run_smtp_sink, wait_for
 
 ISSUE = "issues/2018-03-iom-turkey.yaml"
 SECRET = "benchmark-only-unsubscribe-secret-0123456789"
 
-# -- the servers -----------------------------------------------------------------------------
-
-
-class SmtpSink(asyncio.Protocol):
-    """Just enough SMTP to accept mail; a message is counted, never parsed.
-
-    It offers PIPELINING and CHUNKING, as Postfix, Exim and the big providers do: commands are
-    answered in order however many arrive at once, and a ``BDAT`` chunk is skipped by its size.
-    Plain ``DATA`` works too, scanning for the terminating ``CRLF . CRLF`` only.
-    """
-
-    accepted = 0
-    extensions = b"250-PIPELINING\r\n250-CHUNKING\r\n"  # empty: a server without either
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        self.buffer = b""
-        self.need = 0  # BDAT bytes still to skip
-        self.in_data = False
-        self.transport.write(b"220 sink ESMTP\r\n")
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        while self.buffer:
-            if self.need:
-                skipped = min(self.need, len(self.buffer))
-                self.buffer = self.buffer[skipped:]
-                self.need -= skipped
-                if not self.need:
-                    self._accept()
-            elif self.in_data:
-                end = self.buffer.find(b"\r\n.\r\n")
-                if end < 0:
-                    self.buffer = self.buffer[-4:]
-                    return
-                self.buffer = self.buffer[end + 5:]
-                self.in_data = False
-                self._accept()
-            elif b"\r\n" in self.buffer:
-                line, self.buffer = self.buffer.split(b"\r\n", 1)
-                self._command(line)
-            else:
-                return
-
-    def _command(self, line: bytes) -> None:
-        verb = line[:4].upper()
-        if verb in (b"EHLO", b"HELO"):
-            self.transport.write(b"250-sink\r\n" + self.extensions + b"250 8BITMIME\r\n")
-        elif verb == b"BDAT":
-            self.need = int(line.split()[1])
-        elif verb == b"DATA":
-            self.transport.write(b"354 go ahead\r\n")
-            self.in_data = True
-            self.buffer = b"\r\n" + self.buffer  # so that an empty message ends too
-        elif verb == b"QUIT":
-            self.transport.write(b"221 bye\r\n")
-            self.transport.close()
-        else:  # MAIL, RCPT, RSET, NOOP
-            self.transport.write(b"250 ok\r\n")
-
-    def _accept(self) -> None:
-        SmtpSink.accepted += 1
-        self.transport.write(b"250 ok queued\r\n")
-
-
-def run_smtp_sink(port: int, plain: bool = False) -> None:
-    if plain:
-        SmtpSink.extensions = b""
-
-    async def main() -> None:
-        server = await asyncio.get_running_loop().create_server(SmtpSink, "127.0.0.1", port)
-        async with server:
-            await server.serve_forever()
-
-    asyncio.run(main())
-
-
-class MailgunLike(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        recipients = body.count(b'name="to"')
-        answer = json.dumps({"id": f"<batch.{recipients}@bench>", "message": "Queued. Thank you."})
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer.encode())
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-def run_http_sink(port: int) -> None:
-    ThreadingHTTPServer(("127.0.0.1", port), MailgunLike).serve_forever()
-
-
 # -- the measured runs -----------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(port: int) -> None:
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
-
-
-def run_child(command: list[str], env: dict[str, str]) -> dict:
-    """Run ``command``: wall time, and CPU seconds and peak RSS of that process alone."""
-    started = time.monotonic()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        wall = time.monotonic() - started
-        out.seek(0)
-        err.seek(0)
-        text, errors = out.read().decode(), err.read().decode()
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{errors}")
-    return {
-        "wall": wall, "out": text, "cpu": usage.ru_utime + usage.ru_stime,
-        "rss_mb": usage.ru_maxrss / 1024,
-    }
 
 
 def mailer_send(project: Path, subscribers: Path, transport: str, ledger: str) -> dict:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import random
 import threading
 from pathlib import Path
 from urllib.parse import quote
@@ -39,18 +38,23 @@ def test_half_the_requests_failing_with_429_or_500_still_reach_everyone_once(
 ) -> None:
     addresses = write_subscribers(issue.parents[1] / "subscribers.example.csv", 3000)
     monkeypatch.setenv("MAILGUN_API_KEY", "key-test")
-    chance = random.Random(5)
+    requests = [0]
+    refused: dict[str, int] = {}  # reader -> requests for them refused so far
     taken: list[str] = []
     lock = threading.Lock()
 
     def answer(request: Request) -> Response:
-        roll = chance.random()
-        if roll < 0.25:
-            return Response('{"message": "slow down"}', 429, headers={"Retry-After": "1"})
-        if roll < 0.5:
-            return Response("upstream connect error", 500)
+        """Half the requests are refused, with 429 or 500, but no reader more than twice (a
+        server that never lets one through would be a test of patience, not of mailer)."""
         recipients = list(json.loads(request.form["recipient-variables"]))
         with lock:
+            requests[0] += 1
+            if requests[0] % 2 and all(refused.get(r, 0) < 2 for r in recipients):
+                for reader in recipients:
+                    refused[reader] = refused.get(reader, 0) + 1
+                if requests[0] % 4 == 1:
+                    return Response('{"message": "slow down"}', 429, headers={"Retry-After": "1"})
+                return Response("upstream connect error", 500)
             taken.extend(recipients)
         return Response(json.dumps({"id": "<b@mg.example.org>", "message": "Queued"}), 200,
                         content_type="application/json")
@@ -62,7 +66,7 @@ def test_half_the_requests_failing_with_429_or_500_still_reach_everyone_once(
     assert code == 0, out
     assert sorted(taken) == sorted(addresses)  # every reader once, in one run
     assert "in all 3,000 sent, 0 failed, 0 waiting" in out
-    assert len(httpserver.log) > 3  # it did meet the failures
+    assert refused  # it did meet the failures
 
 
 class Busy(Recorder):

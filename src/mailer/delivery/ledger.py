@@ -434,26 +434,39 @@ class Ledger:
             for row_id, email, name, first, last, language, attempts in rows
         ]
 
+    _RECORD = (
+        "UPDATE recipients SET state = ?, provider_id = coalesce(?, provider_id), "
+        "request = coalesce(?, request), detail = ?, next_attempt_at = ?, "
+        "attempts = attempts + ?, fill = CASE WHEN ? THEN 0 ELSE fill END, "
+        "updated_at = ? WHERE id = ?"
+    )
+
     def record(self, outcomes: Sequence[Outcome]) -> None:
         """Write the outcome of each claimed row, in one transaction."""
         now = int(time.time())
+        if len(outcomes) == 1 and not outcomes[0].shared_id:
+            # The SMTP and outbox case, once a message: one statement is its own transaction,
+            # a third of the cost of BEGIN, UPDATE, COMMIT.
+            with self._lock:
+                self._db.execute(self._RECORD, self._values(outcomes[0], None, now))
+            return
         with self._transaction() as db:
             requests = {
                 o.provider_id: self._request(db, o.provider_id)
                 for o in outcomes if o.shared_id and o.provider_id
             }
             db.executemany(
-                "UPDATE recipients SET state = ?, provider_id = coalesce(?, provider_id), "
-                "request = coalesce(?, request), detail = ?, next_attempt_at = ?, "
-                "attempts = attempts + ?, fill = CASE WHEN ? THEN 0 ELSE fill END, "
-                "updated_at = ? WHERE id = ?",
-                [
-                    (CODES[o.state], None if o.shared_id else o.provider_id,
-                     requests.get(o.provider_id), o.reason or None, o.next_attempt_at,
-                     int(o.attempted), o.park, now, o.id)
-                    for o in outcomes
-                ],
+                self._RECORD,
+                [self._values(o, requests.get(o.provider_id or ""), now) for o in outcomes],
             )
+
+    @staticmethod
+    def _values(outcome: Outcome, request: int | None, now: int) -> tuple:
+        o = outcome
+        return (
+            CODES[o.state], None if o.shared_id else o.provider_id, request, o.reason or None,
+            o.next_attempt_at, int(o.attempted), o.park, now, o.id,
+        )
 
     @staticmethod
     def _request(db: sqlite3.Connection, provider_id: str) -> int:

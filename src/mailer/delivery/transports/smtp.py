@@ -280,19 +280,21 @@ class SmtpTransport(Transport):
         chunking = connection.has_extn("chunking")
         last = f"BDAT {len(message.data)} LAST" if chunking else "DATA"
         expected = (*_EXPECTED, (250,) if chunking else (354,))
+        # Each write a list of pieces sent one after the other: a message of 150 KB is never
+        # copied into a joined buffer (twice per message, that was most of the CPU it cost).
         writes = [
-            f"{command}\r\n".encode(connection.command_encoding)
+            [f"{command}\r\n".encode(connection.command_encoding)]
             for command in (mail_from, f"RCPT TO:<{recipient}>", last)
         ]
         if chunking:
-            writes[-1] += message.data
+            writes[-1].append(message.data)
         replies: list[tuple[int, bytes]] = []
         if connection.has_extn("pipelining"):
-            connection.send(b"".join(writes))
+            _send(connection, [piece for write in writes for piece in write])
             replies = [connection.getreply() for _ in writes]
         else:
             for write, good in zip(writes, expected, strict=True):
-                connection.send(write)
+                _send(connection, write)
                 replies.append(connection.getreply())
                 if replies[-1][0] not in good:
                     break
@@ -330,6 +332,25 @@ def envelope_address(address: str) -> str:
         return idna_address(address) or address
     except InvalidRecipient:
         return address
+
+
+def _send(connection: smtplib.SMTP, pieces: list[bytes]) -> None:
+    """Write ``pieces`` in one system call where the platform gathers them, without joining."""
+    sock = connection.sock
+    if sock is None:
+        raise smtplib.SMTPServerDisconnected("please run connect() first")
+    if hasattr(sock, "sendmsg") and not isinstance(sock, ssl.SSLSocket):
+        views = [memoryview(piece) for piece in pieces]
+        while views:
+            sent = sock.sendmsg(views)
+            while views and sent >= len(views[0]):
+                sent -= len(views[0])
+                views.pop(0)
+            if views and sent:
+                views[0] = views[0][sent:]
+    else:  # TLS sockets and Windows: one write each
+        for piece in pieces:
+            sock.sendall(piece)
 
 
 def dot_stuffed(data: bytes) -> bytes:
