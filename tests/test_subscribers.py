@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mailer.audience import subscribers
-from mailer.audience.subscribers import Subscriber, SubscriberReader
+from mailer.audience.subscribers import AddressTable, Subscriber, SubscriberReader
 from mailer.errors import InputError
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "subscribers.example.csv"
@@ -475,3 +475,14 @@ class _Normalised:
 
     def __init__(self, address: str, *, check_deliverability: bool) -> None:
         self.normalized = address
+
+
+def test_the_duplicate_check_is_sized_once_and_never_grows() -> None:
+    """Sized from the first pass's row count, it holds every address without a copy."""
+    for expected in (0, 1, 767, 768, 1000, 12_345):
+        table = AddressTable(expected=expected)
+        size = len(table._keys)
+        for key in range(1, expected + 1):
+            table.setdefault(key * 2654435761, key)
+        assert len(table._keys) == size, expected
+        assert len(table) == expected

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -138,7 +139,9 @@ class AddressTable:
     MAX_LOAD = 0.75
 
     def __init__(self, expected: int = 0) -> None:
-        size = max(1024, int(expected / self.MAX_LOAD) + 1)
+        # Room for one more than expected: growing as the last address goes in would double
+        # the table (and copy it) at the very end of a read.
+        size = max(1024, math.ceil((expected + 1) / self.MAX_LOAD))
         self._keys = array("Q", [0]) * size  # 0 marks a free slot
         self._lines = array("I", [0]) * size
         self._size = size
