@@ -17,7 +17,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "mailer"
 GROUND = (
     "errors", "fields", "field_errors", "settings", "credentials", "console", "textfiles",
 )
-STAGES = ("ground", "compose", "audience", "delivery", "preview", "checks", "cli")
+STAGES = (
+    "ground", "compose", "audience", "delivery", "feedback", "web", "preview", "checks", "cli",
+)
 
 
 def stage_of(module: str) -> str:
