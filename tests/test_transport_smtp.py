@@ -18,7 +18,7 @@ from sending import (
 )
 
 from mailer.audience.subscribers import Subscriber
-from mailer.audience.suppression import SuppressionList
+from mailer.audience.suppression import SuppressionStore
 from mailer.delivery.campaign import Campaign, Policy
 from mailer.delivery.ledger import Ledger
 from mailer.delivery.message import MessageFactory
@@ -184,7 +184,7 @@ def test_faults_end_in_exactly_one_delivery_each(factory, tmp_path, pipelining: 
     faults = Faults(reject=rejected, temporary=0.08, closing=0.03, drop=0.03, seed=7)
     recorder = Recorder(faults, pipelining=pipelining)
     server = smtp_server(recorder)
-    suppression = SuppressionList(tmp_path / "suppression.csv")
+    suppression = SuppressionStore(tmp_path / "suppressions.sqlite3")
     try:
         with Ledger(tmp_path / "ledger.sqlite3") as ledger:
             campaign = Campaign(
@@ -203,8 +203,10 @@ def test_faults_end_in_exactly_one_delivery_each(factory, tmp_path, pipelining: 
     assert all(len(ids) == 1 for ids in delivered.values())
     assert failed == rejected
     assert summary.counts.sent == len(readers) - len(rejected)
-    assert all(address in suppression for address in rejected)
-    assert "bounced" in (tmp_path / "suppression.csv").read_text()
+    assert all(suppression.reason(address) == "bounced" for address in rejected)
+    entry = next(suppression.entries())
+    assert (entry.source, entry.issue) == ("send", "send-test")
+    assert entry.detail.startswith("550 5.1.1")
 
 
 # -- settings that cannot work stop the send; verify() finds them first ------------------------

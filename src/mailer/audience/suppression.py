@@ -1,23 +1,45 @@
-"""Who must never be written to again (the suppression list), and who is left to write to.
+"""Who must never be written to again: one suppression store, and the audience it leaves.
 
-A CSV file with a header line and the columns ``email,reason,date``; ``reason`` is one of
-``unsubscribed``, ``bounced`` or ``complained`` and ``date`` (may be empty) is an ISO date or
-timestamp. It is read the same forgiving way as the subscribers file, but any wrong row is an
-error: a suppression list that is only partly understood is not safe to send with.
+The store is an SQLite database (WAL), shared by ``mailer send`` (which leaves suppressed
+addresses out and adds hard bounces), ``mailer serve`` (one-click unsubscribes, the ESPs'
+webhooks) and ``mailer bounces`` (the bounce mailbox). Each entry keeps the evidence of its
+verdict: the reason (``unsubscribed``, ``bounced``, ``complained``, ``manual``), where it came
+from (``one-click``, ``page``, ``mailto``, ``webhook:mailgun``, ``mailbox``, ``import``,
+``command``, ``send``), the issue when known, the provider's or server's own words and the raw
+event, and when it was first and last seen. Every piece of feedback is also kept as an event,
+de-duplicated by the provider's event id, so a webhook delivered twice or a mailbox read twice
+changes nothing; soft bounces are events that suppress only after ``soft_limit`` of them within
+``soft_days``.
+
+Writers take the write lock at once (``BEGIN IMMEDIATE``) and wait for it (a busy timeout), so
+a burst of unsubscribes during a send never fails with "database is locked"; readers hold no
+transaction longer than one query, so nothing blocks a writer for the length of a send.
+
+``forget`` erases an address from the store (and the command from every ledger) and keeps only
+an HMAC of it under a key kept in the store, so that it is never written to again: whoever
+holds the file can test a guessed address, nobody can read one back.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
-import io
-import os
+import hmac
+import json
+import secrets
+import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
+from mailer.audience.events import FeedbackEvent
 from mailer.audience.subscribers import (
     EMAIL_ALIASES,
+    AddressTable,
     CsvRow,
     CsvTable,
     SkippedRow,
@@ -26,140 +48,534 @@ from mailer.audience.subscribers import (
     address_key,
     normalise_address,
 )
-from mailer.errors import InputError, Location
+from mailer.errors import InputError, Location, MailerError
+from mailer.settings import LoadedSettings
 
-REASONS = ("unsubscribed", "bounced", "complained")
-SUPPRESSION_COLUMNS: Mapping[str, Sequence[str]] = {
-    "email": EMAIL_ALIASES,
-    "reason": ("reason",),
-    "date": ("date",),
-}
+REASONS = ("unsubscribed", "bounced", "complained", "manual")
+KIND_REASON = {"bounced": "bounced", "complained": "complained", "unsubscribed": "unsubscribed"}
+SOFT_LIMIT = 3  # soft bounces ...
+SOFT_DAYS = 30  # ... within this many days suppress an address as bounced
+STORE_NAME = ".mailer/suppressions.sqlite3"
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS suppressions (
+        id INTEGER PRIMARY KEY,      -- grows with each new entry: a send watches it
+        address TEXT NOT NULL UNIQUE,  -- normalised, lower case
+        email TEXT NOT NULL,         -- as first given
+        reason TEXT NOT NULL,
+        source TEXT NOT NULL,
+        issue TEXT,
+        detail TEXT NOT NULL DEFAULT '',
+        raw TEXT NOT NULL DEFAULT '',
+        first_seen REAL NOT NULL,
+        last_seen REAL NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS events (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,    -- source and the provider's event id: de-duplication
+        address TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        issue TEXT,
+        detail TEXT NOT NULL DEFAULT '',
+        raw TEXT NOT NULL DEFAULT '',
+        received_at REAL NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS events_address ON events (address, kind, received_at)",
+    "CREATE INDEX IF NOT EXISTS events_issue ON events (issue, kind)",
+    "CREATE TABLE IF NOT EXISTS forgotten (digest TEXT PRIMARY KEY)",
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+)
 
 
-class SuppressionList:
-    """Suppressed addresses (as keys, compared case-insensitively) and why each is suppressed."""
+@dataclass(frozen=True)
+class Entry:
+    """One suppressed address and the evidence of its verdict."""
 
-    def __init__(self, path: Path | None = None) -> None:
-        self.path = path  # None: additions are kept for this run only
-        self._reasons: dict[int, str] = {}
-        self._lock = threading.Lock()  # add() may be called from several sending threads
+    email: str
+    reason: str
+    source: str
+    issue: str | None
+    detail: str
+    raw: str
+    first_seen: float
+    last_seen: float
 
-    @classmethod
-    def load(cls, path: Path | None) -> SuppressionList:
-        """The list in ``path``; empty when there is no file (yet), InputError on a wrong row."""
-        suppression = cls(path)
-        if path is None or not path.exists() or not path.stat().st_size:
-            return suppression
-        with CsvTable(path, SUPPRESSION_COLUMNS, required=("email", "reason")) as table:
-            for row in table:
-                key, reason = _entry(path, row)
-                suppression._reasons.setdefault(key, reason)
-        return suppression
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "email": self.email, "reason": self.reason, "source": self.source,
+            "issue": self.issue, "detail": self.detail,
+            "first_seen": _iso(self.first_seen), "last_seen": _iso(self.last_seen),
+        }
 
-    def __len__(self) -> int:
-        return len(self._reasons)
+
+@dataclass(frozen=True)
+class Recorded:
+    """What :meth:`SuppressionStore.record` made of a batch of events."""
+
+    new: int  # events not seen before
+    duplicates: int  # events already recorded (same source and event id)
+    suppressed: int  # addresses newly suppressed
+    forgotten: int  # events about erased addresses, dropped
+
+
+class SuppressionStore:
+    """The store file; safe to share between threads (one connection, one lock)."""
+
+    def __init__(
+        self, path: Path, *, soft_limit: int = SOFT_LIMIT, soft_days: float = SOFT_DAYS
+    ) -> None:
+        self.path = path
+        self.soft_limit = soft_limit
+        self.soft_days = soft_days
+        self._lock = threading.Lock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=30000")
+            with self._transaction() as db:
+                for statement in _SCHEMA:
+                    db.execute(statement)
+        except (sqlite3.Error, OSError) as exc:
+            raise MailerError(f"cannot open the suppression store {path}: {exc}") from None
+        self._watched_version = self._data_version()
+        self._watermark = self._last_id()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> SuppressionStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple]:
+        """One short read (no transaction outlives it)."""
+        with self._lock:
+            return self._db.execute(sql, parameters).fetchall()
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def record(self, events: Iterable[FeedbackEvent], now: float | None = None) -> Recorded:
+        """Record ``events`` in one transaction: each once, suppressing as its kind says."""
+        now = time.time() if now is None else now
+        new = duplicates = suppressed = forgotten = 0
+        with self._transaction() as db:
+            key = self._forget_key(db)
+            for event in events:
+                email = _normalised(event.address)
+                if email is None:
+                    continue  # not an address: nothing to suppress, nothing to count
+                address = email.lower()
+                if self._is_forgotten(db, key, address):
+                    forgotten += 1
+                    continue
+                inserted = db.execute(
+                    "INSERT INTO events (key, address, kind, issue, detail, raw, received_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+                    (f"{event.source}:{event.event_id}", address, event.kind, event.issue_id,
+                     event.detail, event.raw, now),
+                ).rowcount
+                if not inserted:
+                    duplicates += 1
+                    continue
+                new += 1
+                reason = KIND_REASON.get(event.kind)
+                if reason is None and self._soft_bounces(db, address, now) >= self.soft_limit:
+                    reason = "bounced"
+                if reason is not None:
+                    suppressed += self._suppress(
+                        db, email, reason, event.source, event.issue_id, event.detail,
+                        event.raw, now,
+                    )
+        return Recorded(new, duplicates, suppressed, forgotten)
+
+    def add(
+        self, email: str, reason: str, source: str, *, issue: str | None = None,
+        detail: str = "", raw: str = "", when: float | None = None,
+    ) -> bool:
+        """Suppress ``email``; True if it was not suppressed before. ValueError if ``email``
+        is not an address or ``reason`` is not one of :data:`REASONS`."""
+        if reason not in REASONS:
+            raise ValueError(f"unknown suppression reason {reason!r} (one of {', '.join(REASONS)})")
+        normal = _normalised(email)
+        if normal is None:
+            raise ValueError(f"not a valid address {email!r}")
+        when = time.time() if when is None else when
+        with self._transaction() as db:
+            if self._is_forgotten(db, self._forget_key(db), normal.lower()):
+                return False
+            return bool(self._suppress(db, normal, reason, source, issue, detail, raw, when))
+
+    @staticmethod
+    def _suppress(
+        db: sqlite3.Connection, email: str, reason: str, source: str, issue: str | None,
+        detail: str, raw: str, when: float,
+    ) -> int:
+        """Insert or refresh the entry of ``email`` (normalised); 1 if it was not suppressed
+        before. The first verdict's evidence is kept; a later one only moves ``last_seen``."""
+        return db.execute(
+            "INSERT INTO suppressions (address, email, reason, source, issue, detail, raw, "
+            "first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (address) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen) "
+            "RETURNING first_seen = last_seen",
+            (email.lower(), email, reason, source, issue, detail, raw, when, when),
+        ).fetchone()[0]
+
+    def _soft_bounces(self, db: sqlite3.Connection, address: str, now: float) -> int:
+        since = now - self.soft_days * 86400
+        return db.execute(
+            "SELECT count(*) FROM events WHERE address = ? AND kind = 'soft_bounce' "
+            "AND received_at >= ?", (address, since),
+        ).fetchone()[0]
+
+    def remove(self, email: str) -> Entry | None:
+        """Lift the suppression of ``email``; the entry that was removed, if any."""
+        address = _normal(email)
+        if address is None:
+            return None
+        with self._transaction() as db:
+            found = db.execute(
+                f"SELECT {_ENTRY} FROM suppressions WHERE address = ?", (address,)
+            ).fetchone()
+            db.execute("DELETE FROM suppressions WHERE address = ?", (address,))
+        return Entry(*found) if found else None
+
+    def forget(self, email: str) -> bool:
+        """Erase every trace of ``email`` and keep only its keyed hash; True if it was known."""
+        address = _normal(email)
+        if address is None:
+            raise ValueError(f"not a valid address {email!r}")
+        with self._transaction() as db:
+            known = db.execute(
+                "SELECT (SELECT count(*) FROM suppressions WHERE address = :a) "
+                "+ (SELECT count(*) FROM events WHERE address = :a)", {"a": address},
+            ).fetchone()[0]
+            db.execute("DELETE FROM suppressions WHERE address = ?", (address,))
+            db.execute("DELETE FROM events WHERE address = ?", (address,))
+            db.execute(
+                "INSERT OR IGNORE INTO forgotten (digest) VALUES (?)",
+                (_digest(self._forget_key(db), address),),
+            )
+        return bool(known)
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+
+    def meta(self, key: str) -> str | None:
+        found = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return found[0][0] if found else None
+
+    @staticmethod
+    def _forget_key(db: sqlite3.Connection) -> bytes:
+        """The store's own key for forgotten addresses, made on first use."""
+        found = db.execute("SELECT value FROM meta WHERE key = 'forget_key'").fetchone()
+        if found:
+            return bytes.fromhex(found[0])
+        key = secrets.token_bytes(32)
+        db.execute("INSERT INTO meta (key, value) VALUES ('forget_key', ?)", (key.hex(),))
+        return key
+
+    @staticmethod
+    def _is_forgotten(db: sqlite3.Connection, key: bytes, address: str) -> bool:
+        return db.execute(
+            "SELECT 1 FROM forgotten WHERE digest = ?", (_digest(key, address),)
+        ).fetchone() is not None
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def reason(self, email: str) -> str | None:
+        """Why ``email`` is suppressed, or None (also for anything that is not an address)."""
+        address = _normal(email)
+        if address is None:
+            return None
+        found = self._query("SELECT reason FROM suppressions WHERE address = ?", (address,))
+        return found[0][0] if found else None
 
     def __contains__(self, email: str) -> bool:
         return self.reason(email) is not None
 
-    def reason(self, email: str) -> str | None:
-        """Why ``email`` is suppressed (``unsubscribed``, ``bounced``, ``complained``), or None."""
-        try:
-            return self._reasons.get(address_key(normalise_address(email.strip())))
-        except ValueError:
-            return None  # only valid addresses are ever on the list
+    def __len__(self) -> int:
+        return self._query("SELECT count(*) FROM suppressions")[0][0]
 
-    def reason_for(self, subscriber: Subscriber) -> str | None:
-        """Like :meth:`reason`, without validating the address again: it already was."""
-        return self._reasons.get(address_key(subscriber.email))
+    def entries(self, since: float | None = None) -> Iterator[Entry]:
+        """Every entry, oldest first, read in pages (``since``: last seen at or after)."""
+        last = 0
+        while True:
+            page = self._query(
+                f"SELECT id, {_ENTRY} FROM suppressions WHERE id > ? AND last_seen >= ? "
+                "ORDER BY id LIMIT 1000", (last, since or 0),
+            )
+            if not page:
+                return
+            for row in page:
+                yield Entry(*row[1:])
+            last = page[-1][0]
 
-    def add(self, email: str, reason: str, when: datetime | None = None) -> None:
-        """Suppress ``email`` from now on, and append it to the file (created if need be).
+    def keys(self) -> AddressTable:
+        """Every suppressed address as a key, for checking a whole audience against."""
+        count = self._query("SELECT count(*) FROM suppressions")[0][0]
+        table = AddressTable(expected=count)
+        for (address,) in self._query("SELECT address FROM suppressions"):
+            table.setdefault(address_key(address), 1)
+        return table
 
-        The row is on disk (fsync'd) when this returns, so a crash later in the send cannot
-        forget a hard bounce. ValueError if ``email`` or ``reason`` is not valid.
+    def forgotten_test(self) -> _Forgotten | None:
+        """A check for erased addresses, or None when nothing was ever forgotten."""
+        digests = {row[0] for row in self._query("SELECT digest FROM forgotten")}
+        if not digests:
+            return None
+        with self._transaction() as db:
+            key = self._forget_key(db)
+        return _Forgotten(key, frozenset(digests))
+
+    def counts_for(self, issue: str) -> dict[str, int]:
+        """Addresses per kind of feedback about ``issue`` (each address once per kind)."""
+        rows = self._query(
+            "SELECT kind, count(DISTINCT address) FROM events WHERE issue = ? GROUP BY kind",
+            (issue,),
+        )
+        return dict(rows)
+
+    # -- watching during a send ---------------------------------------------------------------
+
+    def _data_version(self) -> int:
+        return self._query("PRAGMA data_version")[0][0]
+
+    def _last_id(self) -> int:
+        return self._query("SELECT coalesce(max(id), 0) FROM suppressions")[0][0]
+
+    def new_since_watched(self) -> list[str]:
+        """Addresses suppressed by another process since the last call (or since opening).
+
+        Costs one ``PRAGMA data_version`` when nothing changed: cheap enough to ask before
+        every batch of a send.
         """
-        if reason not in REASONS:
-            raise ValueError(f"unknown suppression reason {reason!r}")
-        email = normalise_address(email.strip())
-        when = when or datetime.now(UTC)
-        with self._lock:
-            self._reasons.setdefault(address_key(email), reason)
-            if self.path is not None:
-                _append(
-                    self.path,
-                    {"email": email, "reason": reason, "date": when.isoformat(timespec="seconds")},
-                )
+        version = self._data_version()
+        if version == self._watched_version:
+            return []
+        self._watched_version = version
+        rows = self._query(
+            "SELECT id, address FROM suppressions WHERE id > ? ORDER BY id", (self._watermark,)
+        )
+        if rows:
+            self._watermark = rows[-1][0]
+        return [address for _, address in rows]
+
+    # -- importing and exporting --------------------------------------------------------------
+
+    def import_csv(
+        self, path: Path, *, default_reason: str | None = None, strict: bool = False
+    ) -> Imported:
+        """Suppress every address of a CSV file: this store's own export, the old
+        ``suppression.csv`` (``email,reason,date``), or Mailchimp's unsubscribed and cleaned
+        exports (recognised by their ``UNSUB_TIME`` / ``CLEAN_TIME`` columns).
+
+        A wrong row is skipped and reported; with ``strict`` it is an InputError and nothing
+        of the file is imported (one transaction)."""
+        added = known = 0
+        skipped: list[SkippedRow] = []
+        now = time.time()
+        with CsvTable(path, IMPORT_COLUMNS, required=("email",)) as table:
+            reason = default_reason or _reason_of_export(table.layout)
+            with self._transaction() as db:
+                key = self._forget_key(db)
+                for row in table:
+                    try:
+                        entry = _imported(path, row, reason, now)
+                    except InputError as exc:
+                        if strict:
+                            raise
+                        reason_text = f"{exc.field}: {exc.reason}" if exc.field else exc.reason
+                        skipped.append(SkippedRow(path, row.line, reason_text))
+                        continue
+                    if self._is_forgotten(db, key, entry.email.lower()):
+                        continue
+                    if self._suppress(db, entry.email, entry.reason, "import", None,
+                                      entry.detail, entry.raw, entry.first_seen):
+                        added += 1
+                    else:
+                        known += 1
+        return Imported(added, known, skipped)
+
+    def export_csv(self, out: TextIO) -> int:
+        """Every entry as CSV, in the columns :meth:`import_csv` reads back; the row count."""
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(EXPORT_COLUMNS)
+        count = 0
+        for entry in self.entries():
+            values = entry.as_dict()
+            writer.writerow(["" if values[c] is None else values[c] for c in EXPORT_COLUMNS])
+            count += 1
+        return count
 
 
-def _entry(path: Path, row: CsvRow) -> tuple[int, str]:
-    """The address key and reason in ``row``, or InputError saying what is wrong with it."""
+_ENTRY = "email, reason, source, issue, detail, raw, first_seen, last_seen"
+EXPORT_COLUMNS = ("email", "reason", "source", "issue", "detail", "first_seen", "last_seen")
+IMPORT_COLUMNS: Mapping[str, Sequence[str]] = {
+    "email": EMAIL_ALIASES,
+    "reason": ("reason",),
+    "date": ("date", "first seen", "first_seen"),
+    "unsub_time": ("unsub time",),  # Mailchimp's unsubscribed export
+    "clean_time": ("clean time",),  # Mailchimp's cleaned (bounced) export
+    "detail": ("detail", "unsub reason"),
+    "campaign": ("unsub campaign title", "clean campaign title"),
+}
+
+
+@dataclass(frozen=True)
+class Imported:
+    added: int
+    already: int
+    skipped: list[SkippedRow]
+
+
+@dataclass(frozen=True)
+class _Forgotten:
+    key: bytes
+    digests: frozenset[str]
+
+    def __contains__(self, address: str) -> bool:
+        return _digest(self.key, address.lower()) in self.digests
+
+
+def _reason_of_export(layout: list[str | None]) -> str | None:
+    """The reason for rows that do not give their own: Mailchimp's exports say what they are
+    by their columns, not in a reason column."""
+    names = {column for column in layout if column}
+    if "reason" in names:
+        return None
+    if "unsub_time" in names:
+        return "unsubscribed"
+    if "clean_time" in names:
+        return "bounced"
+    return "manual"
+
+
+def _imported(path: Path, row: CsvRow, reason: str | None, now: float) -> Entry:
     where = Location(path, row.line)
     if row.error:
         raise InputError(where, row.error)
+    values = row.values
     try:
-        email = normalise_address(row.values["email"])
+        email = normalise_address(values["email"])
     except ValueError as exc:
         raise InputError(where, str(exc), "email") from None
-    reason = row.values["reason"].lower()
-    if reason not in REASONS:
+    chosen = (values.get("reason") or reason or "manual").lower()
+    if chosen not in REASONS:
         raise InputError(
-            where,
-            f"unknown reason {row.values['reason']!r} (expected one of: {', '.join(REASONS)})",
-            "reason",
+            where, f"unknown reason {chosen!r} (expected one of: {', '.join(REASONS)})", "reason"
         )
-    date = row.values.get("date", "")
-    if date and not _is_iso_date(date):
-        raise InputError(where, f"not an ISO date {date!r} (expected 2024-05-31)", "date")
-    return address_key(email), reason
+    date = values.get("date") or values.get("unsub_time") or values.get("clean_time") or ""
+    when = _parse_date(date, where) or now
+    detail = " ".join(v for v in (values.get("detail", ""), values.get("campaign", "")) if v)
+    return Entry(email, chosen, "import", None, detail, json.dumps(values, ensure_ascii=False),
+                 when, when)
 
 
-def _is_iso_date(text: str) -> bool:
+def _parse_date(text: str, where: Location) -> float | None:
+    if not text:
+        return None
     try:
-        datetime.fromisoformat(text)
+        return datetime.fromisoformat(text.replace(" ", "T", 1)).timestamp()
     except ValueError:
-        return False
-    return True
+        raise InputError(where, f"not a date {text!r} (expected 2024-05-31)", "date") from None
 
 
-def _append(path: Path, values: Mapping[str, str]) -> None:
-    """Add a row to the CSV file at ``path`` in the file's own separator and column order."""
-    text = io.StringIO()
-    if path.exists() and path.stat().st_size:
-        with CsvTable(path, SUPPRESSION_COLUMNS, required=("email", "reason")) as table:
-            delimiter, layout = table.delimiter, table.layout
-        with open(path, "rb") as file:
-            file.seek(-1, os.SEEK_END)
-            if file.read(1) not in b"\r\n":
-                text.write("\n")  # the last row was saved without a line ending
+def _normalised(email: str) -> str | None:
+    """``email`` as email-validator normalises it, or None if it is not an address."""
+    try:
+        return normalise_address(email.strip())
+    except ValueError:
+        return None
+
+
+def _normal(email: str) -> str | None:
+    """The store's key for ``email``: normalised, lower case."""
+    normal = _normalised(email)
+    return None if normal is None else normal.lower()
+
+
+def _digest(key: bytes, address: str) -> str:
+    return hmac.new(key, address.encode("utf-8"), "sha256").hexdigest()
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp).astimezone().isoformat(timespec="seconds")
+
+
+LEGACY_CSV = ".mailer/suppression.csv"  # where the list lived before the store
+
+
+def store_for(settings: LoadedSettings) -> SuppressionStore:
+    """The project's store: ``[send] suppression`` (or ``MAILER_SUPPRESSION``), by default
+    ``.mailer/suppressions.sqlite3`` beside mailer.toml. A ``.csv`` value, or the list a
+    previous version kept in ``.mailer/suppression.csv``, is imported into it once."""
+    value = settings.settings.send.suppression
+    if value and value.lower().endswith(".csv"):
+        path, legacy = settings.resolve(STORE_NAME), settings.resolve(value)
     else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        delimiter, layout = ",", list(SUPPRESSION_COLUMNS)
-        csv.writer(text, lineterminator="\n").writerow(layout)
-    row = [values.get(column, "") if column else "" for column in layout]
-    csv.writer(text, delimiter=delimiter, lineterminator="\n").writerow(row)
-    with open(path, "a", encoding="utf-8", newline="") as file:
-        file.write(text.getvalue())
-        file.flush()
-        os.fsync(file.fileno())
+        path, legacy = settings.resolve(value or STORE_NAME), settings.resolve(LEGACY_CSV)
+    return open_store(path, legacy=legacy)
+
+
+def open_store(
+    path: Path, *, legacy: Path | None = None, soft_limit: int = SOFT_LIMIT,
+    soft_days: float = SOFT_DAYS,
+) -> SuppressionStore:
+    """The store at ``path``; a ``legacy`` CSV list beside it is imported once (nothing lost)
+    and renamed ``*.imported``. UsageError when a row of it cannot be read."""
+    store = SuppressionStore(path, soft_limit=soft_limit, soft_days=soft_days)
+    if legacy is not None and legacy.is_file():
+        try:
+            store.import_csv(legacy, strict=True)
+        except InputError as exc:
+            store.close()
+            raise InputError(
+                exc.location, f"{exc.reason}; fix it so the list can be imported into {path} "
+                "(nothing was imported)", exc.field,
+            ) from None
+        legacy.rename(legacy.with_name(legacy.name + ".imported"))
+    return store
 
 
 class Audience:
-    """Who an issue goes to: the subscribers file minus the suppression list.
+    """Who an issue goes to: the subscribers file minus the suppression store.
 
-    Iterating yields subscribers; the counts are complete once it ends.
+    Iterating yields subscribers; the counts are complete once it ends. The store is read
+    once, into a table of keys (16 bytes an address), so no query runs per subscriber.
     """
 
-    def __init__(self, reader: SubscriberReader, suppression: SuppressionList) -> None:
+    def __init__(self, reader: SubscriberReader, store: SuppressionStore) -> None:
         self.reader = reader
-        self.suppression = suppression
+        self.store = store
         self.subscribed = 0  # yielded: to be written to
         self.suppressed = 0
 
     def __iter__(self) -> Iterator[Subscriber]:
         self.subscribed = self.suppressed = 0
+        suppressed = self.store.keys()
+        forgotten = self.store.forgotten_test()
         for subscriber in self.reader:
-            if self.suppression.reason_for(subscriber) is not None:
+            if suppressed.get(address_key(subscriber.email.lower())) is not None or (
+                forgotten is not None and subscriber.email in forgotten
+            ):
                 self.suppressed += 1
                 continue
             self.subscribed += 1

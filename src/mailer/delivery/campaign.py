@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
 
-from mailer.audience.suppression import SuppressionList
+from mailer.audience.suppression import SuppressionStore
 from mailer.delivery.ledger import Counts, FillResult, Ledger, LedgerRecipient, Outcome
 from mailer.delivery.message import MessageFactory, OutgoingMessage, Recipient
 from mailer.delivery.transports.base import RecipientResult, Transport
@@ -79,6 +79,7 @@ class Summary:
     interrupted: bool = False
     next_try: float | None = None  # when rows left deferred are due again (epoch seconds)
     last_deferral: str = ""  # the server's words on the last deferral
+    withheld: int = 0  # not sent: their reader was suppressed while the send ran
 
     @property
     def per_second(self) -> float:
@@ -129,6 +130,8 @@ class _Shared:
     # row id -> (first deferral in this run, deferrals in this run), for rows still waiting
     retries: dict[int, tuple[float, int]] = field(default_factory=dict)
     parked: int = 0  # rows left deferred for the next run
+    stopped: set[str] = field(default_factory=set)  # addresses suppressed during the send
+    withheld: int = 0  # rows not sent because their reader was suppressed during the send
     next_try: float | None = None  # the earliest next attempt of a parked row
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -143,7 +146,7 @@ class Campaign:
         transports: Callable[[], Transport],
         policy: Policy = Policy(),
         *,
-        suppression: SuppressionList | None = None,
+        suppression: SuppressionStore | None = None,
         on_progress: Callable[[Progress], None] | None = None,
     ) -> None:
         self.factory = factory
@@ -211,6 +214,7 @@ class Campaign:
             self.issue_id, self.ledger.counts(self.issue_id), sent=shared.sent,
             failed=shared.failed, elapsed=time.monotonic() - started, interrupted=interrupted,
             next_try=shared.next_try, last_deferral=shared.last_deferral,
+            withheld=shared.withheld,
         )
         if self._failure is not None:
             raise self._failure
@@ -247,7 +251,9 @@ class Campaign:
                     if self._wait_for_due():
                         continue
                     return
-                self._deliver(transport, build, rows)
+                rows = self._withhold_unsubscribed(rows)
+                if rows:
+                    self._deliver(transport, build, rows)
         except BaseException as exc:
             self._fail(exc)
         finally:
@@ -350,18 +356,38 @@ class Campaign:
         ceiling = min(self.policy.max_backoff, self.policy.backoff * 2 ** (attempts - 1))
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
-    def _bounce(self, row: LedgerRecipient) -> None:
+    def _bounce(self, row: LedgerRecipient, result: RecipientResult) -> None:
         if self.suppression is not None:
-            # ValueError: not an address the list can hold; the ledger has the failure.
+            # ValueError: not an address the store can hold; the ledger has the failure.
             with contextlib.suppress(ValueError):
-                self.suppression.add(row.email, "bounced")
+                self.suppression.add(
+                    row.email, "bounced", "send", issue=self.issue_id, detail=result.detail
+                )
+
+    def _withhold_unsubscribed(self, rows: list[LedgerRecipient]) -> list[LedgerRecipient]:
+        """Rows whose reader was suppressed since the send began (an unsubscribe through
+        ``mailer serve``, a bounce read by ``mailer bounces``) are held back, not sent; the
+        others are returned. Costs one ``PRAGMA data_version`` when nothing changed."""
+        if self.suppression is None:
+            return rows
+        with self._shared.lock:
+            self._shared.stopped |= {a for a in self.suppression.new_since_watched()}
+            stopped = self._shared.stopped
+        if not stopped:
+            return rows
+        held = [row for row in rows if row.email.lower() in stopped]
+        if held:
+            self.ledger.record([Outcome(r.id, "queued", attempted=False, park=True) for r in held])
+            with self._shared.lock:
+                self._shared.withheld += len(held)
+        return [row for row in rows if row.email.lower() not in stopped]
 
     def _count(self, answered: Sequence[tuple[LedgerRecipient, RecipientResult]]) -> None:
         """Tally one exchange's results. An answer shared by a whole request (one 429 for
         1,000 readers) is one error, not one per reader."""
         for row, result in answered:
             if result.bounce:
-                self._bounce(row)
+                self._bounce(row, result)
         state = self._shared
         with state.lock:
             shared_counted = False

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from mailer.audience.subscribers import Subscriber, SubscriberReader, normalise_address
-from mailer.audience.suppression import Audience, SuppressionList
+from mailer.audience.suppression import Audience, SuppressionStore, store_for
 from mailer.compose.issue import load
 from mailer.console import Console
 from mailer.delivery.campaign import Campaign, Policy, Summary, dry_run, send_test
@@ -28,8 +28,6 @@ from mailer.delivery.prepare import Prepared, prepare
 from mailer.delivery.transports import TransportFactory, parse_transport
 from mailer.errors import DeliveryError, Interrupted, RecipientsFailed, UsageError
 from mailer.settings import LoadedSettings
-
-DEFAULT_SUPPRESSION = ".mailer/suppression.csv"
 
 Gate = Callable[[Prepared], None]  # raises (ChecksFailed) when the issue must not be sent
 
@@ -58,25 +56,17 @@ class SendPlan:
     issue_id: str
     transport: TransportFactory
     subscribers: Path
-    suppression: Path
     ledger: Path
     policy: Policy
     strict: bool = False
 
-    def audience(self) -> Audience:
+    def audience(self, store: SuppressionStore) -> Audience:
         """Subscribers minus suppressed addresses, read afresh on each iteration."""
-        return Audience(
-            SubscriberReader(self.subscribers, strict=self.strict),
-            SuppressionList.load(self.suppression),
-        )
+        return Audience(SubscriberReader(self.subscribers, strict=self.strict), store)
 
 
 def plan_send(settings: LoadedSettings, issue_id: str, request: SendRequest) -> SendPlan:
-    """Resolve the send's settings; paths in ``mailer.toml`` are relative to its folder.
-
-    Bounced addresses go to ``[send] suppression``, or to ``.mailer/suppression.csv`` when
-    that is not set, and are left out of every later send.
-    """
+    """Resolve the send's settings; paths in ``mailer.toml`` are relative to its folder."""
     send = settings.settings.send
     return SendPlan(
         issue_id=issue_id,
@@ -85,7 +75,6 @@ def plan_send(settings: LoadedSettings, issue_id: str, request: SendRequest) -> 
             request.subscribers.resolve() if request.subscribers
             else settings.resolve(send.subscribers)
         ),
-        suppression=settings.resolve(send.suppression or DEFAULT_SUPPRESSION),
         ledger=request.ledger.resolve() if request.ledger else settings.resolve(send.ledger),
         policy=Policy(
             concurrency=request.concurrency or send.concurrency,
@@ -114,10 +103,12 @@ def send_issue(request: SendRequest, console: Console, *, gate: Gate | None = No
         gate(prepared)
     if request.test_addresses:
         _send_test_copies(plan, prepared.factory, request.test_addresses, console)
-    elif request.dry_run:
-        _dry_run(plan, prepared.factory, console)
-    elif request.assume_yes or _ask(plan, request.issue, console):
-        _send(plan, prepared.factory, request.issue, console)
+        return
+    with store_for(loaded.settings) as store:
+        if request.dry_run:
+            _dry_run(plan, store, prepared.factory, console)
+        elif request.assume_yes or _ask(plan, store, request.issue, console):
+            _send(plan, store, prepared.factory, request.issue, console)
 
 
 def _verify(transport: TransportFactory, *, connect: bool) -> None:
@@ -153,8 +144,10 @@ def _send_test_copies(
         raise RecipientsFailed(f"the test copy to {', '.join(failed)} was not delivered")
 
 
-def _dry_run(plan: SendPlan, factory: MessageFactory, console: Console) -> None:
-    found = _readers(plan, console)
+def _dry_run(
+    plan: SendPlan, store: SuppressionStore, factory: MessageFactory, console: Console
+) -> None:
+    found = _readers(plan, store, console)
     if found is None:
         return
     audience, readers = found
@@ -166,12 +159,12 @@ def _dry_run(plan: SendPlan, factory: MessageFactory, console: Console) -> None:
     )
 
 
-def _ask(plan: SendPlan, issue: Path, console: Console) -> bool:
+def _ask(plan: SendPlan, store: SuppressionStore, issue: Path, console: Console) -> bool:
     """What is about to happen, and a yes from the person (or --yes) before it does.
 
     False when there is nobody to send to (and nothing to ask).
     """
-    found = _readers(plan, console)
+    found = _readers(plan, store, console)
     if found is None:
         return False
     audience, readers = found
@@ -186,13 +179,15 @@ def _ask(plan: SendPlan, issue: Path, console: Console) -> bool:
     return True
 
 
-def _readers(plan: SendPlan, console: Console) -> tuple[Audience, Iterator[Subscriber]] | None:
+def _readers(
+    plan: SendPlan, store: SuppressionStore, console: Console
+) -> tuple[Audience, Iterator[Subscriber]] | None:
     """The plan's audience and its readers, or None when it has nobody to send to.
 
     Only the first reader is looked for here, so the subscriber file is still read once; the
     audience's counts are complete when the readers are.
     """
-    audience = plan.audience()
+    audience = plan.audience(store)
     readers = iter(audience)
     first = next(readers, None)
     if first is None:
@@ -228,24 +223,28 @@ def _nobody_to_send_to(path: Path, audience: Audience, console: Console) -> None
 
 @contextlib.contextmanager
 def _started(
-    plan: SendPlan, factory: MessageFactory, readers: Iterator[Subscriber]
+    plan: SendPlan, store: SuppressionStore, factory: MessageFactory,
+    readers: Iterator[Subscriber],
 ) -> Iterator[tuple[Campaign, FillResult]]:
     """Lock the plan's ledger for this process, queue the readers in it, yield the runner."""
     with Ledger(plan.ledger) as book:
         book.lock_for_sending()
         runner = Campaign(
             factory, book, plan.transport, plan.policy,
-            suppression=SuppressionList.load(plan.suppression),
+            suppression=store,
         )
         yield runner, runner.fill(readers)
 
 
-def _send(plan: SendPlan, factory: MessageFactory, issue: Path, console: Console) -> None:
-    found = _readers(plan, console)
+def _send(
+    plan: SendPlan, store: SuppressionStore, factory: MessageFactory, issue: Path,
+    console: Console,
+) -> None:
+    found = _readers(plan, store, console)
     if found is None:
         return
     audience, readers = found
-    with _started(plan, factory, readers) as (runner, filled):
+    with _started(plan, store, factory, readers) as (runner, filled):
         _report_rows(audience, console)
         if filled.resumed:
             console.say(f"Resuming: {filled.resumed:,} messages were in flight; sending again.")
@@ -256,12 +255,18 @@ def _send(plan: SendPlan, factory: MessageFactory, issue: Path, console: Console
             )
         summary = _run(runner, console)
     counts = summary.counts
-    waiting = counts.pending - filled.left  # held readers are not this list's to wait for
+    # Held readers (not in this list, or suppressed while it ran) are not this run's to wait for.
+    waiting = counts.pending - filled.left - summary.withheld
     console.say(
         f"{'Interrupted' if summary.interrupted else 'Done'}: sent {summary.sent:,} now "
         f"({summary.per_second:,.0f}/s); in all {counts.sent:,} sent, {counts.failed:,} failed, "
         f"{waiting:,} waiting, of {counts.total:,}."
     )
+    if summary.withheld:
+        console.say(
+            f"Held back: {summary.withheld:,} readers were suppressed while the send ran "
+            "(an unsubscribe, a complaint or a bounce); nothing more went to them."
+        )
     if plan.transport.outbox_path:
         console.say(f"Outbox: {plan.transport.outbox_path}")
     console.say(f"Ledger: {plan.ledger}")

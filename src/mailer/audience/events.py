@@ -1,7 +1,8 @@
 """The one shape every piece of feedback takes, whichever door it came in by.
 
-A webhook parser (one module per provider) and the bounce mailbox reader each turn what they
-receive into these; the suppression store records them. The raw event and the provider's own
+A webhook parser (one module per provider, in ``mailer.feedback``) and the bounce mailbox
+reader each turn what they receive into these; the suppression store records them, so the
+type lives here, with the store that defines what it keeps. The raw event and the provider's own
 words travel with every event, so a person can always see what a verdict was based on.
 """
 
