@@ -207,5 +207,150 @@ def status(
     )
 
 
+@app.command()
+@_reported
+def serve(
+    host: Annotated[str, typer.Option(metavar="HOST", help="Address to listen on.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(metavar="N", help="Port to listen on.")] = 8080,
+    settings: Annotated[
+        Path | None,
+        typer.Option("--settings", metavar="PATH",
+                     help="mailer.toml to use (default: the nearest in this folder or above)."),
+    ] = None,
+) -> None:
+    """Answer unsubscribe links and one-click unsubscribes, receive the ESPs' webhooks, and
+    serve the suppressions to mailer suppressions pull (waitress; put HTTPS in front)."""
+    from mailer.web.server import serve as serve_app
+
+    serve_app(Console(), settings=settings, host=host, port=port)
+
+
+suppressions_app = typer.Typer(
+    help="The suppression store: who is never written to again, and why.",
+    no_args_is_help=True, rich_markup_mode=None,
+)
+app.add_typer(suppressions_app, name="suppressions")
+AddressArg = Annotated[str, typer.Argument(help="An email address.", metavar="ADDRESS")]
+ProjectOpt = Annotated[
+    Path | None,
+    typer.Option("--settings", metavar="PATH",
+                 help="mailer.toml to use (default: the nearest in this folder or above)."),
+]
+
+
+@suppressions_app.command("list")
+@_reported
+def suppressions_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    reason: Annotated[
+        str | None, typer.Option(metavar="REASON", help="Only unsubscribed, bounced, ...")
+    ] = None,
+    settings: ProjectOpt = None,
+) -> None:
+    """Every suppressed address, with its reason, source and when it was last seen."""
+    from mailer.feedback.suppressions import list_entries
+
+    list_entries(Console(), settings=settings, as_json=as_json, reason=reason)
+
+
+@suppressions_app.command("add")
+@_reported
+def suppressions_add(
+    address: AddressArg,
+    reason: Annotated[
+        str, typer.Option(metavar="REASON", help="unsubscribed, bounced, complained, manual.")
+    ] = "manual",
+    note: Annotated[str, typer.Option(metavar="TEXT", help="Why, for the record.")] = "",
+    settings: ProjectOpt = None,
+) -> None:
+    """Never write to ADDRESS again."""
+    from mailer.feedback.suppressions import add
+
+    add(address, Console(), settings=settings, reason=reason, note=note)
+
+
+@suppressions_app.command("remove")
+@_reported
+def suppressions_remove(
+    address: AddressArg,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Also when the reader unsubscribed themselves.")
+    ] = False,
+    settings: ProjectOpt = None,
+) -> None:
+    """Write to ADDRESS again."""
+    from mailer.feedback.suppressions import remove
+
+    remove(address, Console(), settings=settings, yes=yes)
+
+
+@suppressions_app.command("import")
+@_reported
+def suppressions_import(
+    path: Annotated[Path, typer.Argument(metavar="CSV", help="A CSV export to import.")],
+    reason: Annotated[
+        str | None,
+        typer.Option(metavar="REASON", help="For rows without one (default: from the file)."),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="A wrong row stops the import; nothing is imported.")
+    ] = False,
+    settings: ProjectOpt = None,
+) -> None:
+    """Import a CSV: an export of this store, or Mailchimp's unsubscribed or cleaned export."""
+    from mailer.feedback.suppressions import import_file
+
+    import_file(path, Console(), settings=settings, reason=reason, strict=strict)
+
+
+@suppressions_app.command("export")
+@_reported
+def suppressions_export(
+    out: Annotated[
+        Path | None, typer.Option("--out", metavar="PATH", help="A file (default: the output).")
+    ] = None,
+    settings: ProjectOpt = None,
+) -> None:
+    """Every suppression as CSV, which import reads back."""
+    from mailer.feedback.suppressions import export
+
+    export(Console(), settings=settings, out=out)
+
+
+@suppressions_app.command("forget")
+@_reported
+def suppressions_forget(
+    address: AddressArg,
+    ledger: Annotated[
+        list[Path] | None,
+        typer.Option("--ledger", metavar="PATH", help="Another ledger to erase it from."),
+    ] = None,
+    settings: ProjectOpt = None,
+) -> None:
+    """Erase ADDRESS from the store and every ledger (right to erasure); keep only a keyed
+    hash of it, so that it is never written to again."""
+    from mailer.feedback.suppressions import forget
+
+    forget(address, Console(), settings=settings, ledgers=tuple(ledger or ()))
+
+
+@suppressions_app.command("pull")
+@_reported
+def suppressions_pull(
+    url: Annotated[
+        str | None,
+        typer.Argument(metavar="URL", help="The server's URL (default: [list] serve_url)."),
+    ] = None,
+    settings: ProjectOpt = None,
+) -> None:
+    """Copy the suppressions of a server running mailer serve into this project's store
+    (bearer token MAILER_SYNC_TOKEN)."""
+    from mailer.feedback.suppressions import pull
+
+    pull(Console(), settings=settings, url=url)
+
+
 def main() -> None:
     app()

@@ -18,7 +18,17 @@ from pydantic import AfterValidator, Field, ValidationError
 
 from mailer.errors import ConfigError, Location, MailerError
 from mailer.field_errors import describe_errors
-from mailer.fields import Colour, Duration, EmailAddress, Line, Strict, Text, WebUrl, is_remote
+from mailer.fields import (
+    Colour,
+    Duration,
+    EmailAddress,
+    Language,
+    Line,
+    Strict,
+    Text,
+    WebUrl,
+    is_remote,
+)
 from mailer.textfiles import first_line_not_utf8
 
 SETTINGS_FILE = "mailer.toml"
@@ -89,9 +99,11 @@ def _unsubscribe_template(template: str) -> str:
     if "{token}" not in template:
         raise ValueError("must contain {token}, which identifies the reader")
     try:
-        example = template.format(token="t", email="e")
+        example = template.format(token="t", email="e", issue="i")
     except (KeyError, IndexError, ValueError):
-        raise ValueError(f"only {{token}} and {{email}} may appear in braces: {template}") from None
+        raise ValueError(
+            f"only {{token}}, {{email}} and {{issue}} may appear in braces: {template}"
+        ) from None
     if not example.isascii() or any(c.isspace() for c in example):
         raise ValueError("must be ASCII without spaces (percent-encode the rest)")
     return template
@@ -102,9 +114,13 @@ class ListIdentity(Strict):
 
     id: Line  # RFC 2919 list id, such as "newsletter.turkiye.iom.int"
     name: Line | None = None
-    # A URL with {token} (the signed address) and optionally {email}.
+    # A URL with {token} (the signed address) and optionally {email} and {issue}.
     unsubscribe_url: Annotated[Line, AfterValidator(_unsubscribe_template)]
     unsubscribe_mailto: EmailAddress | None = None
+    # Where `mailer serve` answers, when it runs on a server: `mailer suppressions pull` reads
+    # from it, and `mailer send` warns when the last pull is older than a day.
+    serve_url: WebUrl | None = None
+    language: Language = "en"  # of the pages `mailer serve` shows (the unsubscribe page)
 
 
 class SendSettings(Strict):

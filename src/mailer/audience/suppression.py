@@ -83,6 +83,8 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS events_address ON events (address, kind, received_at)",
     "CREATE INDEX IF NOT EXISTS events_issue ON events (issue, kind)",
     "CREATE TABLE IF NOT EXISTS forgotten (digest TEXT PRIMARY KEY)",
+    # Keys of signed requests already accepted (a webhook's nonce): a replay is refused.
+    "CREATE TABLE IF NOT EXISTS replays (key TEXT PRIMARY KEY, seen REAL NOT NULL)",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
 
@@ -116,6 +118,7 @@ class Recorded:
     duplicates: int  # events already recorded (same source and event id)
     suppressed: int  # addresses newly suppressed
     forgotten: int  # events about erased addresses, dropped
+    replayed: bool = False  # the request's replay key was seen before: nothing was recorded
 
 
 class SuppressionStore:
@@ -170,11 +173,26 @@ class SuppressionStore:
 
     # -- writing ----------------------------------------------------------------------------
 
-    def record(self, events: Iterable[FeedbackEvent], now: float | None = None) -> Recorded:
-        """Record ``events`` in one transaction: each once, suppressing as its kind says."""
+    def record(
+        self, events: Iterable[FeedbackEvent], now: float | None = None,
+        replay_key: str | None = None,
+    ) -> Recorded:
+        """Record ``events`` in one transaction: each once, suppressing as its kind says.
+
+        ``replay_key`` (a signed request's nonce) is remembered in the same transaction; a
+        request whose key was seen before records nothing (``replayed``).
+        """
         now = time.time() if now is None else now
         new = duplicates = suppressed = forgotten = 0
         with self._transaction() as db:
+            if replay_key is not None:
+                # Signed requests older than an hour are refused by their timestamp anyway.
+                db.execute("DELETE FROM replays WHERE seen < ?", (now - 3600,))
+                if not db.execute(
+                    "INSERT INTO replays (key, seen) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                    (replay_key, now),
+                ).rowcount:
+                    return Recorded(0, 0, 0, 0, replayed=True)
             key = self._forget_key(db)
             for event in events:
                 email = _normalised(event.address)
@@ -282,6 +300,11 @@ class SuppressionStore:
         found = self._query("SELECT value FROM meta WHERE key = ?", (key,))
         return found[0][0] if found else None
 
+    def last_pull(self) -> float | None:
+        """When suppressions were last pulled from a server (its clock), if ever."""
+        value = self.meta(LAST_PULL)
+        return None if value is None else float(value)
+
     @staticmethod
     def _forget_key(db: sqlite3.Connection) -> bytes:
         """The store's own key for forgotten addresses, made on first use."""
@@ -346,12 +369,16 @@ class SuppressionStore:
         return _Forgotten(key, frozenset(digests))
 
     def counts_for(self, issue: str) -> dict[str, int]:
-        """Addresses per kind of feedback about ``issue`` (each address once per kind)."""
-        rows = self._query(
-            "SELECT kind, count(DISTINCT address) FROM events WHERE issue = ? GROUP BY kind",
+        """Addresses suppressed because of ``issue``, per reason, and the addresses that
+        soft-bounced it (``soft_bounce``): each address once."""
+        counts = dict(self._query(
+            "SELECT reason, count(*) FROM suppressions WHERE issue = ? GROUP BY reason", (issue,)
+        ))
+        counts["soft_bounce"] = self._query(
+            "SELECT count(DISTINCT address) FROM events WHERE issue = ? AND kind = 'soft_bounce'",
             (issue,),
-        )
-        return dict(rows)
+        )[0][0]
+        return counts
 
     # -- watching during a send ---------------------------------------------------------------
 
@@ -521,6 +548,7 @@ def _iso(timestamp: float) -> str:
 
 
 LEGACY_CSV = ".mailer/suppression.csv"  # where the list lived before the store
+LAST_PULL = "last_pull"  # meta: the server's time of the last `mailer suppressions pull`
 
 
 def store_for(settings: LoadedSettings) -> SuppressionStore:

@@ -485,6 +485,15 @@ class Ledger:
                 (issue, fill),
             ).fetchone()[0]
 
+    def forget(self, email: str) -> int:
+        """Erase every row of ``email``, whatever the issue (a person's right to erasure);
+        the number of rows erased."""
+        with self._transaction() as db:
+            return db.execute(
+                "DELETE FROM recipients WHERE key = ? AND lower(email) = lower(?)",
+                (address_key(email), email),
+            ).rowcount
+
     # -- reading --------------------------------------------------------------------------
 
     def counts(self, issue_id: str) -> Counts:

@@ -43,6 +43,7 @@ def prepare(loaded: LoadedIssue, *, real_send: bool) -> Prepared:
         settings.list.id,
         settings.list.unsubscribe_url,
         settings.list.unsubscribe_mailto,
+        issue=loaded.issue.id,
     )
     factory = MessageFactory(
         letterhead(loaded), rendered, images, links, signer=_dkim_signer(loaded)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +31,7 @@ from mailer.errors import DeliveryError, Interrupted, RecipientsFailed, UsageErr
 from mailer.settings import LoadedSettings
 
 Gate = Callable[[Prepared], None]  # raises (ChecksFailed) when the issue must not be sent
+STALE_PULL = 86400  # seconds: an older pull of suppressions makes a send warn
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class SendPlan:
     ledger: Path
     policy: Policy
     strict: bool = False
+    serve_url: str | None = None  # [list] serve_url: where unsubscribes are answered
 
     def audience(self, store: SuppressionStore) -> Audience:
         """Subscribers minus suppressed addresses, read afresh on each iteration."""
@@ -83,6 +86,7 @@ def plan_send(settings: LoadedSettings, issue_id: str, request: SendRequest) -> 
             retry_for=send.retry_for,
         ),
         strict=request.strict,
+        serve_url=settings.settings.list.serve_url,
     )
 
 
@@ -244,6 +248,9 @@ def _send(
     if found is None:
         return
     audience, readers = found
+    stale = _stale_pull(plan.serve_url, store)
+    if stale:
+        console.warn(stale)
     with _started(plan, store, factory, readers) as (runner, filled):
         _report_rows(audience, console)
         if filled.resumed:
@@ -280,6 +287,18 @@ def _send(
         raise DeliveryError(_unfinished(waiting, summary))
     if counts.failed:
         raise RecipientsFailed(f"{counts.failed:,} recipients failed permanently")
+
+
+def _stale_pull(serve_url: str | None, store: SuppressionStore) -> str | None:
+    """With a server answering unsubscribes, this store may lack the latest of them."""
+    if not serve_url:
+        return None
+    last = store.last_pull()
+    if last is not None and time.time() - last < STALE_PULL:
+        return None
+    when = "never" if last is None else f"{(time.time() - last) / 86400:.0f} days ago"
+    return (f"[list] serve_url is set, and suppressions were last pulled from it {when}: run "
+            "mailer suppressions pull first, or readers who unsubscribed there get this issue")
 
 
 def _unfinished(waiting: int, summary: Summary) -> str:

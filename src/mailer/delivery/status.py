@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from mailer.audience.suppression import store_for
 from mailer.compose.issue import load
 from mailer.console import Console
 from mailer.delivery.ledger import Counts, Ledger
 from mailer.errors import MailerError, UsageError
+
+COMPLAINT_LIMIT = 0.001  # complaints per message sent before status warns
+BOUNCE_LIMIT = 0.02  # hard bounces per message sent before status warns
+FEEDBACK = {  # reason -> how status names it
+    "unsubscribed": "unsubscribed", "bounced": "hard bounces", "complained": "complaints",
+    "soft_bounce": "soft bounces",
+}
 
 REPORT_COLUMNS = (
     "email", "name", "state", "attempts", "message_id", "provider_id", "reason",
@@ -32,6 +40,27 @@ class StatusReport:
     counts: Counts
     failures: list[Failure]  # the first ``limit``
     more_failures: int  # failures not listed
+    feedback: dict[str, int] = field(default_factory=dict)  # reason -> addresses
+
+    def rate(self, reason: str) -> float:
+        """Addresses with ``reason`` for this issue, per message sent."""
+        return self.feedback.get(reason, 0) / self.counts.sent if self.counts.sent else 0.0
+
+    def warnings(self) -> list[str]:
+        """Rates that put the organisation's mail at risk with the big mailbox providers."""
+        found = []
+        if self.rate("complained") > COMPLAINT_LIMIT:
+            found.append(
+                f"complaints are at {self.rate('complained'):.2%} of messages sent, over "
+                f"{COMPLAINT_LIMIT:.1%}: Gmail and Yahoo start junking a sender's mail near "
+                "0.3%; check that every reader asked for this newsletter"
+            )
+        if self.rate("bounced") > BOUNCE_LIMIT:
+            found.append(
+                f"hard bounces are at {self.rate('bounced'):.2%} of messages sent, over "
+                f"{BOUNCE_LIMIT:.0%}: the list holds dead addresses; clean it before the next send"
+            )
+        return found
 
     def as_dict(self) -> dict:
         counts = self.counts
@@ -44,6 +73,11 @@ class StatusReport:
             },
             "failures": [{"email": f.email, "reason": f.reason} for f in self.failures],
             "more_failures": self.more_failures,
+            "feedback": {
+                reason: {"addresses": self.feedback.get(reason, 0), "rate": self.rate(reason)}
+                for reason in FEEDBACK
+            },
+            "warnings": self.warnings(),
         }
 
 
@@ -57,6 +91,8 @@ def show_status(
         loaded.settings.settings.send.ledger
     )
     report = status(path, loaded.issue.id)
+    with store_for(loaded.settings) as store:
+        report = replace(report, feedback=store.counts_for(loaded.issue.id))
     written = write_report(path, loaded.issue.id, csv_path) if csv_path else None
     if as_json:
         console.say(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
@@ -70,6 +106,12 @@ def show_status(
             console.say(f"  failed {failure.email}: {failure.reason}")
         if report.more_failures:
             console.say(f"  ... and {report.more_failures:,} more (--csv PATH lists them all)")
+        console.say("  feedback: " + ", ".join(
+            f"{report.feedback.get(reason, 0):,} {FEEDBACK[reason]} ({report.rate(reason):.1%})"
+            for reason in FEEDBACK
+        ))
+        for warning in report.warnings():
+            console.warn(warning)
     if written is not None:
         console.say(f"Wrote {written:,} rows to {csv_path}", err=as_json)
 

@@ -1,0 +1,112 @@
+"""The Flask application behind ``mailer serve``: settings, secrets, the store, error pages.
+
+Everything a request may touch is made once, when the app is made: the settings, the signing
+secret (required: without it no unsubscribe link can be checked, and a development fallback
+would be a public secret), the webhook verifiers that have their secrets set, and the path of
+the suppression store, which each server thread opens once. Errors are short pages or JSON,
+never a traceback: a failed check is a 4xx and writes nothing; anything else is a 500, which an
+ESP takes as "try again later", so an event is never lost to a bug of ours.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from mailer.audience.suppression import SuppressionStore, store_for
+from mailer.audience.unsubscribe import MIN_SECRET_LENGTH, SECRET_VARIABLE, UnsubscribeLinks
+from mailer.credentials import secret
+from mailer.errors import MissingSecret
+from mailer.settings import LoadedSettings, settings_for
+from mailer.web.pages import Pages
+
+MAX_BODY = 5 * 1024 * 1024  # a SendGrid batch of 1,000 events is about 1 MB
+SYNC_TOKEN_VARIABLE = "MAILER_SYNC_TOKEN"
+log = logging.getLogger("mailer.serve")
+
+
+@dataclass
+class Context:
+    """What the routes share; made once per app."""
+
+    settings: LoadedSettings
+    links: UnsubscribeLinks
+    pages: Pages
+    environ: Mapping[str, str]
+    archive: Path | None = None
+    _local: threading.local = field(default_factory=threading.local)
+
+    def store(self) -> SuppressionStore:
+        """This thread's connection to the suppression store (opened on first use)."""
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = self._local.store = store_for(self.settings)
+        return store
+
+
+def create_app(
+    settings: LoadedSettings | None = None, *, environ: Mapping[str, str] | None = None,
+    archive: Path | None = None,
+) -> Flask:
+    """The WSGI app. Without arguments (``gunicorn 'mailer.web:create_app()'``) it reads the
+    ``mailer.toml`` named by ``MAILER_SETTINGS``, or the nearest in the current folder or
+    above, and its secrets from the process's environment."""
+    environ = os.environ if environ is None else environ
+    if settings is None:
+        named = environ.get("MAILER_SETTINGS")
+        settings = settings_for(Path.cwd(), Path(named) if named else None)
+    signing = secret(SECRET_VARIABLE, "mailer serve (it checks every unsubscribe link)", environ)
+    if len(signing) < MIN_SECRET_LENGTH:
+        raise MissingSecret(
+            f"{SECRET_VARIABLE} is too short to keep unsubscribe links from being forged: use "
+            f"the same long random value the sends use ({MIN_SECRET_LENGTH} characters or more)"
+        )
+    listed = settings.settings.list
+    context = Context(
+        settings=settings,
+        links=UnsubscribeLinks(signing, listed.id, listed.unsubscribe_url,
+                               listed.unsubscribe_mailto),
+        pages=Pages.for_settings(settings),
+        environ=environ,
+        archive=archive,
+    )
+    app = Flask("mailer.web")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.extensions["mailer"] = context
+
+    from mailer.web import sync, unsubscribe, webhooks
+
+    unsubscribe.register(app, context, unsubscribe_path(listed.unsubscribe_url))
+    webhooks.register(app, context)
+    sync.register(app, context)
+    _errors(app, context)
+    return app
+
+
+def unsubscribe_path(template: str) -> str:
+    """The path of ``[list] unsubscribe_url`` (``/newsletter/unsubscribe`` for the examples)."""
+    return urlsplit(template.format(token="t", email="e", issue="i")).path or "/"
+
+
+def _errors(app: Flask, context: Context) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        if request.path.startswith("/webhooks/") or request.path == "/suppressions":
+            return Response(f'{{"error": "{error.name}"}}', status, mimetype="application/json")
+        return context.pages.message(error.name, status)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        if request.path.startswith("/webhooks/"):
+            return Response('{"error": "try again later"}', 500, mimetype="application/json")
+        return context.pages.failed()

@@ -1,0 +1,45 @@
+"""The unsubscribe link of every message, and RFC 8058 one-click unsubscribe.
+
+``GET <path>?token=T`` shows a page naming the list and the address, with one button; it
+changes nothing (mail scanners open links). ``POST <path>?token=T`` unsubscribes: the button,
+or a mail client's one-click request (``List-Unsubscribe=One-Click`` in the body, RFC 8058
+section 3.2). It is recorded before the answer, answers 200 without a redirect, and doing it
+twice changes nothing. A token that is forged, cut short or for another list is a 400 and
+writes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlencode
+
+from flask import Flask, Response, request
+
+from mailer.web.app import Context
+
+ONE_CLICK = "List-Unsubscribe=One-Click"
+_ISSUE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")  # an issue id, as the issue model allows
+
+
+def register(app: Flask, context: Context, path: str) -> None:
+    @app.get(path)
+    def unsubscribe_page() -> Response:
+        address = context.links.verify(request.args.get("token", ""))
+        if address is None:
+            return context.pages.invalid()
+        action = f"{request.path}?{urlencode(request.args)}"
+        return context.pages.confirm(address, action)
+
+    @app.post(path)
+    def unsubscribe() -> Response:
+        address = context.links.verify(request.args.get("token", ""))
+        if address is None:
+            return context.pages.invalid()
+        one_click = request.form.get("List-Unsubscribe") == "One-Click"
+        issue = request.args.get("issue", "")
+        context.store().add(
+            address, "unsubscribed", "one-click" if one_click else "page",
+            issue=issue if _ISSUE.match(issue) else None,
+            raw=f"POST {request.path} {request.content_type or ''}".strip(),
+        )
+        return context.pages.done(address)
