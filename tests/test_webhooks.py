@@ -4,6 +4,7 @@ nothing read, when anything about the request is wrong."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -11,6 +12,9 @@ import secrets
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from mailer.delivery.message_ids import message_id_for
 from mailer.errors import MissingSecret, UsageError
@@ -23,6 +27,7 @@ from mailer.feedback.webhooks import (
     webhook_provider,
 )
 from mailer.feedback.webhooks.mailgun import MailgunWebhook
+from mailer.feedback.webhooks.sendgrid import PUBLIC_KEY, SIGNATURE, TIMESTAMP, SendGridWebhook
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "webhooks"
 NOW = 1_770_920_800.0  # the clock every request is judged by
@@ -177,6 +182,171 @@ def test_mailgun_refuses_a_bounce_without_a_recipient(mailgun):
     assert refusal.value.status == 400 and "address" in refusal.value.reason
 
 
+# --- SendGrid ---------------------------------------------------------------------------------
+
+
+def public_key_text(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> str:
+    """The public half of ``key`` as SendGrid shows it: base64 of the DER SubjectPublicKeyInfo."""
+    der = key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(der).decode()
+
+
+SENDGRID_KEY = ec.generate_private_key(ec.SECP256R1())  # SendGrid's half, made for the tests
+
+
+def sendgrid_request(
+    body: bytes, *, key: ec.EllipticCurvePrivateKey = SENDGRID_KEY, timestamp: float = NOW
+) -> tuple[dict[str, str], bytes]:
+    """What SendGrid posts: ``body`` with the signature of the timestamp followed by it."""
+    stamp = str(int(timestamp))
+    signature = key.sign(stamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+    return {SIGNATURE: base64.b64encode(signature).decode(), TIMESTAMP: stamp}, body
+
+
+@pytest.fixture
+def sendgrid() -> SendGridWebhook:
+    return SendGridWebhook(public_key_text(SENDGRID_KEY))
+
+
+@pytest.mark.parametrize(("name", "kind", "event_id", "detail"), [
+    ("bounce", "bounced", "6g4ZI7SA-xmRDv57GoPIPw==", "500 unknown recipient (status 5.0.0)"),
+    ("blocked", "soft_bounce", "6g4ZI7SA-xmRDv57GoPIPw==",
+     "500 unknown recipient (status 5.0.0)"),
+    ("dropped", "bounced", "zmzJhfJgAfUSOW80yEbPyw==", "Bounced Address (status 5.0.0)"),
+    ("deferred", "soft_bounce", "t7LEShmowp86DTdUW8M-GQ==", "400 try again later"),
+    ("spamreport", "complained", "37nvH5QBz858KGVYCM4uOA==", ""),
+    ("unsubscribe", "unsubscribed", "zz_BjPgU_5pS-J8vlfB1sg==", ""),
+    ("group_unsubscribe", "unsubscribed", "ahSCB7xYcXFb-hEaawsPRw==", ""),
+])
+def test_sendgrid_documented_events(sendgrid, name, kind, event_id, detail):
+    parsed = sendgrid.handle(*sendgrid_request(fixture("sendgrid", name)), NOW)
+    assert parsed.ignored == 0 and parsed.replay_key is None
+    [event] = parsed.events
+    assert (event.kind, event.address, event.event_id, event.detail) == (
+        kind, "example@test.com", event_id, detail
+    )
+    assert event.source == "webhook:sendgrid" and event.occurred_at == 1513299569
+    assert event.issue_id is None and event.message_id is None  # no custom argument of ours
+    assert [json.loads(event.raw)] == json.loads(fixture("sendgrid", name))
+
+
+@pytest.mark.parametrize(
+    "name", ["processed", "delivered", "open", "click", "group_resubscribe"]
+)
+def test_sendgrid_ignores_what_suppresses_nobody(sendgrid, name):
+    parsed = sendgrid.handle(*sendgrid_request(fixture("sendgrid", name)), NOW)
+    assert (parsed.events, parsed.ignored) == ([], 1)
+
+
+@pytest.mark.parametrize(("reason", "kind"), [
+    ("Unsubscribed Address", "unsubscribed"),
+    ("Spam Reporting Address", "complained"),
+    ("Invalid SMTPAPI header", None),  # about the message, not the reader
+    ("Spam Content (if Spam Checker app is enabled)", None),
+    ("Recipient List over Package Quota", None),
+])
+def test_sendgrid_drops_become_the_suppression_they_come_from(sendgrid, reason, kind):
+    body = fixture("sendgrid", "dropped").replace(b"Bounced Address", reason.encode())
+    parsed = sendgrid.handle(*sendgrid_request(body), NOW)
+    assert [event.kind for event in parsed.events] == ([kind] if kind else [])
+
+
+def test_sendgrid_names_the_issue_from_our_custom_argument(sendgrid):
+    mine = message_id_for(ISSUE, "example@test.com", "iom.int")
+    # As SendGrid adds a personalization's custom_args to its events: one more top-level key.
+    body = fixture("sendgrid", "bounce").replace(
+        b'"event":"bounce",', b'"event":"bounce",\n      "mailer_message_id":"%s",' % mine.encode()
+    )
+    [event] = sendgrid.handle(*sendgrid_request(body), NOW).events
+    assert (event.issue_id, event.message_id) == (ISSUE, mine)
+
+
+def test_sendgrid_reads_a_batch_of_a_thousand_events(sendgrid):
+    documented = [json.loads(fixture("sendgrid", name))[0] for name in (
+        "bounce", "dropped", "deferred", "spamreport", "unsubscribe", "delivered", "open",
+        "click", "processed", "blocked",
+    )]
+    batch = [
+        event | {"sg_event_id": f"{n:022d}==", "email": f"reader{n}@example.org"}
+        for n, event in zip(range(1000), documented * 100, strict=True)
+    ]
+    parsed = sendgrid.handle(*sendgrid_request(json.dumps(batch).encode()), NOW)
+    assert (len(parsed.events), parsed.ignored) == (600, 400)
+    assert len({event.event_id for event in parsed.events}) == 600
+    assert parsed.events[-1].address == "reader999@example.org"
+
+
+def test_sendgrid_accepts_header_names_in_any_case(sendgrid):
+    headers, body = sendgrid_request(fixture("sendgrid", "bounce"))
+    lower = {name.lower(): value for name, value in headers.items()}
+    assert len(sendgrid.handle(lower, body, NOW).events) == 1
+
+
+def test_sendgrid_refuses_a_signature_by_another_key(sendgrid):
+    other = ec.generate_private_key(ec.SECP256R1())
+    request = sendgrid_request(fixture("sendgrid", "bounce"), key=other)
+    assert refused(sendgrid, *request).status == 403
+
+
+def test_sendgrid_refuses_a_tampered_body(sendgrid):
+    headers, body = sendgrid_request(fixture("sendgrid", "dropped"))
+    tampered = body.replace(b"Bounced Address", b"Bounced Addresz")
+    assert refused(sendgrid, headers, tampered).status == 403
+    assert refused(sendgrid, headers, body + b" ").status == 403
+
+
+def test_sendgrid_refuses_a_timestamp_other_than_the_signed_one(sendgrid):
+    headers, body = sendgrid_request(fixture("sendgrid", "bounce"))
+    assert refused(sendgrid, headers | {TIMESTAMP: str(int(NOW) + 1)}, body).status == 403
+
+
+@pytest.mark.parametrize("signature", ["not base64!", "AAAA", "", "MEUCIQ=="])
+def test_sendgrid_refuses_a_signature_that_is_not_one(sendgrid, signature):
+    headers, body = sendgrid_request(fixture("sendgrid", "bounce"))
+    status = 401 if not signature else 403
+    assert refused(sendgrid, headers | {SIGNATURE: signature}, body).status == status
+
+
+@pytest.mark.parametrize("missing", [SIGNATURE, TIMESTAMP])
+def test_sendgrid_refuses_a_request_without_its_headers(sendgrid, missing):
+    headers, body = sendgrid_request(fixture("sendgrid", "bounce"))
+    del headers[missing]
+    refusal = refused(sendgrid, headers, body)
+    assert refusal.status == 401 and missing in refusal.reason
+
+
+@pytest.mark.parametrize("age", [MAX_AGE_SECONDS + 1, -MAX_AGE_SECONDS - 1])
+def test_sendgrid_refuses_a_stale_or_future_timestamp(sendgrid, age):
+    request = sendgrid_request(fixture("sendgrid", "bounce"), timestamp=NOW - age)
+    assert refused(sendgrid, *request).status == 403
+
+
+@pytest.mark.parametrize("body", [
+    b'{"email": "example@test.com", "event": "bounce"}',  # an object, not an array
+    b'["bounce"]',
+    b'[{"email": "example@test.com", "event": "bounce"}]',  # no sg_event_id
+    b'[{"sg_event_id": "x", "event": "spamreport"}]',  # no email
+])
+def test_sendgrid_refuses_a_signed_body_it_cannot_read(sendgrid, body):
+    with pytest.raises(Unverified) as refusal:
+        sendgrid.handle(*sendgrid_request(body), NOW)
+    assert refusal.value.status == 400
+
+
+@pytest.mark.parametrize("key", [
+    "not a key", "", public_key_text(rsa.generate_private_key(65537, 2048)),
+    public_key_text(SENDGRID_KEY)[:-8],
+])
+def test_sendgrid_needs_an_elliptic_curve_public_key(key):
+    with pytest.raises(MissingSecret, match=PUBLIC_KEY):
+        SendGridWebhook(key)
+
+
+def test_sendgrid_takes_the_key_with_line_breaks_as_copied():
+    text = public_key_text(SENDGRID_KEY)
+    assert SendGridWebhook("\n".join([text[:40], text[40:], ""]))
+
+
 # --- What every provider does ------------------------------------------------------------------
 
 
@@ -192,7 +362,10 @@ def test_malformed_json_is_a_bad_request(mailgun):
 
 # --- The registry -------------------------------------------------------------------------------
 
-ENVIRONMENT = {"MAILGUN_WEBHOOK_SIGNING_KEY": MAILGUN_KEY}
+ENVIRONMENT = {
+    "MAILGUN_WEBHOOK_SIGNING_KEY": MAILGUN_KEY,
+    "SENDGRID_WEBHOOK_PUBLIC_KEY": public_key_text(SENDGRID_KEY),
+}
 
 
 @pytest.mark.parametrize("name", list(PROVIDERS))

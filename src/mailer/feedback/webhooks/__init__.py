@@ -4,12 +4,13 @@
 provider        how a request is verified                       environment
 ==============  ==============================================  ==================================
 ``mailgun``     HMAC-SHA256 of the signed timestamp and token   ``MAILGUN_WEBHOOK_SIGNING_KEY``
+``sendgrid``    ECDSA signature of the timestamp and the body   ``SENDGRID_WEBHOOK_PUBLIC_KEY``
 ==============  ==============================================  ==================================
 
 The web app makes each provider once with :func:`webhook_provider`, then for each request calls
 ``provider.handle(headers, body, now)`` (see :mod:`.base`). As with the transports, the factory
 is the only place a provider gets its secrets, and each provider module is imported only when
-it is used.
+it is used (SendGrid's brings in ``cryptography``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from mailer.feedback.webhooks.base import (
 # name (as in the URL /webhooks/<name>) -> "module:class" in this package
 PROVIDERS: dict[str, str] = {
     "mailgun": "mailgun:MailgunWebhook",
+    "sendgrid": "sendgrid:SendGridWebhook",
 }
 
 __all__ = ["MAX_AGE_SECONDS", "MAX_BODY_BYTES", "PROVIDERS", "Parsed", "Unverified",
@@ -47,7 +49,7 @@ def webhook_provider(name: str, environ: Mapping[str, str] | None = None) -> Web
     """The webhook of provider ``name``, with its secrets from ``environ`` (the process's).
 
     UsageError if there is no such provider; MissingSecret naming the variable when one of
-    its secrets is not set.
+    its secrets is not set (or, for SendGrid, is not a public key).
     """
     if name not in PROVIDERS:
         raise UsageError(f"no webhook for {name!r} (known: {', '.join(PROVIDERS)})")
