@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from mailer.credentials import SECRET_VARIABLES
 from mailer.delivery.message_ids import message_id_for
 from mailer.errors import MissingSecret, UsageError
 from mailer.feedback.webhooks import (
@@ -24,9 +25,11 @@ from mailer.feedback.webhooks import (
     PROVIDERS,
     Unverified,
     WebhookProvider,
+    provider_class,
     webhook_provider,
 )
 from mailer.feedback.webhooks.mailgun import MailgunWebhook
+from mailer.feedback.webhooks.postmark import PostmarkWebhook
 from mailer.feedback.webhooks.sendgrid import PUBLIC_KEY, SIGNATURE, TIMESTAMP, SendGridWebhook
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "webhooks"
@@ -347,31 +350,189 @@ def test_sendgrid_takes_the_key_with_line_breaks_as_copied():
     assert SendGridWebhook("\n".join([text[:40], text[40:], ""]))
 
 
+# --- Postmark ---------------------------------------------------------------------------------
+
+POSTMARK_USER, POSTMARK_PASSWORD = "postmark", "s3cret: with a colon, and ü"
+
+
+def postmark_request(
+    body: bytes, user: str = POSTMARK_USER, password: str = POSTMARK_PASSWORD
+) -> tuple[dict[str, str], bytes]:
+    """What Postmark posts to https://USER:PASSWORD@host/...: ``body`` with basic auth."""
+    credentials = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {credentials}", "Content-Type": "application/json"}, body
+
+
+@pytest.fixture
+def postmark() -> PostmarkWebhook:
+    return PostmarkWebhook(POSTMARK_USER, POSTMARK_PASSWORD)
+
+
+@pytest.mark.parametrize(("name", "kind", "address", "event_id", "detail", "when"), [
+    ("bounce", "bounced", "john@example.com", "4323372036854775807",
+     "Hard bounce: Test bounce details", 1572971634.907025),
+    ("spam-complaint", "complained", "john@example.com", "42",
+     "Spam complaint: Test spam complaint details", 1572971634.907025),
+    ("subscription-change", "bounced", "bounced-address@wildbit.com",
+     # No id of its own: one made of what tells it apart (kept as it is: it de-duplicates).
+     "01911a68623a9ed1edf61d30cec824fe", "suppressed: HardBounce (origin: Recipient)",
+     1580554414.416071),
+])
+def test_postmark_documented_events(postmark, name, kind, address, event_id, detail, when):
+    parsed = postmark.handle(*postmark_request(fixture("postmark", name)), NOW)
+    assert parsed.ignored == 0 and parsed.replay_key is None
+    [event] = parsed.events
+    assert (event.kind, event.address, event.event_id, event.detail) == (
+        kind, address, event_id, detail
+    )
+    assert event.source == "webhook:postmark" and event.occurred_at == pytest.approx(when)
+    # Postmark's MessageID is its own, and the documented Metadata holds none of ours.
+    assert event.issue_id is None and event.message_id is None
+    assert json.loads(event.raw) == json.loads(fixture("postmark", name))
+
+
+def test_postmark_ignores_deliveries(postmark):
+    parsed = postmark.handle(*postmark_request(fixture("postmark", "delivery")), NOW)
+    assert (parsed.events, parsed.ignored) == ([], 1)
+
+
+@pytest.mark.parametrize(("bounce_type", "kind"), [
+    ("HardBounce", "bounced"), ("BadEmailAddress", "bounced"),
+    ("SpamComplaint", "complained"),
+    ("Unsubscribe", "unsubscribed"), ("ManuallyDeactivated", "unsubscribed"),
+    ("Transient", "soft_bounce"), ("SoftBounce", "soft_bounce"), ("DnsError", "soft_bounce"),
+    ("Blocked", "soft_bounce"), ("SpamNotification", "soft_bounce"), ("Unknown", "soft_bounce"),
+    ("AutoResponder", None), ("AddressChange", None), ("Subscribe", None),
+    ("ChallengeVerification", None), ("OpenRelayTest", None), ("Unconfirmed", None),
+    ("VirusNotification", None), ("DMARCPolicy", None), ("SMTPApiError", None),
+    ("InboundError", None), ("TemplateRenderingFailed", None), ("SomethingNew", None),
+])
+def test_postmark_bounce_types(postmark, bounce_type, kind):
+    body = fixture("postmark", "bounce").replace(b'"HardBounce"', f'"{bounce_type}"'.encode())
+    parsed = postmark.handle(*postmark_request(body), NOW)
+    assert [event.kind for event in parsed.events] == ([kind] if kind else [])
+    assert parsed.ignored == (0 if kind else 1)
+
+
+@pytest.mark.parametrize(("reason", "kind"), [
+    ("SpamComplaint", "complained"), ("ManualSuppression", "unsubscribed"),
+    ("HardBounce", "bounced"),
+])
+def test_postmark_subscription_changes_suppress_for_their_reason(postmark, reason, kind):
+    body = fixture("postmark", "subscription-change").replace(b"HardBounce", reason.encode())
+    [event] = postmark.handle(*postmark_request(body), NOW).events
+    assert event.kind == kind
+
+
+def test_postmark_reactivation_is_ignored(postmark):
+    body = fixture("postmark", "subscription-change").replace(
+        b'"SuppressSending": true', b'"SuppressSending": false'
+    ).replace(b'"HardBounce"', b"null")
+    parsed = postmark.handle(*postmark_request(body), NOW)
+    assert (parsed.events, parsed.ignored) == ([], 1)
+
+
+def test_postmark_subscription_change_id_is_stable_and_tells_changes_apart(postmark):
+    def event_id(body: bytes) -> str:
+        return postmark.handle(*postmark_request(body), NOW).events[0].event_id
+
+    documented = fixture("postmark", "subscription-change")
+    assert event_id(documented) == event_id(documented)  # sent again: the same event
+    later = documented.replace(b"10:53:34.416071Z", b"11:53:34.416071Z")
+    other = documented.replace(b"bounced-address@", b"someone-else@")
+    assert len({event_id(documented), event_id(later), event_id(other)}) == 3
+
+
+def test_postmark_names_the_issue_from_our_metadata(postmark):
+    mine = message_id_for(ISSUE, "john@example.com", "iom.int")
+    body = fixture("postmark", "bounce").replace(
+        b'"a_key" : "a_value"', b'"mailer_message_id": "%s"' % mine.encode()
+    )
+    [event] = postmark.handle(*postmark_request(body), NOW).events
+    assert (event.issue_id, event.message_id) == (ISSUE, mine)
+
+
+@pytest.mark.parametrize("authorization", [
+    None,
+    "",
+    "Basic " + base64.b64encode(f"{POSTMARK_USER}:wrong".encode()).decode(),
+    "Basic " + base64.b64encode(f"other:{POSTMARK_PASSWORD}".encode()).decode(),
+    "Basic " + base64.b64encode(f"{POSTMARK_USER}:{POSTMARK_PASSWORD} ".encode()).decode(),
+    "Basic " + base64.b64encode(POSTMARK_USER.encode()).decode(),  # no colon
+    "Basic " + base64.b64encode(b"postmark:\xff").decode(),  # not UTF-8
+    "Basic not base64!",
+    "Bearer " + base64.b64encode(f"{POSTMARK_USER}:{POSTMARK_PASSWORD}".encode()).decode(),
+])
+def test_postmark_refuses_missing_or_wrong_credentials_with_a_challenge(postmark, authorization):
+    headers = {} if authorization is None else {"Authorization": authorization}
+    refusal = refused(postmark, headers, fixture("postmark", "bounce"))
+    assert refusal.status == 401
+    assert refusal.headers["WWW-Authenticate"].startswith("Basic ")
+    assert POSTMARK_PASSWORD not in refusal.reason
+
+
+def test_postmark_accepts_the_header_in_any_case(postmark):
+    headers, body = postmark_request(fixture("postmark", "bounce"))
+    assert len(postmark.handle({"authorization": headers["Authorization"]}, body, NOW).events) == 1
+
+
+@pytest.mark.parametrize("body", [b"[]", b'"Bounce"', b'{"RecordType": "Bounce", '
+                                  b'"Type": "HardBounce", "ID": 1}'])
+def test_postmark_refuses_an_authenticated_body_it_cannot_read(postmark, body):
+    with pytest.raises(Unverified) as refusal:
+        postmark.handle(*postmark_request(body), NOW)
+    assert refusal.value.status == 400
+
+
 # --- What every provider does ------------------------------------------------------------------
-
-
-def test_a_body_over_the_cap_is_refused_before_anything_else(mailgun):
-    assert refused(mailgun, {}, b" " * (MAX_BODY_BYTES + 1)).status == 413
-
-
-def test_malformed_json_is_a_bad_request(mailgun):
-    assert refused(mailgun, {}, b'{"signature": {"timestamp": ').status == 400
-    assert refused(mailgun, {}, b"\xff\xfe{}").status == 400
-    assert refused(mailgun, {}, b"[" * 100_000).status == 400  # too deep for the decoder
-
-
-# --- The registry -------------------------------------------------------------------------------
 
 ENVIRONMENT = {
     "MAILGUN_WEBHOOK_SIGNING_KEY": MAILGUN_KEY,
     "SENDGRID_WEBHOOK_PUBLIC_KEY": public_key_text(SENDGRID_KEY),
+    "MAILER_WEBHOOK_USER": POSTMARK_USER,
+    "MAILER_WEBHOOK_PASSWORD": POSTMARK_PASSWORD,
 }
 
+
+def with_credentials(name: str, body: bytes) -> tuple[dict[str, str], bytes]:
+    """``body`` as the provider ``name`` would send it. Mailgun's signature is inside the body,
+    so a body that is not Mailgun's JSON goes as it is."""
+    if name == "sendgrid":
+        return sendgrid_request(body)
+    if name == "postmark":
+        return postmark_request(body)
+    return {}, body
+
+
+@pytest.mark.parametrize("name", list(PROVIDERS))
+def test_a_body_over_the_cap_is_refused_before_anything_else(name):
+    provider = webhook_provider(name, ENVIRONMENT)
+    refusal = refused(provider, *with_credentials(name, b" " * (MAX_BODY_BYTES + 1)))
+    assert refusal.status == 413
+
+
+@pytest.mark.parametrize("name", list(PROVIDERS))
+@pytest.mark.parametrize("body", [
+    b'{"signature": {"timestamp": ', b"\xff\xfe{}", b"", b"[" * 100_000,  # too deep to decode
+])
+def test_malformed_json_is_a_bad_request(name, body):
+    provider = webhook_provider(name, ENVIRONMENT)
+    with pytest.raises(Unverified) as refusal:
+        provider.handle(*with_credentials(name, body), NOW)
+    assert refusal.value.status == 400
+
+
+# --- The registry -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", list(PROVIDERS))
 def test_the_registry_builds_each_provider_from_the_environment(name):
     provider = webhook_provider(name, ENVIRONMENT)
-    assert provider.name == name
+    assert provider.name == name and type(provider) is provider_class(name)
+
+
+def test_every_webhook_secret_is_redacted_from_output():
+    variables = {v for name in PROVIDERS for v in provider_class(name).settings.values()}
+    assert variables - set(SECRET_VARIABLES) == {"MAILER_WEBHOOK_USER"}  # a name, not a secret
 
 
 @pytest.mark.parametrize("name", list(PROVIDERS))

@@ -5,6 +5,8 @@ provider        how a request is verified                       environment
 ==============  ==============================================  ==================================
 ``mailgun``     HMAC-SHA256 of the signed timestamp and token   ``MAILGUN_WEBHOOK_SIGNING_KEY``
 ``sendgrid``    ECDSA signature of the timestamp and the body   ``SENDGRID_WEBHOOK_PUBLIC_KEY``
+``postmark``    HTTP basic auth (in the webhook's URL)          ``MAILER_WEBHOOK_USER``,
+                                                                ``MAILER_WEBHOOK_PASSWORD``
 ==============  ==============================================  ==================================
 
 The web app makes each provider once with :func:`webhook_provider`, then for each request calls
@@ -33,6 +35,7 @@ from mailer.feedback.webhooks.base import (
 PROVIDERS: dict[str, str] = {
     "mailgun": "mailgun:MailgunWebhook",
     "sendgrid": "sendgrid:SendGridWebhook",
+    "postmark": "postmark:PostmarkWebhook",
 }
 
 __all__ = ["MAX_AGE_SECONDS", "MAX_BODY_BYTES", "PROVIDERS", "Parsed", "Unverified",
