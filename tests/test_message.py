@@ -31,6 +31,7 @@ from mailer.compose.merge import UNSUBSCRIBE_KEY
 from mailer.compose.render import RenderedIssue
 from mailer.delivery.body import _quoted_printable
 from mailer.delivery.message import TEST_PREFIX, MessageFactory, message_id_for
+from mailer.delivery.message_ids import issue_of, message_id_for_test_copy
 from mailer.delivery.prepare import Prepared, letterhead, prepare
 from mailer.errors import HeaderInjection, InputError, InvalidRecipient
 from mailer.settings import load_settings
@@ -210,6 +211,28 @@ def test_message_id_is_deterministic_per_issue_and_subscriber(project, factory, 
     assert factory_for(other_issue).build(AYSE).message_id != first
     assert re.fullmatch(r"[a-z0-9.-]+@example\.org", first)
 
+
+
+@pytest.mark.parametrize("issue_id", ["2018-03-iom-turkey", "a", "v1.2_x", "x.test"])
+def test_issue_of_reads_back_the_issue_of_our_message_ids(issue_id):
+    ours = message_id_for(issue_id, "Ayse@Example.org", "iom.int")
+    assert issue_of(ours) == issue_id
+    assert issue_of(f"<{ours}>") == issue_id  # as the header writes it
+    assert issue_of(f" {ours}\n") == issue_id
+    assert issue_of(message_id_for_test_copy(issue_id, "iom.int")) == issue_id
+
+
+@pytest.mark.parametrize("other", [
+    "20260212174255.58bbb7ce85a423e5@mailgun.com",  # a provider's own
+    "883953f4-6105-42a2-a16a-77a8eac79483",  # Postmark's MessageID: no domain
+    "2018-03-iom-turkey.abcdef@iom.int",  # too few hex digits
+    "2018-03-iom-turkey.ABCDEF0123456789ABCDEF01@iom.int",  # upper case: not ours
+    "Issue.0123456789abcdef01234567@iom.int",  # not an issue id
+    "x.0123456789abcdef01234567@a@b",
+    "",
+])
+def test_issue_of_is_none_for_other_message_ids(other):
+    assert issue_of(other) is None
 
 def test_reply_to_only_when_set(tmp_path):
     parsed = parse(factory_for(load(make_project(tmp_path, reply_to=None))).build(AYSE).data)
