@@ -429,6 +429,7 @@ def test_postmark_request_and_partial_failure(factory, httpserver: HTTPServer) -
     assert first["MessageStream"] == "broadcast"
     assert (first["TrackOpens"], first["TrackLinks"]) == (False, "None")
     assert {"Name": "Message-ID", "Value": f"<{p.message_id}>"} in first["Headers"]
+    assert first["Metadata"] == {"mailer_message_id": p.message_id}  # echoed by its webhooks
     assert {"Name": "List-Unsubscribe", "Value": p.list_unsubscribe} in first["Headers"]
     assert {"Name": "List-Id", "Value": factory.content.list_id_header} in first["Headers"]
     assert {"Name": "List-Unsubscribe-Post", "Value": "List-Unsubscribe=One-Click"} in (

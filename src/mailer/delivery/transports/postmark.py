@@ -37,6 +37,7 @@ from mailer.errors import TransportError, UnsupportedFeature
 
 MAX_REQUEST_BYTES = 50_000_000
 MAX_MESSAGE_BYTES = 10_000_000  # Postmark's limit for one message, attachments included
+METADATA_VALUE_LIMIT = 80  # characters Postmark allows in one Metadata value
 INACTIVE_RECIPIENT = 406  # hard-bounced or complained earlier: Postmark will not send to it
 RATE_LIMITED = 429
 INVALID_REQUEST = 300
@@ -134,6 +135,9 @@ class PostmarkTransport(EspTransport):
         }
         if content.reply_to:
             body["ReplyTo"] = content.reply_to
+        if len(p.message_id) <= METADATA_VALUE_LIMIT:
+            # Postmark's webhooks echo Metadata, not headers: it ties a bounce to its issue.
+            body["Metadata"] = {"mailer_message_id": p.message_id}
         return body
 
     def parse_results(
