@@ -78,7 +78,7 @@ def test_events_are_recorded_once_and_suppress_by_kind(store) -> None:
     assert (entry.detail, entry.raw, entry.issue) == (
         "550 5.1.1 User unknown", '{"event": "failed"}', "2018-03",
     )
-    assert store.counts_for("2018-03") == {"bounced": 1}
+    assert store.counts_for("2018-03") == {"bounced": 1, "soft_bounce": 0}
 
 
 def test_soft_bounces_suppress_after_the_limit_within_the_window(tmp_path: Path) -> None:
