@@ -105,6 +105,7 @@ class Recorder:
         self.faults = faults or Faults()
         self.pipelining = pipelining
         self.messages: list[tuple[str, Message]] = []
+        self.senders: list[str] = []  # the envelope sender (MAIL FROM) of each message kept
         self.lock = threading.Lock()
         self.random = random.Random(self.faults.seed)
 
@@ -144,6 +145,7 @@ class Recorder:
         message = email.message_from_bytes(envelope.content)
         with self.lock:
             self.messages.append((recipient, message))
+            self.senders.append(envelope.mail_from)
         return f"250 2.0.0 Ok: queued as Q{len(self.messages)}"
 
     def delivered(self) -> dict[str, list[str]]:

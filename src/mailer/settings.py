@@ -138,6 +138,14 @@ class SendSettings(Strict):
     dkim_key_file: Line | None = None
 
 
+class BounceSettings(Strict):
+    """The bounce mailbox: VERP at send time, and how ``mailer bounces`` judges soft bounces."""
+
+    address: EmailAddress | None = None  # "bounces@example.org": envelope bounces+TOKEN@...
+    soft_limit: int = Field(default=3, ge=1)  # soft bounces that suppress an address ...
+    soft_days: int = Field(default=30, ge=1)  # ... within this many days
+
+
 class Settings(Strict):
     brand: Brand
     sender: Sender
@@ -145,6 +153,7 @@ class Settings(Strict):
     list: ListIdentity
     social: list[SocialLink] = []
     send: SendSettings = SendSettings()
+    bounces: BounceSettings = BounceSettings()
 
 
 class LoadedSettings:

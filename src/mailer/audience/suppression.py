@@ -87,6 +87,10 @@ _SCHEMA = (
     # Keys of signed requests already accepted (a webhook's nonce): a replay is refused.
     "CREATE TABLE IF NOT EXISTS replays (key TEXT PRIMARY KEY, seen REAL NOT NULL)",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    # VERP tokens given at send time: a bounce to bounces+TOKEN@ names its issue and reader.
+    """CREATE TABLE IF NOT EXISTS verp (
+        token TEXT PRIMARY KEY, issue TEXT NOT NULL, address TEXT NOT NULL
+    ) WITHOUT ROWID""",
 )
 
 
@@ -291,6 +295,20 @@ class SuppressionStore:
                 (_digest(self._forget_key(db), address),),
             )
         return bool(known)
+
+    def register_verp(self, issue: str, tokens: Iterable[tuple[str, str]]) -> None:
+        """Remember (token, address) pairs of ``issue``, in one transaction."""
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO verp (token, issue, address) VALUES (?, ?, ?) "
+                "ON CONFLICT (token) DO NOTHING",
+                [(token, issue, address.lower()) for token, address in tokens],
+            )
+
+    def verp(self, token: str) -> tuple[str, str] | None:
+        """(issue, address) a VERP token was given for, if it was."""
+        found = self._query("SELECT issue, address FROM verp WHERE token = ?", (token.lower(),))
+        return (found[0][0], found[0][1]) if found else None
 
     def set_meta(self, key: str, value: str) -> None:
         with self._transaction() as db:
@@ -573,7 +591,9 @@ def store_for(settings: LoadedSettings) -> SuppressionStore:
         path, legacy = settings.resolve(STORE_NAME), settings.resolve(value)
     else:
         path, legacy = settings.resolve(value or STORE_NAME), settings.resolve(LEGACY_CSV)
-    return open_store(path, legacy=legacy)
+    bounces = settings.settings.bounces
+    return open_store(path, legacy=legacy, soft_limit=bounces.soft_limit,
+                      soft_days=bounces.soft_days)
 
 
 def open_store(

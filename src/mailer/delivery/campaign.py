@@ -31,7 +31,7 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
 
@@ -43,6 +43,7 @@ from mailer.errors import DeliveryError, MailerError
 from mailer.fields import domain_of
 
 PROGRESS_EVERY = 0.5  # seconds between progress reports to ``on_progress``
+VERP_CHUNK = 1000  # VERP tokens given to the store in one transaction
 
 
 @dataclass(frozen=True)
@@ -167,9 +168,25 @@ class Campaign:
     def fill(self, audience: Iterable[Recipient]) -> FillResult:
         """Queue the audience in the ledger (a no-op for readers already there)."""
         domain = domain_of(self.factory.content.sender_address)
-        result = self.ledger.fill(self.issue_id, audience, domain=domain)
+        result = self.ledger.fill(self.issue_id, self._registering(audience), domain=domain)
         self._baseline()
         return result
+
+    def _registering(self, audience: Iterable[Recipient]) -> Iterator[Recipient]:
+        """``audience``, with each reader's VERP token given to the store before any message
+        goes out, so a bounce that comes back at once already names its reader."""
+        verp = self.factory.verp
+        if verp is None or self.suppression is None:
+            yield from audience
+            return
+        tokens: list[tuple[str, str]] = []
+        for reader in audience:
+            tokens.append((verp.token(self.issue_id, reader.email), reader.email))
+            if len(tokens) == VERP_CHUNK:
+                self.suppression.register_verp(self.issue_id, tokens)
+                tokens = []
+            yield reader
+        self.suppression.register_verp(self.issue_id, tokens)
 
     def _baseline(self) -> None:
         """Where the ledger stands before this run sends anything (progress starts there)."""

@@ -20,6 +20,7 @@ from email.utils import format_datetime
 from typing import Protocol
 
 from mailer.audience.unsubscribe import UnsubscribeLinks
+from mailer.audience.verp import Verp
 from mailer.compose.images import InlineImage
 from mailer.compose.merge import UNSUBSCRIBE_KEY, FillIn
 from mailer.compose.render import RenderedIssue
@@ -97,6 +98,7 @@ class Personalisation:
     values: Mapping[str, str]  # merge-field key -> value (raw text)
     unsubscribe_url: str
     unsubscribe_mailto: str | None
+    envelope_sender: str | None = None  # VERP: bounces+TOKEN@..., when [bounces] is set
 
     @property
     def list_unsubscribe(self) -> str:
@@ -122,6 +124,11 @@ class OutgoingMessage:
     def message_id(self) -> str:
         return self.personalisation.message_id
 
+    @property
+    def envelope_sender(self) -> str:
+        """MAIL FROM: the VERP address when there is one, else the sender's address."""
+        return self.personalisation.envelope_sender or self.content.sender_address
+
 
 class MessageFactory:
     """Built once per issue; :meth:`build` makes one subscriber's message."""
@@ -134,11 +141,13 @@ class MessageFactory:
         unsubscribe: UnsubscribeLinks,
         *,
         signer: DkimSigner | None = None,
+        verp: Verp | None = None,
         date: str | None = None,
     ) -> None:
         self._merge = rendered.merge_fields
         self._unsubscribe = unsubscribe
         self._signer = signer
+        self.verp = verp
         self._domain = domain_of(letterhead.sender_address)
         sender_name = check_header(letterhead.sender_name, "sender name")
         list_name = check_header(letterhead.list_name, "list name")
@@ -184,6 +193,10 @@ class MessageFactory:
             values=values,
             unsubscribe_url=url,
             unsubscribe_mailto=mailto,
+            envelope_sender=(
+                self.verp.envelope(self.content.issue_id, email)
+                if self.verp is not None and not test else None
+            ),
         )
 
     def build(

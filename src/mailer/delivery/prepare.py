@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mailer.audience.unsubscribe import UnsubscribeLinks, unsubscribe_secret
+from mailer.audience.verp import Verp
 from mailer.compose.images import EmbeddedImages, ImageLinker, PublishedImages
 from mailer.compose.issue import LoadedIssue
 from mailer.compose.render import RenderedIssue, render_issue
@@ -38,15 +39,18 @@ def prepare(loaded: LoadedIssue, *, real_send: bool) -> Prepared:
         embedded = EmbeddedImages(domain_of(loaded.sender.address))
         rendered = render_issue(loaded, embedded)
         images = embedded.images
+    signing = unsubscribe_secret(required=real_send)
+    bounce_address = settings.bounces.address
     links = UnsubscribeLinks(
-        unsubscribe_secret(required=real_send),
+        signing,
         settings.list.id,
         settings.list.unsubscribe_url,
         settings.list.unsubscribe_mailto,
         issue=loaded.issue.id,
     )
     factory = MessageFactory(
-        letterhead(loaded), rendered, images, links, signer=_dkim_signer(loaded)
+        letterhead(loaded), rendered, images, links, signer=_dkim_signer(loaded),
+        verp=Verp(signing, bounce_address) if bounce_address else None,
     )
     return Prepared(loaded, rendered, factory)
 

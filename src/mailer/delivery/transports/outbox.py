@@ -40,7 +40,9 @@ class OutboxTransport(Transport):
             name = file_name(message.message_id)
             temporary = self.path / "tmp" / name
             try:
-                temporary.write_bytes(message.data)
+                # As a delivering MTA records the envelope sender, where bounces go.
+                return_path = f"Return-Path: <{message.envelope_sender}>\r\n".encode()
+                temporary.write_bytes(return_path + message.data)
                 os.replace(temporary, self.path / "new" / name)
             except OSError as exc:
                 yield [RecipientResult(

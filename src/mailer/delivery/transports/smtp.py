@@ -266,7 +266,7 @@ class SmtpTransport(Transport):
         dot-stuffing; with PIPELINING (RFC 2920) the commands go in one write, so a chunking,
         pipelining server (Postfix, Exim, the big providers) costs one round trip a message.
         """
-        sender = envelope_address(message.content.sender_address)
+        sender = envelope_address(message.envelope_sender)
         recipient = envelope_address(message.recipient)
         mail_from = f"MAIL FROM:<{sender}>"
         if not (sender + recipient).isascii():

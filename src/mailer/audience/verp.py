@@ -1,0 +1,45 @@
+"""VERP: an envelope sender per message that tells whom a bounce is about.
+
+With ``[bounces] address = "bounces@example.org"``, the message to each reader leaves with the
+envelope sender ``bounces+TOKEN@example.org``, so a bounce, which comes back to that address,
+names its reader and issue even when the bouncing server hides them. An RFC 5321 local part is
+at most 64 octets and some systems lower-case it: TOKEN is 24 characters of lower-case base32,
+an HMAC of the issue and the address (so it cannot be guessed for another reader), and the
+store maps it back to (issue, address) (:meth:`~mailer.audience.suppression.SuppressionStore.
+register_verp`). The ESPs set their own return path and report bounces by webhook: VERP is
+for SMTP and the outbox.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import re
+
+TOKEN_LENGTH = 24  # base32 characters: 120 bits
+_TOKEN = re.compile(rf"^[a-z2-7]{{{TOKEN_LENGTH}}}$")
+
+
+class Verp:
+    """Tokens and envelope senders for one bounce address, signed with the list's secret."""
+
+    def __init__(self, secret: str, address: str) -> None:
+        self._key = b"verp\0" + secret.encode("utf-8")
+        self.local, _, self.domain = address.rpartition("@")
+
+    def token(self, issue_id: str, email: str) -> str:
+        mac = hmac.digest(self._key, f"{issue_id}\0{email.lower()}".encode(), "sha256")
+        return base64.b32encode(mac).decode("ascii").lower()[:TOKEN_LENGTH]
+
+    def envelope(self, issue_id: str, email: str) -> str:
+        """``bounces+TOKEN@example.org`` for the message of ``issue_id`` to ``email``."""
+        return f"{self.local}+{self.token(issue_id, email)}@{self.domain}"
+
+    def token_of(self, address: str) -> str | None:
+        """The token in an address a bounce came back to (any case), if it is one of ours."""
+        local, _, domain = address.strip().strip("<>").rpartition("@")
+        base, plus, token = local.rpartition("+")
+        if not plus or base.lower() != self.local.lower() or domain.lower() != self.domain.lower():
+            return None
+        token = token.lower()
+        return token if _TOKEN.match(token) else None
