@@ -10,7 +10,7 @@ code   meaning
 1      the checks found errors, some recipients failed permanently, or the command failed for a
        reason its message gives (a file it cannot write, a missing browser)
 2      the input cannot be used: an issue, mailer.toml, a CSV, a DSN, a flag, a missing secret,
-       a transport's login or certificate; nothing was sent
+       a transport's or the bounce mailbox's login or certificate; nothing was sent
 3      the send is not finished, and running the same command again continues it (rows deferred
        for later, a pause after errors in a row, a server that cannot be reached)
 130    interrupted (Ctrl-C); running the same command again continues it
@@ -98,6 +98,11 @@ class HeaderInjection(MessageError):
 
 class InvalidRecipient(MessageError):
     """This one recipient cannot get a message (the rest of the send goes on)."""
+
+
+class MailboxError(UsageError):
+    """The bounce mailbox cannot be read as given: a wrong path or URL, a refused login, an
+    untrusted certificate, a folder that does not exist."""
 
 
 class UnsupportedFeature(UsageError):
