@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from mailer.audience.events import FeedbackEvent
 from mailer.audience.unsubscribe import UnsubscribeLinks
-from mailer.feedback.events import FeedbackEvent
 from mailer.feedback.mailbox.base import Mailbox
 from mailer.feedback.mailbox.classify import classify, parse
 from mailer.feedback.mailbox.verdict import Verdict
@@ -56,9 +56,13 @@ def judge(
             asked.append((issue_id, address))
         return any(address == a and issue_id in (None, i) for i, a in sent)
 
+    def by_return_path(address: str) -> tuple[str, str] | None:
+        local = address.rpartition("@")[0].lower()
+        return verp(local.removeprefix("bounces+")) if local.startswith("bounces+") else None
+
     raw = (FIXTURES / data).read_bytes() if isinstance(data, str) else data
-    return classify(parse(raw), verp=verp, unsubscribe=unsubscribe, unsubscribe_mailto=mailto,
-                    sent_to=sent_to)
+    return classify(parse(raw), verp=by_return_path, unsubscribe=unsubscribe,
+                    unsubscribe_mailto=mailto, sent_to=sent_to)
 
 
 def nobody(_: str) -> None:

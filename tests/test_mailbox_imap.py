@@ -15,8 +15,8 @@ import pytest
 from bounces import FIXTURES, run_once
 from dovecot import Dovecot, missing, running_dovecot
 
+from mailer.audience.events import FeedbackEvent
 from mailer.errors import MailboxError, Unreachable
-from mailer.feedback.events import FeedbackEvent
 from mailer.feedback.mailbox import imap
 from mailer.feedback.mailbox.imap import ImapMailbox, open_imap, parse_imap_url
 

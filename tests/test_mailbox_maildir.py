@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from bounces import FIXTURES, judge, run_once
 
+from mailer.audience.events import FeedbackEvent
 from mailer.errors import MailboxError
-from mailer.feedback.events import FeedbackEvent
 from mailer.feedback.mailbox.maildir import open_maildir
 
 BOUNCE = (FIXTURES / "postfix-5.1.1-user-unknown.eml").read_bytes()

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
 
-from mailer.feedback.events import Kind
+from mailer.audience.events import Kind
 from mailer.feedback.mailbox.fields import Field, addresses, fields, first, header_blocks, text_of
 from mailer.feedback.mailbox.identify import (
     OurMessage,

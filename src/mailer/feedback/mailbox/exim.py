@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from mailer.feedback.events import Kind
+from mailer.audience.events import Kind
 from mailer.feedback.mailbox.dsn import Failure, verdict_on
 from mailer.feedback.mailbox.fields import (
     addresses,

@@ -19,7 +19,6 @@ from mailer.feedback.mailbox.verdict import Lookups, Reader
 
 # The return path of every copy is ``bounces+TOKEN@domain``; the token is lowercase base32, so
 # that servers which lowercase local parts do not change it.
-VERP_PREFIX = "bounces+"
 # Where the address a report was delivered to shows: Delivered-To and X-Original-To (Postfix,
 # Dovecot LDA), Envelope-To (Exim); To is where the reporting server addressed it.
 ENVELOPE_FIELDS = ("Delivered-To", "X-Original-To", "Envelope-To", "To")
@@ -35,20 +34,11 @@ RETURNED_TYPES = ("message/rfc822", "message/global", "text/rfc822-headers",
                   "message/global-headers")
 
 
-def verp_token(address: str) -> str | None:
-    """The token of a ``bounces+TOKEN@domain`` address, lowercased; None for any other."""
-    local, at, _ = address.strip().rpartition("@")
-    if not at or not local.lower().startswith(VERP_PREFIX):
-        return None
-    return local[len(VERP_PREFIX):].lower() or None
-
-
 def by_verp(lookups: Lookups, found: Iterable[Field]) -> Reader | None:
     """The reader the first VERP address in ``found`` was made for."""
     for field in found:
         for address in addresses(field.value):
-            token = verp_token(address)
-            sent = lookups.verp(token) if token else None
+            sent = lookups.verp(address)
             if sent is not None:
                 issue_id, recipient = sent
                 return Reader(recipient, issue_id, (field.line,), "named by the return path")

@@ -10,7 +10,7 @@ from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
-from mailer.feedback.events import FeedbackEvent, Kind
+from mailer.audience.events import FeedbackEvent, Kind
 from mailer.feedback.mailbox.fields import first
 
 VerdictKind = Literal["bounce", "soft_bounce", "complaint", "unsubscribe", "auto_reply", "unknown"]
@@ -49,8 +49,9 @@ class Verdict:
 class Lookups:
     """How the judge consults what was sent, without depending on the store that knows it.
 
-    ``verp``: a VERP token (the lowercase part after ``bounces+``) -> (issue id, recipient), or
-    None. ``unsubscribe``: an unsubscribe token -> the address it was signed for, or None.
+    ``verp``: an address a report came back to -> (issue id, recipient) when it is a VERP
+    address of ours (``bounces+TOKEN@``, see :mod:`mailer.audience.verp`), else None.
+    ``unsubscribe``: an unsubscribe token -> the address it was signed for, or None.
     ``unsubscribe_mailto``: the address readers write to to unsubscribe (None: there is none).
     ``sent_to(issue_id, address)``: whether that issue (any issue, for None) went to address.
     """
