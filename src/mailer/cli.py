@@ -227,6 +227,30 @@ def serve(
     serve_app(Console(), settings=settings, host=host, port=port)
 
 
+@app.command()
+@_reported
+def bounces(
+    maildir: Annotated[
+        Path | None, typer.Option("--maildir", metavar="PATH", help="A Maildir to read.")
+    ] = None,
+    imap: Annotated[
+        str | None,
+        typer.Option("--imap", metavar="URL",
+                     help="imaps://USER@HOST/INBOX (password in MAILER_IMAP_PASSWORD)."),
+    ] = None,
+    settings: Annotated[
+        Path | None,
+        typer.Option("--settings", metavar="PATH",
+                     help="mailer.toml to use (default: the nearest in this folder or above)."),
+    ] = None,
+) -> None:
+    """Read the bounce mailbox: suppress hard bounces, complaints and unsubscribes by mail,
+    count soft bounces, leave what is not understood untouched."""
+    from mailer.feedback.bounces import read_bounces
+
+    read_bounces(Console(), settings=settings, maildir=maildir, imap=imap)
+
+
 suppressions_app = typer.Typer(
     help="The suppression store: who is never written to again, and why.",
     no_args_is_help=True, rich_markup_mode=None,

@@ -485,6 +485,22 @@ class Ledger:
                 (issue, fill),
             ).fetchone()[0]
 
+    def was_sent(self, issue_id: str | None, email: str) -> bool:
+        """Whether ``issue_id`` (any issue, for None) was sent to ``email``."""
+        if issue_id is None:
+            where, parameters = "issue IN (SELECT id FROM issues)", ()
+        else:
+            issue = self._issue(issue_id)
+            if issue is None:
+                return False
+            where, parameters = "issue = ?", (issue,)
+        with self._lock:
+            return self._db.execute(
+                f"SELECT 1 FROM recipients WHERE {where} AND key = ? AND state = 3 "
+                "AND lower(email) = lower(?) LIMIT 1",
+                (*parameters, address_key(email), email),
+            ).fetchone() is not None
+
     def forget(self, email: str) -> int:
         """Erase every row of ``email``, whatever the issue (a person's right to erasure);
         the number of rows erased."""

@@ -10,10 +10,12 @@ unsubscribe message. Whatever none of them recognises, a reader's ordinary reply
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from email import policy
+from email.header import decode_header, make_header
 from email.message import EmailMessage
-from email.parser import BytesParser
+from email.parser import BytesHeaderParser, BytesParser
+from email.policy import EmailPolicy
 from typing import cast
 
 from mailer.feedback.mailbox import arf, autoreply, dsn, exim, unsubscribe
@@ -25,9 +27,58 @@ JUDGES: tuple[Callable[[Incoming], Verdict | None], ...] = (
 )
 
 
+class _PlainHeaders(EmailPolicy):
+    """``policy.default`` with header values read as plain, unfolded, decoded text.
+
+    The default parses a header into a structured object on every access, and the MIME parser
+    asks for each part's Content-Type many times: 12 ms a delivery report, where the judges
+    need only the text.
+    """
+
+    def header_fetch_parse(self, name: str, value: str) -> str:
+        if hasattr(value, "name"):  # already a parsed header
+            return str(value)
+        text = _FOLD.sub(" ", value).strip()
+        if "=?" in text:
+            text = str(make_header(decode_header(text)))
+        return text
+
+
+_FOLD = re.compile(r"\r?\n[ \t]+")
+_READING = _PlainHeaders()
+
+
+_RETURNED = re.compile(rb"(?im)^content-type:[ \t]*(message/(rfc822|global)|text/rfc822-headers)\b")
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+
+
 def parse(data: bytes) -> EmailMessage:
-    """The message in ``data`` (as fetched from the mailbox), for :func:`classify`."""
-    return cast(EmailMessage, BytesParser(policy=policy.default).parsebytes(data))
+    """The message in ``data`` (as fetched from the mailbox), for :func:`classify`.
+
+    Of the message a report returns (up to 50 KB of our newsletter, from Postfix) only its
+    headers are read: the judges need nothing else, and parsing the rest cost most of the time.
+    """
+    end = _BLANK_LINE.search(data)
+    top = BytesHeaderParser(policy=_READING).parsebytes(data[:end.start()] if end else data)
+    boundary = top.get_param("boundary") if top.get_content_type() == "multipart/report" else None
+    if isinstance(boundary, str) and boundary.isascii():
+        data = _returned_headers_only(data, boundary.encode("ascii"))
+    return cast(EmailMessage, BytesParser(policy=_READING).parsebytes(data))
+
+
+def _returned_headers_only(data: bytes, boundary: bytes) -> bytes:
+    """``data`` with the body of each returned message in the report cut off."""
+    delimiter = b"\n--" + boundary
+    parts = data.split(delimiter)
+    for index, part in enumerate(parts[1:], start=1):
+        head = _BLANK_LINE.search(part)
+        if head is None or not _RETURNED.search(part, 0, head.start()):
+            continue
+        content = part[head.end():]
+        returned = _BLANK_LINE.search(content)
+        if returned is not None:
+            parts[index] = part[:head.end()] + content[:returned.end()]
+    return delimiter.join(parts)
 
 
 def classify(
