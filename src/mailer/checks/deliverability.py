@@ -31,7 +31,7 @@ from mailer.checks.base import (
 from mailer.checks.links import UrlUse, fetch_target, url_places, url_uses
 from mailer.compose.issue import LoadedIssue
 from mailer.compose.merge import UNSUBSCRIBE_KEY, FillIn, token
-from mailer.compose.render import TEXT_TEMPLATE
+from mailer.compose.theme import HTML_TEMPLATE, TEXT_TEMPLATE
 from mailer.delivery.prepare import Prepared
 from mailer.fields import domain_of
 
@@ -214,7 +214,7 @@ def _leftovers(loaded: LoadedIssue, prepared: Prepared) -> list[Finding]:
     rendered = prepared.rendered
     parts = (
         ("subject", rendered.subject, None), ("preheader", rendered.preheader, None),
-        ("HTML", rendered.html, "newsletter.mjml.j2"), ("plain-text part", rendered.text,
+        ("HTML", rendered.html, HTML_TEMPLATE), ("plain-text part", rendered.text,
                                                       TEXT_TEMPLATE),
     )
     findings = []

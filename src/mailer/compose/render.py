@@ -30,11 +30,9 @@ from mailer.compose import markdown
 from mailer.compose.images import ImageLinker
 from mailer.compose.issue import Image, LoadedIssue
 from mailer.compose.merge import UNSUBSCRIBE_KEY, MergeFields, token
+from mailer.compose.theme import HTML_TEMPLATE, LABELS_FILE, TEXT_TEMPLATE, Theme, theme_for
 from mailer.errors import MailerError
 
-HTML_TEMPLATE = "newsletter.mjml.j2"
-TEXT_TEMPLATE = "newsletter.txt.j2"
-LABELS_FILE = "labels.toml"
 TEXT_WIDTH = 72
 
 _DOCTYPE = "<!DOCTYPE html>"
@@ -53,19 +51,18 @@ class RenderedIssue:
     merge_fields: MergeFields
 
 
-def template_dir(loaded: LoadedIssue) -> Path:
-    """The project's ``templates/`` folder, beside ``mailer.toml``."""
-    folder = loaded.settings.base_dir / "templates"
-    if not (folder / HTML_TEMPLATE).is_file():
-        raise MailerError(f"no {HTML_TEMPLATE} in {folder} (templates live beside mailer.toml)")
-    return folder
+def theme_of(loaded: LoadedIssue) -> Theme:
+    """The issue's theme: the project's ``templates/`` over the one mailer ships."""
+    return theme_for(loaded.settings.base_dir)
 
 
 def render_issue(loaded: LoadedIssue, images: ImageLinker) -> RenderedIssue:
-    folder = template_dir(loaded)
+    theme = theme_of(loaded)
+    for name in (HTML_TEMPLATE, TEXT_TEMPLATE):
+        theme.path(name)  # a missing template is one error line, not Jinja's traceback
     merge = MergeFields()
-    context = _context(loaded, images, folder)
-    html_env, text_env = _environments(str(folder))
+    context = _context(loaded, images, theme)
+    html_env, text_env = _environments(theme.folders, loaded.settings.base_dir)
     for env in (html_env, text_env):
         env.filters["t"] = merge.tokenize
     html_env.filters["md"] = lambda text: markdown.to_html(merge.tokenize(text))
@@ -86,12 +83,12 @@ def render_issue(loaded: LoadedIssue, images: ImageLinker) -> RenderedIssue:
     )
 
 
-def _bytecode_cache(folder: Path) -> FileSystemBytecodeCache | None:
+def _bytecode_cache(project: Path) -> FileSystemBytecodeCache | None:
     """Compiled templates kept in ``.mailer/`` beside mailer.toml: ~30 ms off each command.
 
     Jinja keys each entry by the template's source, so an edited template is recompiled.
     """
-    cache = folder.parent / ".mailer" / "template-cache"
+    cache = project / ".mailer" / "template-cache"
     try:
         cache.mkdir(parents=True, exist_ok=True)
     except OSError:
@@ -100,10 +97,13 @@ def _bytecode_cache(folder: Path) -> FileSystemBytecodeCache | None:
 
 
 @lru_cache(maxsize=8)
-def _environments(folder: str) -> tuple[Environment, Environment]:
-    """Autoescaping is on for the HTML template: text from YAML can never become markup."""
-    loader = FileSystemLoader(folder)
-    cache = _bytecode_cache(Path(folder))
+def _environments(folders: tuple[Path, ...], project: Path) -> tuple[Environment, Environment]:
+    """Autoescaping is on for the HTML template: text from YAML can never become markup.
+
+    The loader looks in each of the theme's folders in turn: a project's own template wins.
+    """
+    loader = _ThemeLoader([str(folder) for folder in folders])
+    cache = _bytecode_cache(project)
     html_env = Environment(
         loader=loader,
         bytecode_cache=cache,
@@ -121,7 +121,26 @@ def _environments(folder: str) -> tuple[Environment, Environment]:
     return html_env, text_env
 
 
-def _context(loaded: LoadedIssue, images: ImageLinker, folder: Path) -> dict:
+class _ThemeLoader(FileSystemLoader):
+    """A loader whose templates also go stale when a project adds its own copy of one (while
+    the live preview runs, say): Jinja would otherwise keep the default theme's."""
+
+    def get_source(self, environment: Environment, template: str):
+        source, filename, uptodate = super().get_source(environment, template)
+        found = Path(filename)
+        shadows = []
+        for folder in map(Path, self.searchpath):
+            if found.is_relative_to(folder):
+                break
+            shadows.append(folder / template)
+
+        def still_current() -> bool:
+            return uptodate() and not any(path.is_file() for path in shadows)
+
+        return source, filename, still_current
+
+
+def _context(loaded: LoadedIssue, images: ImageLinker, theme: Theme) -> dict:
     issue = loaded.issue
 
     def image_url(image: Image) -> str:
@@ -134,13 +153,13 @@ def _context(loaded: LoadedIssue, images: ImageLinker, folder: Path) -> dict:
             "network": link.network,
             "url": link.url,
             "label": link.label or _NETWORK_NAMES.get(link.network, link.network.title()),
-            "icon": images.url_for(folder / "icons" / f"{link.network}.png"),
+            "icon": images.url_for(theme.path(f"icons/{link.network}.png")),
         }
         for link in loaded.social
     ]
     rtl = issue.text_direction == "rtl"
     return {
-        "labels": labels_for(folder, issue.language, loaded.brand.organisation),
+        "labels": labels_for(theme, issue.language, loaded.brand.organisation),
         "issue": issue,
         "title": issue.title or loaded.brand.organisation,
         "brand": loaded.brand,
@@ -178,9 +197,9 @@ def _skip_css_validation() -> None:
 _skip_css_validation()
 
 
-def labels_for(folder: Path, language: str, organisation: str) -> dict[str, str]:
+def labels_for(theme: Theme, language: str, organisation: str) -> dict[str, str]:
     """The templates' own words in the issue's language (``templates/labels.toml``)."""
-    path = folder / LABELS_FILE
+    path = theme.path(LABELS_FILE)
     try:
         tables = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
