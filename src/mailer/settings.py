@@ -12,7 +12,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AfterValidator, Field, ValidationError
 
@@ -22,10 +22,18 @@ from mailer.fields import Colour, Duration, EmailAddress, Line, Strict, Text, We
 
 SETTINGS_FILE = "mailer.toml"
 
-SocialNetwork = Literal[
-    "facebook", "linkedin", "twitter", "x", "instagram", "youtube", "medium", "website",
-    "tiktok", "mastodon", "bluesky", "flickr", "email",
-]
+# A social network's name, as the theme names its icon (icons/NAME.png) and lists it in
+# social.toml; which networks there are is the theme's business, checked when an issue loads.
+def _network(value: str) -> str:
+    name = value.strip().lower()
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,39}", name):
+        raise ValueError(
+            f"not a network name: {value!r} (lower-case letters, digits and -, such as 'facebook')"
+        )
+    return name
+
+
+SocialNetwork = Annotated[str, AfterValidator(_network)]
 
 
 class Sender(Strict):

@@ -1,6 +1,6 @@
 """Generate the social-network icons the newsletter template links to.
 
-One 48x48 PNG per network that ``mailer.config.SocialNetwork`` allows, shown at 24 px in the
+One 48x48 PNG per network that ``social.toml`` names, shown at 24 px in the
 email (so they stay sharp on high-density screens): a white glyph or letter(s) on an IOM-blue
 circle with a transparent surround. They are simple stand-ins, not the networks' trademarks.
 

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field, ValidationError, model_validator
 
 from mailer.compose.merge import validate
+from mailer.compose.theme import ICONS_FOLDER, theme_for
 from mailer.compose.yaml_source import FieldPath, YamlDocument, load_yaml
 from mailer.errors import InputError, Location, MergeFieldError
 from mailer.field_errors import describe_errors
@@ -27,6 +28,7 @@ from mailer.settings import (
     Sender,
     SocialLink,
     settings_for,
+    toml_location,
 )
 
 
@@ -162,6 +164,7 @@ def load_issue(path: Path, settings: LoadedSettings) -> LoadedIssue:
         settings=settings,
     )
     _check_local_images(loaded)
+    _check_social_icons(loaded)
     return loaded
 
 
@@ -216,6 +219,26 @@ def _check_local_images(loaded: LoadedIssue) -> None:
             where or Location(loaded.settings.path),
             f"logo file not found: {loaded.brand.logo}",
             "brand.logo",
+        )
+
+
+def _check_social_icons(loaded: LoadedIssue) -> None:
+    """Every social network needs its icon in the theme: adding one is a file, not code."""
+    theme = theme_for(loaded.settings.base_dir)
+    for index, link in enumerate(loaded.social):
+        if theme.icon(link.network) is not None:
+            continue
+        if loaded.issue.social is not None:
+            where = loaded.source.locate(("social", index, "network"))
+        else:
+            where = toml_location(loaded.settings.path, "social", "network", index)
+        known = ", ".join(sorted(theme.network_names()))
+        folder = theme.project_folder or loaded.settings.base_dir / "templates"
+        raise InputError(
+            where,
+            f"the theme has no icon for '{link.network}' (it has: {known}); add one as "
+            f"{folder / ICONS_FOLDER / link.network}.png",
+            f"social[{index}].network",
         )
 
 

@@ -10,7 +10,6 @@ import logging
 import os
 import re
 import textwrap
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -30,7 +29,14 @@ from mailer.compose import markdown
 from mailer.compose.images import ImageLinker
 from mailer.compose.issue import Image, LoadedIssue
 from mailer.compose.merge import UNSUBSCRIBE_KEY, MergeFields, token
-from mailer.compose.theme import HTML_TEMPLATE, LABELS_FILE, TEXT_TEMPLATE, Theme, theme_for
+from mailer.compose.theme import (
+    HTML_TEMPLATE,
+    ICONS_FOLDER,
+    LABELS_FILE,
+    TEXT_TEMPLATE,
+    Theme,
+    theme_for,
+)
 from mailer.errors import MailerError
 
 TEXT_WIDTH = 72
@@ -148,12 +154,13 @@ def _context(loaded: LoadedIssue, images: ImageLinker, theme: Theme) -> dict:
 
     logo_path = loaded.logo_path()
     logo_url = images.url_for(logo_path) if logo_path else loaded.brand.logo
+    names = theme.network_names() if loaded.social else {}
     social = [
         {
             "network": link.network,
             "url": link.url,
-            "label": link.label or _NETWORK_NAMES.get(link.network, link.network.title()),
-            "icon": images.url_for(theme.path(f"icons/{link.network}.png")),
+            "label": link.label or names.get(link.network, link.network.title()),
+            "icon": images.url_for(theme.path(f"{ICONS_FOLDER}/{link.network}.png")),
         }
         for link in loaded.social
     ]
@@ -175,14 +182,6 @@ def _context(loaded: LoadedIssue, images: ImageLinker, theme: Theme) -> dict:
     }
 
 
-_NETWORK_NAMES = {
-    "facebook": "Facebook", "linkedin": "LinkedIn", "twitter": "Twitter", "x": "X",
-    "instagram": "Instagram", "youtube": "YouTube", "medium": "Medium", "website": "Website",
-    "tiktok": "TikTok", "mastodon": "Mastodon", "bluesky": "Bluesky", "flickr": "Flickr",
-    "email": "Email",
-}
-
-
 def _skip_css_validation() -> None:
     """Stop cssutils validating every CSS property premailer parses.
 
@@ -200,10 +199,7 @@ _skip_css_validation()
 def labels_for(theme: Theme, language: str, organisation: str) -> dict[str, str]:
     """The templates' own words in the issue's language (``templates/labels.toml``)."""
     path = theme.path(LABELS_FILE)
-    try:
-        tables = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise MailerError(f"{path}: cannot read the template labels ({exc})") from None
+    tables = theme.read_toml(LABELS_FILE)
     primary = language.split("-")[0].lower()
     chosen = {**tables.get("en", {}), **tables.get(primary, {})}
     missing = {"photo", "unsubscribe", "follow"} - chosen.keys()

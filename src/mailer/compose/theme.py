@@ -8,6 +8,7 @@ file by file: a project that only wants other words copies ``labels.toml`` and n
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -53,6 +54,21 @@ class Theme:
     def project_folder(self) -> Path | None:
         """The project's own ``templates/``, when it has one."""
         return self.folders[0] if len(self.folders) > 1 else None
+
+    def read_toml(self, name: str) -> dict:
+        path = self.path(name)
+        try:
+            return tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise MailerError(f"{path}: cannot read the theme's {name} ({exc})") from None
+
+    def network_names(self) -> dict[str, str]:
+        """``facebook -> Facebook``: the networks ``social.toml`` names."""
+        networks = self.read_toml(NETWORKS_FILE).get("networks", {})
+        return {str(key): str(value) for key, value in networks.items()}
+
+    def icon(self, network: str) -> Path | None:
+        return self.find(f"{ICONS_FOLDER}/{network}.png")
 
 
 def theme_for(project: Path) -> Theme:
