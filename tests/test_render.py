@@ -155,6 +155,7 @@ def test_footer_has_unsubscribe_link_and_postal_address(rendered):
 def test_text_part_is_readable_at_72_columns_with_every_link(rendered):
     lines = rendered.text.splitlines()
     assert all(len(line) <= 72 for line in lines if "://" not in line)
+    assert "Read more:\nhttps://turkiye.iom.int/news/lead?utm_source=MFQX" in rendered.text
     for url in (
         "https://turkiye.iom.int/a",
         "https://turkiye.iom.int/b",
@@ -163,7 +164,7 @@ def test_text_part_is_readable_at_72_columns_with_every_link(rendered):
         assert url in rendered.text
     assert "Lead <script>alert('x')</script>" in rendered.text
     assert "[Photo: At the centre. (IOM / Lanna Walsh)]" in rendered.text
-    assert "Unsubscribe: MFQXunsubXQMF" in rendered.text
+    assert "Unsubscribe:\nMFQXunsubXQMF" in rendered.text
 
 
 def test_right_to_left_issue_is_mirrored(project):
