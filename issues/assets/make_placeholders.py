@@ -76,11 +76,18 @@ def make_photo(
 
 
 def make_logo() -> Path:
-    """``iom-logo.png``: the organisation's name in IOM blue on white, 320x96."""
+    """``iom-logo.png``: the organisation's name in white on a transparent background, 320x96
+    (shown at 160x48). It sits on the masthead band in the brand colour, in light and dark mode
+    alike, and stays white where Gmail inverts the colours of the email."""
     size = (320, 96)
-    image = Image.new("RGB", size, WHITE)
+    image = Image.new("RGBA", size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(image)
-    _centred_lines(draw, size, ["IOM · UN Migration"], font_size=28, fill=IOM_BLUE)
+    white = (*WHITE, 255)
+    big, small = _font(52), _font(28)
+    draw.text((8, 48), "IOM", font=big, fill=white, anchor="lm", stroke_width=1, stroke_fill=white)
+    left = 8 + draw.textlength("IOM", font=big) + 18
+    draw.line((left, 22, left, 74), fill=white, width=2)
+    draw.text((left + 18, 48), "UN Migration", font=small, fill=white, anchor="lm")
     path = HERE / "iom-logo.png"
     image.save(path, optimize=True)
     return path

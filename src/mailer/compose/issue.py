@@ -16,7 +16,7 @@ from pydantic import Field, ValidationError, model_validator
 from mailer.compose.merge import validate
 from mailer.compose.theme import ICONS_FOLDER, theme_for
 from mailer.compose.yaml_source import FieldPath, YamlDocument, load_yaml
-from mailer.errors import InputError, Location, MergeFieldError
+from mailer.errors import InputError, MergeFieldError
 from mailer.field_errors import describe_errors
 from mailer.fields import Language, Line, Strict, Text, WebUrl, direction_of
 from mailer.settings import (
@@ -129,13 +129,15 @@ class LoadedIssue:
     def image_path(self, image: Image) -> Path:
         return (self.base_dir / image.src).resolve()
 
-    def logo_path(self) -> Path | None:
-        """The logo file; a logo set in the issue is relative to the issue, else to settings."""
-        if not self.brand.logo or self.brand.logo.startswith(("http://", "https://")):
+    def logo_path(self, field: str = "logo") -> Path | None:
+        """The local file of ``brand.logo`` (or ``brand.logo_dark``); a logo set in the issue
+        is relative to the issue, else to the settings. None for none, or an https URL."""
+        value = getattr(self.brand, field)
+        if not value or value.startswith(("http://", "https://")):
             return None
-        if self.issue.brand and self.issue.brand.logo:
-            return (self.base_dir / self.brand.logo).resolve()
-        return self.settings.resolve(self.brand.logo)
+        if self.issue.brand and getattr(self.issue.brand, field):
+            return (self.base_dir / value).resolve()
+        return self.settings.resolve(value)
 
 
 def load(issue_path: Path, settings_path: Path | None = None) -> LoadedIssue:
@@ -212,13 +214,16 @@ def _check_local_images(loaded: LoadedIssue) -> None:
                 f"image file not found: {image.src} (paths are relative to the YAML file)",
                 _dotted((*field_path, "src")),
             )
-    logo = loaded.logo_path()
-    if logo is not None and not logo.is_file():
-        where = loaded.source.locate(("brand", "logo")) if loaded.issue.brand else None
+    for field in ("logo", "logo_dark"):
+        logo = loaded.logo_path(field)
+        if logo is None or logo.is_file():
+            continue
+        if loaded.issue.brand and getattr(loaded.issue.brand, field):
+            where = loaded.source.locate(("brand", field))
+        else:
+            where = toml_location(loaded.settings.path, "brand", field)
         raise InputError(
-            where or Location(loaded.settings.path),
-            f"logo file not found: {loaded.brand.logo}",
-            "brand.logo",
+            where, f"logo file not found: {getattr(loaded.brand, field)}", f"brand.{field}"
         )
 
 

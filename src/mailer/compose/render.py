@@ -23,12 +23,14 @@ from jinja2 import (
     StrictUndefined,
     select_autoescape,
 )
+from markupsafe import Markup
 from premailer import Premailer
 
 from mailer.compose import markdown
 from mailer.compose.images import ImageLinker
 from mailer.compose.issue import Image, LoadedIssue
 from mailer.compose.merge import UNSUBSCRIBE_KEY, MergeFields, token
+from mailer.compose.palette import palettes
 from mailer.compose.theme import (
     HTML_TEMPLATE,
     ICONS_FOLDER,
@@ -40,6 +42,9 @@ from mailer.compose.theme import (
 from mailer.errors import MailerError
 
 TEXT_WIDTH = 72
+# After the preheader: invisible characters that fill the inbox's preview line, so that it does
+# not run on into the first words of the email.
+PREHEADER_SPACER = Markup("&#847;&zwnj;&nbsp;" * 60)
 
 _DOCTYPE = "<!DOCTYPE html>"
 _MJML_TAG = re.compile(r"<(mj-[a-z-]+)")
@@ -152,8 +157,11 @@ def _context(loaded: LoadedIssue, images: ImageLinker, theme: Theme) -> dict:
     def image_url(image: Image) -> str:
         return image.src if image.is_remote else images.url_for(loaded.image_path(image))
 
-    logo_path = loaded.logo_path()
-    logo_url = images.url_for(logo_path) if logo_path else loaded.brand.logo
+    def logo(field: str) -> str | None:
+        path = loaded.logo_path(field)
+        return images.url_for(path) if path else getattr(loaded.brand, field)
+
+    light, dark = palettes(loaded.brand)
     names = theme.network_names() if loaded.social else {}
     social = [
         {
@@ -173,7 +181,11 @@ def _context(loaded: LoadedIssue, images: ImageLinker, theme: Theme) -> dict:
         "sender": loaded.sender,
         "footer": loaded.footer,
         "social": social,
-        "logo_url": logo_url,
+        "logo_url": logo("logo"),
+        "logo_dark_url": logo("logo_dark"),
+        "light": light.as_dict(),
+        "dark": dark.as_dict(),
+        "preheader_spacer": PREHEADER_SPACER,
         "image_url": image_url,
         "unsubscribe_url": token(UNSUBSCRIBE_KEY),
         "direction": issue.text_direction,
