@@ -13,6 +13,7 @@ from pathlib import Path
 
 from mailer.checks import (
     accessibility,
+    content,
     deliverability,
     images,
     links,
@@ -33,7 +34,9 @@ __all__ = [
 
 CHECKS: dict[str, Check] = {
     module.CHECK: module.check
-    for module in (links, images, size, accessibility, deliverability, spam, rendering)
+    for module in (
+        content, links, images, size, accessibility, deliverability, spam, rendering
+    )
 }
 
 
