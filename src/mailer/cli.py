@@ -132,6 +132,19 @@ def check(
 
 @app.command()
 @_reported
+def init(
+    folder: Annotated[
+        Path, typer.Argument(help="A new or empty folder for the project.", metavar="FOLDER")
+    ],
+) -> None:
+    """Start a newsletter project: mailer.toml, a sample issue, subscribers, .gitignore."""
+    from mailer.compose.scaffold import start_project
+
+    start_project(folder, Console())
+
+
+@app.command()
+@_reported
 def new(
     path: Annotated[Path, typer.Argument(help="The new issue file, e.g. issues/2026-12.yaml.")],
 ) -> None:
