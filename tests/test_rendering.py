@@ -237,3 +237,30 @@ def test_without_playwright_the_check_warns_and_screenshots_say_how_to_install(
     assert "pip install 'mailer[browser]'" in findings[0].message
     with pytest.raises(MailerError, match=r"pip install 'mailer\[browser\]'"):
         take_screenshots(project.root / "index.html")
+
+
+@browser_test
+def test_a_long_link_label_wraps_inside_its_button(project, tmp_path):
+    label = "Read the full report on the integration of refugees in Gaziantep municipality"
+    path = project.write_issue(f"""
+        id: long-label
+        subject: A long label
+        lead:
+          title: A story
+          body: Its first paragraph.
+          links: [{{label: "{label}", url: "https://turkiye.iom.int/report"}}]
+        sections:
+          - title: More
+            items:
+              - title: With a photo
+                image: {{src: assets/photo.png, alt: A water point}}
+                links: [{{label: "{label}", url: "https://turkiye.iom.int/report2"}}]
+        """)
+    page_file = tmp_path / "email.html"
+    page_file.write_text(
+        rendering.browser_html(prepare(load(path), real_send=False)), encoding="utf-8"
+    )
+    with chromium() as browser:
+        for width in WIDTHS:
+            result = rendering.measure(browser, page_file, width)
+            assert result["scrollWidth"] <= width and result["images"] == [], width
