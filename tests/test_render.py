@@ -224,3 +224,16 @@ def test_the_templates_own_words_follow_the_issue_language(project):
         assert "إلغاء الاشتراك" in part and "Unsubscribe" not in part
         assert "تصوير" in part and "Photo" not in part
     assert "تابعوا IOM Turkey:" in rendered.text
+
+
+def test_dark_mode_styles_survive_inlining(rendered):
+    """premailer inlines the light colours and leaves the dark ones alone, !important and
+    attribute selectors included, for Apple Mail (prefers-color-scheme) and Outlook.com
+    ([data-ogsc] text, [data-ogsb] backgrounds)."""
+    html = rendered.html
+    assert '<meta name="color-scheme" content="light dark">' in html
+    assert '<meta name="supported-color-schemes" content="light dark">' in html
+    dark = re.search(r"@media \(prefers-color-scheme: dark\) \{(.*?)\n\s*\}\s*</style>", html, re.S)
+    assert dark and ".m-card > table { background: #171C26 !important;" in dark.group(1)
+    assert "[data-ogsc] .m-story p" in html and "[data-ogsb] .m-card" in html
+    assert "data-premailer" not in html  # the marker is gone, the styles stay
