@@ -20,6 +20,7 @@ from mailer.checks.accessibility import contrast_ratio
 from mailer.compose.issue import load
 from mailer.compose.merge import UNSUBSCRIBE_KEY, token
 from mailer.delivery.prepare import Prepared, prepare
+from mailer.errors import InputError
 
 OFFLINE = CheckOptions(offline=True)
 ROOT = Path(__file__).resolve().parents[1]
@@ -250,11 +251,24 @@ def test_the_template_names_each_read_more_link_after_its_story(project):
 def test_a_light_brand_colour_fails_contrast_and_gets_a_readable_suggestion(project):
     brand = "id: content-test\nbrand:\n  primary_color: '#7D9AD6'"
     path = issue(project, **{"id: content-test": brand})
-    finding = only(run(accessibility, path), "brand.primary_color #7D9AD6")
+    findings = run(accessibility, path)
+    (finding,) = [f for f in findings if f.message.startswith("brand.primary_color #7D9AD6")]
     assert finding.severity == "error"
     assert finding.location.line == line_of(path, "primary_color")
     suggestion = re.search(r"#[0-9A-F]{6}", finding.fix).group(0)
     assert contrast_ratio(suggestion, "#FFFFFF") >= 4.5
+    # The white masthead text on the light band is the other pair that colour spoils.
+    (band,) = [f for f in findings if f.message.startswith("brand.masthead_text_color")]
+    assert "on brand.primary_color #7D9AD6" in band.message
+
+
+def test_a_dark_mode_colour_without_contrast_is_an_error_at_its_setting(project):
+    brand = "id: content-test\nbrand:\n  dark_muted_color: '#505868'"
+    path = issue(project, **{"id: content-test": brand})
+    findings = [f for f in run(accessibility, path) if "dark_muted_color" in f.message]
+    assert [f.severity for f in findings] == ["error"]
+    assert "in dark mode" in findings[0].message
+    assert findings[0].location.line == line_of(path, "dark_muted_color")
 
 
 def test_a_small_body_font_is_a_warning_at_its_setting(project):
@@ -397,3 +411,33 @@ def test_leftover_template_code_is_an_error(project):
         "{{ ", "<mj", "{% "
     }
     assert all(f.severity == "error" for f in findings if "template code" in f.message)
+
+
+def test_a_logo_with_a_white_box_is_a_warning_at_its_setting(project):
+    logo = Image.new("RGB", (320, 96), "#FFFFFF")
+    logo.paste((0x00, 0x33, 0xA0), (40, 30, 280, 66))
+    logo.save(project.root / "issues" / "assets" / "iom-logo.png")
+    finding = only(run(images, issue(project)), "white background")
+    assert finding.severity == "warning"
+    assert finding.location.path == project.settings
+    assert finding.location.line == line_of(project.settings, "logo =")
+    assert "transparent" in finding.fix
+
+
+def test_the_examples_logo_is_transparent_and_passes():
+    ready = prepare(load(ROOT / "issues" / "2018-03-iom-turkey.yaml"), real_send=False)
+    assert not [f for f in run(images, ready) if "white background" in f.message]
+
+
+def test_a_missing_dark_logo_is_a_loading_error_at_its_line(project):
+    text = project.settings.read_text(encoding="utf-8")
+    project.settings.write_text(
+        text.replace('logo_alt = ', 'logo_dark = "issues/assets/nope.png"\nlogo_alt = '),
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError) as caught:
+        load(issue(project))
+    assert str(caught.value).startswith(
+        f"{project.settings}:{line_of(project.settings, 'logo_dark')}: brand.logo_dark: "
+        "logo file not found"
+    )

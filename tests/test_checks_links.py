@@ -256,3 +256,25 @@ def test_plain_http_is_flagged_offline_for_a_field_url(project, web):
     path.write_text(path.read_text().replace(web.url_for("/ok"), "http://www.example.org/ok"))
     findings = run(path, offline=True)
     assert {f.severity for f in findings if "/ok uses plain http://" in f.message} == {"warning"}
+
+
+def test_hosted_images_nobody_uploaded_are_found_at_their_line(project, web):
+    """With [send] image_base_url, each local image is fetched where the email will link it."""
+    base = web.url_for("").rstrip("/")
+    project.settings.write_text(
+        SETTINGS.format(base=base) + f'\n[send]\nimage_base_url = "{base}/img/"\n',
+        encoding="utf-8",
+    )
+    for uploaded in ("iom-logo.png", "website.png"):  # the logo and the social icon
+        web.expect_request(f"/img/{uploaded}").respond_with_data(
+            "png", content_type="image/png"
+        )
+    path = project.write_issue(
+        "id: hosted\nsubject: Hosted images\npreheader: Images on a server.\nlead:\n"
+        "  title: A story\n  image: {src: assets/photo.png, alt: A water point}\n"
+        f"  links: [{{label: Read more, url: '{base}/ok'}}]\n"
+    )
+    problems = [f for f in run(path) if f.severity != "info"]
+    assert [f.severity for f in problems] == ["error"], problems
+    assert f"{base}/img/photo.png" in problems[0].message
+    assert problems[0].location.line == 6  # the image's src

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mailer.compose.issue import load_issue
+from mailer.compose.images import EmbeddedImages
+from mailer.compose.issue import load, load_issue
+from mailer.compose.render import render_issue
 from mailer.errors import ConfigError, InputError
 from mailer.settings import load_settings
 
@@ -224,12 +226,42 @@ def test_a_bad_value_in_a_later_social_entry_is_located_in_that_entry(project):
     text = project.settings.read_text(encoding="utf-8")
     _header, network = _fourth_social_entry(text)
     lines = text.splitlines(keepends=True)
-    lines[network - 1] = 'network = "myspace"\n'
+    lines[network - 1] = 'network = "My Space"\n'
     project.settings.write_text("".join(lines), encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
         load_settings(project.settings, env={})
     assert str(caught.value).startswith(f"{project.settings}:{network}: social.3.network: ")
-    assert "(got 'myspace')" in str(caught.value)
+    assert "not a network name: 'My Space'" in str(caught.value)
+
+
+def test_a_network_the_theme_has_no_icon_for_is_an_error_at_its_entry(project):
+    text = project.settings.read_text(encoding="utf-8")
+    _header, network = _fourth_social_entry(text)
+    lines = text.splitlines(keepends=True)
+    lines[network - 1] = 'network = "myspace"\n'
+    project.settings.write_text("".join(lines), encoding="utf-8")
+    path = project.write_issue("id: x\nsubject: Hello\nlead:\n  title: A story\n")
+    with pytest.raises(InputError) as caught:
+        load(path)
+    message = str(caught.value)
+    assert message.startswith(f"{project.settings}:{network}: social[3].network: ")
+    assert "the theme has no icon for 'myspace'" in message and "facebook" in message
+    assert message.endswith("templates/icons/myspace.png")
+
+
+def test_adding_a_social_network_is_an_icon_and_a_line_of_data(project):
+    """No code: the project's templates/ gets the icon, and social.toml the network's name."""
+    own = project.root / "templates"
+    shutil.copy(own / "icons" / "website.png", own / "icons" / "pixelfed.png")
+    names = (own / "social.toml").read_text(encoding="utf-8")
+    (own / "social.toml").write_text(names + 'pixelfed = "Pixelfed"\n', encoding="utf-8")
+    with project.settings.open("a", encoding="utf-8") as settings:
+        settings.write('\n[[social]]\nnetwork = "pixelfed"\nurl = "https://pixelfed.social/iom"\n')
+    path = project.write_issue("id: x\nsubject: Hello\nlead:\n  title: A story\n")
+    rendered = render_issue(load(path), EmbeddedImages("iom.int"))
+    assert 'href="https://pixelfed.social/iom"' in rendered.html
+    assert 'alt="Pixelfed"' in rendered.html
+    assert "https://pixelfed.social/iom" in rendered.text.split()
 
 
 def test_a_missing_key_in_a_later_social_entry_points_at_its_header(project):

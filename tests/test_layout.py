@@ -112,3 +112,18 @@ def test_the_rule_reader_sees_imports_inside_functions(tmp_path: Path) -> None:
     )
     found = imports_of("mailer.compose.probe", source)
     assert "mailer.delivery.send" in found and "mailer.audience.subscribers" in found
+
+
+def test_every_package_is_in_the_wheel() -> None:
+    """pyproject.toml lists the packages by hand (to map templates/ to mailer.theme): a new
+    package folder must be added there, or the installed mailer would not have it."""
+    import tomllib
+
+    config = tomllib.loads((PACKAGE.parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    listed = set(config["tool"]["setuptools"]["packages"])
+    folders = {
+        ".".join(init.parent.relative_to(PACKAGE.parent).parts)
+        for init in PACKAGE.rglob("__init__.py")
+    }
+    assert listed == folders | {"mailer.theme"}
+    assert config["tool"]["setuptools"]["package-dir"]["mailer.theme"] == "templates"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
+import lxml.html
 import pytest
 from projects import SOCIAL_URLS
 
@@ -155,6 +156,7 @@ def test_footer_has_unsubscribe_link_and_postal_address(rendered):
 def test_text_part_is_readable_at_72_columns_with_every_link(rendered):
     lines = rendered.text.splitlines()
     assert all(len(line) <= 72 for line in lines if "://" not in line)
+    assert "Read more:\nhttps://turkiye.iom.int/news/lead?utm_source=MFQX" in rendered.text
     for url in (
         "https://turkiye.iom.int/a",
         "https://turkiye.iom.int/b",
@@ -163,7 +165,7 @@ def test_text_part_is_readable_at_72_columns_with_every_link(rendered):
         assert url in rendered.text
     assert "Lead <script>alert('x')</script>" in rendered.text
     assert "[Photo: At the centre. (IOM / Lanna Walsh)]" in rendered.text
-    assert "Unsubscribe: MFQXunsubXQMF" in rendered.text
+    assert "Unsubscribe:\nMFQXunsubXQMF" in rendered.text
 
 
 def test_right_to_left_issue_is_mirrored(project):
@@ -194,11 +196,20 @@ def test_inliner_never_fetches_remote_stylesheets():
     assert out.startswith("<!DOCTYPE html>")
 
 
-def test_preheader_is_hidden_at_the_top(rendered):
-    body = rendered.html.split("<body", 1)[1]
-    first_div = re.search(r"<div([^>]*)>([^<]*)", body)
-    assert first_div.group(2).strip() == "The preheader line"
-    assert "display:none" in first_div.group(1).replace(" ", "")
+def test_preheader_is_hidden_at_the_top_without_coloured_text(rendered):
+    """The first text of the body, hidden as inboxes expect, but not by colouring it like the
+    background (which spam filters score as a trick), and followed by invisible spacers so the
+    inbox preview stops after it."""
+    body = lxml.html.document_fromstring(rendered.html).body
+    first = next(text for text in body.itertext() if text.strip())
+    assert first.startswith("The preheader line")
+    spacer = first[len("The preheader line"):]
+    assert len(spacer) > 100 and not spacer.strip("\u034f\u200c\u00a0")
+    (div,) = body.xpath("//div[@class='m-preheader']")
+    style = div.get("style").replace(" ", "")
+    for rule in ("display:none", "mso-hide:all", "max-height:0", "opacity:0", "font-size:0"):
+        assert rule in style
+    assert "color" not in style
 
 
 def test_the_templates_own_words_follow_the_issue_language(project):
@@ -213,3 +224,16 @@ def test_the_templates_own_words_follow_the_issue_language(project):
         assert "إلغاء الاشتراك" in part and "Unsubscribe" not in part
         assert "تصوير" in part and "Photo" not in part
     assert "تابعوا IOM Turkey:" in rendered.text
+
+
+def test_dark_mode_styles_survive_inlining(rendered):
+    """premailer inlines the light colours and leaves the dark ones alone, !important and
+    attribute selectors included, for Apple Mail (prefers-color-scheme) and Outlook.com
+    ([data-ogsc] text, [data-ogsb] backgrounds)."""
+    html = rendered.html
+    assert '<meta name="color-scheme" content="light dark">' in html
+    assert '<meta name="supported-color-schemes" content="light dark">' in html
+    dark = re.search(r"@media \(prefers-color-scheme: dark\) \{(.*?)\n\s*\}\s*</style>", html, re.S)
+    assert dark and ".m-card > table { background: #171C26 !important;" in dark.group(1)
+    assert "[data-ogsc] .m-story p" in html and "[data-ogsb] .m-card" in html
+    assert "data-premailer" not in html  # the marker is gone, the styles stay

@@ -1,4 +1,5 @@
-"""Generate the placeholder images used by the example issues in ``issues/``.
+"""Generate the placeholder images used by the example issues in ``issues/`` and by the sample
+project that ``mailer init`` writes (``src/mailer/compose/starter/issues/assets/``).
 
 The seed newsletters' photos are not ours to ship, so each example issue points at a plain,
 clearly labelled stand-in instead: a solid colour with a few words saying which photo it
@@ -17,6 +18,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 HERE = Path(__file__).resolve().parent
+STARTER = HERE.parents[1] / "src" / "mailer" / "compose" / "starter" / "issues" / "assets"
 IOM_BLUE = (0x00, 0x33, 0xA0)
 WHITE = (0xFF, 0xFF, 0xFF)
 
@@ -76,19 +78,53 @@ def make_photo(
 
 
 def make_logo() -> Path:
-    """``iom-logo.png``: the organisation's name in IOM blue on white, 320x96."""
+    """``iom-logo.png``: the organisation's name in white on a transparent background, 320x96
+    (shown at 160x48). It sits on the masthead band in the brand colour, in light and dark mode
+    alike, and stays white where Gmail inverts the colours of the email."""
     size = (320, 96)
-    image = Image.new("RGB", size, WHITE)
+    image = Image.new("RGBA", size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(image)
-    _centred_lines(draw, size, ["IOM · UN Migration"], font_size=28, fill=IOM_BLUE)
+    white = (*WHITE, 255)
+    big, small = _font(52), _font(28)
+    draw.text((8, 48), "IOM", font=big, fill=white, anchor="lm", stroke_width=1, stroke_fill=white)
+    left = 8 + draw.textlength("IOM", font=big) + 18
+    draw.line((left, 22, left, 74), fill=white, width=2)
+    draw.text((left + 18, 48), "UN Migration", font=small, fill=white, anchor="lm")
     path = HERE / "iom-logo.png"
     image.save(path, optimize=True)
     return path
 
 
+def make_starter() -> list[Path]:
+    """The sample project's logo (a white placeholder mark on a transparent background, to be
+    replaced by the organisation's own) and photo."""
+    size = (320, 96)
+    image = Image.new("RGBA", size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    white = (*WHITE, 255)
+    draw.rounded_rectangle((4, 10, 236, 86), radius=12, outline=white, width=3)
+    draw.text(
+        (120, 48), "YOUR LOGO", font=_font(34), fill=white, anchor="mm", stroke_width=1,
+        stroke_fill=white,
+    )
+    logo = STARTER / "logo.png"
+    image.save(logo, optimize=True)
+    photo = Image.new("RGB", (600, 400), (0x2E, 0x5E, 0x7E))
+    draw = ImageDraw.Draw(photo)
+    draw.rectangle((12, 12, 587, 387), outline=WHITE, width=2)
+    _centred_lines(
+        draw, (600, 400), ["Photo placeholder", "A newsletter on a phone", "replace with yours"],
+        font_size=25, fill=WHITE,
+    )
+    photo_path = STARTER / "photo.png"
+    photo.save(photo_path, optimize=True)
+    return [logo, photo_path]
+
+
 def main() -> None:
     paths = [make_photo(name, *spec) for name, spec in PLACEHOLDERS.items()]
     paths.append(make_logo())
+    paths += make_starter()
     for path in paths:
         print(f"{path.name}: {path.stat().st_size} bytes")
 

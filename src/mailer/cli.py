@@ -49,11 +49,17 @@ def _reported(command: Callable[P, R]) -> Callable[P, R]:
 
 
 IssueArg = Annotated[
-    Path, typer.Argument(help="The issue's YAML file, e.g. issues/2018-03-iom-turkey.yaml.")
+    Path,
+    typer.Argument(
+        help="The issue's YAML file, e.g. issues/2018-03-iom-turkey.yaml.", metavar="ISSUE"
+    ),
 ]
 SettingsOpt = Annotated[
     Path | None,
-    typer.Option("--settings", help="mailer.toml to use (default: the nearest above the issue)."),
+    typer.Option(
+        "--settings", help="mailer.toml to use (default: the nearest above the issue).",
+        metavar="PATH",
+    ),
 ]
 
 
@@ -61,13 +67,16 @@ SettingsOpt = Annotated[
 @_reported
 def preview(
     issue: IssueArg,
-    out: Annotated[Path, typer.Option(help="Folder for index.html, message.txt, message.eml.")] = (
-        Path("out")
-    ),
+    out: Annotated[
+        Path,
+        typer.Option(help="Folder for index.html, message.txt, message.eml.", metavar="FOLDER"),
+    ] = Path("out"),
     serve_preview: Annotated[
         bool, typer.Option("--serve/--no-serve", help="Serve with live reload, or only write.")
     ] = True,
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 8025,
+    port: Annotated[
+        int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).", metavar="PORT")
+    ] = 8025,
     open_browser: Annotated[bool, typer.Option("--open", help="Open a browser tab.")] = False,
     screenshots: Annotated[
         bool,
@@ -111,7 +120,10 @@ def check(
     ] = False,
     timeout: Annotated[
         float,
-        typer.Option(min=0.1, help="Seconds to wait for a site's answer (connecting: at most 3)."),
+        typer.Option(
+            min=0.1, help="Seconds to wait for a site's answer (connecting: at most 3).",
+            metavar="SECONDS",
+        ),
     ] = 5.0,
     settings: SettingsOpt = None,
 ) -> None:
@@ -133,8 +145,23 @@ def check(
 
 @app.command()
 @_reported
+def init(
+    folder: Annotated[
+        Path, typer.Argument(help="A new or empty folder for the project.", metavar="FOLDER")
+    ],
+) -> None:
+    """Start a newsletter project: mailer.toml, a sample issue, subscribers, .gitignore."""
+    from mailer.compose.scaffold import start_project
+
+    start_project(folder, Console())
+
+
+@app.command()
+@_reported
 def new(
-    path: Annotated[Path, typer.Argument(help="The new issue file, e.g. issues/2026-12.yaml.")],
+    path: Annotated[
+        Path, typer.Argument(help="The new issue file, e.g. issues/2026-12.yaml.", metavar="PATH")
+    ],
 ) -> None:
     """Start a new issue from a commented template."""
     from mailer.compose.scaffold import create
@@ -147,26 +174,36 @@ def new(
 def send(
     issue: IssueArg,
     subscribers: Annotated[
-        Path | None, typer.Option(help="Subscribers CSV (default: [send] subscribers).")
+        Path | None,
+        typer.Option(help="Subscribers CSV (default: [send] subscribers).", metavar="CSV"),
     ] = None,
     transport: Annotated[
         str | None,
-        typer.Option(help="Where to send, e.g. smtp://user@host:587 (default: [send] transport)."),
+        typer.Option(
+            help="Where to send, e.g. smtp://user@host:587 (default: [send] transport).",
+            metavar="DSN",
+        ),
     ] = None,
     to: Annotated[
         list[str] | None,
-        typer.Option("--to", help="Send a [TEST] copy to this address only (repeatable)."),
+        typer.Option(
+            "--to", help="Send a [TEST] copy to this address only (repeatable).",
+            metavar="ADDRESS",
+        ),
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Build every message, send none.")] = (
         False
     ),
     concurrency: Annotated[
-        int | None, typer.Option(min=1, max=64, help="Parallel connections.")
+        int | None, typer.Option(min=1, max=64, help="Parallel connections.", metavar="N")
     ] = None,
     rate: Annotated[
-        float | None, typer.Option(min=0.001, help="At most this many messages per second.")
+        float | None,
+        typer.Option(min=0.001, help="At most this many messages per second.", metavar="RATE"),
     ] = None,
-    ledger: Annotated[Path | None, typer.Option(help="Send ledger (SQLite).")] = None,
+    ledger: Annotated[
+        Path | None, typer.Option(help="Send ledger (SQLite).", metavar="PATH")
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Send without asking.")] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Send even if the offline checks find errors.")
@@ -192,10 +229,13 @@ def send(
 @_reported
 def status(
     issue: IssueArg,
-    ledger: Annotated[Path | None, typer.Option(help="Send ledger (SQLite).")] = None,
+    ledger: Annotated[
+        Path | None, typer.Option(help="Send ledger (SQLite).", metavar="PATH")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     csv_path: Annotated[
-        Path | None, typer.Option("--csv", help="Also write one CSV line per recipient here.")
+        Path | None,
+        typer.Option("--csv", help="Also write one CSV line per recipient here.", metavar="PATH"),
     ] = None,
     settings: SettingsOpt = None,
 ) -> None:

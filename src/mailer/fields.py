@@ -25,7 +25,7 @@ def _single_line(value: str) -> str:
     return value
 
 
-# ``{{ subscriber.first_name | default("friend") }}``: the expression is group 1.
+# ``{{ subscriber.first_name | default("there") }}``: the expression is group 1.
 MERGE_FIELD = re.compile(r"{{(.*?)}}", re.S)
 
 # A subscriber's fields, as the CSV gives them and as ``{{ subscriber.<field> }}`` names them.

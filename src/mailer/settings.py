@@ -12,7 +12,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AfterValidator, Field, ValidationError
 
@@ -33,10 +33,18 @@ from mailer.textfiles import first_line_not_utf8
 
 SETTINGS_FILE = "mailer.toml"
 
-SocialNetwork = Literal[
-    "facebook", "linkedin", "twitter", "x", "instagram", "youtube", "medium", "website",
-    "tiktok", "mastodon", "bluesky", "flickr", "email",
-]
+# A social network's name, as the theme names its icon (icons/NAME.png) and lists it in
+# social.toml; which networks there are is the theme's business, checked when an issue loads.
+def _network(value: str) -> str:
+    name = value.strip().lower()
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,39}", name):
+        raise ValueError(
+            f"not a network name: {value!r} (lower-case letters, digits and -, such as 'facebook')"
+        )
+    return name
+
+
+SocialNetwork = Annotated[str, AfterValidator(_network)]
 
 
 class Sender(Strict):
@@ -52,15 +60,35 @@ class SocialLink(Strict):
 
 
 class Brand(Strict):
+    """How the newsletter looks: every field is a variable of the templates (``brand.*``).
+
+    The masthead is a band in ``primary_color`` carrying the logo, the title, the period and
+    the social icons in ``masthead_text_color``: the logo should be white or light on a
+    transparent background (a PNG), so that it shows on the band in light and in dark mode.
+    ``dark_*`` colours are what readers whose mail app is in dark mode see (Apple Mail,
+    Outlook.com, ...); the ones left unset are mixed from the others.
+    """
+
     organisation: Line
     logo: str | None = None  # a local path (relative to the file naming it) or an https URL
     logo_alt: str | None = None
+    logo_dark: str | None = None  # a logo for dark mode, when the light one does not suit it
+    logo_width_px: int = Field(default=150, ge=40, le=552)  # the logo's width in the email
     website: WebUrl | None = None
-    primary_color: Colour = "#0033A0"
+    primary_color: Colour = "#0033A0"  # the masthead band, headlines, links, buttons
+    masthead_text_color: Colour = "#FFFFFF"  # text and icons on the band, the button's text
     text_color: Colour = "#222222"
-    muted_color: Colour = "#555555"
-    background_color: Colour = "#F2F4F7"
+    muted_color: Colour = "#555555"  # captions, credits, the footer
+    background_color: Colour = "#F2F4F7"  # around the email, and the footer
     content_background: Colour = "#FFFFFF"
+    accent_background: Colour | None = None  # the section title bands; a tint of primary_color
+    dark_primary_color: Colour = "#9DBBFF"
+    dark_masthead_color: Colour | None = None  # the band in dark mode; a deeper primary_color
+    dark_text_color: Colour = "#E6E9EF"
+    dark_muted_color: Colour = "#B4BCC8"
+    dark_background_color: Colour = "#0E121A"
+    dark_content_background: Colour = "#171C26"
+    dark_accent_background: Colour | None = None
     font_family: Line = "Arial, Helvetica, sans-serif"
     font_size_px: int = Field(default=16, ge=10, le=24)
 
@@ -71,12 +99,23 @@ class BrandOverride(Strict):
     organisation: Line | None = None
     logo: str | None = None
     logo_alt: str | None = None
+    logo_dark: str | None = None
+    logo_width_px: int | None = Field(default=None, ge=40, le=552)
     website: WebUrl | None = None
     primary_color: Colour | None = None
+    masthead_text_color: Colour | None = None
     text_color: Colour | None = None
     muted_color: Colour | None = None
     background_color: Colour | None = None
     content_background: Colour | None = None
+    accent_background: Colour | None = None
+    dark_primary_color: Colour | None = None
+    dark_masthead_color: Colour | None = None
+    dark_text_color: Colour | None = None
+    dark_muted_color: Colour | None = None
+    dark_background_color: Colour | None = None
+    dark_content_background: Colour | None = None
+    dark_accent_background: Colour | None = None
     font_family: Line | None = None
     font_size_px: int | None = Field(default=None, ge=10, le=24)
 

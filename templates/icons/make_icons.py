@@ -1,8 +1,10 @@
 """Generate the social-network icons the newsletter template links to.
 
-One 48x48 PNG per network that ``mailer.config.SocialNetwork`` allows, shown at 24 px in the
-email (so they stay sharp on high-density screens): a white glyph or letter(s) on an IOM-blue
-circle with a transparent surround. They are simple stand-ins, not the networks' trademarks.
+One 48x48 PNG per network that ``social.toml`` names, shown at 24 px in the email (so they stay
+sharp on high-density screens): a white glyph or letter(s) in a thin white ring, on a
+transparent background. They sit on the masthead band in the brand colour, in light and dark
+mode alike, and keep no white box where Gmail inverts an email's colours. They are simple
+stand-ins, not the networks' trademarks.
 
 Deterministic (same Pillow, same bytes): shapes are drawn at 4x and scaled down, text uses
 Pillow's built-in font, and nothing depends on the time or the machine. Run from anywhere::
@@ -21,9 +23,9 @@ HERE = Path(__file__).resolve().parent
 SIZE = 48
 SCALE = 4  # draw at 192x192, then downsample for smooth edges
 BIG = SIZE * SCALE
-BLUE = (0x00, 0x33, 0xA0, 255)
 WHITE = (255, 255, 255, 255)
-CLEAR = (0, 0, 0, 0)
+RING = (255, 255, 255, 170)  # quieter than the glyph
+CLEAR = (0, 0, 0, 0)  # cut-outs in a glyph show the band through
 
 Draw = ImageDraw.ImageDraw
 
@@ -48,7 +50,7 @@ def _letters(text: str, size: int, dy: int = 0) -> Callable[[Draw], None]:
 
 def _youtube(draw: Draw) -> None:
     draw.rounded_rectangle((44, 60, 148, 132), radius=18, fill=WHITE)
-    draw.polygon([(84, 76), (84, 116), (118, 96)], fill=BLUE)
+    draw.polygon([(84, 76), (84, 116), (118, 96)], fill=CLEAR)
 
 
 def _instagram(draw: Draw) -> None:
@@ -83,7 +85,7 @@ def _bluesky(draw: Draw) -> None:
     draw.ellipse((96, 58, 148, 110), fill=WHITE)
     draw.ellipse((60, 100, 94, 136), fill=WHITE)
     draw.ellipse((98, 100, 132, 136), fill=WHITE)
-    draw.line((96, 70, 96, 128), fill=BLUE, width=6)
+    draw.line((96, 70, 96, 128), fill=CLEAR, width=6)
 
 
 def _flickr(draw: Draw) -> None:
@@ -111,7 +113,7 @@ GLYPHS: dict[str, Callable[[Draw], None]] = {
 def make_icon(network: str) -> Path:
     big = Image.new("RGBA", (BIG, BIG), CLEAR)
     draw = ImageDraw.Draw(big)
-    draw.ellipse((0, 0, BIG - 1, BIG - 1), fill=BLUE)
+    draw.ellipse((4, 4, BIG - 5, BIG - 5), outline=RING, width=8)
     GLYPHS[network](draw)
     icon = big.resize((SIZE, SIZE), Image.Resampling.LANCZOS)
     # A 32-colour palette keeps the anti-aliased edges and the file near 1 KB.

@@ -11,7 +11,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-from mailer.checks import accessibility, deliverability, images, links, rendering, report, size
+from mailer.checks import (
+    accessibility,
+    content,
+    deliverability,
+    images,
+    links,
+    rendering,
+    report,
+    size,
+    spam,
+)
 from mailer.checks.base import SEVERITIES, Check, CheckOptions, Finding, Severity
 from mailer.compose.issue import LoadedIssue, load
 from mailer.delivery.prepare import Prepared, prepare
@@ -24,7 +34,9 @@ __all__ = [
 
 CHECKS: dict[str, Check] = {
     module.CHECK: module.check
-    for module in (links, images, size, accessibility, deliverability, rendering)
+    for module in (
+        content, links, images, size, accessibility, deliverability, spam, rendering
+    )
 }
 
 

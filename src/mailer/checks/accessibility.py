@@ -2,9 +2,10 @@
 
 Language and direction on the document and the body wrapper, a ``<title>``, one ``<h1>`` and
 headings in order, layout tables marked ``role="presentation"``, alt text on every image,
-link names that say where a link goes, brand colours with at least 4.5:1 contrast and body text
-of at least 14 px. Problems the template causes point at the template line; the brand colours
-point at the ``mailer.toml`` (or issue) line that sets them.
+link names that say where a link goes, text colours with at least 4.5:1 contrast on their
+backgrounds in light and in dark mode, and body text of at least 14 px. Problems the template
+causes point at the template line; the brand colours point at the ``mailer.toml`` (or issue)
+line that sets them.
 """
 
 from __future__ import annotations
@@ -26,6 +27,13 @@ from mailer.checks.base import (
 )
 from mailer.checks.links import url_places, url_uses
 from mailer.compose.issue import LoadedIssue
+from mailer.compose.palette import (
+    TEXT_PAIRS,
+    Role,
+    contrast_ratio,
+    palettes,
+    relative_luminance,
+)
 from mailer.delivery.prepare import Prepared
 from mailer.errors import Location
 
@@ -40,14 +48,6 @@ GENERIC_LINK_TEXTS = frozenset({
     "buraya tıklayın", "buraya tıklayınız", "buraya tıkla", "tıklayın", "tıkla", "buraya",
     "اضغط هنا", "انقر هنا", "هنا", "cliquez ici", "ici", "haga clic aquí", "aquí", "hier klicken",
 })
-
-# (foreground, background, where the template uses the pair)
-BRAND_PAIRS = (
-    ("text_color", "content_background", "body text"),
-    ("muted_color", "content_background", "captions, dates and quote credits"),
-    ("primary_color", "content_background", "links and headings"),
-    ("muted_color", "background_color", "the footer"),
-)
 
 _FONT_SIZE = re.compile(r"(?:^|;)\s*font-size\s*:\s*([\d.]+)px", re.IGNORECASE)
 _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
@@ -189,18 +189,27 @@ def _link_names(loaded: LoadedIssue, document: HtmlElement) -> list[Finding]:
 
 
 def _contrast(loaded: LoadedIssue) -> list[Finding]:
-    brand = loaded.brand
+    """Every text colour on the backgrounds the template shows it on, in light and dark mode:
+    one finding per colour setting and mode, for its worst background, at its ``[brand]``
+    line."""
     findings = []
-    for foreground, background, used_for in BRAND_PAIRS:
-        fg, bg = getattr(brand, foreground), getattr(brand, background)
-        ratio = contrast_ratio(fg, bg)
-        if ratio < MIN_CONTRAST:
+    for palette in palettes(loaded.brand):
+        in_mode = " in dark mode" if palette.mode == "dark" else ""
+        failing: dict[str, list[tuple[float, Role, Role, str]]] = defaultdict(list)
+        for foreground, background, used_for in TEXT_PAIRS:
+            fg, bg = palette.roles[foreground], palette.roles[background]
+            ratio = contrast_ratio(fg.colour, bg.colour)
+            if ratio < MIN_CONTRAST:
+                failing[fg.setting].append((ratio, fg, bg, used_for))
+        for pairs in failing.values():
+            ratio, fg, bg, _ = min(pairs, key=lambda pair: pair[0])
+            uses = ", ".join(dict.fromkeys(used_for for *_, used_for in pairs))
             findings.append(_finding(
-                "error", f"brand.{foreground} {fg} on brand.{background} {bg} ({used_for}) has "
-                f"contrast {ratio:.2f}:1; text needs at least {MIN_CONTRAST}:1",
-                loaded.setting_location("brand", foreground),
-                f"use {readable_variant(fg, bg)} for brand.{foreground} (same hue, enough "
-                "contrast), or change the background",
+                "error", f"brand.{fg.setting} {fg.colour} on brand.{bg.setting} {bg.colour} "
+                f"({uses}{in_mode}) has contrast {ratio:.2f}:1; text needs at least "
+                f"{MIN_CONTRAST}:1", loaded.setting_location("brand", fg.setting),
+                f"use {readable_variant(fg.colour, bg.colour)} for brand.{fg.setting} (same "
+                "hue, enough contrast), or change the background",
             ))
     return findings
 
@@ -243,20 +252,6 @@ def _collect_smalltext_of(element: HtmlElement, inherited: float, small: dict[fl
 
 
 # --- WCAG 2 contrast -------------------------------------------------------------------------
-
-
-def relative_luminance(colour: str) -> float:
-    """WCAG 2 relative luminance of ``#RRGGBB``."""
-    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
-    r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b
-
-
-def contrast_ratio(foreground: str, background: str) -> float:
-    lighter, darker = sorted(
-        (relative_luminance(foreground), relative_luminance(background)), reverse=True
-    )
-    return (lighter + 0.05) / (darker + 0.05)
 
 
 def readable_variant(foreground: str, background: str) -> str:

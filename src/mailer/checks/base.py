@@ -20,7 +20,8 @@ from lxml.html import HtmlElement
 from mailer.audience.subscribers import SampleReader
 from mailer.compose.issue import LoadedIssue, strings_with_paths
 from mailer.compose.merge import FillIn
-from mailer.compose.render import HTML_TEMPLATE, template_dir
+from mailer.compose.render import theme_of
+from mailer.compose.theme import HTML_TEMPLATE
 from mailer.delivery.message import OutgoingMessage
 from mailer.delivery.prepare import Prepared
 from mailer.errors import Location
@@ -108,8 +109,9 @@ def yaml_location(loaded: LoadedIssue, snippet: str, default: Location | None = 
 
 
 def template_location(loaded: LoadedIssue, needle: str, template: str = HTML_TEMPLATE) -> Location:
-    """The first line of a template that contains ``needle`` (for problems only it can fix)."""
-    path = template_dir(loaded) / template
+    """The first line of a template that contains ``needle`` (for problems only it can fix):
+    the project's own copy of the template when it has one, else the default theme's."""
+    path = theme_of(loaded).path(template)
     for number, line in enumerate(_lines(path), start=1):
         if needle in line:
             return Location(path, number)

@@ -32,7 +32,7 @@ from mailer.checks.base import (
 from mailer.checks.links import UrlUse, fetch_target, url_places, url_uses
 from mailer.compose.issue import LoadedIssue
 from mailer.compose.merge import UNSUBSCRIBE_KEY, FillIn, token
-from mailer.compose.render import TEXT_TEMPLATE
+from mailer.compose.theme import HTML_TEMPLATE, TEXT_TEMPLATE
 from mailer.delivery.prepare import Prepared
 from mailer.delivery.transports import Dsn
 from mailer.errors import Location, UsageError
@@ -46,6 +46,9 @@ URL_SHORTENERS = frozenset({
     "bit.ly", "bitly.com", "tinyurl.com", "t.co", "goo.gl", "ow.ly", "is.gd", "buff.ly",
     "rebrand.ly", "cutt.ly", "shorturl.at", "rb.gy", "tiny.cc", "bl.ink", "lnkd.in", "s.id",
     "t.ly", "v.gd", "soo.gd", "clck.ru", "shorte.st", "adf.ly", "y2u.be", "qr.ae",
+    # ... and more that SpamAssassin's 25_url_shortener.cf lists
+    "youtu.be", "fb.me", "amzn.to", "j.mp", "dlvr.it", "wp.me", "flic.kr", "eepurl.com",
+    "trib.al", "shar.es", "snip.ly", "tiny.one",
 })
 # Second-level labels under which organisations register names (iom.org.tr, bbc.co.uk).
 _SECOND_LEVEL = frozenset({"co", "com", "org", "net", "gov", "edu", "ac", "gob", "or", "ne", "go"})
@@ -209,7 +212,8 @@ def _text_part(
     text = prepared.rendered.text
     if not text.strip():
         return [_finding(
-            "error", "the plain-text part is empty; some readers and spam filters need it",
+            "error", "the plain-text part is empty; some readers need it, and spam filters "
+            "score HTML-only mail (SpamAssassin's MIME_HTML_ONLY)",
             template_location(loaded, "", TEXT_TEMPLATE), "fill in the text template",
         )]
     places = url_places(uses)
@@ -244,7 +248,7 @@ def _leftovers(loaded: LoadedIssue, prepared: Prepared) -> list[Finding]:
     rendered = prepared.rendered
     parts = (
         ("subject", rendered.subject, None), ("preheader", rendered.preheader, None),
-        ("HTML", rendered.html, "newsletter.mjml.j2"), ("plain-text part", rendered.text,
+        ("HTML", rendered.html, HTML_TEMPLATE), ("plain-text part", rendered.text,
                                                       TEXT_TEMPLATE),
     )
     findings = []

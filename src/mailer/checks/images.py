@@ -36,7 +36,7 @@ class _Picture:
 
 
 def check(loaded: LoadedIssue, prepared: Prepared, *, options: CheckOptions) -> list[Finding]:
-    findings: list[Finding] = []
+    findings: list[Finding] = _logo_findings(loaded)
     for picture, path in _pictures(loaded):
         findings += _alt_findings(picture)
         if path is not None:
@@ -54,14 +54,40 @@ def _pictures(loaded: LoadedIssue) -> list[tuple[_Picture, Path | None]]:
         )
         pictures.append((picture, None if image.is_remote else loaded.image_path(image)))
     brand = loaded.brand
-    if brand.logo:
-        logo = _Picture(
-            brand.logo, brand.logo_alt or brand.organisation, brand.website is not None,
-            loaded.setting_location("brand", "logo"),
-            loaded.setting_location("brand", "logo_alt" if brand.logo_alt else "organisation"),
-        )
-        pictures.append((logo, loaded.logo_path()))
+    for field in ("logo", "logo_dark"):
+        if getattr(brand, field):
+            logo = _Picture(
+                getattr(brand, field), brand.logo_alt or brand.organisation,
+                brand.website is not None, loaded.setting_location("brand", field),
+                loaded.setting_location("brand", "logo_alt" if brand.logo_alt else "organisation"),
+            )
+            pictures.append((logo, loaded.logo_path(field)))
     return pictures
+
+
+def _logo_findings(loaded: LoadedIssue) -> list[Finding]:
+    """The logo sits on the masthead band: a light, opaque background shows as a box there,
+    and as a glaring one in dark mode and where Gmail inverts the email's colours."""
+    from PIL import Image  # only this check needs Pillow
+
+    path = loaded.logo_path()
+    if path is None:
+        return []
+    try:
+        with Image.open(path) as image:
+            rgba = image.convert("RGBA")
+    except OSError:
+        return []  # reported as not a readable image
+    width, height = rgba.size
+    corners = [rgba.getpixel((x, y)) for x in (0, width - 1) for y in (0, height - 1)]
+    if not all(alpha > 200 and min(r, g, b) > 220 for r, g, b, alpha in corners):
+        return []
+    return [_finding(
+        "warning", f"{path.name} has a white background: on the masthead band, in dark mode "
+        "and in Gmail's inverted colours it shows as a white box",
+        loaded.setting_location("brand", "logo"),
+        "use a PNG with a transparent background and a white (or light) logo",
+    )]
 
 
 def _alt_findings(picture: _Picture) -> list[Finding]:

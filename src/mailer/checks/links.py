@@ -2,8 +2,10 @@
 
 Where the URLs are: every ``url``, ``link`` and ``website`` field and every remote ``src`` or
 ``logo`` in the issue YAML, every ``[text](url)`` inside its text, and the settings the issue
-does not override (website, logo, social links, the unsubscribe page). Each finding points at
-the YAML or mailer.toml line the URL is written on.
+does not override (website, logo, social links, the unsubscribe page). With hosted images
+(``[send] image_base_url``), also the address each local image will have there, so that an
+image nobody uploaded is found before the readers miss it. Each finding points at the YAML or
+mailer.toml line the URL is written on (or, for a hosted image, its file is named on).
 
 Online, each distinct URL is fetched once, concurrently: HEAD first, GET (without reading the
 body) when a server refuses HEAD. Redirects are followed and reported with the final address.
@@ -32,8 +34,10 @@ from requests.adapters import HTTPAdapter
 
 from mailer.audience.subscribers import SampleReader
 from mailer.checks.base import CheckOptions, Finding, Severity, finding_maker, settings_location
-from mailer.compose.issue import LoadedIssue, strings_with_paths
+from mailer.compose.images import PublishedImages
+from mailer.compose.issue import LoadedIssue, images_with_paths, strings_with_paths
 from mailer.compose.merge import FillIn, MergeFields
+from mailer.compose.render import theme_of
 from mailer.delivery.prepare import Prepared
 from mailer.errors import Location
 from mailer.fields import MERGE_FIELD, is_remote
@@ -103,6 +107,23 @@ def url_uses(loaded: LoadedIssue) -> list[UrlUse]:
             uses.append(UrlUse(link.url, "link", location))
     location = settings_location(loaded, "list", "unsubscribe_url")
     uses.append(UrlUse(settings.list.unsubscribe_url, "unsubscribe", location))
+    if settings.send.image_base_url:
+        uses += _hosted_images(loaded, PublishedImages(settings.send.image_base_url))
+    return uses
+
+
+def _hosted_images(loaded: LoadedIssue, hosted: PublishedImages) -> list[UrlUse]:
+    """Where each local image of the email is expected on the image server."""
+    uses = [
+        UrlUse(hosted.url_for(loaded.image_path(image)), "image",
+               loaded.source.locate((*field_path, "src")))
+        for field_path, image in images_with_paths(loaded.issue) if not image.is_remote
+    ]
+    where = settings_location(loaded, "send", "image_base_url")
+    theme = theme_of(loaded)
+    files = [loaded.logo_path(field) for field in ("logo", "logo_dark")]
+    files += [theme.icon(link.network) for link in loaded.social]
+    uses += [UrlUse(hosted.url_for(path), "image", where) for path in files if path]
     return uses
 
 

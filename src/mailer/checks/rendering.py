@@ -1,33 +1,54 @@
-"""Rendering: the email in a real headless Chromium at 375 px (a phone) and 600 px (desktop).
+"""Rendering: the email in a real headless Chromium at 375 px (a phone) and 600 px (desktop),
+in light and in dark mode (the mail app's setting, which ``prefers-color-scheme`` tells).
 
 Nothing may stick out sideways: a page wider than the screen makes readers scroll to read every
-line. The HTML checked is the one subscribers get (embedded images shown from their files).
-Starting Chromium takes a second or two, so this check runs only when asked for
-(``CheckOptions.render``); without Chromium it reports that it could not run, never crashes.
+line. Every text keeps at least 4.5:1 contrast with what is painted behind it, in dark mode
+too, where the template's dark styles recolour the email. The HTML checked is the one
+subscribers get (embedded images shown from their files). Starting Chromium takes a second or
+two, so this check runs only when asked for (``CheckOptions.render``); without Chromium it
+reports that it could not run, never crashes.
 """
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mailer.checks.base import CheckOptions, Finding, finding_maker, sample_html, yaml_location
+from mailer.checks.base import (
+    CheckOptions,
+    Finding,
+    finding_maker,
+    sample_html,
+    template_location,
+    yaml_location,
+)
 from mailer.compose.issue import LoadedIssue
+from mailer.compose.palette import contrast_ratio
 from mailer.delivery.prepare import Prepared
 from mailer.errors import Location, MailerError
-from mailer.preview.browser import INSTALL_HINT, WIDTHS, chromium, find_chromium, open_page
+from mailer.preview.browser import (
+    INSTALL_HINT,
+    SCHEMES,
+    WIDTHS,
+    Scheme,
+    chromium,
+    find_chromium,
+    open_page,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
 CHECK = "rendering"
 _finding = finding_maker(CHECK)
+MIN_CONTRAST = 4.5
 
 # Runs in the page: how wide the document is, which images stick out, and the element that
 # most likely causes it (to name it in the finding): among the innermost elements that stick
 # out, one whose own text or picture sticks out, else the most deeply nested one.
-_MEASURE = """() => {
+_MEASURE = r"""() => {
   const width = window.innerWidth;
   const out = (r) => r.width > 0 && (r.right > width + 1 || r.left < -1);
   const images = [...document.images]
@@ -54,7 +75,26 @@ _MEASURE = """() => {
                  text: (el.textContent || el.getAttribute("alt") || "").trim().slice(0, 80)};
     }
   }
-  return {width, scrollWidth: document.documentElement.scrollWidth, images, culprit};
+  // Every element with text of its own that a reader can see: its colour, and the
+  // background colours behind it, nearest first, down to the first opaque one.
+  const texts = [];
+  for (const el of document.body.querySelectorAll("*")) {
+    const own = [...el.childNodes]
+      .filter((node) => node.nodeType === Node.TEXT_NODE && node.textContent.trim())
+      .map((node) => node.textContent.trim()).join(" ");
+    const box = el.getBoundingClientRect();
+    const style = getComputedStyle(el);
+    if (!own || box.width === 0 || box.height === 0 || style.visibility === "hidden") continue;
+    const layers = [];
+    for (let at = el; at; at = at.parentElement) {
+      const colour = getComputedStyle(at).backgroundColor;
+      if (colour === "transparent" || colour === "rgba(0, 0, 0, 0)") continue;
+      layers.push(colour);
+      if (!colour.startsWith("rgba")) break;
+    }
+    texts.push({text: own.replace(/\s+/g, " ").slice(0, 80), colour: style.color, layers});
+  }
+  return {width, scrollWidth: document.documentElement.scrollWidth, images, culprit, texts};
 }"""
 
 
@@ -72,14 +112,28 @@ def check(loaded: LoadedIssue, prepared: Prepared, *, options: CheckOptions) -> 
         page_file.write_text(browser_html(prepared), encoding="utf-8")
         try:
             with chromium() as browser:
-                measured = [(width, _measure(browser, page_file, width)) for width in WIDTHS]
+                measured = [
+                    (width, scheme, measure(browser, page_file, width, scheme))
+                    for scheme in SCHEMES for width in WIDTHS
+                ]
         except MailerError as exc:
             return [_finding("warning", f"rendering not checked: {exc}", where,
                              "fix Chromium, or look at the preview on a phone")]
-    findings = [found for width, result in measured for found in _findings(loaded, width, result)]
+    findings: list[Finding] = []
+    overflowing = set()
+    for width, scheme, result in measured:
+        if scheme == "dark" and width in overflowing:
+            result = {**result, "scrollWidth": result["width"], "images": []}  # said once
+        elif result["scrollWidth"] > result["width"] or result["images"]:
+            overflowing.add(width)
+        findings += _findings(loaded, width, scheme, result)
+    findings = list(dict.fromkeys(findings))  # the same text at both widths: one finding
     if not findings:
         sizes = " and ".join(f"{width} px" for width in WIDTHS)
-        findings.append(_finding("info", f"fits the screen in Chromium at {sizes}", where, ""))
+        findings.append(_finding(
+            "info", f"fits the screen in Chromium at {sizes}, and every text is readable in "
+            "light and dark mode", where, "",
+        ))
     return findings
 
 
@@ -91,30 +145,72 @@ def browser_html(prepared: Prepared) -> str:
     return html
 
 
-def _measure(browser: Browser, page_file: Path, width: int) -> dict:
-    page = open_page(browser, page_file, width)
+def measure(browser: Browser, page_file: Path, width: int, scheme: Scheme = "light") -> dict:
+    """The page's width, what sticks out, and every visible text with its colours."""
+    page = open_page(browser, page_file, width, scheme)
     try:
         return page.evaluate(_MEASURE)
     finally:
         page.context.close()
 
 
-def _findings(loaded: LoadedIssue, width: int, result: dict) -> list[Finding]:
+def text_contrasts(result: dict, scheme: Scheme) -> list[tuple[str, str, str, float]]:
+    """``(text, colour, background, ratio)`` for every visible text :func:`measure` found, the
+    colours as the browser paints them (``#RRGGBB``, translucent layers blended)."""
+    canvas = (255, 255, 255) if scheme == "light" else (0x12, 0x12, 0x12)
+    found = []
+    for text in result["texts"]:
+        background = canvas
+        for layer in reversed(text["layers"]):
+            background = _blend(_rgba(layer), background)
+        colour = _blend(_rgba(text["colour"]), background)
+        fg, bg = _hex(colour), _hex(background)
+        found.append((text["text"], fg, bg, contrast_ratio(fg, bg)))
+    return found
+
+
+def _rgba(css: str) -> tuple[float, float, float, float]:
+    numbers = [float(n) for n in re.findall(r"[\d.]+", css)]
+    return (*numbers[:3], numbers[3] if len(numbers) > 3 else 1.0)  # type: ignore[return-value]
+
+
+def _blend(colour: tuple[float, ...], below: tuple[float, ...]) -> tuple[float, float, float]:
+    alpha = colour[3]
+    return tuple(c * alpha + b * (1 - alpha) for c, b in zip(colour[:3], below, strict=True))
+
+
+def _hex(colour: tuple[float, ...]) -> str:
+    return "#" + "".join(f"{round(c):02X}" for c in colour)
+
+
+def _findings(loaded: LoadedIssue, width: int, scheme: Scheme, result: dict) -> list[Finding]:
     findings = []
+    mode = "" if scheme == "light" else " in dark mode"
     if result["scrollWidth"] > result["width"]:
         culprit = result["culprit"] or {"tag": "?", "text": ""}
         text = culprit["text"]
         findings.append(_finding(
-            "error", f"at {width} px the email is {result['scrollWidth']} px wide, so readers "
-            f"must scroll sideways (it is the <{culprit['tag']}> '{text[:60]}')",
+            "error", f"at {width} px{mode} the email is {result['scrollWidth']} px wide, so "
+            f"readers must scroll sideways (it is the <{culprit['tag']}> '{text[:60]}')",
             yaml_location(loaded, text[:40]) if text else Location(loaded.path),
             "break up the long word or address in that text, or make the element narrower",
         ))
     for image in result["images"]:
         name = image["alt"] or Path(image["src"]).name
         findings.append(_finding(
-            "error", f"at {width} px the image '{name[:60]}' sticks out of the screen",
+            "error", f"at {width} px{mode} the image '{name[:60]}' sticks out of the screen",
             yaml_location(loaded, image["alt"][:40]) if image["alt"] else Location(loaded.path),
             "the template's images must shrink with the screen (MJML's mj-image does)",
         ))
+    styles = template_location(
+        loaded, "prefers-color-scheme" if scheme == "dark" else "<mj-style"
+    )
+    for text, fg, bg, ratio in text_contrasts(result, scheme):
+        if ratio < MIN_CONTRAST:
+            findings.append(_finding(
+                "error", f"'{text[:60]}' is {fg} on {bg}{mode}: contrast {ratio:.2f}:1, below "
+                f"{MIN_CONTRAST}:1", styles,
+                f"give this text a colour with more contrast in the template's {scheme} styles "
+                "(or change the brand colours in mailer.toml)",
+            ))
     return findings

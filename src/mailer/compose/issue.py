@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field, ValidationError, model_validator
 
 from mailer.compose.merge import validate
+from mailer.compose.theme import ICONS_FOLDER, theme_for
 from mailer.compose.yaml_source import FieldPath, YamlDocument, load_yaml
 from mailer.errors import InputError, Location, MergeFieldError
 from mailer.field_errors import describe_errors
@@ -137,16 +138,18 @@ class LoadedIssue:
         """The local file of ``image``; ValueError if it is not inside the project folder."""
         return self.settings.project_file(image.src, self.base_dir)
 
-    def logo_path(self) -> Path | None:
-        """The logo file; a logo set in the issue is relative to the issue, else to settings.
+    def logo_path(self, field: str = "logo") -> Path | None:
+        """The local file of ``brand.logo`` (or ``brand.logo_dark``): a logo set in the issue
+        is relative to the issue, else to the settings. None for none, or an https URL.
 
         ValueError if it is not inside the project folder.
         """
-        if not self.brand.logo or is_remote(self.brand.logo):
+        value = getattr(self.brand, field)
+        if not value or is_remote(value):
             return None
-        named_in_issue = self.issue.brand is not None and self.issue.brand.logo is not None
+        named_in_issue = self.issue.brand is not None and getattr(self.issue.brand, field)
         folder = self.base_dir if named_in_issue else self.settings.base_dir
-        return self.settings.project_file(self.brand.logo, folder)
+        return self.settings.project_file(value, folder)
 
 
 def load(issue_path: Path, settings_path: Path | None = None) -> LoadedIssue:
@@ -175,6 +178,7 @@ def load_issue(path: Path, settings: LoadedSettings) -> LoadedIssue:
         settings=settings,
     )
     _check_local_images(loaded)
+    _check_social_icons(loaded)
     return loaded
 
 
@@ -227,13 +231,36 @@ def _check_local_images(loaded: LoadedIssue) -> None:
                 where, f"image file not found: {image.src} (paths are relative to the YAML file)",
                 field,
             )
-    where = loaded.setting_location("brand", "logo")
-    try:
-        logo = loaded.logo_path()
-    except ValueError as exc:
-        raise InputError(where, str(exc), "brand.logo") from None
-    if logo is not None and not logo.is_file():
-        raise InputError(where, f"logo file not found: {loaded.brand.logo}", "brand.logo")
+    for name in ("logo", "logo_dark"):
+        where = loaded.setting_location("brand", name)
+        try:
+            logo = loaded.logo_path(name)
+        except ValueError as exc:
+            raise InputError(where, str(exc), f"brand.{name}") from None
+        if logo is not None and not logo.is_file():
+            raise InputError(
+                where, f"logo file not found: {getattr(loaded.brand, name)}", f"brand.{name}"
+            )
+
+
+def _check_social_icons(loaded: LoadedIssue) -> None:
+    """Every social network needs its icon in the theme: adding one is a file, not code."""
+    theme = theme_for(loaded.settings.base_dir)
+    for index, link in enumerate(loaded.social):
+        if theme.icon(link.network) is not None:
+            continue
+        if loaded.issue.social is not None:
+            where = loaded.source.locate(("social", index, "network"))
+        else:
+            where = toml_location(loaded.settings.path, "social", "network", index)
+        known = ", ".join(sorted(theme.network_names()))
+        folder = theme.project_folder or loaded.settings.base_dir / "templates"
+        raise InputError(
+            where,
+            f"the theme has no icon for '{link.network}' (it has: {known}); add one as "
+            f"{folder / ICONS_FOLDER / link.network}.png",
+            f"social[{index}].network",
+        )
 
 
 def images_with_paths(issue: Issue) -> Iterator[tuple[FieldPath, Image]]:

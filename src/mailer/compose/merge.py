@@ -1,4 +1,4 @@
-"""Merge fields: ``{{ subscriber.first_name | default("friend") }}`` in issue text.
+"""Merge fields: ``{{ subscriber.first_name | default("there") }}`` in issue text.
 
 The issue is rendered once; every merge field is first replaced by an inert token (letters and
 digits only, so Markdown, escaping, MJML and premailer all leave it alone). Per subscriber only

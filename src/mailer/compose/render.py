@@ -10,7 +10,6 @@ import logging
 import os
 import re
 import textwrap
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -24,18 +23,28 @@ from jinja2 import (
     StrictUndefined,
     select_autoescape,
 )
+from markupsafe import Markup
 from premailer import Premailer
 
 from mailer.compose import markdown
 from mailer.compose.images import ImageLinker
 from mailer.compose.issue import Image, LoadedIssue
 from mailer.compose.merge import UNSUBSCRIBE_KEY, MergeFields, token
+from mailer.compose.palette import palettes
+from mailer.compose.theme import (
+    HTML_TEMPLATE,
+    ICONS_FOLDER,
+    LABELS_FILE,
+    TEXT_TEMPLATE,
+    Theme,
+    theme_for,
+)
 from mailer.errors import MailerError
 
-HTML_TEMPLATE = "newsletter.mjml.j2"
-TEXT_TEMPLATE = "newsletter.txt.j2"
-LABELS_FILE = "labels.toml"
 TEXT_WIDTH = 72
+# After the preheader: invisible characters that fill the inbox's preview line, so that it does
+# not run on into the first words of the email.
+PREHEADER_SPACER = Markup("&#847;&zwnj;&nbsp;" * 60)
 
 _DOCTYPE = "<!DOCTYPE html>"
 _MJML_TAG = re.compile(r"<(mj-[a-z-]+)")
@@ -53,19 +62,18 @@ class RenderedIssue:
     merge_fields: MergeFields
 
 
-def template_dir(loaded: LoadedIssue) -> Path:
-    """The project's ``templates/`` folder, beside ``mailer.toml``."""
-    folder = loaded.settings.base_dir / "templates"
-    if not (folder / HTML_TEMPLATE).is_file():
-        raise MailerError(f"no {HTML_TEMPLATE} in {folder} (templates live beside mailer.toml)")
-    return folder
+def theme_of(loaded: LoadedIssue) -> Theme:
+    """The issue's theme: the project's ``templates/`` over the one mailer ships."""
+    return theme_for(loaded.settings.base_dir)
 
 
 def render_issue(loaded: LoadedIssue, images: ImageLinker) -> RenderedIssue:
-    folder = template_dir(loaded)
+    theme = theme_of(loaded)
+    for name in (HTML_TEMPLATE, TEXT_TEMPLATE):
+        theme.path(name)  # a missing template is one error line, not Jinja's traceback
     merge = MergeFields()
-    context = _context(loaded, images, folder)
-    html_env, text_env = _environments(str(folder))
+    context = _context(loaded, images, theme)
+    html_env, text_env = _environments(theme.folders, loaded.settings.base_dir)
     for env in (html_env, text_env):
         env.filters["t"] = merge.tokenize
     html_env.filters["md"] = lambda text: markdown.to_html(merge.tokenize(text))
@@ -86,12 +94,12 @@ def render_issue(loaded: LoadedIssue, images: ImageLinker) -> RenderedIssue:
     )
 
 
-def _bytecode_cache(folder: Path) -> FileSystemBytecodeCache | None:
+def _bytecode_cache(project: Path) -> FileSystemBytecodeCache | None:
     """Compiled templates kept in ``.mailer/`` beside mailer.toml: ~30 ms off each command.
 
     Jinja keys each entry by the template's source, so an edited template is recompiled.
     """
-    cache = folder.parent / ".mailer" / "template-cache"
+    cache = project / ".mailer" / "template-cache"
     try:
         cache.mkdir(parents=True, exist_ok=True)
     except OSError:
@@ -100,10 +108,13 @@ def _bytecode_cache(folder: Path) -> FileSystemBytecodeCache | None:
 
 
 @lru_cache(maxsize=8)
-def _environments(folder: str) -> tuple[Environment, Environment]:
-    """Autoescaping is on for the HTML template: text from YAML can never become markup."""
-    loader = FileSystemLoader(folder)
-    cache = _bytecode_cache(Path(folder))
+def _environments(folders: tuple[Path, ...], project: Path) -> tuple[Environment, Environment]:
+    """Autoescaping is on for the HTML template: text from YAML can never become markup.
+
+    The loader looks in each of the theme's folders in turn: a project's own template wins.
+    """
+    loader = _ThemeLoader([str(folder) for folder in folders])
+    cache = _bytecode_cache(project)
     html_env = Environment(
         loader=loader,
         bytecode_cache=cache,
@@ -121,47 +132,66 @@ def _environments(folder: str) -> tuple[Environment, Environment]:
     return html_env, text_env
 
 
-def _context(loaded: LoadedIssue, images: ImageLinker, folder: Path) -> dict:
+class _ThemeLoader(FileSystemLoader):
+    """A loader whose templates also go stale when a project adds its own copy of one (while
+    the live preview runs, say): Jinja would otherwise keep the default theme's."""
+
+    def get_source(self, environment: Environment, template: str):
+        source, filename, uptodate = super().get_source(environment, template)
+        found = Path(filename)
+        shadows = []
+        for folder in map(Path, self.searchpath):
+            if found.is_relative_to(folder):
+                break
+            shadows.append(folder / template)
+
+        def still_current() -> bool:
+            return uptodate() and not any(path.is_file() for path in shadows)
+
+        return source, filename, still_current
+
+
+def _context(loaded: LoadedIssue, images: ImageLinker, theme: Theme) -> dict:
     issue = loaded.issue
 
     def image_url(image: Image) -> str:
         return image.src if image.is_remote else images.url_for(loaded.image_path(image))
 
-    logo_path = loaded.logo_path()
-    logo_url = images.url_for(logo_path) if logo_path else loaded.brand.logo
+    def logo(field: str) -> str | None:
+        path = loaded.logo_path(field)
+        return images.url_for(path) if path else getattr(loaded.brand, field)
+
+    light, dark = palettes(loaded.brand)
+    names = theme.network_names() if loaded.social else {}
     social = [
         {
             "network": link.network,
             "url": link.url,
-            "label": link.label or _NETWORK_NAMES.get(link.network, link.network.title()),
-            "icon": images.url_for(folder / "icons" / f"{link.network}.png"),
+            "label": link.label or names.get(link.network, link.network.title()),
+            "icon": images.url_for(theme.path(f"{ICONS_FOLDER}/{link.network}.png")),
         }
         for link in loaded.social
     ]
     rtl = issue.text_direction == "rtl"
     return {
-        "labels": labels_for(folder, issue.language, loaded.brand.organisation),
+        "labels": labels_for(theme, issue.language, loaded.brand.organisation),
         "issue": issue,
         "title": issue.title or loaded.brand.organisation,
         "brand": loaded.brand,
         "sender": loaded.sender,
         "footer": loaded.footer,
         "social": social,
-        "logo_url": logo_url,
+        "logo_url": logo("logo"),
+        "logo_dark_url": logo("logo_dark"),
+        "light": light.as_dict(),
+        "dark": dark.as_dict(),
+        "preheader_spacer": PREHEADER_SPACER,
         "image_url": image_url,
         "unsubscribe_url": token(UNSUBSCRIBE_KEY),
         "direction": issue.text_direction,
         "align": "right" if rtl else "left",
         "opposite": "left" if rtl else "right",
     }
-
-
-_NETWORK_NAMES = {
-    "facebook": "Facebook", "linkedin": "LinkedIn", "twitter": "Twitter", "x": "X",
-    "instagram": "Instagram", "youtube": "YouTube", "medium": "Medium", "website": "Website",
-    "tiktok": "TikTok", "mastodon": "Mastodon", "bluesky": "Bluesky", "flickr": "Flickr",
-    "email": "Email",
-}
 
 
 def _skip_css_validation() -> None:
@@ -178,13 +208,10 @@ def _skip_css_validation() -> None:
 _skip_css_validation()
 
 
-def labels_for(folder: Path, language: str, organisation: str) -> dict[str, str]:
+def labels_for(theme: Theme, language: str, organisation: str) -> dict[str, str]:
     """The templates' own words in the issue's language (``templates/labels.toml``)."""
-    path = folder / LABELS_FILE
-    try:
-        tables = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise MailerError(f"{path}: cannot read the template labels ({exc})") from None
+    path = theme.path(LABELS_FILE)
+    tables = theme.read_toml(LABELS_FILE)
     primary = language.split("-")[0].lower()
     chosen = {**tables.get("en", {}), **tables.get(primary, {})}
     missing = {"photo", "unsubscribe", "follow"} - chosen.keys()

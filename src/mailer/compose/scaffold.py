@@ -1,9 +1,11 @@
-"""``mailer new``: a fresh issue file from the commented template shipped with mailer."""
+"""``mailer new``: a fresh issue file from the commented template shipped with mailer;
+``mailer init``: a new newsletter project from the sample project shipped with it."""
 
 from __future__ import annotations
 
 import re
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from mailer.console import Console
@@ -32,3 +34,50 @@ def create(path: Path, console: Console) -> None:
     except OSError as exc:
         raise MailerError(f"cannot create {path}: {exc.strerror}") from None
     console.say(f"Created {path}. Edit it, then run: mailer preview {path}")
+
+
+# The sample project (src/mailer/compose/starter/): a name there -> its name in the project.
+STARTER_FILES = {
+    "mailer.toml": "mailer.toml",
+    "subscribers.csv": "subscribers.csv",
+    "gitignore": ".gitignore",  # stored without the dot, which packaging tools may drop
+    "issues/first-issue.yaml": "issues/first-issue.yaml",
+    "issues/assets/logo.png": "issues/assets/logo.png",
+    "issues/assets/photo.png": "issues/assets/photo.png",
+}
+FIRST_ISSUE = "issues/first-issue.yaml"
+
+
+def start_project(folder: Path, console: Console) -> None:
+    """Write a new newsletter project into ``folder`` (new or empty): mailer.toml with
+    comments, a finished sample issue with its images, a subscriber list and a .gitignore.
+    The templates are mailer's own until the project adds a ``templates/`` of its own."""
+    if folder.exists() and not folder.is_dir():
+        raise MailerError(f"cannot start a project in {folder}: it is a file")
+    if folder.is_dir() and any(folder.iterdir()):
+        raise MailerError(
+            f"{folder} is not empty; mailer init starts a project in a new or empty folder "
+            "(nothing was changed)"
+        )
+    starter = resources.files("mailer.compose").joinpath("starter")
+    try:
+        for source, target in STARTER_FILES.items():
+            path = folder / target
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(_read(starter, source))
+    except OSError as exc:
+        raise MailerError(f"cannot write the project in {folder}: {exc.strerror}") from None
+    console.say(
+        f"Started a newsletter project in {folder}. Put your organisation's details in "
+        f"{folder / 'mailer.toml'}, then, in {folder}:\n"
+        f"  mailer preview {FIRST_ISSUE}\n"
+        f"  mailer check {FIRST_ISSUE}\n"
+        f"  mailer send {FIRST_ISSUE}    (to the outbox/ folder until you set a transport)"
+    )
+
+
+def _read(starter: Traversable, name: str) -> bytes:
+    node = starter
+    for part in name.split("/"):
+        node = node.joinpath(part)
+    return node.read_bytes()

@@ -26,7 +26,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--no-first-run",
 ]
 WIDTHS = (375, 600)
-SCHEMES: tuple[Literal["light", "dark"], ...] = ("light", "dark")
+Scheme = Literal["light", "dark"]
+SCHEMES: tuple[Scheme, ...] = ("light", "dark")
 VIEWPORT_HEIGHT = 800
 INSTALL_HINT = "apt-get install chromium"
 
@@ -76,9 +77,7 @@ def _first_line(error: Exception) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
-def open_page(
-    browser: Browser, html: Path, width: int, scheme: Literal["light", "dark"] = "light"
-) -> Page:
+def open_page(browser: Browser, html: Path, width: int, scheme: Scheme = "light") -> Page:
     """``html`` in a fresh context of ``width`` CSS pixels; close it with ``page.context``."""
     context = browser.new_context(
         viewport={"width": width, "height": VIEWPORT_HEIGHT}, color_scheme=scheme

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from mailer.compose.issue import load
-from mailer.compose.render import template_dir
+from mailer.compose.render import theme_of
 from mailer.errors import MailerError
 from mailer.preview.files import write_preview
 
@@ -52,7 +52,7 @@ class LivePreview:
             write_preview(loaded, self.out_dir)
             self.watched = sorted({
                 self.issue_path.resolve().parent,
-                template_dir(loaded),
+                *theme_of(loaded).folders,
                 loaded.settings.path,
                 *(loaded.image_path(i.image).parent for i in loaded.issue.all_items() if i.image),
             })

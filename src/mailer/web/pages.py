@@ -13,6 +13,7 @@ from flask import Response
 from jinja2 import Environment, select_autoescape
 
 from mailer.compose.render import labels_for
+from mailer.compose.theme import theme_for
 from mailer.fields import direction_of
 from mailer.settings import LoadedSettings
 
@@ -73,7 +74,7 @@ class Pages:
         organisation = settings.brand.organisation
         return cls(
             list_name=settings.list.name or organisation,
-            labels=labels_for(loaded.base_dir / "templates", language, organisation),
+            labels=labels_for(theme_for(loaded.base_dir), language, organisation),
             language=language,
             colour=settings.brand.primary_color,
             font=settings.brand.font_family,

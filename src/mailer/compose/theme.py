@@ -1,0 +1,80 @@
+"""The theme an issue is rendered with: its templates, template words, social networks and icons.
+
+The default theme ships inside the package as ``mailer.theme``; in the repository it is the
+top-level ``templates/`` folder, which the package build installs under that name (see
+``pyproject.toml``). A project's own ``templates/`` folder beside ``mailer.toml`` overrides it
+file by file: a project that only wants other words copies ``labels.toml`` and nothing else.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from mailer.errors import MailerError
+
+PROJECT_FOLDER = "templates"
+HTML_TEMPLATE = "newsletter.mjml.j2"
+TEXT_TEMPLATE = "newsletter.txt.j2"
+LABELS_FILE = "labels.toml"
+NETWORKS_FILE = "social.toml"
+ICONS_FOLDER = "icons"
+
+
+def default_folder() -> Path:
+    """The theme that ships with mailer (the repository's ``templates/``)."""
+    return Path(str(resources.files("mailer.theme")))
+
+
+@dataclass(frozen=True)
+class Theme:
+    """The folders a theme file is looked up in, the project's own first."""
+
+    folders: tuple[Path, ...]
+
+    def find(self, name: str) -> Path | None:
+        """The file ``name`` (such as ``icons/x.png``) from the first folder that has it."""
+        for folder in self.folders:
+            candidate = folder / name
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def path(self, name: str) -> Path:
+        """Like :meth:`find`, but a missing file is an error naming every folder looked in."""
+        found = self.find(name)
+        if found is None:
+            looked = " or ".join(str(folder) for folder in self.folders)
+            raise MailerError(f"the theme has no {name} (looked in {looked})")
+        return found
+
+    @property
+    def project_folder(self) -> Path | None:
+        """The project's own ``templates/``, when it has one."""
+        return self.folders[0] if len(self.folders) > 1 else None
+
+    def read_toml(self, name: str) -> dict:
+        path = self.path(name)
+        try:
+            return tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise MailerError(f"{path}: cannot read the theme's {name} ({exc})") from None
+
+    def network_names(self) -> dict[str, str]:
+        """``facebook -> Facebook``: the networks ``social.toml`` names."""
+        networks = self.read_toml(NETWORKS_FILE).get("networks", {})
+        return {str(key): str(value) for key, value in networks.items()}
+
+    def icon(self, network: str) -> Path | None:
+        return self.find(f"{ICONS_FOLDER}/{network}.png")
+
+
+def theme_for(project: Path) -> Theme:
+    """The theme of the project whose ``mailer.toml`` is in ``project``."""
+    own = project / PROJECT_FOLDER
+    default = default_folder()
+    if own.is_dir() and own.resolve() != default.resolve():
+        return Theme((own, default))
+    return Theme((default,))

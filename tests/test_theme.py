@@ -1,0 +1,76 @@
+"""Themes travel: the default theme ships inside the package, and a project's own
+``templates/`` overrides it file by file."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from mailer.checks import accessibility
+from mailer.checks.base import template_location
+from mailer.compose.images import EmbeddedImages
+from mailer.compose.issue import load
+from mailer.compose.render import render_issue, theme_of
+from mailer.compose.theme import default_folder
+
+REPO = Path(__file__).resolve().parents[1]
+ISSUE = """
+id: theme-test
+subject: A theme test
+lead:
+  title: The lead story
+  body: Its first paragraph.
+"""
+
+
+def render(path: Path):
+    return render_issue(load(path), EmbeddedImages("iom.int"))
+
+
+def test_the_default_theme_is_the_repositorys_templates_folder():
+    shipped = default_folder()
+    for name in ("newsletter.mjml.j2", "newsletter.txt.j2", "labels.toml", "icons/facebook.png"):
+        assert (shipped / name).read_bytes() == (REPO / "templates" / name).read_bytes()
+
+
+def test_a_project_without_templates_renders_with_the_default_theme(project):
+    shutil.rmtree(project.root / "templates")
+    rendered = render(project.write_issue(ISSUE))
+    assert "The lead story" in rendered.html and "Unsubscribe" in rendered.html
+    assert "THE LEAD STORY" not in rendered.text and "The lead story" in rendered.text
+    theme = theme_of(load(project.root / "issues" / "issue.yaml"))
+    assert theme.folders == (default_folder(),)
+
+
+def test_a_project_overrides_the_theme_file_by_file(project):
+    shutil.rmtree(project.root / "templates")
+    own = project.root / "templates"
+    own.mkdir()
+    labels = (default_folder() / "labels.toml").read_text(encoding="utf-8")
+    (own / "labels.toml").write_text(
+        labels.replace('unsubscribe = "Unsubscribe"', 'unsubscribe = "Leave this list"'),
+        encoding="utf-8",
+    )
+    path = project.write_issue(ISSUE)
+    rendered = render(path)
+    assert "Leave this list" in rendered.html and "Leave this list" in rendered.text
+    assert "The lead story" in rendered.html  # the templates still come from the package
+
+    text = (default_folder() / "newsletter.txt.j2").read_text(encoding="utf-8")
+    (own / "newsletter.txt.j2").write_text("Our own text part\n" + text, encoding="utf-8")
+    rendered = render(path)
+    assert rendered.text.startswith("Our own text part")
+    loaded = load(path)
+    assert template_location(loaded, "<mjml").path == default_folder() / "newsletter.mjml.j2"
+    assert template_location(loaded, "Our own", "newsletter.txt.j2").path == (
+        own / "newsletter.txt.j2"
+    )
+
+
+def test_findings_about_the_template_point_at_the_file_in_use(project):
+    shutil.rmtree(project.root / "templates")
+    path = project.write_issue(ISSUE)
+    loaded = load(path)
+    location = template_location(loaded, "<mjml")
+    assert location.path == default_folder() / "newsletter.mjml.j2" and location.line
+    assert accessibility.MIN_CONTRAST  # the checks import cleanly without a templates/ folder

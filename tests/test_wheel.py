@@ -1,0 +1,67 @@
+"""The package as someone outside this repository gets it: the wheel, built and installed into a
+fresh virtual environment, starts a project with ``mailer init`` in an empty folder, and that
+project previews, checks and sends to its outbox. Nothing comes from the repository but the
+wheel: the theme the email is made with is the one inside the package.
+
+Installing the dependencies into the fresh environment comes from the package index (pip's
+cache makes it quick after the first time); it takes about a minute.
+"""
+
+from __future__ import annotations
+
+import mailbox
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FIRST_ISSUE = "issues/first-issue.yaml"
+BUILD_LITTER = (
+    ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
+    ".ruff_cache", ".mailer", "out", "outbox",
+)
+
+
+def run(*args: str | Path, cwd: Path, timeout: float = 600) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "MAILER_"))}
+    result = subprocess.run(
+        [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, f"{args}: exit {result.returncode}\n{result.stdout}\n" \
+        f"{result.stderr}"
+    return result.stdout
+
+
+def test_a_fresh_install_starts_previews_checks_and_sends_a_project(tmp_path):
+    # Built from a copy of the working tree: a build in place would reuse build/ from earlier
+    # builds, which can still hold files since deleted.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*BUILD_LITTER))
+    dist = tmp_path / "dist"
+    run(sys.executable, "-m", "pip", "wheel", source, "--no-deps", "--quiet", "-w", dist,
+        cwd=tmp_path)
+    (wheel,) = dist.glob("mailer-*.whl")
+    fresh = tmp_path / "venv"
+    run(sys.executable, "-m", "venv", fresh, cwd=tmp_path)
+    run(fresh / "bin" / "python", "-m", "pip", "install", "--quiet", wheel, cwd=tmp_path)
+
+    python, mailer = fresh / "bin" / "python", fresh / "bin" / "mailer"
+    theme = run(python, "-c", "from mailer.compose.theme import default_folder; "
+                "print(default_folder())", cwd=tmp_path).strip()
+    assert Path(theme).is_relative_to(fresh) and not Path(theme).is_relative_to(ROOT)
+
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    run(mailer, "init", "news", cwd=work)
+    project = work / "news"
+    run(mailer, "preview", FIRST_ISSUE, "--no-serve", cwd=project)
+    html = (project / "out" / "first-issue" / "index.html").read_text("utf-8")
+    assert "One file per issue, one look for every issue" in html
+    assert (project / "out" / "first-issue" / "images" / "website.png").is_file()  # an icon
+    report = run(mailer, "check", FIRST_ISSUE, "--offline", cwd=project)
+    assert ": 0 errors," in report.splitlines()[0], report
+    run(mailer, "send", FIRST_ISSUE, "--yes", cwd=project)
+    assert len(mailbox.Maildir(project / "outbox", create=False)) == 2
