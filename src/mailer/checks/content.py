@@ -18,7 +18,7 @@ import yaml
 
 from mailer.checks.base import CheckOptions, Finding, finding_maker, settings_location
 from mailer.checks.links import url_uses
-from mailer.compose.issue import LoadedIssue, strings_with_paths
+from mailer.compose.issue import LoadedIssue, dotted, strings_with_paths
 from mailer.delivery.prepare import Prepared
 from mailer.errors import Location
 from mailer.fields import domain_of
@@ -90,7 +90,7 @@ def _placeholders(loaded: LoadedIssue) -> list[Finding]:
             match = pattern.search(text)
             if match:
                 findings.append(_finding(
-                    "error", f"'{match.group(0)}' in {_dotted(field_path)} looks like {what} "
+                    "error", f"'{match.group(0)}' in {dotted(field_path)} looks like {what} "
                     "that was never filled in", _line_with(loaded, field_path, match.group(0)),
                     "replace it with the real value",
                 ))
@@ -107,7 +107,7 @@ def _scaffold_sentences(loaded: LoadedIssue) -> list[Finding]:
         left = [p for p in _paragraphs(text) if p in stand_ins]
         if left:
             findings.append(_finding(
-                "error", f"'{_clip(left[0])}' in {_dotted(field_path)} is the stand-in text of "
+                "error", f"'{_clip(left[0])}' in {dotted(field_path)} is the stand-in text of "
                 "mailer new, never replaced", _line_with(loaded, field_path, left[0]),
                 "write the issue's own words here",
             ))
@@ -168,13 +168,6 @@ def _kept(field_path: tuple) -> bool:
 
 def _paragraphs(text: str) -> list[str]:
     return [" ".join(p.split()) for p in re.split(r"\n\s*\n", text) if p.strip()]
-
-
-def _dotted(field_path: tuple) -> str:
-    text = ""
-    for part in field_path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
 
 
 def _clip(text: str, limit: int = 60) -> str:

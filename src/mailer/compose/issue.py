@@ -159,14 +159,18 @@ def load(issue_path: Path, settings_path: Path | None = None) -> LoadedIssue:
 
 def load_issue(path: Path, settings: LoadedSettings) -> LoadedIssue:
     """Load, validate and complete the issue at ``path``; raise :class:`InputError` if wrong."""
-    document = load_yaml(path)
+    return complete_issue(load_yaml(path), settings)
+
+
+def complete_issue(document: YamlDocument, settings: LoadedSettings) -> LoadedIssue:
+    """Validate the issue data of ``document`` and fill in what the settings give."""
     if not isinstance(document.data, dict):
         raise InputError(document.locate(()), "the issue must be a mapping of fields (key: value)")
     try:
         issue = Issue.model_validate(document.data)
     except ValidationError as exc:
         field_path, message = describe_errors(exc, Issue)[0]
-        raise InputError(document.locate(field_path), message, _dotted(field_path)) from None
+        raise InputError(document.locate(field_path), message, dotted(field_path)) from None
     _check_merge_fields(document)
     loaded = LoadedIssue(
         issue=issue,
@@ -188,7 +192,7 @@ def _merge(base, override):
     return base.model_copy(update=override.model_dump(exclude_none=True))
 
 
-def _dotted(field_path: FieldPath) -> str:
+def dotted(field_path: FieldPath) -> str:
     text = ""
     for part in field_path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
@@ -201,7 +205,7 @@ def _check_merge_fields(document: YamlDocument) -> None:
         try:
             validate(text)
         except MergeFieldError as exc:
-            raise InputError(document.locate(field_path), str(exc), _dotted(field_path)) from None
+            raise InputError(document.locate(field_path), str(exc), dotted(field_path)) from None
 
 
 def strings_with_paths(node: object, here: FieldPath) -> Iterator[tuple[FieldPath, str]]:
@@ -221,7 +225,7 @@ def _check_local_images(loaded: LoadedIssue) -> None:
     for field_path, image in images_with_paths(loaded.issue):
         if image.is_remote:
             continue
-        where, field = loaded.source.locate((*field_path, "src")), _dotted((*field_path, "src"))
+        where, field = loaded.source.locate((*field_path, "src")), dotted((*field_path, "src"))
         try:
             path = loaded.image_path(image)
         except ValueError as exc:
