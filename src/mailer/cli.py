@@ -61,6 +61,14 @@ SettingsOpt = Annotated[
         metavar="PATH",
     ),
 ]
+EditionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--edition",
+        help="Only this edition, e.g. tr for ISSUE.tr.yaml (default: every edition).",
+        metavar="LANG",
+    ),
+]
 
 
 @app.command()
@@ -211,6 +219,7 @@ def send(
     strict: Annotated[
         bool, typer.Option("--strict", help="A bad row in the CSV stops the send (default: skip).")
     ] = False,
+    edition: EditionOpt = None,
     settings: SettingsOpt = None,
 ) -> None:
     """Send the issue to every subscriber exactly once; run it again to resume."""
@@ -220,7 +229,7 @@ def send(
     request = SendRequest(
         issue=issue, settings=settings, subscribers=subscribers, transport=transport,
         ledger=ledger, concurrency=concurrency, rate=rate, test_addresses=tuple(to or ()),
-        dry_run=dry_run, assume_yes=yes, strict=strict,
+        dry_run=dry_run, assume_yes=yes, strict=strict, edition=edition,
     )
     send_issue(request, Console(), gate=None if force else refuse_on_errors)
 

@@ -97,12 +97,13 @@ class _Lines:
         self._total = total
         self._start = done
         self._began = self._last = time.monotonic()
+        self._reported = -1  # the ``done`` of the last line written
 
     def __call__(self, done: int, deferred: int = 0) -> None:
         now = time.monotonic()
-        if now - self._last < PROGRESS_EVERY and done < self._total:
-            return
-        self._last = now
+        if (now - self._last < PROGRESS_EVERY and done < self._total) or done == self._reported:
+            return  # the last line once, not again while the workers wind down
+        self._last, self._reported = now, done
         rate = (done - self._start) / max(now - self._began, 1e-3)
         share = f" ({done / self._total:.0%})" if self._total else ""
         line = f"{self._label}: {done:,} of {self._total:,}{share}, {rate:,.0f}/s"

@@ -31,7 +31,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -623,14 +623,21 @@ class Audience:
     once, into a table of keys (16 bytes an address), so no query runs per subscriber.
     """
 
-    def __init__(self, reader: SubscriberReader, store: SuppressionStore) -> None:
+    def __init__(
+        self, reader: SubscriberReader, store: SuppressionStore,
+        wanted: Callable[[str], bool] = lambda language: True,
+    ) -> None:
+        """``wanted`` says by a reader's language whether this send is for them (a send of
+        some editions only); the others are counted in :attr:`elsewhere`."""
         self.reader = reader
         self.store = store
+        self.wanted = wanted
         self.subscribed = 0  # yielded: to be written to
         self.suppressed = 0
+        self.elsewhere = 0  # readers of editions this send does not send
 
     def __iter__(self) -> Iterator[Subscriber]:
-        self.subscribed = self.suppressed = 0
+        self.subscribed = self.suppressed = self.elsewhere = 0
         suppressed = self.store.keys()
         forgotten = self.store.forgotten_test()
         for subscriber in self.reader:
@@ -638,6 +645,9 @@ class Audience:
                 forgotten is not None and subscriber.email in forgotten
             ):
                 self.suppressed += 1
+                continue
+            if not self.wanted(subscriber.language):
+                self.elsewhere += 1
                 continue
             self.subscribed += 1
             yield subscriber

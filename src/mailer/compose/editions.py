@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
 
@@ -105,17 +106,19 @@ class Editions:
     def route(self, language: str) -> str:
         """The edition for a reader whose language is ``language``: the exact tag (``pt-BR``),
         else its primary language (``pt``), else the issue's default."""
-        wanted = normalise_tag(language)
-        if not wanted:
-            return self.default_tag
-        by_key = {normalise_tag(tag): tag for tag in self.tags}
-        return by_key.get(wanted) or by_key.get(wanted.split("-")[0]) or self.default_tag
+        return _route(self.tags, normalise_tag(language))
 
     def get(self, tag: str) -> LoadedIssue:
         for loaded in self.chosen:
             if normalise_tag(loaded.issue.language) == normalise_tag(tag):
                 return loaded
         raise KeyError(tag)
+
+
+@lru_cache(maxsize=1024)  # a list has few distinct languages: routing a reader is a lookup
+def _route(tags: tuple[str, ...], wanted: str) -> str:
+    by_key = {normalise_tag(tag): tag for tag in tags}
+    return by_key.get(wanted) or by_key.get(wanted.split("-")[0]) or tags[0]
 
 
 def load_editions(

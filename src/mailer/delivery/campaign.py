@@ -36,11 +36,14 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 from mailer.audience.suppression import SuppressionStore
+from mailer.delivery.editions import EditionFactory
 from mailer.delivery.ledger import Counts, FillResult, Ledger, LedgerRecipient, Outcome
 from mailer.delivery.message import MessageFactory, OutgoingMessage, Recipient
 from mailer.delivery.transports.base import RecipientResult, Transport
 from mailer.errors import DeliveryError, MailerError
 from mailer.fields import domain_of
+
+Factory = MessageFactory | EditionFactory  # one edition, or an issue's several
 
 PROGRESS_EVERY = 0.5  # seconds between progress reports to ``on_progress``
 VERP_CHUNK = 1000  # VERP tokens given to the store in one transaction
@@ -108,7 +111,7 @@ class RateLimiter:
 class Builder:
     """Messages for one transport: full MIME bytes, or only the parts an ESP fills in."""
 
-    def __init__(self, factory: MessageFactory, needs_mime: bool, *, test: bool = False) -> None:
+    def __init__(self, factory: Factory, needs_mime: bool, *, test: bool = False) -> None:
         self.factory = factory
         self.needs_mime = needs_mime
         self.test = test
@@ -142,7 +145,7 @@ class Campaign:
 
     def __init__(
         self,
-        factory: MessageFactory,
+        factory: Factory,
         ledger: Ledger,
         transports: Callable[[], Transport],
         policy: Policy = Policy(),
@@ -168,7 +171,10 @@ class Campaign:
     def fill(self, audience: Iterable[Recipient]) -> FillResult:
         """Queue the audience in the ledger (a no-op for readers already there)."""
         domain = domain_of(self.factory.content.sender_address)
-        result = self.ledger.fill(self.issue_id, self._registering(audience), domain=domain)
+        result = self.ledger.fill(
+            self.issue_id, self._registering(audience), domain=domain,
+            edition_of=self.factory.edition_of,
+        )
         self._baseline()
         return result
 
@@ -320,20 +326,10 @@ class Campaign:
                     self.ledger.record([self._outcome(row, failed)])
                     self._count([(row, failed)])
                     done.add(row.id)
-            if not messages:
-                return
-            exchanges = transport.stream(messages)
-            waiting = iter(sendable)
-            try:
-                for results in exchanges:
-                    answered = [(next(waiting), result) for result in results]
-                    self.ledger.record([self._outcome(row, r) for row, r in answered])
-                    done.update(row.id for row, _ in answered)
-                    self._count(answered)
-                    if self._stop.is_set():
-                        break  # Ctrl-C, a pause or another worker's failure: hand over no more
-            finally:
-                exchanges.close()
+            for part in _by_content(sendable, messages):
+                if self._stop.is_set():
+                    break  # Ctrl-C, a pause or another worker's failure: hand over no more
+                self._exchange(transport, part, done)
         finally:
             # Whatever was not answered was not handed over: back in the queue, no attempt.
             released = [Outcome(r.id, "queued", attempted=False) for r in rows if r.id not in done]
@@ -341,6 +337,24 @@ class Campaign:
                 self.ledger.record(released)
             with shared.lock:
                 shared.in_flight -= len(rows)
+
+    def _exchange(
+        self, transport: Transport, part: list[tuple[LedgerRecipient, OutgoingMessage]],
+        done: set[int],
+    ) -> None:
+        """Hand ``part`` (one edition's messages) over, recording each exchange's outcome."""
+        exchanges = transport.stream([message for _, message in part])
+        waiting = (row for row, _ in part)
+        try:
+            for results in exchanges:
+                answered = [(next(waiting), result) for result in results]
+                self.ledger.record([self._outcome(row, r) for row, r in answered])
+                done.update(row.id for row, _ in answered)
+                self._count(answered)
+                if self._stop.is_set():
+                    break
+        finally:
+            exchanges.close()
 
     def _outcome(self, row: LedgerRecipient, result: RecipientResult) -> Outcome:
         if result.delivered:
@@ -438,6 +452,17 @@ class Campaign:
             )
 
 
+def _by_content(
+    rows: list[LedgerRecipient], messages: list[OutgoingMessage]
+) -> list[list[tuple[LedgerRecipient, OutgoingMessage]]]:
+    """The batch split by edition (messages sharing their content), each in file order: an
+    ESP's request carries one subject and body for all its readers."""
+    parts: dict[int, list[tuple[LedgerRecipient, OutgoingMessage]]] = {}
+    for row, message in zip(rows, messages, strict=True):
+        parts.setdefault(id(message.content), []).append((row, message))
+    return list(parts.values())
+
+
 @dataclass(frozen=True)
 class DryRun:
     messages: int
@@ -445,7 +470,7 @@ class DryRun:
     seconds: float
 
 
-def dry_run(factory: MessageFactory, audience: Iterable[Recipient]) -> DryRun:
+def dry_run(factory: Factory, audience: Iterable[Recipient]) -> DryRun:
     """Build every message, and send none.
 
     Always the whole MIME message, whatever the transport: only building it checks the

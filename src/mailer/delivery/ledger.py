@@ -117,6 +117,12 @@ def _version_2(db: sqlite3.Connection) -> None:
     db.execute("DROP TABLE deliveries")
 
 
+def _version_3(db: sqlite3.Connection) -> None:
+    """The edition each reader gets (its language tag), kept so that a resumed send sends the
+    same one; NULL is the issue's default edition, which every row before editions had."""
+    db.execute("ALTER TABLE recipients ADD COLUMN edition TEXT")
+
+
 def _issue_number(db: sqlite3.Connection, issue_id: str, domain: str = "") -> int:
     db.execute("INSERT OR IGNORE INTO issues (name, domain) VALUES (?, ?)", (issue_id, domain))
     if domain:
@@ -128,7 +134,9 @@ def _issue_number(db: sqlite3.Connection, issue_id: str, domain: str = "") -> in
 # Each step takes the ledger from one schema version (``PRAGMA user_version``) to the next, in
 # one transaction; a ledger from before versions were kept is version 0 with the table of step
 # 1 already there. Later versions add steps here.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_version_1, _version_2)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _version_1, _version_2, _version_3,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -169,6 +177,7 @@ class LedgerRecipient:
     name: str
     data: dict[str, str]
     attempts: int  # finished attempts before this one
+    edition: str | None = None  # its language tag; None: the issue's default edition
 
     def merge_data(self) -> dict[str, str]:
         return self.data
@@ -348,7 +357,8 @@ class Ledger:
     # -- filling --------------------------------------------------------------------------
 
     def fill(
-        self, issue_id: str, audience: Iterable[Recipient], *, domain: str = ""
+        self, issue_id: str, audience: Iterable[Recipient], *, domain: str = "",
+        edition_of: Callable[[Recipient], str | None] = lambda reader: None,
     ) -> FillResult:
         """Queue every reader of ``audience`` not yet in the ledger for ``issue_id``.
 
@@ -357,6 +367,9 @@ class Ledger:
         :meth:`claim` takes only rows of this audience: an unsent row whose reader is not in
         it is not sent, but stays for a later fill that finds the reader again. ``domain`` is
         the Message-ID's domain (the sender's), for reports.
+
+        ``edition_of`` names each reader's edition (None for the default). A row keeps the
+        edition of the fill that queued it: a resumed send sends the same edition again.
         """
         now = int(time.time())
         with self._transaction() as db:
@@ -376,14 +389,14 @@ class Ledger:
         self._issues[issue_id] = issue
         rows = (
             (issue, address_key(r.email), r.email,
-             *((r.merge_data().get(c) or None) for c in MERGE_COLUMNS), fill, now)
+             *((r.merge_data().get(c) or None) for c in MERGE_COLUMNS), edition_of(r), fill, now)
             for r in audience
         )
         while chunk := list(islice(rows, CHUNK)):
             with self._transaction() as db:
                 db.executemany(
                     "INSERT INTO recipients (issue, key, email, name, first_name, last_name, "
-                    "language, fill, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "language, edition, fill, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (issue, key) DO UPDATE SET fill = excluded.fill, "
                     "name = excluded.name, first_name = excluded.first_name, "
                     "last_name = excluded.last_name, language = excluded.language "
@@ -422,7 +435,7 @@ class Ledger:
                 "UPDATE recipients SET state = 2, updated_at = ? WHERE id IN ("
                 f" SELECT id FROM recipients WHERE issue = ? AND fill = ? AND {DUE}"
                 " AND next_attempt_at <= ? LIMIT ?)"
-                " RETURNING id, email, name, first_name, last_name, language, attempts",
+                " RETURNING id, email, name, first_name, last_name, language, attempts, edition",
                 (int(now), issue, fill, now, limit),
             ).fetchall()
         rows.sort()  # RETURNING gives no order; keep the file's
@@ -430,8 +443,8 @@ class Ledger:
             LedgerRecipient(row_id, email, name or "", {
                 "email": email, "name": name or "", "first_name": first or "",
                 "last_name": last or "", "language": language or "",
-            }, attempts)
-            for row_id, email, name, first, last, language, attempts in rows
+            }, attempts, edition)
+            for row_id, email, name, first, last, language, attempts, edition in rows
         ]
 
     _RECORD = (
@@ -521,6 +534,21 @@ class Ledger:
                 "SELECT state, count(*) FROM recipients WHERE issue = ? GROUP BY state", (issue,)
             ).fetchall()
         return Counts(**{STATES[state]: count for state, count in rows})
+
+    def counts_by_edition(self, issue_id: str) -> dict[str | None, Counts]:
+        """:meth:`counts` for each edition of the issue (None: the default edition)."""
+        issue = self._issue(issue_id)
+        if issue is None:
+            return {}
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT edition, state, count(*) FROM recipients WHERE issue = ? "
+                "GROUP BY edition, state", (issue,)
+            ).fetchall()
+        tallies: dict[str | None, dict[str, int]] = {}
+        for edition, state, count in rows:
+            tallies.setdefault(edition, {})[STATES[state]] = count
+        return {edition: Counts(**tally) for edition, tally in tallies.items()}
 
     def rows(self, issue_id: str, states: Sequence[str] = STATES) -> Iterator[Row]:
         """Rows for ``issue_id`` in file order, read in pages (memory stays flat)."""

@@ -176,6 +176,10 @@ class MessageFactory:
         self._html = EncodedBody(self.content.html)
         self._skeleton = _Skeleton(self.content, list_id_line)
 
+    def edition_of(self, reader: Recipient) -> str | None:
+        """Every reader gets this factory's issue: the default edition (see EditionFactory)."""
+        return None
+
     def personalise(self, recipient: Recipient, *, test: bool = False) -> Personalisation:
         email = check_header(recipient.email, "recipient address")
         name = check_header(recipient.name or "", "recipient name").strip()

@@ -9,10 +9,12 @@ from dataclasses import dataclass
 
 from mailer.audience.unsubscribe import UnsubscribeLinks, unsubscribe_secret
 from mailer.audience.verp import Verp
+from mailer.compose.editions import Editions, normalise_tag
 from mailer.compose.images import EmbeddedImages, ImageLinker, PublishedImages
 from mailer.compose.issue import LoadedIssue
 from mailer.compose.render import RenderedIssue, render_issue
 from mailer.delivery.dkim import DkimSigner
+from mailer.delivery.editions import EditionFactory
 from mailer.delivery.message import Letterhead, MessageFactory
 from mailer.errors import InputError, Location
 from mailer.fields import domain_of
@@ -53,6 +55,28 @@ def prepare(loaded: LoadedIssue, *, real_send: bool) -> Prepared:
         verp=Verp(signing, bounce_address) if bounce_address else None,
     )
     return Prepared(loaded, rendered, factory)
+
+
+@dataclass(frozen=True)
+class PreparedEditions:
+    """The chosen editions of an issue, each prepared, and the factory that routes readers."""
+
+    editions: Editions
+    each: tuple[Prepared, ...]  # in the order of editions.chosen: the default first
+    factory: EditionFactory
+
+    def sends_to(self, language: str) -> bool:
+        """Whether a reader of ``language`` gets one of the chosen editions."""
+        return normalise_tag(self.editions.route(language)) in self.factory.tags
+
+
+def prepare_editions(editions: Editions, *, real_send: bool) -> PreparedEditions:
+    """:func:`prepare` each chosen edition (each rendered once)."""
+    each = tuple(prepare(loaded, real_send=real_send) for loaded in editions.chosen)
+    factory = EditionFactory(
+        {p.loaded.issue.language: p.factory for p in each}, editions.default_tag, editions.route
+    )
+    return PreparedEditions(editions, each, factory)
 
 
 def letterhead(loaded: LoadedIssue) -> Letterhead:

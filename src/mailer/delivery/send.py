@@ -13,19 +13,20 @@ from __future__ import annotations
 import contextlib
 import itertools
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 from mailer.audience.subscribers import Subscriber, SubscriberReader, normalise_address
 from mailer.audience.suppression import Audience, SuppressionStore, store_for
-from mailer.compose.issue import load
+from mailer.compose.editions import load_editions
 from mailer.console import Console
-from mailer.delivery.campaign import Campaign, Policy, Summary, dry_run, send_test
+from mailer.delivery.campaign import Campaign, Factory, Policy, Summary, dry_run, send_test
+from mailer.delivery.editions import EditionFactory
 from mailer.delivery.ledger import FillResult, Ledger
-from mailer.delivery.message import MessageFactory
-from mailer.delivery.prepare import Prepared, prepare
+from mailer.delivery.prepare import Prepared, PreparedEditions, prepare_editions
 from mailer.delivery.transports import TransportFactory, parse_transport
 from mailer.errors import DeliveryError, Interrupted, RecipientsFailed, UsageError
 from mailer.settings import LoadedSettings
@@ -49,6 +50,7 @@ class SendRequest:
     dry_run: bool = False
     assume_yes: bool = False
     strict: bool = False  # a bad CSV row stops the send instead of being skipped
+    edition: str | None = None  # --edition: only this edition, to its readers
 
 
 @dataclass(frozen=True)
@@ -62,14 +64,24 @@ class SendPlan:
     policy: Policy
     strict: bool = False
     serve_url: str | None = None  # [list] serve_url: where unsubscribes are answered
+    # Which readers this send is for, by their language (a send narrowed to some editions).
+    reads: Callable[[str], bool] = lambda language: True
 
     def audience(self, store: SuppressionStore) -> Audience:
         """Subscribers minus suppressed addresses, read afresh on each iteration."""
-        return Audience(SubscriberReader(self.subscribers, strict=self.strict), store)
+        return Audience(
+            SubscriberReader(self.subscribers, strict=self.strict), store, wanted=self.reads
+        )
 
 
-def plan_send(settings: LoadedSettings, issue_id: str, request: SendRequest) -> SendPlan:
-    """Resolve the send's settings; paths in ``mailer.toml`` are relative to its folder."""
+def plan_send(
+    settings: LoadedSettings, issue_id: str, request: SendRequest,
+    reads: Callable[[str], bool] = lambda language: True,
+) -> SendPlan:
+    """Resolve the send's settings; paths in ``mailer.toml`` are relative to its folder.
+
+    ``reads`` says, from a reader's language, whether they get one of the editions sent.
+    """
     send = settings.settings.send
     return SendPlan(
         issue_id=issue_id,
@@ -87,6 +99,7 @@ def plan_send(settings: LoadedSettings, issue_id: str, request: SendRequest) -> 
         ),
         strict=request.strict,
         serve_url=settings.settings.list.serve_url,
+        reads=reads,
     )
 
 
@@ -99,19 +112,24 @@ def send_issue(request: SendRequest, console: Console, *, gate: Gate | None = No
     """
     if request.test_addresses and request.dry_run:
         raise UsageError("--to sends test copies and --dry-run sends nothing: choose one")
-    loaded = load(request.issue, request.settings)
-    plan = plan_send(loaded.settings, loaded.issue.id, request)
+    editions = load_editions(request.issue, request.settings, edition=request.edition)
+    settings = editions.default.settings
+    plan = plan_send(settings, editions.issue_id, request)
     _verify(plan.transport, connect=not request.dry_run)
-    prepared = prepare(loaded, real_send=not plan.transport.is_outbox and not request.dry_run)
+    prepared = prepare_editions(
+        editions, real_send=not plan.transport.is_outbox and not request.dry_run
+    )
     if gate is not None:
-        gate(prepared)
+        for edition in prepared.each:
+            gate(edition)
     if request.test_addresses:
-        _send_test_copies(plan, prepared.factory, request.test_addresses, console)
+        _send_test_copies(plan, prepared, request.test_addresses, console)
         return
-    with store_for(loaded.settings) as store:
+    plan = replace(plan, reads=prepared.sends_to)
+    with store_for(settings) as store:
         if request.dry_run:
-            _dry_run(plan, store, prepared.factory, console)
-        elif request.assume_yes or _ask(plan, store, request.issue, console):
+            _dry_run(plan, store, prepared, console)
+        elif request.assume_yes or _ask(plan, store, request.issue, prepared, console):
             _send(plan, store, prepared.factory, request.issue, console)
 
 
@@ -129,41 +147,75 @@ def _verify(transport: TransportFactory, *, connect: bool) -> None:
 
 
 def _send_test_copies(
-    plan: SendPlan, factory: MessageFactory, addresses: Sequence[str], console: Console
+    plan: SendPlan, prepared: PreparedEditions, addresses: Sequence[str], console: Console
 ) -> None:
-    """``--to``: a ``[TEST]`` copy to each address, through the plan's transport."""
+    """``--to``: a ``[TEST]`` copy of each edition to each address, through the plan's
+    transport (a translator sees their edition as readers will)."""
     try:
         readers = [Subscriber(normalise_address(address)) for address in addresses]
     except ValueError as exc:
         raise UsageError(f"--to: {exc}") from None
     transport = plan.transport()
     try:
-        results = send_test(factory, transport, readers)
+        results = [
+            (edition.loaded.issue.language, result)
+            for edition in prepared.each
+            for result in send_test(edition.factory, transport, readers)
+        ]
     finally:
         transport.close()
-    for result in results:
-        console.say(f"[TEST] {result.recipient}: {result.status} {result.detail}".rstrip())
+    several = len(prepared.each) > 1
+    for language, result in results:
+        edition = f" ({language} edition)" if several else ""
+        console.say(
+            f"[TEST] {result.recipient}{edition}: {result.status} {result.detail}".rstrip()
+        )
+    results = [result for _, result in results]
     failed = [result.recipient for result in results if not result.delivered]
     if failed:
         raise RecipientsFailed(f"the test copy to {', '.join(failed)} was not delivered")
 
 
 def _dry_run(
-    plan: SendPlan, store: SuppressionStore, factory: MessageFactory, console: Console
+    plan: SendPlan, store: SuppressionStore, prepared: PreparedEditions, console: Console
 ) -> None:
     found = _readers(plan, store, console)
     if found is None:
         return
     audience, readers = found
-    built = dry_run(factory, readers)
+    tally: Counter[str] = Counter()
+    built = dry_run(prepared.factory, _tallied(readers, prepared.factory, tally))
     _report_rows(audience, console)
     console.say(
         f"Dry run: built {built.messages:,} messages ({built.size / 1e6:,.1f} MB) in "
         f"{built.seconds:.1f} s; nothing was sent."
     )
+    if prepared.editions.several:
+        console.say(f"Editions:  {_editions_line(tally, audience, prepared.factory.tags)}")
 
 
-def _ask(plan: SendPlan, store: SuppressionStore, issue: Path, console: Console) -> bool:
+def _tallied(
+    readers: Iterator[Subscriber], factory: EditionFactory, tally: Counter[str]
+) -> Iterator[Subscriber]:
+    """``readers``, counting each one's edition in ``tally`` on the way."""
+    for reader in readers:
+        tally[factory.tag_for(reader)] += 1
+        yield reader
+
+
+def _editions_line(tally: Counter[str], audience: Audience, order: list[str]) -> str:
+    """``en 2, tr 6, ar 2`` in the editions' ``order`` (and the readers of editions not sent
+    this time)."""
+    line = ", ".join(f"{tag} {tally[tag]:,}" for tag in sorted(tally, key=order.index))
+    if audience.elsewhere:
+        line += f" ({audience.elsewhere:,} readers of other editions not sent this time)"
+    return line
+
+
+def _ask(
+    plan: SendPlan, store: SuppressionStore, issue: Path, prepared: PreparedEditions,
+    console: Console,
+) -> bool:
     """What is about to happen, and a yes from the person (or --yes) before it does.
 
     False when there is nobody to send to (and nothing to ask).
@@ -172,11 +224,16 @@ def _ask(plan: SendPlan, store: SuppressionStore, issue: Path, console: Console)
     if found is None:
         return False
     audience, readers = found
-    count = sum(1 for _ in readers)
+    tally = Counter(prepared.factory.tag_for(reader) for reader in readers)
+    count = sum(tally.values())
+    editions = ""
+    if prepared.editions.several:
+        editions = f"Editions:  {_editions_line(tally, audience, prepared.factory.tags)}\n"
     console.say(
         f"Issue:     {plan.issue_id} ({issue})\n"
         f"Audience:  {count:,} subscribers ({audience.suppressed:,} suppressed, "
         f"{audience.unsubscribed:,} unsubscribed, {audience.skipped:,} rows skipped)\n"
+        f"{editions}"
         f"Transport: {plan.transport}\nLedger:    {plan.ledger}"
     )
     console.confirm("Send now? Anyone already sent to is skipped", otherwise="add --yes to send")
@@ -210,6 +267,12 @@ def _nobody_to_send_to(path: Path, audience: Audience, console: Console) -> None
     mistake it for a send that went out, so it is a warning that says nothing was sent.
     """
     valid = audience.suppressed + audience.unsubscribed + audience.duplicates
+    if audience.elsewhere:
+        console.warn(
+            f"{path}: no one to send to: no reader of this edition ({audience.elsewhere:,} read "
+            "the others); nothing was sent"
+        )
+        return
     rows = valid + audience.skipped
     if not rows:
         raise UsageError(f"{path}: no one to send to: the file has no rows below its header line")
@@ -227,7 +290,7 @@ def _nobody_to_send_to(path: Path, audience: Audience, console: Console) -> None
 
 @contextlib.contextmanager
 def _started(
-    plan: SendPlan, store: SuppressionStore, factory: MessageFactory,
+    plan: SendPlan, store: SuppressionStore, factory: Factory,
     readers: Iterator[Subscriber],
 ) -> Iterator[tuple[Campaign, FillResult]]:
     """Lock the plan's ledger for this process, queue the readers in it, yield the runner."""
@@ -241,7 +304,7 @@ def _started(
 
 
 def _send(
-    plan: SendPlan, store: SuppressionStore, factory: MessageFactory, issue: Path,
+    plan: SendPlan, store: SuppressionStore, factory: Factory, issue: Path,
     console: Console,
 ) -> None:
     found = _readers(plan, store, console)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mailer.audience.suppression import store_for
-from mailer.compose.issue import load
+from mailer.compose.editions import load_editions
 from mailer.console import Console
 from mailer.delivery.ledger import Counts, Ledger
 from mailer.errors import MailerError, UsageError
@@ -41,6 +41,7 @@ class StatusReport:
     failures: list[Failure]  # the first ``limit``
     more_failures: int  # failures not listed
     feedback: dict[str, int] = field(default_factory=dict)  # reason -> addresses
+    editions: dict[str, Counts] = field(default_factory=dict)  # language tag -> its counts
 
     def rate(self, reason: str) -> float:
         """Addresses with ``reason`` for this issue, per message sent."""
@@ -63,14 +64,11 @@ class StatusReport:
         return found
 
     def as_dict(self) -> dict:
-        counts = self.counts
         return {
             "issue": self.issue_id,
             "ledger": str(self.ledger),
-            "counts": {
-                "total": counts.total, "queued": counts.queued, "sending": counts.sending,
-                "sent": counts.sent, "deferred": counts.deferred, "failed": counts.failed,
-            },
+            "counts": _counts_dict(self.counts),
+            "editions": {tag: _counts_dict(counts) for tag, counts in self.editions.items()},
             "failures": [{"email": f.email, "reason": f.reason} for f in self.failures],
             "more_failures": self.more_failures,
             "feedback": {
@@ -81,27 +79,40 @@ class StatusReport:
         }
 
 
+def _counts_dict(counts: Counts) -> dict[str, int]:
+    return {
+        "total": counts.total, "queued": counts.queued, "sending": counts.sending,
+        "sent": counts.sent, "deferred": counts.deferred, "failed": counts.failed,
+    }
+
+
+def _counts_line(c: Counts) -> str:
+    return (
+        f"{c.sent:,} sent, {c.failed:,} failed, {c.deferred:,} deferred, {c.queued:,} queued, "
+        f"{c.sending:,} in flight, of {c.total:,}"
+    )
+
+
 def show_status(
     issue: Path, console: Console, *, settings: Path | None = None, ledger: Path | None = None,
     as_json: bool = False, csv_path: Path | None = None,
 ) -> None:
     """``mailer status``: counts, failures with reasons, and optionally a CSV of every row."""
-    loaded = load(issue, settings)
+    loaded = load_editions(issue, settings).default
     path = ledger.resolve() if ledger else loaded.settings.resolve(
         loaded.settings.settings.send.ledger
     )
-    report = status(path, loaded.issue.id)
+    report = status(path, loaded.issue.id, loaded.issue.language)
     with store_for(loaded.settings) as store:
         report = replace(report, feedback=store.counts_for(loaded.issue.id))
     written = write_report(path, loaded.issue.id, csv_path) if csv_path else None
     if as_json:
         console.say(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     else:
-        c = report.counts
-        console.say(
-            f"{report.issue_id}: {c.sent:,} sent, {c.failed:,} failed, {c.deferred:,} deferred, "
-            f"{c.queued:,} queued, {c.sending:,} in flight, of {c.total:,} ({report.ledger})"
-        )
+        console.say(f"{report.issue_id}: {_counts_line(report.counts)} ({report.ledger})")
+        if len(report.editions) > 1:
+            for tag, counts in report.editions.items():
+                console.say(f"  {tag} edition: {_counts_line(counts)}")
         for failure in report.failures:
             console.say(f"  failed {failure.email}: {failure.reason}")
         if report.more_failures:
@@ -116,19 +127,26 @@ def show_status(
         console.say(f"Wrote {written:,} rows to {csv_path}", err=as_json)
 
 
-def status(ledger_path: Path, issue_id: str, limit: int = 20) -> StatusReport:
-    """Counts by state and the first ``limit`` failures with their reasons."""
+def status(
+    ledger_path: Path, issue_id: str, default_edition: str = "en", limit: int = 20
+) -> StatusReport:
+    """Counts by state (in all, and for each edition: the ledger's default edition is
+    ``default_edition``) and the first ``limit`` failures with their reasons."""
     if not ledger_path.exists():
         raise UsageError(f"no send ledger at {ledger_path}: this issue has not been sent yet")
     with Ledger(ledger_path, read_only=True) as ledger:
         counts = ledger.counts(issue_id)
+        by_edition = ledger.counts_by_edition(issue_id)
         failures = []
         for row in ledger.rows(issue_id, ("failed",)):
             if len(failures) == limit:
                 break
             failures.append(Failure(row.email, row.reason))
+    editions = {default_edition: by_edition.pop(None, Counts())}
+    editions.update(sorted((tag, c) for tag, c in by_edition.items() if tag is not None))
     return StatusReport(
-        issue_id, ledger_path, counts, failures, max(0, counts.failed - len(failures))
+        issue_id, ledger_path, counts, failures, max(0, counts.failed - len(failures)),
+        editions={tag: c for tag, c in editions.items() if c.total},
     )
 
 
