@@ -60,15 +60,16 @@ class Server:
 
 
 def kill_and_resume(
-    issue: Path, subscribers: Path, transport: str, server: Server, key: Callable[[Row], str]
+    issue: Path, subscribers: Path, transport: str, server: Server, key: Callable[[Row], str],
+    kills: int = KILLS,
 ) -> list[set[str]]:
-    """Kill the send ``KILLS`` times, each time after it had some more messages accepted;
+    """Kill the send ``kills`` times, each time after it had some more messages accepted;
     then let it finish. Returns, per kill, the messages that run had accepted and the ledger
     did not record: the only ones a resume sends again."""
     ledger = issue.parents[1] / ".mailer" / "ledger.sqlite3"
     chance = random.Random(9)
     unrecorded = []
-    for _ in range(KILLS):
+    for _ in range(kills):
         mark = server.mark()
         target = chance.randint(5, 60)
         process = start_send(issue, subscribers, transport)

@@ -179,6 +179,7 @@ def test_a_ledger_from_before_schema_versions_is_migrated_and_keeps_its_rows(tmp
         ledger.fill("news", [Subscriber(e) for e in ("a@example.org", "c@example.org")])
         (claimed,) = ledger.claim("news", 10)  # the queued one; sent and failed stay done
         assert claimed.email == "c@example.org"
+        assert claimed.edition is None  # rows from before editions: the default edition
 
 
 def test_a_ledger_from_a_newer_mailer_is_refused_untouched(tmp_path) -> None:
@@ -192,3 +193,14 @@ def test_a_ledger_from_a_newer_mailer_is_refused_untouched(tmp_path) -> None:
         with pytest.raises(MailerError, match="written by a newer mailer"):
             opened()
     assert path.read_bytes() == before
+
+
+def test_a_row_keeps_the_edition_it_was_first_queued_with(tmp_path) -> None:
+    with Ledger(tmp_path / "ledger.sqlite3") as ledger:
+        readers = [Subscriber("a@example.org", language="tr"), Subscriber("b@example.org")]
+        ledger.fill(ISSUE, readers, edition_of=lambda r: r.language or None)
+        ledger.fill(ISSUE, readers, edition_of=lambda r: "ar")  # a resume routes them anew
+        claimed = {row.email: row.edition for row in ledger.claim(ISSUE, 10)}
+        assert claimed == {"a@example.org": "tr", "b@example.org": None}
+        by_edition = ledger.counts_by_edition(ISSUE)
+        assert {tag: counts.sending for tag, counts in by_edition.items()} == {"tr": 1, None: 1}

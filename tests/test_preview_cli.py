@@ -270,16 +270,16 @@ def test_an_unexpected_error_is_shown_and_live_reload_goes_on(project, tmp_path,
     issue = project.write_issue(ISSUE)
     live = LivePreview(issue, None, tmp_path / "out")
     live.rebuild()
-    real_write_preview = preview_module.write_preview
+    real_write_editions = preview_module.write_editions
     calls = []
 
     def fails_once(*args, **kwargs):
         calls.append(args)
         if len(calls) == 1:
             raise RuntimeError("a bug")
-        return real_write_preview(*args, **kwargs)
+        return real_write_editions(*args, **kwargs)
 
-    monkeypatch.setattr(preview_module, "write_preview", fails_once)
+    monkeypatch.setattr(preview_module, "write_editions", fails_once)
     stop = threading.Event()
     watcher = threading.Thread(target=watch, args=(live, stop), daemon=True)
     watcher.start()

@@ -93,6 +93,7 @@ def preview(
             help="Also save PNGs at 375 and 600 px, light and dark (needs chromium).",
         ),
     ] = False,
+    edition: EditionOpt = None,
     settings: SettingsOpt = None,
 ) -> None:
     """Write what subscribers will get and show it, reloading as you edit."""
@@ -100,7 +101,7 @@ def preview(
 
     preview_issue(
         issue, Console(), settings=settings, out=out, serve=serve_preview, port=port,
-        open_browser=open_browser, screenshots=screenshots,
+        open_browser=open_browser, screenshots=screenshots, edition=edition,
     )
 
 
@@ -133,6 +134,7 @@ def check(
             metavar="SECONDS",
         ),
     ] = 5.0,
+    edition: EditionOpt = None,
     settings: SettingsOpt = None,
 ) -> None:
     """Find every problem before a subscriber does: links, images, size, accessibility,
@@ -147,7 +149,7 @@ def check(
     )
     check_issue(
         issue, settings=settings, offline=offline, render=render, options=options,
-        as_json=json_output,
+        as_json=json_output, edition=edition,
     )
 
 

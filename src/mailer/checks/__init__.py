@@ -23,7 +23,8 @@ from mailer.checks import (
     spam,
 )
 from mailer.checks.base import SEVERITIES, Check, CheckOptions, Finding, Severity
-from mailer.compose.issue import LoadedIssue, load
+from mailer.compose.editions import Editions, load_editions
+from mailer.compose.issue import LoadedIssue
 from mailer.delivery.prepare import Prepared, prepare
 from mailer.errors import ChecksFailed, MailerError
 
@@ -78,24 +79,54 @@ def check_issue(
     render: bool | None = None,
     options: CheckOptions | None = None,
     as_json: bool = False,
+    edition: str | None = None,
 ) -> None:
-    """``mailer check``: load, render and check the issue, and report every finding.
+    """``mailer check``: load, render and check the issue (every edition of it, or
+    ``edition``), and report every finding in one report.
 
     ChecksFailed when there are errors; the loading error itself when the issue cannot be
     loaded (reported as a finding first when the report is JSON, so CI still gets JSON).
     """
     try:
-        loaded = load(issue, settings)
-        prepared = prepare(loaded, real_send=False)
+        editions = load_editions(issue, settings, edition=edition)
+        each = [prepare(loaded, real_send=False) for loaded in editions.chosen]
     except MailerError as exc:
         if as_json:
             report.write_unloadable(exc, issue)
         raise
-    findings = run_checks(loaded, prepared, offline=offline, render=render, options=options)
+    findings: list[Finding] = []
+    for prepared in each:
+        found = run_checks(
+            prepared.loaded, prepared, offline=offline, render=render, options=options
+        )
+        findings += _of_edition(found, prepared.loaded, editions, findings)
+    findings.sort(key=lambda finding: SEVERITIES.index(finding.severity))
     report.write_report(findings, issue, as_json=as_json)
     errors = sum(1 for finding in findings if finding.severity == "error")
     if errors:
         raise ChecksFailed(f"{errors} error(s) in {issue}: not ready to send")
+
+
+def _of_edition(
+    found: list[Finding], loaded: LoadedIssue, editions: Editions, earlier: list[Finding]
+) -> list[Finding]:
+    """An edition's findings as one report of several editions shows them: what an earlier
+    edition already reported about a shared file (mailer.toml, the default issue) once, and
+    a finding that does not point into the edition's own file named with its language."""
+    if not editions.several:
+        return found
+    own: list[Finding] = []
+    for finding in found:
+        if finding.location is not None and finding.location.path == loaded.path:
+            own.append(finding)
+        elif finding not in earlier:
+            if loaded is not editions.default:
+                finding = replace(
+                    finding, message=f"{loaded.issue.language} edition: {finding.message}"
+                )
+            if finding not in earlier:
+                own.append(finding)
+    return own
 
 
 def refuse_on_errors(prepared: Prepared) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from mailer.compose.issue import load
+from mailer.compose.editions import load_editions
 from mailer.console import Console
-from mailer.preview.files import write_preview
+from mailer.preview.files import write_editions
 
 
 def preview_issue(
@@ -20,29 +20,31 @@ def preview_issue(
     port: int = 8025,
     open_browser: bool = False,
     screenshots: bool = False,
+    edition: str | None = None,
 ) -> None:
-    """Write the preview files to ``out/<issue id>/``; with ``serve``, serve them with live
-    reload on 127.0.0.1 until Ctrl-C."""
-    loaded = load(issue, settings)
-    folder = out / loaded.issue.id
-    files = write_preview(loaded, folder)
-    console.say(f"Wrote {files.html}, {files.text} and {files.eml}")
-    if screenshots:
-        from mailer.preview.browser import take_screenshots
+    """Write the preview files of every edition (or ``edition``) to ``out/<issue id>/``; with
+    ``serve``, serve them with live reload on 127.0.0.1 until Ctrl-C."""
+    editions = load_editions(issue, settings, edition=edition)
+    folder = out / editions.issue_id
+    for written in write_editions(editions, folder):
+        files = written.files
+        console.say(f"Wrote {files.html}, {files.text} and {files.eml}")
+        if screenshots:
+            from mailer.preview.browser import take_screenshots
 
-        shots = take_screenshots(files.html)
-        console.say(f"Saved {', '.join(shot.name for shot in shots)} in {folder}")
+            shots = take_screenshots(files.html)
+            console.say(f"Saved {', '.join(shot.name for shot in shots)} in {files.html.parent}")
     if serve:
-        _serve(issue, settings, folder, port, open_browser, console)
+        _serve(issue, settings, edition, folder, port, open_browser, console)
 
 
 def _serve(
-    issue: Path, settings: Path | None, folder: Path, port: int, open_browser: bool,
-    console: Console,
+    issue: Path, settings: Path | None, edition: str | None, folder: Path, port: int,
+    open_browser: bool, console: Console,
 ) -> None:
     from mailer.preview.live import LivePreview, serve, watch
 
-    live = LivePreview(issue, settings, folder)
+    live = LivePreview(issue, settings, folder, edition=edition)
     live.rebuild()
     server = serve(live, port)
     url = f"http://127.0.0.1:{server.server_address[1]}/"

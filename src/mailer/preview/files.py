@@ -2,7 +2,8 @@
 
 Output folder: ``index.html`` (the email as a browser shows it, images copied beside it),
 ``message.txt`` (the plain-text part), ``message.eml`` (the complete message, images
-embedded).
+embedded); for an issue with editions, the default edition's files there and each other
+edition's in a subfolder named by its language (``tr/index.html``), as on the web archive.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailer.audience.subscribers import SampleReader
+from mailer.compose.editions import Editions
 from mailer.compose.images import InlineImage, PreviewImages
 from mailer.compose.issue import LoadedIssue
 from mailer.delivery.prepare import prepare
@@ -22,6 +24,29 @@ class PreviewFiles:
     html: Path
     text: Path
     eml: Path
+
+
+@dataclass(frozen=True)
+class EditionPreview:
+    language: str
+    folder: str  # relative to the issue's folder: "" for the default edition, else "tr/"
+    files: PreviewFiles
+
+
+def edition_folder(editions: Editions, loaded: LoadedIssue) -> str:
+    """Where an edition's files go below the issue's folder."""
+    return "" if loaded is editions.default else f"{loaded.issue.language}/"
+
+
+def write_editions(editions: Editions, out_dir: Path) -> list[EditionPreview]:
+    """:func:`write_preview` for each chosen edition."""
+    return [
+        EditionPreview(
+            loaded.issue.language, folder := edition_folder(editions, loaded),
+            write_preview(loaded, out_dir / folder),
+        )
+        for loaded in editions.chosen
+    ]
 
 
 def write_preview(loaded: LoadedIssue, out_dir: Path) -> PreviewFiles:

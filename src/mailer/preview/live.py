@@ -17,10 +17,10 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from mailer.compose.issue import load
+from mailer.compose.editions import load_editions
 from mailer.compose.render import theme_of
 from mailer.errors import MailerError
-from mailer.preview.files import write_preview
+from mailer.preview.files import write_editions
 
 if TYPE_CHECKING:
     from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -31,12 +31,18 @@ LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 class LivePreview:
     """Rebuilds the preview on demand and tells waiting browsers when it changed."""
 
-    def __init__(self, issue_path: Path, settings_path: Path | None, out_dir: Path) -> None:
+    def __init__(
+        self, issue_path: Path, settings_path: Path | None, out_dir: Path, *,
+        edition: str | None = None,
+    ) -> None:
         self.issue_path = issue_path
         self.settings_path = settings_path
+        self.edition = edition
         self.out_dir = out_dir
         self.generation = 0
         self.error: str | None = None
+        # The editions shown, as the page's switcher lists them: language and folder.
+        self.editions: list[dict[str, str]] = []
         self.watched: list[Path] = [issue_path.resolve().parent]
         self._changed = threading.Condition()
         self.watching = threading.Event()  # set once file changes are being watched
@@ -48,13 +54,18 @@ class LivePreview:
         escape would end live reload for the rest of the session.
         """
         try:
-            loaded = load(self.issue_path, self.settings_path)
-            write_preview(loaded, self.out_dir)
+            editions = load_editions(self.issue_path, self.settings_path, edition=self.edition)
+            written = write_editions(editions, self.out_dir)
+            self.editions = [{"language": w.language, "folder": w.folder} for w in written]
             self.watched = sorted({
                 self.issue_path.resolve().parent,
-                *theme_of(loaded).folders,
-                loaded.settings.path,
-                *(loaded.image_path(i.image).parent for i in loaded.issue.all_items() if i.image),
+                *theme_of(editions.default).folders,
+                editions.default.settings.path,
+                *(
+                    loaded.image_path(item.image).parent
+                    for loaded in editions.chosen for item in loaded.issue.all_items()
+                    if item.image
+                ),
             })
             self.error = None
         except MailerError as exc:
@@ -71,7 +82,7 @@ class LivePreview:
             return self.generation
 
     def state(self) -> dict:
-        return {"generation": self.generation, "error": self.error}
+        return {"generation": self.generation, "error": self.error, "editions": self.editions}
 
 
 def watch(preview: LivePreview, stop: threading.Event) -> None:
