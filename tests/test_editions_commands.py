@@ -97,6 +97,8 @@ def test_each_reader_gets_the_edition_of_their_language(issue: Path) -> None:
     got = {}
     for message in mailbox.Maildir(issue.parents[1] / "outbox", create=False):
         got[address_of(message)] = edition_of(message)
+        # the unsubscribe page answers in the language of the reader's edition
+        assert f"&lang={edition_of(message)}>" in message["List-Unsubscribe"].replace("\n", "")
     assert got == wanted
 
     code, out = mailer("status", issue, "--json")

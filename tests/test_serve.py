@@ -145,6 +145,25 @@ def test_the_page_asks_first_and_its_button_unsubscribes_without_javascript(proj
         assert [(e.email, e.source) for e in store.entries()] == [("cagri@example.com", "page")]
 
 
+@pytest.mark.parametrize(
+    ("lang", "accept", "expected"),
+    [("tr", "", ("tr", "ltr", "Abonelikten çık")),
+     ("ar", "en", ("ar", "rtl", "إلغاء الاشتراك")),  # the link's language beats the browser's
+     ("", "tr-TR,tr;q=0.9,en;q=0.5", ("tr", "ltr", "Abonelikten çık")),
+     ("xx", "", ("en", "ltr", ">Unsubscribe<"))],
+)
+def test_the_page_speaks_the_language_of_the_readers_edition(
+    project: Path, lang: str, accept: str, expected: tuple[str, str, str]
+) -> None:
+    language, direction, button = expected
+    with serving(project) as base:
+        url = unsubscribe_url(base, "ayse@example.org") + f"&lang={lang}"
+        page = requests.get(url, headers={"Accept-Language": accept}, timeout=5)
+    assert page.status_code == 200
+    assert f'<html lang="{language}" dir="{direction}">' in page.text
+    assert button in page.text
+
+
 @pytest.mark.parametrize("kind", ["forged", "truncated", "another list", "another secret", "none"])
 def test_a_bad_token_is_a_400_and_writes_nothing(project: Path, kind: str) -> None:
     token = links().token("ayse@example.org")

@@ -73,8 +73,8 @@ def test_no_mailto_unless_configured():
     ("template", "problem"),
     [
         ("https://example.org/unsubscribe", "{token}"),
-        ("https://example.org/u?t={token}&x={other}", "only {token}, {email} and {issue}"),
-        ("https://example.org/u?t={token}{", "only {token}, {email} and {issue}"),
+        ("https://example.org/u?t={token}&x={other}", "only {token}, {email}, {issue} and {lang}"),
+        ("https://example.org/u?t={token}{", "only {token}, {email}, {issue} and {lang}"),
         ("https://example.org/çık?t={token}", "ASCII"),
         ("https://example.org/u?t={token} x", "ASCII"),
     ],

@@ -138,10 +138,10 @@ def _unsubscribe_template(template: str) -> str:
     if "{token}" not in template:
         raise ValueError("must contain {token}, which identifies the reader")
     try:
-        example = template.format(token="t", email="e", issue="i")
+        example = template.format(token="t", email="e", issue="i", lang="en")
     except (KeyError, IndexError, ValueError):
         raise ValueError(
-            f"only {{token}}, {{email}} and {{issue}} may appear in braces: {template}"
+            f"only {{token}}, {{email}}, {{issue}} and {{lang}} may appear in braces: {template}"
         ) from None
     if not example.isascii() or any(c.isspace() for c in example):
         raise ValueError("must be ASCII without spaces (percent-encode the rest)")
@@ -153,7 +153,8 @@ class ListIdentity(Strict):
 
     id: Line  # RFC 2919 list id, such as "newsletter.turkiye.iom.int"
     name: Line | None = None
-    # A URL with {token} (the signed address) and optionally {email} and {issue}.
+    # A URL with {token} (the signed address) and optionally {email}, {issue} and {lang} (the
+    # language of the reader's edition: `mailer serve` answers in it).
     unsubscribe_url: Annotated[Line, AfterValidator(_unsubscribe_template)]
     unsubscribe_mailto: EmailAddress | None = None
     # Where `mailer serve` answers, when it runs on a server: `mailer suppressions pull` reads

@@ -52,13 +52,14 @@ class UnsubscribeLinks:
 
     def __init__(
         self, secret: str, list_id: str, url_template: str, mailto: str | None,
-        issue: str = "",
+        issue: str = "", language: str = "",
     ) -> None:
         self._key = secret.encode("utf-8")
         self._prefix = list_id.encode("utf-8") + b"\0"
         self._template = url_template
         self._mailto = mailto
         self._issue = quote(issue, safe="")  # for {issue}: which send a reader left from
+        self._language = quote(language, safe="")  # for {lang}: the page's language
 
     def token(self, email: str) -> str:
         address = email.lower().encode("utf-8")
@@ -77,7 +78,9 @@ class UnsubscribeLinks:
     def targets(self, email: str) -> tuple[str, str | None]:
         """The https URL and the mailto target (None if not configured), one token for both."""
         token = self.token(email)
-        url = self._template.format(token=token, email=quote(email, safe="@"), issue=self._issue)
+        url = self._template.format(
+            token=token, email=quote(email, safe="@"), issue=self._issue, lang=self._language
+        )
         if not self._mailto:
             return url, None
         return url, f"mailto:{self._mailto}?subject=unsubscribe%20{token}"

@@ -49,6 +49,7 @@ def prepare(loaded: LoadedIssue, *, real_send: bool) -> Prepared:
         settings.list.unsubscribe_url,
         settings.list.unsubscribe_mailto,
         issue=loaded.issue.id,
+        language=loaded.issue.language,
     )
     factory = MessageFactory(
         letterhead(loaded), rendered, images, links, signer=_dkim_signer(loaded),

@@ -93,7 +93,7 @@ def create_app(
 
 def unsubscribe_path(template: str) -> str:
     """The path of ``[list] unsubscribe_url`` (``/newsletter/unsubscribe`` for the examples)."""
-    return urlsplit(template.format(token="t", email="e", issue="i")).path or "/"
+    return urlsplit(template.format(token="t", email="e", issue="i", lang="en")).path or "/"
 
 
 def _errors(app: Flask, context: Context) -> None:

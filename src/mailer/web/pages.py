@@ -1,19 +1,21 @@
 """The few pages ``mailer serve`` shows a person: the unsubscribe page and its answers.
 
 Plain HTML with a little inline CSS, no JavaScript, no outside resources: it works in a text
-browser and on any phone. The words come from the theme's labels in the list's language
-(``[list] language``), written right to left for Arabic, Hebrew, Persian and Urdu.
+browser and on any phone. The words come from the theme's labels in the reader's language: the
+``lang`` of the link (``{lang}`` in ``[list] unsubscribe_url``: the language of the edition
+the reader got), else the browser's ``Accept-Language``, else the list's ``[list] language``;
+written right to left for Arabic, Hebrew, Persian and Urdu.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Response
+from flask import Response, request
 from jinja2 import Environment, select_autoescape
 
 from mailer.compose.render import labels_for
-from mailer.compose.theme import theme_for
+from mailer.compose.theme import LABELS_FILE, theme_for
 from mailer.fields import direction_of
 from mailer.settings import LoadedSettings
 
@@ -59,32 +61,50 @@ button:focus { outline: 3px solid #1a1a1a; outline-offset: 2px; }
 
 @dataclass(frozen=True)
 class Pages:
-    """The pages in one language, for one list."""
+    """The pages for one list, in each language the theme has words for."""
 
     list_name: str
-    labels: dict[str, str]
-    language: str
+    labels: dict[str, dict[str, str]]  # language -> the theme's words in it
+    language: str  # the list's: when neither the link nor the browser names one we have
     colour: str
     font: str
 
     @classmethod
     def for_settings(cls, loaded: LoadedSettings) -> Pages:
         settings = loaded.settings
-        language = settings.list.language
         organisation = settings.brand.organisation
+        theme = theme_for(loaded.base_dir)
+        languages = {settings.list.language, *theme.read_toml(LABELS_FILE)}
         return cls(
             list_name=settings.list.name or organisation,
-            labels=labels_for(theme_for(loaded.base_dir), language, organisation),
-            language=language,
+            labels={
+                language: labels_for(theme, language, organisation) for language in languages
+            },
+            language=settings.list.language,
             colour=settings.brand.primary_color,
             font=settings.brand.font_family,
         )
 
-    def _page(self, status: int, *, text: str, address: str = "", action: str = "") -> Response:
+    def _language(self) -> str:
+        """The language of the page for this request (see the module's docstring)."""
+        wanted = request.args.get("lang", "").replace("_", "-").lower()
+        for candidate in (wanted, wanted.split("-")[0]):
+            if candidate in self.labels:
+                return candidate
+        found = request.accept_languages.best_match(sorted(self.labels))
+        return found or self.language
+
+    def _page(
+        self, status: int, *, label: str = "", text: str = "", address: str = "",
+        action: str = "",
+    ) -> Response:
+        """A page saying the theme's words ``label``, or ``text`` as it is."""
+        language = self._language()
+        labels = self.labels[language]
         html = _PAGE.render(
-            language=self.language, direction=direction_of(self.language), title=self.list_name,
-            address=address, text=text, action=action, button=self.labels["page_button"],
-            colour=self.colour, font=self.font,
+            language=language, direction=direction_of(language), title=self.list_name,
+            address=address, text=labels[label] if label else text, action=action,
+            button=labels["page_button"], colour=self.colour, font=self.font,
         )
         response = Response(html, status, mimetype="text/html")
         response.headers["Cache-Control"] = "no-store"
@@ -94,16 +114,16 @@ class Pages:
 
     def confirm(self, address: str, action: str) -> Response:
         """The page a reader's "Unsubscribe" link opens: one button, nothing done yet."""
-        return self._page(200, text=self.labels["page_question"], address=address, action=action)
+        return self._page(200, label="page_question", address=address, action=action)
 
     def done(self, address: str) -> Response:
-        return self._page(200, text=self.labels["page_done"], address=address)
+        return self._page(200, label="page_done", address=address)
 
     def invalid(self) -> Response:
-        return self._page(400, text=self.labels["page_invalid"])
+        return self._page(400, label="page_invalid")
 
     def failed(self) -> Response:
-        return self._page(500, text=self.labels["page_failed"])
+        return self._page(500, label="page_failed")
 
     def message(self, text: str, status: int) -> Response:
         return self._page(status, text=text)
