@@ -13,9 +13,13 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 # The naive reference builder lives with the tests, which prove the fast builder against it.
@@ -96,3 +100,51 @@ def write_section(name: str, body: str) -> None:
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(text, encoding="utf-8")
     print(f"wrote section '{name}' of {REPORT.relative_to(ROOT)}", file=sys.stderr)
+
+
+def project_scratch() -> tempfile.TemporaryDirectory:
+    """A scratch folder inside the project's ``issues/``: an issue's images must be files
+    inside the project folder (the folder of mailer.toml), named relative to the issue."""
+    return tempfile.TemporaryDirectory(dir=ROOT / "issues", prefix=".bench-")
+
+
+def _items(data: dict) -> list[dict]:
+    """The lead and every item of an issue's YAML data."""
+    lead = [data["lead"]] if data.get("lead") else []
+    return lead + [item for section in data.get("sections", []) for item in section["items"]]
+
+
+def issue_copy(folder: Path, source: str, name: str, change: Callable[[dict], None]) -> Path:
+    """``source`` (an issue below ROOT) written to ``folder/name`` after ``change`` edits its
+    data, with image paths made relative to the new place."""
+    data = yaml.safe_load((ROOT / source).read_text(encoding="utf-8"))
+    base = (ROOT / source).parent
+    for item in _items(data):
+        if "image" in item:
+            item["image"]["src"] = os.path.relpath(base / item["image"]["src"], folder)
+    change(data)
+    path = folder / name
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def three_editions(folder: Path, source: str) -> Path:
+    """``source`` as ``three.yaml`` with a Turkish and an Arabic edition beside it, which leave
+    out what an edition inherits (id, image files, link URLs); the path of ``three.yaml``."""
+
+    def edition(language: str) -> Callable[[dict], None]:
+        def change(data: dict) -> None:
+            del data["id"]
+            data["language"] = language
+            data["subject"] = f"[{language}] {data['subject']}"
+            for item in _items(data):
+                item.get("image", {}).pop("src", None)
+                for link in item.get("links", []):
+                    link.pop("url")
+        return change
+
+    default = issue_copy(folder, source, "three.yaml", lambda data: None)
+    for language in ("tr", "ar"):
+        issue_copy(folder, str(default.relative_to(ROOT)), f"three.{language}.yaml",
+                   edition(language))
+    return default
