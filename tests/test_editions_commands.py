@@ -268,3 +268,48 @@ def test_the_live_preview_switches_between_editions(issue: Path, tmp_path: Path)
             assert frame.locator("html").get_attribute("lang") == "tr"
             frame.get_by_text("Ana haber").first.wait_for()
         assert "Ana haber" in page.locator("#text").inner_text()
+
+
+@pytest.mark.parametrize("name", ["mailgun", "sendgrid", "postmark"])
+def test_an_esp_request_carries_one_edition(issue: Path, tmp_path: Path, name: str,
+                                            httpserver, monkeypatch) -> None:
+    """Readers of both editions claimed in one batch go out as one request per edition, each
+    with its edition's subject (an ESP request has one subject and body for all)."""
+    from providers import PROVIDERS, recipients_of
+    from test_transport_esp import factory_for
+    from werkzeug import Request
+
+    from mailer.audience.subscribers import Subscriber
+    from mailer.compose.editions import load_editions
+    from mailer.delivery.campaign import Campaign, Policy
+    from mailer.delivery.prepare import prepare_editions
+
+    provider = PROVIDERS[name]
+    monkeypatch.setenv(provider.secret_variable, "key")
+    requests_seen: list[tuple[list[str], set[str]]] = []
+
+    def handler(request: Request):
+        if name == "postmark":
+            subjects = {message["Subject"] for message in request.get_json()}
+        elif name == "sendgrid":
+            subjects = {request.get_json()["subject"]}
+        else:
+            subjects = {request.form["subject"]}
+        recipients = recipients_of(name, request)
+        requests_seen.append((recipients, subjects))
+        return provider.success(len(recipients))
+
+    httpserver.expect_request(provider.path).respond_with_handler(handler)
+    prepared = prepare_editions(load_editions(issue), real_send=False)
+    readers = [Subscriber(f"r{n}@example.org", first_name=f"R{n}", language=("tr", "en")[n % 2])
+               for n in range(10)]
+    with Ledger(tmp_path / "ledger.sqlite3") as ledger:
+        campaign = Campaign(prepared.factory, ledger, factory_for(name, httpserver),
+                            Policy(concurrency=1))
+        campaign.fill(readers)
+        summary = campaign.run()
+    assert summary.sent == 10
+    assert len(requests_seen) == 2
+    for recipients, subjects in requests_seen:  # Postmark's subjects are filled in per reader
+        (turkish,) = {"için haberler" in subject for subject in subjects}
+        assert {int(r[1:].split("@")[0]) % 2 for r in recipients} == {0 if turkish else 1}
