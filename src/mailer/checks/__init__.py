@@ -23,7 +23,8 @@ from mailer.checks import (
     spam,
 )
 from mailer.checks.base import SEVERITIES, Check, CheckOptions, Finding, Severity
-from mailer.compose.issue import LoadedIssue, load
+from mailer.compose.editions import load_editions
+from mailer.compose.issue import LoadedIssue
 from mailer.delivery.prepare import Prepared, prepare
 from mailer.errors import ChecksFailed, MailerError
 
@@ -85,7 +86,9 @@ def check_issue(
     loaded (reported as a finding first when the report is JSON, so CI still gets JSON).
     """
     try:
-        loaded = load(issue, settings)
+        # Given an edition file, that edition alone, with what it takes from the default file;
+        # given the issue, its default edition (and every edition file must load).
+        loaded = load_editions(issue, settings).chosen[0]
         prepared = prepare(loaded, real_send=False)
     except MailerError as exc:
         if as_json:
