@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from projects import Project
+from projects import Project, position
 from typer.testing import CliRunner
 
 from mailer.cli import app
@@ -87,13 +87,6 @@ def edition(project: Project, tag: str = "tr", text: str = TURKISH):
     """The edition ``tag`` of an issue that has it, loaded through its own file."""
     write_issue(project, {tag: text})
     return load_editions(project.root / "issues" / f"issue.{tag}.yaml").chosen[0]
-
-
-def position(path: Path, needle: str) -> str:
-    """``path:line:column`` of ``needle``, which is once in the file."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    (number,) = [number for number, line in enumerate(lines, start=1) if needle in line]
-    return f"{path}:{number}:{lines[number - 1].index(needle) + 1}"
 
 
 # --- what an edition inherits -----------------------------------------------------------------
