@@ -276,13 +276,13 @@ class _Matcher:
         """An edition value that should come from the default, which has none in that place."""
         raise InputError(
             self.edition.locate(field_path),
-            f"{what}, and {self.default_path.name} has no {_describe(field_path)} to take it "
+            f"{what}, and {self.default_path.name} has no {describe(field_path)} to take it "
             f"from (items are matched by position within each section)",
             dotted(field_path),
         )
 
 
-def _describe(field_path: FieldPath) -> str:
+def describe(field_path: FieldPath) -> str:
     """``("sections", 1, "items", 3, "links", 0)`` -> ``link 1 of item 4 of section 2``."""
     words = {"sections": "section", "items": "item", "links": "link"}
     parts = ["the lead"] if field_path[0] == "lead" else []
