@@ -21,6 +21,9 @@ subject: Clean water for 8,600 people
 period: January 2026
 brand:
   primary_color: "#112233"
+sender:
+  name: IOM Turkey
+  address: newsletter@iom.int
 social:
   - network: youtube
     url: https://www.youtube.com/user/IOMMigration
@@ -144,6 +147,18 @@ def test_the_id_brand_and_social_links_are_the_issues(project):
         ("youtube", "https://www.youtube.com/user/IOMMigration"),
     ]
     assert loaded.path.name == "issue.tr.yaml"
+
+
+def test_brand_and_sender_are_taken_key_by_key(project):
+    """A translator who words the logo's alt text or the sender's name in Turkish keeps the
+    issue's colours and address (they were lost, or refused as missing)."""
+    text = (
+        "brand:\n  logo_alt: IOM BM Göç Ajansı\n"
+        "sender:\n  name: IOM Türkiye\n" + TURKISH
+    )
+    loaded = edition(project, text=text)
+    assert (loaded.brand.primary_color, loaded.brand.logo_alt) == ("#112233", "IOM BM Göç Ajansı")
+    assert (loaded.sender.name, loaded.sender.address) == ("IOM Türkiye", "newsletter@iom.int")
 
 
 def test_the_language_comes_from_the_file_name_when_the_edition_gives_none(project):

@@ -6,7 +6,8 @@ An edition is a whole issue in its language, except for what does not change wit
 language, which it may leave out and takes from the default file:
 
 * ``id`` (an edition has the issue's id or none), ``brand``, ``sender`` and ``social``
-  (:data:`INHERITED`);
+  (:data:`INHERITED`); ``brand`` and ``sender`` key by key, so that an edition may give only
+  what it words differently (``brand.logo_alt``, ``sender.name``) and keep the rest;
 * in the lead and in each item, matched by position (the lead with the lead, the n-th item of
   the m-th section with the n-th item of the m-th section): the image's ``src``, ``link`` and
   ``credit`` (or the whole image, when the edition's item has none), each link's ``url``
@@ -204,8 +205,11 @@ def inherit(edition: YamlDocument, default: dict, default_path: Path) -> dict:
             "id",
         )
     for key in INHERITED:
+        theirs = copy.deepcopy(default.get(key))
         if key not in data and key in default:
-            data[key] = copy.deepcopy(default[key])
+            data[key] = theirs
+        elif isinstance(data.get(key), dict) and isinstance(theirs, dict):
+            data[key] = {**theirs, **data[key]}
     matcher = _Matcher(edition, default_path)
     if isinstance(data.get("lead"), dict):
         matcher.item(data["lead"], default.get("lead"), ("lead",))
