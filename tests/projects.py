@@ -46,3 +46,10 @@ def new_project(root: Path, photo_size: tuple[int, int] = (600, 400)) -> Project
     Image.new("RGB", photo_size, "#8899AA").save(assets / "photo.png")
     shutil.copy(REPO / "mailer.toml", root / "mailer.toml")
     return Project(root)
+
+
+def position(path: Path, needle: str) -> str:
+    """``path:line:column`` of ``needle``, which is once in the file (as errors name places)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    (number,) = [number for number, line in enumerate(lines, start=1) if needle in line]
+    return f"{path}:{number}:{lines[number - 1].index(needle) + 1}"

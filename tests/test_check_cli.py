@@ -15,7 +15,10 @@ from mailer.cli import app
 from mailer.errors import Location
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ["issues/2018-03-iom-turkey.yaml", "issues/2021-01-project-update.yaml"]
+EXAMPLES = [
+    "issues/2018-03-iom-turkey.yaml", "issues/2021-01-project-update.yaml",
+    "issues/2021-01-project-update.tr.yaml",  # an edition file is checked alone
+]
 
 CLEAN = """
 id: cli-test

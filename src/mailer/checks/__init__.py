@@ -23,6 +23,7 @@ from mailer.checks import (
     spam,
 )
 from mailer.checks.base import SEVERITIES, Check, CheckOptions, Finding, Severity
+from mailer.checks.editions import compare
 from mailer.compose.editions import Editions, load_editions
 from mailer.compose.issue import LoadedIssue
 from mailer.delivery.prepare import Prepared, prepare
@@ -99,6 +100,8 @@ def check_issue(
         found = run_checks(
             prepared.loaded, prepared, offline=offline, render=render, options=options
         )
+        if prepared.loaded is not editions.default:
+            found += compare(prepared.loaded, editions.default)
         findings += _of_edition(found, prepared.loaded, editions, findings)
     findings.sort(key=lambda finding: SEVERITIES.index(finding.severity))
     report.write_report(findings, issue, as_json=as_json)

@@ -18,6 +18,7 @@ from lxml.html import HtmlElement
 from mailer.checks.base import (
     CheckOptions,
     Finding,
+    clip,
     finding_maker,
     is_hidden,
     parse_html,
@@ -119,7 +120,7 @@ def _headings(loaded: LoadedIssue, document: HtmlElement) -> list[Finding]:
     for level, text in headings:
         if level > previous + 1:
             findings.append(_finding(
-                "warning", f"heading '{_clip(text)}' is h{level} right after "
+                "warning", f"heading '{clip(text)}' is h{level} right after "
                 f"{f'h{previous}' if previous else 'the start'}: a level is skipped",
                 yaml_location(loaded, text), f"use h{previous + 1} there, or add the missing level",
             ))
@@ -146,7 +147,7 @@ def _image_alt(loaded: LoadedIssue, document: HtmlElement) -> list[Finding]:
     if not missing:
         return []
     return [_finding(
-        "error", f"{len(missing)} image(s) have no alt attribute (first: {_clip(missing[0])}); "
+        "error", f"{len(missing)} image(s) have no alt attribute (first: {clip(missing[0])}); "
         "screen readers read out the file name", template_location(loaded, "<mj-image"),
         'give every <mj-image> an alt (alt="" for decoration)',
     )]
@@ -166,7 +167,7 @@ def _link_names(loaded: LoadedIssue, document: HtmlElement) -> list[Finding]:
         ).strip()
         if not name:
             findings.append(_finding(
-                "error", f"the link to {_clip(href)} has no text and no alt text: screen readers "
+                "error", f"the link to {clip(href)} has no text and no alt text: screen readers "
                 "read out its address", where, "give the link a text, or its image an alt text",
             ))
             continue
@@ -230,7 +231,7 @@ def _font_sizes(loaded: LoadedIssue, document: HtmlElement) -> list[Finding]:
         if size == loaded.brand.font_size_px:
             continue  # reported above, at the setting
         findings.append(_finding(
-            "warning", f"text in {size:g} px (such as '{_clip(example)}') is hard to read on "
+            "warning", f"text in {size:g} px (such as '{clip(example)}') is hard to read on "
             f"phones", template_location(loaded, f"{size:g}px"),
             f"make it at least {MIN_FONT_PX:g} px in the template's styles",
         ))
@@ -267,7 +268,3 @@ def readable_variant(foreground: str, background: str) -> str:
         if contrast_ratio(candidate, background) >= MIN_CONTRAST:
             break
     return candidate
-
-
-def _clip(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -91,6 +91,11 @@ def text_of(element: HtmlElement) -> str:
 _HIDDEN = re.compile(r"display\s*:\s*none", re.IGNORECASE)
 
 
+def clip(text: str, limit: int = 60) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis, to quote it in a message."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def is_hidden(element: HtmlElement) -> bool:
     """Hidden by an inline ``display: none`` on the element or an ancestor (the preheader)."""
     return any(

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from mailer.checks.base import CheckOptions, Finding, finding_maker, settings_location
+from mailer.checks.base import CheckOptions, Finding, clip, finding_maker, settings_location
 from mailer.checks.links import url_uses
 from mailer.compose.issue import LoadedIssue, dotted, strings_with_paths
 from mailer.delivery.prepare import Prepared
@@ -107,7 +107,7 @@ def _scaffold_sentences(loaded: LoadedIssue) -> list[Finding]:
         left = [p for p in _paragraphs(text) if p in stand_ins]
         if left:
             findings.append(_finding(
-                "error", f"'{_clip(left[0])}' in {dotted(field_path)} is the stand-in text of "
+                "error", f"'{clip(left[0])}' in {dotted(field_path)} is the stand-in text of "
                 "mailer new, never replaced", _line_with(loaded, field_path, left[0]),
                 "write the issue's own words here",
             ))
@@ -168,7 +168,3 @@ def _kept(field_path: tuple) -> bool:
 
 def _paragraphs(text: str) -> list[str]:
     return [" ".join(p.split()) for p in re.split(r"\n\s*\n", text) if p.strip()]
-
-
-def _clip(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -5,8 +5,9 @@
 An edition is a whole issue in its language, except for what does not change with the
 language, which it may leave out and takes from the default file:
 
-* ``id`` (an edition has the issue's id or none), ``brand``, ``sender``, ``social`` and the
-  other fields listed in :data:`INHERITED`;
+* ``id`` (an edition has the issue's id or none), ``brand``, ``sender`` and ``social``
+  (:data:`INHERITED`); ``brand`` and ``sender`` key by key, so that an edition may give only
+  what it words differently (``brand.logo_alt``, ``sender.name``) and keep the rest;
 * in the lead and in each item, matched by position (the lead with the lead, the n-th item of
   the m-th section with the n-th item of the m-th section): the image's ``src``, ``link`` and
   ``credit`` (or the whole image, when the edition's item has none), each link's ``url``
@@ -20,6 +21,7 @@ quotes) is the translator's. A reader gets the edition of their ``language`` (se
 from __future__ import annotations
 
 import copy
+import glob
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,7 +38,7 @@ _EDITION_FILE = re.compile(
     r"^(?P<issue>.+)\.(?P<tag>[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?"
     r"(-[A-Za-z0-9]{5,8})*)\.ya?ml$"
 )
-INHERITED = ("id", "brand", "sender", "social", "date", "archive")
+INHERITED = ("id", "brand", "sender", "social")
 IMAGE_INHERITED = ("src", "link", "credit")
 
 
@@ -62,13 +64,21 @@ def split_edition_path(path: Path) -> tuple[Path, str] | None:
 
 
 def edition_files(default: Path) -> dict[str, Path]:
-    """The edition files beside the issue ``default``, by their file name's tag, sorted."""
-    found: dict[str, Path] = {}
-    for candidate in sorted(default.parent.glob(f"{default.stem}.*.y*ml")):
+    """The edition files beside the issue ``default``, by their file name's tag, sorted by tag.
+
+    Two files for one language (``X.tr.yaml`` beside ``X.TR.yaml`` or ``X.tr.yml``) are an
+    error: one of them would be left out without a word, and the translator's work with it.
+    """
+    found: dict[str, tuple[str, Path]] = {}  # the normalised tag -> (the tag, the file)
+    for candidate in sorted(default.parent.glob(f"{glob.escape(default.stem)}.*.y*ml")):
         split = split_edition_path(candidate)
-        if split is not None and split[0].name == default.name:
-            found[split[1]] = candidate
-    return found
+        if split is None or split[0].name != default.name:
+            continue
+        tag, key = split[1], normalise_tag(split[1])
+        if key in found:
+            raise _second_edition(candidate, tag, found[key][1])
+        found[key] = (tag, candidate)
+    return {tag: path for _, (tag, path) in sorted(found.items())}
 
 
 def issue_files(folder: Path) -> list[Path]:
@@ -155,18 +165,18 @@ def load_editions(
 
 
 def _tags(default: LoadedIssue, files: dict[str, Path]) -> tuple[str, ...]:
-    """The default's language, then each edition file's tag; two files for one language, or
-    an edition file in the default's language, are errors."""
-    seen = {normalise_tag(default.issue.language): default.path}
+    """The default's language, then each edition file's tag; an edition file in the default's
+    language is an error (:func:`edition_files` refuses two files for one language)."""
     for tag, path in files.items():
-        key = normalise_tag(tag)
-        if key in seen:
-            raise InputError(
-                Location(path, 1),
-                f"a second '{tag}' edition: {seen[key].name} is already the '{tag}' edition",
-            )
-        seen[key] = path
+        if normalise_tag(tag) == normalise_tag(default.issue.language):
+            raise _second_edition(path, tag, default.path)
     return (default.issue.language, *files)
+
+
+def _second_edition(path: Path, tag: str, first: Path) -> InputError:
+    return InputError(
+        Location(path, 1), f"a second '{tag}' edition: {first.name} is already the '{tag}' edition"
+    )
 
 
 def load_edition(default: LoadedIssue, path: Path, settings: LoadedSettings) -> LoadedIssue:
@@ -198,8 +208,11 @@ def inherit(edition: YamlDocument, default: dict, default_path: Path) -> dict:
             "id",
         )
     for key in INHERITED:
+        theirs = copy.deepcopy(default.get(key))
         if key not in data and key in default:
-            data[key] = copy.deepcopy(default[key])
+            data[key] = theirs
+        elif isinstance(data.get(key), dict) and isinstance(theirs, dict):
+            data[key] = {**theirs, **data[key]}
     matcher = _Matcher(edition, default_path)
     if isinstance(data.get("lead"), dict):
         matcher.item(data["lead"], default.get("lead"), ("lead",))
@@ -270,13 +283,13 @@ class _Matcher:
         """An edition value that should come from the default, which has none in that place."""
         raise InputError(
             self.edition.locate(field_path),
-            f"{what}, and {self.default_path.name} has no {_describe(field_path)} to take it "
+            f"{what}, and {self.default_path.name} has no {describe(field_path)} to take it "
             f"from (items are matched by position within each section)",
             dotted(field_path),
         )
 
 
-def _describe(field_path: FieldPath) -> str:
+def describe(field_path: FieldPath) -> str:
     """``("sections", 1, "items", 3, "links", 0)`` -> ``link 1 of item 4 of section 2``."""
     words = {"sections": "section", "items": "item", "links": "link"}
     parts = ["the lead"] if field_path[0] == "lead" else []
