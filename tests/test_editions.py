@@ -105,6 +105,15 @@ def test_an_image_takes_its_src_link_and_credit_and_keeps_its_own_words(project)
     )
 
 
+def test_a_photo_of_its_own_takes_no_credit_or_link_from_the_default_photo(project):
+    (project.root / "issues" / "assets" / "own.png").write_bytes(
+        (project.root / "issues" / "assets" / "photo.png").read_bytes()
+    )
+    text = TURKISH.replace("  image:\n", "  image:\n    src: assets/own.png\n", 1)
+    image = edition(project, text=text).issue.lead.image
+    assert (image.src, image.link, image.credit) == ("assets/own.png", None, None)
+
+
 def test_an_item_without_an_image_takes_the_whole_image(project):
     item = edition(project).issue.sections[0].items[0]
     assert item.image is not None

@@ -255,6 +255,8 @@ class _Matcher:
         if not isinstance(image, dict):
             return
         if isinstance(their_image, dict):
+            if image.get("src", their_image.get("src")) != their_image.get("src"):
+                return  # a photo of its own: the default photo's credit and link are not its
             for key in IMAGE_INHERITED:
                 if key not in image and key in their_image:
                     image[key] = copy.deepcopy(their_image[key])
