@@ -423,3 +423,13 @@ def test_check_of_a_good_edition_file_checks_that_edition(project):
     assert report["issue"] == str(path) and report["counts"]["error"] == 0
     (size,) = [finding for finding in report["findings"] if finding["check"] == "size"]
     assert size["location"]["path"] == str(path)
+
+
+def test_the_issues_own_postal_address_is_inherited_and_its_reason_is_not(project):
+    default = DEFAULT.replace("social:", "footer:\n  postal_address: Kilis, Türkiye\n  reason: "
+                              "You asked for it.\nsocial:")
+    project.write_issue(TURKISH, "issue.tr.yaml")
+    project.write_issue(default)
+    loaded = load_editions(project.root / "issues" / "issue.tr.yaml").chosen[0]
+    assert loaded.footer.postal_address == "Kilis, Türkiye"
+    assert loaded.footer.reason != "You asked for it."  # mailer.toml's, not the English one

@@ -7,10 +7,12 @@ language, which it may leave out and takes from the default file:
 
 * ``id`` (an edition has the issue's id or none), ``brand``, ``sender`` and ``social``
   (:data:`INHERITED`); ``brand`` and ``sender`` key by key, so that an edition may give only
-  what it words differently (``brand.logo_alt``, ``sender.name``) and keep the rest;
+  what it words differently (``brand.logo_alt``, ``sender.name``) and keep the rest; and the
+  issue's own ``footer.postal_address`` (its ``reason`` is the translator's);
 * in the lead and in each item, matched by position (the lead with the lead, the n-th item of
   the m-th section with the n-th item of the m-th section): the image's ``src``, ``link`` and
-  ``credit`` (or the whole image, when the edition's item has none), each link's ``url``
+  ``credit`` (unless the edition names a photo of its own; the whole image when the
+  edition's item has none), each link's ``url``
   (matched by position among the item's links; all links, when the item has none).
 
 Everything else (subject, preheader, period, titles, bodies, captions, alt texts, link labels,
@@ -38,7 +40,7 @@ _EDITION_FILE = re.compile(
     r"^(?P<issue>.+)\.(?P<tag>[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?"
     r"(-[A-Za-z0-9]{5,8})*)\.ya?ml$"
 )
-INHERITED = ("id", "brand", "sender", "social")
+INHERITED = ("id", "brand", "sender", "social")  # and footer.postal_address
 IMAGE_INHERITED = ("src", "link", "credit")
 
 
@@ -213,6 +215,10 @@ def inherit(edition: YamlDocument, default: dict, default_path: Path) -> dict:
             data[key] = theirs
         elif isinstance(data.get(key), dict) and isinstance(theirs, dict):
             data[key] = {**theirs, **data[key]}
+    # The issue's own postal address is the same in every language (its reason is not).
+    address = (default.get("footer") or {}).get("postal_address")
+    if address is not None and isinstance(data.setdefault("footer", {}), dict):
+        data["footer"].setdefault("postal_address", address)
     matcher = _Matcher(edition, default_path)
     if isinstance(data.get("lead"), dict):
         matcher.item(data["lead"], default.get("lead"), ("lead",))
