@@ -173,7 +173,7 @@ def load_issue(path: Path, settings: LoadedSettings) -> LoadedIssue:
         source=document,
         brand=_merge(settings.settings.brand, issue.brand),
         sender=issue.sender or settings.settings.sender,
-        footer=_merge(settings.settings.footer, issue.footer),
+        footer=_merge(settings.settings.footer.for_language(issue.language), issue.footer),
         social=issue.social if issue.social is not None else settings.settings.social,
         settings=settings,
     )
