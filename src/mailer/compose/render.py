@@ -31,14 +31,8 @@ from mailer.compose.images import ImageLinker
 from mailer.compose.issue import Image, LoadedIssue
 from mailer.compose.merge import UNSUBSCRIBE_KEY, MergeFields, token
 from mailer.compose.palette import palettes
-from mailer.compose.theme import (
-    HTML_TEMPLATE,
-    ICONS_FOLDER,
-    LABELS_FILE,
-    TEXT_TEMPLATE,
-    Theme,
-    theme_for,
-)
+from mailer.compose.theme import HTML_TEMPLATE, ICONS_FOLDER, TEXT_TEMPLATE, Theme, theme_for
+from mailer.compose.wording import labels_for
 from mailer.errors import MailerError
 
 TEXT_WIDTH = 72
@@ -206,18 +200,6 @@ def _skip_css_validation() -> None:
 
 
 _skip_css_validation()
-
-
-def labels_for(theme: Theme, language: str, organisation: str) -> dict[str, str]:
-    """The templates' own words in the issue's language (``templates/labels.toml``)."""
-    path = theme.path(LABELS_FILE)
-    tables = theme.read_toml(LABELS_FILE)
-    primary = language.split("-")[0].lower()
-    chosen = {**tables.get("en", {}), **tables.get(primary, {})}
-    missing = {"photo", "unsubscribe", "follow"} - chosen.keys()
-    if missing:
-        raise MailerError(f"{path}: no {', '.join(sorted(missing))} for '{primary}' or 'en'")
-    return {key: text.format(organisation=organisation) for key, text in chosen.items()}
 
 
 def compile_mjml(source: str) -> str:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from flask import Response
 from jinja2 import Environment, select_autoescape
 
-from mailer.compose.render import labels_for
 from mailer.compose.theme import theme_for
+from mailer.compose.wording import labels_for
 from mailer.fields import direction_of
 from mailer.settings import LoadedSettings
 
