@@ -204,18 +204,25 @@ class TestInChromium:
         page.context.close()
         assert photo["bottom"] <= story["top"]
 
-    def test_quote_border_and_link_gaps_sit_on_the_reading_side(self, browser, project, tmp_path):
+    def test_quote_links_social_row_and_footer_follow_the_reading_side(
+        self, browser, project, tmp_path
+    ):
         page = open_page(browser, page_file(prepared(project, ARABIC), tmp_path), 600)
         sides = page.evaluate("""() => {
           const quote = getComputedStyle(document.querySelector("blockquote"));
-          const links = [...document.querySelectorAll(".m-beside .m-links a")]
-            .map((a) => a.getBoundingClientRect());
+          const boxes = (selector) => [...document.querySelectorAll(selector)]
+            .map((element) => element.getBoundingClientRect());
+          const [first, second] = boxes(".m-beside .m-links a");
+          const icons = boxes(".m-social img");
+          const align = (selector) => getComputedStyle(document.querySelector(selector)).textAlign;
           return {right: quote.borderRightWidth, left: quote.borderLeftWidth,
-                  first: links[0].left, second: links[1].right};
+                  links: first.left > second.right, icons: icons[0].left > icons[1].right,
+                  aligned: [".m-caption p", ".m-footer-text p", ".m-social"].map(align)};
         }""")
         page.context.close()
         assert (sides["right"], sides["left"]) == ("4px", "0px")
-        assert sides["first"] > sides["second"]  # the first link on the right
+        assert sides["links"] and sides["icons"]  # the first link and icon on the right
+        assert sides["aligned"] == ["right", "right", "right"]
 
 
 
