@@ -128,7 +128,8 @@ def _line_of(text: str, needle: str) -> int:
 def test_settings_not_in_utf8_are_one_error_line(project, tmp_path):
     issue = project.write_issue(ISSUE)
     text = project.settings.read_text(encoding="utf-8")
-    project.settings.write_bytes(text.encode("cp1254"))  # "Çankaya" is not UTF-8 any more
+    # "Çankaya" is not UTF-8 any more ([footer.ar]'s Arabic, which cp1254 lacks, becomes "?").
+    project.settings.write_bytes(text.encode("cp1254", errors="replace"))
     out = tmp_path / "out"
     result = runner.invoke(app, ["preview", str(issue), "--no-serve", "--out", str(out)])
     assert without_traceback(result)
@@ -250,7 +251,7 @@ def test_live_preview_survives_settings_that_cannot_be_read(project, tmp_path):
         assert first["error"] is None
 
         good = project.settings.read_text(encoding="utf-8")
-        project.settings.write_bytes(good.encode("cp1254"))
+        project.settings.write_bytes(good.encode("cp1254", errors="replace"))  # Arabic: "?"
         broken = _next_event(stream)
         assert broken["error"] == (
             f"{project.settings}:{_line_of(good, 'Çankaya')}: not UTF-8 text "

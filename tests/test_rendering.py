@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from browsers import browser_test
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -25,17 +25,6 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ["2018-03-iom-turkey", "2021-01-project-update"]
 RENDER = CheckOptions(offline=True, render=True)
 
-needs_chromium = pytest.mark.skipif(
-    not Path("/usr/bin/chromium").exists(),
-    reason="Debian's chromium is not installed (apt-get install chromium)",
-)
-
-
-def browser_test(test):
-    """Marked ``browser``; skipped, saying why, only where /usr/bin/chromium is missing."""
-    return pytest.mark.browser(needs_chromium(test))
-
-
 LAYOUT = """() => ({
   width: window.innerWidth,
   scrollWidth: document.documentElement.scrollWidth,
@@ -49,13 +38,6 @@ LAYOUT = """() => ({
 
 def prepared(name: str) -> Prepared:
     return prepare(load(ROOT / "issues" / f"{name}.yaml"), real_send=False)
-
-
-@pytest.fixture(scope="class")
-def browser() -> Iterator:
-    """One Chromium for a class; it closes before the next tests start their own."""
-    with chromium() as browser:
-        yield browser
 
 
 @browser_test

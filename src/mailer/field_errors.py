@@ -58,6 +58,9 @@ def _known_fields(model: type[BaseModel], loc: FieldPath) -> list[str]:
             args = typing.get_args(current)
             current = args[0] if args else None
             continue
+        if typing.get_origin(current) is dict:  # a table of tables, such as [footer.tr]
+            current = typing.get_args(current)[1]
+            continue
         if not (isinstance(current, type) and issubclass(current, BaseModel)):
             return []
         field = current.model_fields.get(part)

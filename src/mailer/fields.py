@@ -131,3 +131,12 @@ RTL_LANGUAGES = frozenset({"ar", "he", "fa", "ur", "ps", "sd", "ug", "yi", "dv",
 def direction_of(language: str) -> str:
     """The text direction a language is written in: 'rtl' or 'ltr'."""
     return "rtl" if language.split("-")[0].lower() in RTL_LANGUAGES else "ltr"
+
+
+def language_keys(tag: str) -> tuple[str, ...]:
+    """The keys a per-language table is looked up by for ``tag``, most specific first: the
+    whole tag, then its primary language (``pt_BR`` -> ``("pt-br", "pt")``). Tags are compared
+    in lower case, with ``_`` read as ``-``."""
+    exact = tag.strip().replace("_", "-").lower()
+    primary = exact.split("-")[0]
+    return (exact,) if exact == primary else (exact, primary)

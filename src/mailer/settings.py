@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, ValidationError
+from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from mailer.errors import ConfigError, Location, MailerError
 from mailer.field_errors import describe_errors
@@ -28,6 +28,7 @@ from mailer.fields import (
     Text,
     WebUrl,
     is_remote,
+    language_keys,
 )
 from mailer.textfiles import first_line_not_utf8
 
@@ -120,14 +121,59 @@ class BrandOverride(Strict):
     font_size_px: int | None = Field(default=None, ge=10, le=24)
 
 
-class Footer(Strict):
-    postal_address: Text
-    reason: Text  # why the reader gets this newsletter
-
-
 class FooterOverride(Strict):
+    """Footer sentences said otherwise: an issue's ``footer:``, or a ``[footer.<tag>]`` table."""
+
     postal_address: Text | None = None
     reason: Text | None = None
+
+
+class Footer(Strict):
+    """Why the reader gets the newsletter, and the postal address, in the list's language
+    (``[list] language``), and in other languages as ``[footer.<tag>]`` tables such as
+    ``[footer.tr]``: an issue in Turkish shows what ``[footer.tr]`` says, and ``[footer]``'s
+    words for what that table leaves out (see :meth:`for_language`)."""
+
+    postal_address: Text
+    reason: Text  # why the reader gets this newsletter
+    languages: dict[Language, FooterOverride] = {}  # the [footer.<tag>] tables, by their tag
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_language_tables(cls, data: object) -> object:
+        """``[footer.tr]`` reaches the model as a key ``tr`` holding a table: gather such tables
+        under ``languages``. Any other unknown key stays where it is, an unknown field."""
+        if not isinstance(data, dict):
+            return data
+        tables = {
+            key: value for key, value in data.items()
+            if key not in cls.model_fields and isinstance(value, dict)
+        }
+        if not tables:
+            return data
+        rest = {key: value for key, value in data.items() if key not in tables}
+        return {**rest, "languages": tables}
+
+    def table_for(self, language: str, field: str) -> str | None:
+        """The tag of the ``[footer.<tag>]`` table that says ``field`` to readers of
+        ``language``: the table of the exact tag, else of its primary language; None when
+        ``[footer]`` says it."""
+        tables = {language_keys(tag)[0]: tag for tag in self.languages}
+        for key in language_keys(language):
+            tag = tables.get(key)
+            if tag is not None and getattr(self.languages[tag], field) is not None:
+                return tag
+        return None
+
+    def for_language(self, language: str) -> Footer:
+        """The footer in ``language``: each sentence from its :meth:`table_for`, else from
+        ``[footer]``; the result has no language tables of its own."""
+        said = {}
+        for field in FooterOverride.model_fields:
+            tag = self.table_for(language, field)
+            if tag is not None:
+                said[field] = getattr(self.languages[tag], field)
+        return self.model_copy(update={**said, "languages": {}})
 
 
 def _unsubscribe_template(template: str) -> str:
@@ -280,6 +326,7 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> LoadedSet
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         field_path, message = describe_errors(exc, Settings)[0]
+        field_path = _as_written(field_path)
         dotted = ".".join(str(p) for p in field_path)
         raise ConfigError(_toml_location(path, text, field_path), message, dotted) from None
     loaded = LoadedSettings(settings, path.resolve())
@@ -311,6 +358,14 @@ def _send_overrides(env: Mapping[str, str]) -> dict[str, str]:
                 raise ConfigError(Location(f"environment variable {name}"), message) from None
             overrides[key] = value
     return overrides
+
+
+def _as_written(field_path: tuple) -> tuple:
+    """A field path as mailer.toml writes it: ``("footer", "languages", "tr", "reason")`` is
+    ``reason`` in the table ``[footer.tr]``."""
+    if field_path[:2] == ("footer", "languages") and len(field_path) > 2:
+        return (f"footer.{field_path[2]}", *field_path[3:])
+    return field_path
 
 
 def _toml_location(path: Path, text: str, field_path: tuple) -> Location:

@@ -16,6 +16,7 @@ from mailer.checks import (
     content,
     deliverability,
     images,
+    language,
     links,
     rendering,
     report,
@@ -37,7 +38,7 @@ __all__ = [
 CHECKS: dict[str, Check] = {
     module.CHECK: module.check
     for module in (
-        content, links, images, size, accessibility, deliverability, spam, rendering
+        content, links, images, size, accessibility, language, deliverability, spam, rendering
     )
 }
 

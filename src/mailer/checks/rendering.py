@@ -3,10 +3,11 @@ in light and in dark mode (the mail app's setting, which ``prefers-color-scheme`
 
 Nothing may stick out sideways: a page wider than the screen makes readers scroll to read every
 line. Every text keeps at least 4.5:1 contrast with what is painted behind it, in dark mode
-too, where the template's dark styles recolour the email. The HTML checked is the one
-subscribers get (embedded images shown from their files). Starting Chromium takes a second or
-two, so this check runs only when asked for (``CheckOptions.render``); without Chromium it
-reports that it could not run, never crashes.
+too, where the template's dark styles recolour the email. Every text runs in the issue's
+direction (right to left in Arabic), but a run isolated on purpose, such as a URL. The HTML
+checked is the one subscribers get (embedded images shown from their files). Starting Chromium
+takes a second or two, so this check runs only when asked for (``CheckOptions.render``);
+without Chromium it reports that it could not run, never crashes.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from mailer.checks.base import (
     template_location,
     yaml_location,
 )
+from mailer.compose.bidi import text_direction
 from mailer.compose.issue import LoadedIssue
 from mailer.compose.palette import contrast_ratio
 from mailer.delivery.prepare import Prepared
@@ -76,7 +78,8 @@ _MEASURE = r"""() => {
     }
   }
   // Every element with text of its own that a reader can see: its colour, and the
-  // background colours behind it, nearest first, down to the first opaque one.
+  // background colours behind it, nearest first, down to the first opaque one; the direction
+  // it runs in, and whether that is an inline run isolated on purpose (<span dir="ltr">).
   const texts = [];
   for (const el of document.body.querySelectorAll("*")) {
     const own = [...el.childNodes]
@@ -92,7 +95,11 @@ _MEASURE = r"""() => {
       layers.push(colour);
       if (!colour.startsWith("rgba")) break;
     }
-    texts.push({text: own.replace(/\s+/g, " ").slice(0, 80), colour: style.color, layers});
+    const mark = el.closest("bdi, [dir]");
+    const isolated = !!mark && mark !== document.documentElement
+      && getComputedStyle(mark).display.startsWith("inline");
+    texts.push({text: own.replace(/\s+/g, " ").slice(0, 80), colour: style.color, layers,
+                direction: style.direction, isolated});
   }
   return {width, scrollWidth: document.documentElement.scrollWidth, images, culprit, texts};
 }"""
@@ -127,6 +134,7 @@ def check(loaded: LoadedIssue, prepared: Prepared, *, options: CheckOptions) -> 
         elif result["scrollWidth"] > result["width"] or result["images"]:
             overflowing.add(width)
         findings += _findings(loaded, width, scheme, result)
+    findings += _direction(loaded, measured[0][2])  # the same at every width, in every mode
     findings = list(dict.fromkeys(findings))  # the same text at both widths: one finding
     if not findings:
         sizes = " and ".join(f"{width} px" for width in WIDTHS)
@@ -167,6 +175,39 @@ def text_contrasts(result: dict, scheme: Scheme) -> list[tuple[str, str, str, fl
         fg, bg = _hex(colour), _hex(background)
         found.append((text["text"], fg, bg, contrast_ratio(fg, bg)))
     return found
+
+
+def texts_running_the_wrong_way(result: dict, direction: str) -> list[str]:
+    """The texts :func:`measure` found that do not run in the issue's ``direction``, but for
+    runs isolated on purpose that run the way their own letters do (a URL in an Arabic
+    sentence, in ``<span dir="ltr">``)."""
+    wrong = []
+    for text in result["texts"]:
+        runs = text["direction"]
+        if runs == direction:
+            continue
+        if text["isolated"] and text_direction(text["text"]) in (runs, None):
+            continue
+        wrong.append(text["text"])
+    return wrong
+
+
+def _direction(loaded: LoadedIssue, result: dict) -> list[Finding]:
+    expected = loaded.issue.text_direction
+    wrong = texts_running_the_wrong_way(result, expected)
+    if not wrong:
+        return []
+    other = "left to right" if expected == "rtl" else "right to left"
+    example = wrong[0]
+    return [_finding(
+        "error", f"{len(wrong)} text(s) run {other} in Chromium in this "
+        f"{'right-to-left' if expected == 'rtl' else 'left-to-right'} issue, such as "
+        f"'{example[:60]}': readers meet their words and full stops in the wrong order",
+        yaml_location(loaded, example[:40], template_location(loaded, "<mj-attributes")),
+        'give every block direction="{{ direction }}" in the template (<mj-section> and '
+        "<mj-column> in <mj-attributes>); put only a run written the other way, such as a "
+        'URL, in <span dir="ltr">',
+    )]
 
 
 def _rgba(css: str) -> tuple[float, float, float, float]:

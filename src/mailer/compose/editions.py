@@ -33,6 +33,7 @@ from pathlib import Path
 from mailer.compose.issue import LoadedIssue, complete_issue, dotted, load_issue
 from mailer.compose.yaml_source import FieldPath, YamlDocument, load_yaml
 from mailer.errors import InputError, Location, UsageError
+from mailer.fields import language_keys
 from mailer.settings import LoadedSettings, settings_for
 
 # ``X.tr.yaml``: a BCP 47 tag (language, optional script, region, variants) before ``.yaml``.
@@ -46,7 +47,7 @@ IMAGE_INHERITED = ("src", "link", "credit")
 
 def normalise_tag(tag: str) -> str:
     """Tags compare case-insensitively, and ``pt_BR`` (a common CSV spelling) is ``pt-br``."""
-    return tag.strip().replace("_", "-").lower()
+    return language_keys(tag)[0]
 
 
 def split_edition_path(path: Path) -> tuple[Path, str] | None:
@@ -118,7 +119,7 @@ class Editions:
     def route(self, language: str) -> str:
         """The edition for a reader whose language is ``language``: the exact tag (``pt-BR``),
         else its primary language (``pt``), else the issue's default."""
-        return _route(self.tags, normalise_tag(language))
+        return _route(self.tags, language) if language.strip() else self.default_tag
 
     def get(self, tag: str) -> LoadedIssue:
         for loaded in self.chosen:
@@ -130,7 +131,7 @@ class Editions:
 @lru_cache(maxsize=1024)  # a list has few distinct languages: routing a reader is a lookup
 def _route(tags: tuple[str, ...], wanted: str) -> str:
     by_key = {normalise_tag(tag): tag for tag in tags}
-    return by_key.get(wanted) or by_key.get(wanted.split("-")[0]) or tags[0]
+    return next((by_key[key] for key in language_keys(wanted) if key in by_key), tags[0])
 
 
 def load_editions(

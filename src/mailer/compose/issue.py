@@ -177,7 +177,7 @@ def complete_issue(document: YamlDocument, settings: LoadedSettings) -> LoadedIs
         source=document,
         brand=_merge(settings.settings.brand, issue.brand),
         sender=issue.sender or settings.settings.sender,
-        footer=_merge(settings.settings.footer, issue.footer),
+        footer=_merge(settings.settings.footer.for_language(issue.language), issue.footer),
         social=issue.social if issue.social is not None else settings.settings.social,
         settings=settings,
     )

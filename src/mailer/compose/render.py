@@ -26,19 +26,13 @@ from jinja2 import (
 from markupsafe import Markup
 from premailer import Premailer
 
-from mailer.compose import markdown
+from mailer.compose import bidi, markdown
 from mailer.compose.images import ImageLinker
 from mailer.compose.issue import Image, LoadedIssue
 from mailer.compose.merge import UNSUBSCRIBE_KEY, MergeFields, token
 from mailer.compose.palette import palettes
-from mailer.compose.theme import (
-    HTML_TEMPLATE,
-    ICONS_FOLDER,
-    LABELS_FILE,
-    TEXT_TEMPLATE,
-    Theme,
-    theme_for,
-)
+from mailer.compose.theme import HTML_TEMPLATE, ICONS_FOLDER, TEXT_TEMPLATE, Theme, theme_for
+from mailer.compose.wording import labels_for
 from mailer.errors import MailerError
 
 TEXT_WIDTH = 72
@@ -76,10 +70,20 @@ def render_issue(loaded: LoadedIssue, images: ImageLinker) -> RenderedIssue:
     html_env, text_env = _environments(theme.folders, loaded.settings.base_dir)
     for env in (html_env, text_env):
         env.filters["t"] = merge.tokenize
-    html_env.filters["md"] = lambda text: markdown.to_html(merge.tokenize(text))
-    html_env.filters["md_inline"] = lambda text: markdown.to_inline_html(merge.tokenize(text))
+    # Right to left, the URLs in the issue's text are isolated in the HTML and stand on lines
+    # of their own in the text part (see mailer.compose.bidi); left to right, nothing changes.
+    direction = loaded.issue.text_direction
+    html_env.filters["md"] = lambda text: bidi.isolate_urls(
+        markdown.to_html(merge.tokenize(text)), direction
+    )
+    html_env.filters["md_inline"] = lambda text: bidi.isolate_urls(
+        markdown.to_inline_html(merge.tokenize(text)), direction
+    )
+    html_env.filters["isolate"] = lambda text: bidi.isolate(text, direction)
     html_env.filters["excerpt"] = lambda text: excerpt(merge.tokenize(text))
-    text_env.filters["md"] = lambda text: markdown.to_text(merge.tokenize(text))
+    text_env.filters["md"] = lambda text: bidi.urls_apart(
+        markdown.to_text(merge.tokenize(text)), direction
+    )
 
     mjml_source = html_env.get_template(HTML_TEMPLATE).render(context)
     html = inline_css(compile_mjml(mjml_source))
@@ -89,7 +93,7 @@ def render_issue(loaded: LoadedIssue, images: ImageLinker) -> RenderedIssue:
         subject=merge.tokenize(issue.subject),
         preheader=merge.tokenize(issue.preheader or ""),
         html=html,
-        text=_tidy_text(text),
+        text=bidi.mark_lines(_tidy_text(text), direction),
         merge_fields=merge,
     )
 
@@ -206,18 +210,6 @@ def _skip_css_validation() -> None:
 
 
 _skip_css_validation()
-
-
-def labels_for(theme: Theme, language: str, organisation: str) -> dict[str, str]:
-    """The templates' own words in the issue's language (``templates/labels.toml``)."""
-    path = theme.path(LABELS_FILE)
-    tables = theme.read_toml(LABELS_FILE)
-    primary = language.split("-")[0].lower()
-    chosen = {**tables.get("en", {}), **tables.get(primary, {})}
-    missing = {"photo", "unsubscribe", "follow"} - chosen.keys()
-    if missing:
-        raise MailerError(f"{path}: no {', '.join(sorted(missing))} for '{primary}' or 'en'")
-    return {key: text.format(organisation=organisation) for key, text in chosen.items()}
 
 
 def compile_mjml(source: str) -> str:

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from flask import Response, request
 from jinja2 import Environment, select_autoescape
 
-from mailer.compose.render import labels_for
-from mailer.compose.theme import LABELS_FILE, theme_for
-from mailer.fields import direction_of
+from mailer.compose.theme import theme_for
+from mailer.compose.wording import label_tables, labels_for
+from mailer.fields import direction_of, language_keys
 from mailer.settings import LoadedSettings
 
 _ESCAPED = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
@@ -74,7 +74,7 @@ class Pages:
         settings = loaded.settings
         organisation = settings.brand.organisation
         theme = theme_for(loaded.base_dir)
-        languages = {settings.list.language, *theme.read_toml(LABELS_FILE)}
+        languages = {settings.list.language, *label_tables(theme)}
         return cls(
             list_name=settings.list.name or organisation,
             labels={
@@ -87,8 +87,7 @@ class Pages:
 
     def _language(self) -> str:
         """The language of the page for this request (see the module's docstring)."""
-        wanted = request.args.get("lang", "").replace("_", "-").lower()
-        for candidate in (wanted, wanted.split("-")[0]):
+        for candidate in language_keys(request.args.get("lang", "")):
             if candidate in self.labels:
                 return candidate
         found = request.accept_languages.best_match(sorted(self.labels))
