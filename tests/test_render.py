@@ -237,3 +237,20 @@ def test_dark_mode_styles_survive_inlining(rendered):
     assert dark and ".m-card > table { background: #171C26 !important;" in dark.group(1)
     assert "[data-ogsc] .m-story p" in html and "[data-ogsb] .m-card" in html
     assert "data-premailer" not in html  # the marker is gone, the styles stay
+
+
+@pytest.mark.parametrize(
+    ("language", "heading"), [("tr", "DİĞER HABERLER"), ("az-Latn", "DİĞER HABERLER"),
+                              ("en", "DIĞER HABERLER")],
+)
+def test_the_text_parts_section_headings_are_capitalised_for_the_language(
+    project, language, heading
+):
+    """Turkish capitalises i as İ; a merge field in a heading still fills in."""
+    issue = project.write_issue(
+        f"id: caps\nsubject: s\nlanguage: {language}\nsections:\n  - title: "
+        "'Diğer haberler, {{ subscriber.first_name }}'\n    items:\n      - title: t\n"
+    )
+    text = render_issue(load_issue(issue, load_settings(project.settings)),
+                        EmbeddedImages("iom.int")).text
+    assert re.search(f"^{heading}, MFQX[a-z0-9]+XQMF$", text, re.M)  # the token intact

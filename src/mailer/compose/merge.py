@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from jinja2 import Template, TemplateSyntaxError, Undefined, nodes
@@ -27,11 +27,18 @@ UNSUBSCRIBE_KEY = "unsub"
 
 _STATEMENT = re.compile(r"{%|%}|{#|#}")
 _TOKEN = re.compile(r"MFQX([a-z0-9]+)XQMF")
+_WHOLE_TOKEN = re.compile(r"(MFQX[a-z0-9]+XQMF)")
 
 
 def token(key: str) -> str:
     """The inert stand-in for merge field ``key`` in rendered text."""
     return f"MFQX{key}XQMF"
+
+
+def outside_tokens(text: str, change: Callable[[str], str]) -> str:
+    """``text`` with ``change`` applied to everything but its merge-field tokens."""
+    parts = _WHOLE_TOKEN.split(text)  # text, token, text, token, ..., text
+    return "".join(part if n % 2 else change(part) for n, part in enumerate(parts))
 
 
 def validate(text: str) -> None:

@@ -29,11 +29,12 @@ from premailer import Premailer
 from mailer.compose import bidi, markdown
 from mailer.compose.images import ImageLinker
 from mailer.compose.issue import Image, LoadedIssue
-from mailer.compose.merge import UNSUBSCRIBE_KEY, MergeFields, token
+from mailer.compose.merge import UNSUBSCRIBE_KEY, MergeFields, outside_tokens, token
 from mailer.compose.palette import palettes
 from mailer.compose.theme import HTML_TEMPLATE, ICONS_FOLDER, TEXT_TEMPLATE, Theme, theme_for
 from mailer.compose.wording import labels_for
 from mailer.errors import MailerError
+from mailer.fields import language_keys
 
 TEXT_WIDTH = 72
 # After the preheader: invisible characters that fill the inbox's preview line, so that it does
@@ -84,6 +85,7 @@ def render_issue(loaded: LoadedIssue, images: ImageLinker) -> RenderedIssue:
     text_env.filters["md"] = lambda text: bidi.urls_apart(
         markdown.to_text(merge.tokenize(text)), direction
     )
+    text_env.filters["upper"] = lambda text: upper(text, loaded.issue.language)
 
     mjml_source = html_env.get_template(HTML_TEMPLATE).render(context)
     html = inline_css(compile_mjml(mjml_source))
@@ -271,6 +273,17 @@ def wrap(text: str, width: int = TEXT_WIDTH, indent: str = "") -> str:
         ]
         wrapped.append("\n".join(lines))
     return "\n\n".join(wrapped)
+
+
+def upper(text: str, language: str) -> str:
+    """Capitals for a heading of the text part, in ``language``: Turkish and Azerbaijani
+    capitalise i as İ ("Diğer" -> "DİĞER", not "DIĞER"); merge-field tokens stay as they are."""
+    dotted = language_keys(language)[-1] in ("tr", "az")
+
+    def capitals(part: str) -> str:
+        return (part.replace("i", "İ") if dotted else part).upper()
+
+    return outside_tokens(text, capitals)
 
 
 def underline(text: str, char: str = "=") -> str:
