@@ -286,6 +286,11 @@ def serve(
         "127.0.0.1"
     ),
     port: Annotated[int, typer.Option(metavar="N", help="Port to listen on.")] = 8080,
+    archive: Annotated[
+        Path | None,
+        typer.Option("--archive", metavar="FOLDER",
+                     help="Also serve the site mailer archive built, such as site/."),
+    ] = None,
     settings: Annotated[
         Path | None,
         typer.Option("--settings", metavar="PATH",
@@ -293,10 +298,11 @@ def serve(
     ] = None,
 ) -> None:
     """Answer unsubscribe links and one-click unsubscribes, receive the ESPs' webhooks, and
-    serve the suppressions to mailer suppressions pull (waitress; put HTTPS in front)."""
+    serve the suppressions to mailer suppressions pull (waitress; put HTTPS in front); with
+    --archive, the newsletter's site too."""
     from mailer.web.server import serve as serve_app
 
-    serve_app(Console(), settings=settings, host=host, port=port)
+    serve_app(Console(), settings=settings, host=host, port=port, archive=archive)
 
 
 @app.command()
