@@ -8,6 +8,7 @@ import csv
 import datetime
 import email
 import html
+import json
 import os
 import re
 from dataclasses import replace
@@ -17,12 +18,14 @@ import feedparser
 import lxml.html
 import pytest
 from projects import Project
+from pytest_httpserver import HTTPServer
 from sending import write_subscribers
 from typer.testing import CliRunner
 
 from mailer.archive import pages
 from mailer.audience.subscribers import Subscriber
 from mailer.checks import CheckOptions, accessibility
+from mailer.checks import archive as checks_archive
 from mailer.cli import app
 from mailer.compose.editions import load_editions
 from mailer.delivery.ledger import Ledger, Outcome
@@ -349,3 +352,34 @@ def test_a_real_send_leaves_nothing_of_its_readers_in_the_site(news) -> None:
         if needle.encode() in data or html.escape(needle).encode() in data
     ]
     assert found == []
+
+
+def test_check_warns_while_the_page_is_not_built_or_not_online(news) -> None:
+    path = news.root / "issues" / "2026-01.yaml"
+    result = CliRunner().invoke(app, ["check", str(path), "--offline", "--json"])
+    assert result.exit_code == 0, result.output  # a warning, never a reason to refuse
+    (finding,) = [f for f in json.loads(result.output)["findings"] if f["check"] == "archive"]
+    line = news.settings.read_text().splitlines().index(f'base_url = "{BASE}"') + 1
+    assert finding["severity"] == "warning"
+    assert finding["message"] == (
+        f'the "View in browser" link goes to {BASE}2026-01/, and the site built in '
+        f"{news.root / 'site'} has no page there yet"
+    )
+    assert finding["location"] == {"path": str(news.settings), "line": line, "column": None}
+    built(news, "--all")
+    loaded = {e.issue.language: e for e in load_editions(path).chosen}
+    for edition in loaded.values():  # each edition's own page is there now
+        assert checks_archive.check(edition, None, options=CheckOptions(offline=True)) == []
+    # Online, the published page must answer 200.
+    with HTTPServer(host="127.0.0.1", port=0) as server:
+        site = server.url_for("/")
+        news.settings.write_text(news.settings.read_text().replace(BASE, site))
+        turkish = load_editions(path, edition="tr").chosen[0]
+        online = CheckOptions(offline=False)
+        server.expect_request("/2026-01/tr/").respond_with_data("", status=404)
+        (finding,) = checks_archive.check(turkish, None, options=online)
+        assert finding.severity == "warning"
+        assert finding.message.endswith(f"{site}2026-01/tr/ does not open yet: it answers HTTP 404")
+        server.clear()
+        server.expect_request("/2026-01/tr/").respond_with_data("<html>", status=200)
+        assert checks_archive.check(turkish, None, options=online) == []
