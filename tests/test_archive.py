@@ -11,15 +11,17 @@ import html
 import json
 import os
 import re
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import feedparser
 import lxml.html
 import pytest
-from projects import Project
+from projects import REPO, Project
 from pytest_httpserver import HTTPServer
 from sending import write_subscribers
+from test_rendering import browser_test
 from typer.testing import CliRunner
 
 from mailer.archive import pages
@@ -30,6 +32,7 @@ from mailer.cli import app
 from mailer.compose.editions import load_editions
 from mailer.delivery.ledger import Ledger, Outcome
 from mailer.delivery.prepare import prepare
+from mailer.preview.browser import chromium, open_page
 
 BASE = "https://news.example.org/"
 LIST_ID = "newsletter.turkiye.iom.int"
@@ -383,3 +386,39 @@ def test_check_warns_while_the_page_is_not_built_or_not_online(news) -> None:
         server.clear()
         server.expect_request("/2026-01/tr/").respond_with_data("<html>", status=200)
         assert checks_archive.check(turkish, None, options=online) == []
+
+
+@browser_test
+def test_every_page_fits_phones_and_desktops_in_chromium(news) -> None:
+    """The examples, and an issue in three languages (one right to left): no page is wider
+    than the screen at 375 or 1280 px, and every image shows, from the site itself."""
+    shutil.copytree(REPO / "issues", news.root / "issues", dirs_exist_ok=True)
+    site = built(news, "--all")
+    found = sorted(site.rglob("index.html"))
+    assert len(found) == 10
+    measured = []
+    with chromium() as browser:
+        for width in (375, 1280):
+            tab = open_page(browser, found[0], width)  # blocks every request off this machine
+            for page in found:
+                tab.goto(page.as_uri(), wait_until="load")
+                measured.append((page.relative_to(site).as_posix(), width, tab.evaluate(FITS)))
+            tab.context.close()
+    wide = [(page, width, fits) for page, width, fits in measured if not fits["fits"]]
+    assert wide == []
+    indexes = {"index.html", "tr/index.html", "ar/index.html"}
+    issue_pages = [fits for page, _, fits in measured if page not in indexes]
+    assert len(issue_pages) == 14 and all(fits["images"] for fits in issue_pages)
+
+
+FITS = """() => {
+  const width = window.innerWidth;
+  const images = [...document.images];
+  return {
+    fits: document.documentElement.scrollWidth <= width && images.every((img) => {
+      const box = img.getBoundingClientRect();
+      return img.complete && img.naturalWidth > 0 && box.left >= 0 && box.right <= width;
+    }),
+    images: images.length,
+  };
+}"""
