@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailer.archive.cache import FOLDER, ArchiveCache, Edition, IssueEntry, fingerprint
-from mailer.archive.feeds import FeedEntry, atom_feed, sitemap
+from mailer.archive.feeds import FEED_ENTRIES, FeedEntry, atom_feed, sitemap
 from mailer.archive.output import SiteWriter
 from mailer.archive.pages import Listed, describe, index_page, render
 from mailer.archive.site import INDEX, SITEMAP, Site, relative_root
-from mailer.compose.editions import edition_files, issue_files, load_editions
+from mailer.compose.editions import load_editions, split_edition_path
 from mailer.compose.yaml_source import load_yaml
 from mailer.console import Console
-from mailer.delivery.ledger import Ledger
 from mailer.errors import InputError, Location, MailerError, UsageError
 from mailer.settings import LoadedSettings, settings_for
 
@@ -94,14 +93,24 @@ def build_archive(request: ArchiveRequest, console: Console) -> None:
     )
 
 
-def all_issue_files(folder: Path) -> list[Path]:
-    """Every issue file in ``folder`` and its subfolders (not hidden ones), resolved, sorted."""
-    inside = sorted(
-        path for path in folder.rglob("*")
-        if path.is_dir() and not any(p.startswith(".") for p in path.relative_to(folder).parts)
-    )
-    folders = [folder, *inside]
-    return [path.resolve() for found in folders for path in issue_files(found)]
+def all_issue_files(folder: Path) -> dict[Path, tuple[Path, ...]]:
+    """Every issue file in ``folder`` and its subfolders (not hidden ones), sorted, each with
+    its edition files (``X.tr.yaml`` beside ``X.yaml``), in one pass over the folders."""
+    found: dict[Path, list[Path]] = {}
+    editions: list[tuple[Path, Path]] = []
+    for path in sorted(folder.resolve().rglob("*")):
+        if path.suffix not in (".yaml", ".yml") or any(
+            part.startswith(".") for part in path.relative_to(folder.resolve()).parts
+        ):
+            continue
+        split = split_edition_path(path)
+        if split is None:
+            found[path] = []
+        else:
+            editions.append((split[0], path))
+    for default, edition in editions:
+        found[default].append(edition)
+    return {path: tuple(found[path]) for path in found}
 
 
 @contextmanager
@@ -110,19 +119,21 @@ def first_sends(ledger: Path) -> Iterator[Callable[[str], float | None]]:
     if not ledger.is_file():
         yield lambda issue_id: None
         return
+    from mailer.delivery.ledger import Ledger  # only with a ledger: it brings filelock
+
     with Ledger(ledger, read_only=True) as opened:
         yield opened.first_sent
 
 
 def _choose(
     request: ArchiveRequest, settings: LoadedSettings, site: Site, cache: ArchiveCache,
-    files: list[Path], sent: Callable[[str], float | None],
+    files: dict[Path, tuple[Path, ...]], sent: Callable[[str], float | None],
 ) -> tuple[list[Published], set[str]]:
     """The issues that go on the site, rendered (from the cache when it holds), newest first;
     and the ids of all issues."""
     chosen, ids = [], set()
-    for path in files:
-        sources = (str(path), *(str(edition) for edition in edition_files(path).values()))
+    for path, edition_paths in files.items():
+        sources = (str(path), *map(str, edition_paths))
         entry = cache.get(sources)
         editions = None
         if entry is None:
@@ -213,7 +224,7 @@ def _write_site(
                    index_page(site, language, listed, languages).encode())
         entries = [
             FeedEntry(edition, item.updated, item.year, cache.blob(edition.content or "").decode())
-            for item, edition in shown
+            for item, edition in shown[:FEED_ENTRIES]
         ]
         writer.put(site.feed_path(language), atom_feed(site, language, entries, year))
     indexes = [site.index_path(language) for language in languages]

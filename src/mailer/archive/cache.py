@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import mailer
@@ -76,7 +76,7 @@ class IssueEntry:
     def to_json(self) -> dict:
         return {
             "files": list(self.files), "sources": self.sources,
-            "editions": [asdict(edition) for edition in self.editions],
+            "editions": [vars(edition) for edition in self.editions],  # not asdict: no copies
         }
 
     @classmethod
@@ -95,6 +95,8 @@ def record(path: Path, data: bytes | None = None) -> list:
 
 
 def _unchanged(path: Path, recorded: list) -> bool:
+    """Whether the file at ``path`` still has the bytes ``recorded``: the same size and time
+    say so at once; the same size and another time, its SHA-256."""
     try:
         stat = path.stat()
     except OSError:
@@ -138,10 +140,13 @@ class ArchiveCache:
         self._fingerprint = fingerprint
         self._entries: dict[str, IssueEntry] = {}
         self._fresh: dict[str, bytes] = {}  # blobs made in this build
+        self._checked: dict[tuple[str, int, int], bool] = {}  # the logo is in every issue
         try:
-            data = json.loads((folder / _INDEX).read_text(encoding="utf-8"))
+            self._saved = (folder / _INDEX).read_bytes()
+            data = json.loads(self._saved)
+            self._blobs = {path.name for path in (folder / _BLOBS).iterdir()}
         except (OSError, ValueError):
-            data = {}
+            self._saved, data, self._blobs = b"", {}, set()
         if not isinstance(data, dict) or data.get("fingerprint") != fingerprint:
             return
         for key, raw in data.get("issues", {}).items():
@@ -155,14 +160,16 @@ class ArchiveCache:
         entry = self._entries.get(files[0])
         if entry is None or entry.files != files:
             return None
-        if not all(_unchanged(Path(path), recorded) for path, recorded in entry.sources.items()):
+        if not all(self._unchanged(path, recorded) for path, recorded in entry.sources.items()):
             return None
-        blobs = [e.page for e in entry.published if e.page] + [
-            e.content for e in entry.published if e.content
-        ]
-        if not all((self.folder / _BLOBS / blob).is_file() for blob in blobs):
-            return None
-        return entry
+        blobs = {blob for edition in entry.published for blob in (edition.page, edition.content)}
+        return entry if blobs - {None} <= self._blobs else None  # None: not rendered yet
+
+    def _unchanged(self, path: str, recorded: list) -> bool:
+        key = (path, recorded[0], recorded[1])
+        if key not in self._checked:
+            self._checked[key] = _unchanged(Path(path), recorded)
+        return self._checked[key]
 
     def put(self, entry: IssueEntry) -> None:
         self._entries[entry.files[0]] = entry
@@ -188,18 +195,17 @@ class ArchiveCache:
             for blob in (edition.page, edition.content) if blob
         }
         blobs = self.folder / _BLOBS
+        data = json.dumps({
+            "fingerprint": self._fingerprint,
+            "issues": {key: entry.to_json() for key, entry in entries.items()},
+        }).encode()
         try:
             blobs.mkdir(parents=True, exist_ok=True)
-            for name in used & self._fresh.keys():
-                if not (blobs / name).is_file():
-                    write_atomically(blobs / name, self._fresh[name])
-            for stale in blobs.iterdir():
-                if stale.name not in used:
-                    stale.unlink()
-            data = {
-                "fingerprint": self._fingerprint,
-                "issues": {key: entry.to_json() for key, entry in entries.items()},
-            }
-            write_atomically(self.folder / _INDEX, json.dumps(data).encode())
+            for name in used - self._blobs:
+                write_atomically(blobs / name, self._fresh[name])
+            for name in self._blobs - used:
+                (blobs / name).unlink(missing_ok=True)
+            if data != self._saved:
+                write_atomically(self.folder / _INDEX, data)
         except OSError:
             return

@@ -35,7 +35,8 @@ class FeedEntry:
 
 
 def atom_feed(site: Site, language: str, entries: Sequence[FeedEntry], year: int) -> bytes:
-    """The feed of ``language``; ``entries`` newest first, ``year`` the site's first."""
+    """The feed of ``language``: the newest :data:`FEED_ENTRIES` of ``entries`` (newest
+    first); ``year`` is the site's first."""
     kept = entries[:FEED_ENTRIES]
     feed = ElementTree.Element("feed", {"xmlns": ATOM, XML_LANG: language})
     suffix = "" if language == site.language else f":{language}"
