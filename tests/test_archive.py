@@ -199,6 +199,17 @@ def test_every_page_is_accessible(news) -> None:
     assert (arabic.get("lang"), arabic.get("dir")) == ("ar", "rtl")
 
 
+def test_with_hosted_images_the_pages_show_those(news) -> None:
+    hosted = "https://images.example.org/news/"
+    text = news.settings.read_text()
+    news.settings.write_text(text.replace("[send]\n", f'[send]\nimage_base_url = "{hosted}"\n'))
+    site = built(news, "--all")
+    page = lxml.html.parse(str(site / "2026-02" / "index.html")).getroot()
+    sources = {img.get("src") for img in page.iter("img")}
+    assert f"{hosted}photo.png" in sources and all(s.startswith(hosted) for s in sources)
+    assert not (site / "images").exists()
+
+
 def test_editions_point_at_each_other_and_each_language_has_its_index(news) -> None:
     site = built(news, "--all")
     page = lxml.html.parse(str(site / "2026-01" / "tr" / "index.html")).getroot()

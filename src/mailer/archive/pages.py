@@ -16,7 +16,7 @@ from pathlib import Path
 from mailer.archive.cache import ArchiveCache, Edition, IssueEntry, record
 from mailer.archive.site import Site, relative_root
 from mailer.compose.editions import Editions, normalise_tag
-from mailer.compose.images import SiteImages
+from mailer.compose.images import ImageLinker, PublishedImages, SiteImages
 from mailer.compose.issue import LoadedIssue
 from mailer.compose.merge import for_nobody
 from mailer.compose.render import render_page
@@ -60,17 +60,27 @@ def render(entry: IssueEntry, editions: Editions, site: Site, cache: ArchiveCach
         if not edition.archive:
             done.append(edition)
             continue
-        root = relative_root(edition.path)
-        images = SiteImages(root)
-        html = render_page(loaded, images)
+        linker, images = _images(loaded, relative_root(edition.path))
+        html = render_page(loaded, linker)
         chrome = _Chrome(site, edition, loaded, pages, default)
         page, content = chrome.page(html), feed_content(html)
-        sources.update((str(path), record(path)) for path in images.files.values())
+        sources.update((str(path), record(path)) for path in images.values())
         done.append(replace(
             edition, page=cache.store(page.encode()), content=cache.store(content.encode()),
-            images={place: str(path) for place, path in sorted(images.files.items())},
+            images={place: str(path) for place, path in sorted(images.items())},
         ))
     return IssueEntry(entry.files, sources, tuple(done))
+
+
+def _images(loaded: LoadedIssue, root: str) -> tuple[ImageLinker, dict[str, Path]]:
+    """Where the page's local images come from: where the emails had them, when they are
+    hosted (``[send] image_base_url``), else copies in the site (the dict, filled while the
+    page is rendered: each image's place in the site and its file)."""
+    hosted = loaded.settings.settings.send.image_base_url
+    if hosted:
+        return PublishedImages(hosted), {}
+    linker = SiteImages(root)
+    return linker, linker.files
 
 
 def feed_content(html: str) -> str:
