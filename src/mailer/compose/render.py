@@ -240,21 +240,39 @@ def _skip_css_validation() -> None:
 
 def labels_for(theme: Theme, language: str, organisation: str) -> dict[str, str]:
     """The templates' own words in the issue's language (``templates/labels.toml``)."""
-    path = theme.path(LABELS_FILE)
-    tables = theme.read_toml(LABELS_FILE)
-    primary = language.split("-")[0].lower()
-    chosen = {**tables.get("en", {}), **tables.get(primary, {})}
+    chosen = _words(theme, language)
     missing = {"photo", "unsubscribe", "follow"} - chosen.keys()
     if missing:
+        primary = language.split("-")[0].lower()
+        path = theme.path(LABELS_FILE)
         raise MailerError(f"{path}: no {', '.join(sorted(missing))} for '{primary}' or 'en'")
     return {key: text.format(organisation=organisation) for key, text in chosen.items()}
 
 
+def _words(theme: Theme, language: str) -> dict[str, str]:
+    """The words of the labels file in use, in ``language`` or else in English. A word the
+    project's own copy does not have at all (one a later mailer added, such as
+    ``view_in_browser``) is the shipped theme's: an older copy is never short of one."""
+    tables = theme.read_toml(LABELS_FILE)
+    primary = language.split("-")[0].lower()
+    chosen = {**tables.get("en", {}), **tables.get(primary, {})}
+    if theme.path(LABELS_FILE).parent == theme.project_folder:
+        chosen = {**_words(Theme(theme.folders[1:]), language), **chosen}
+    return chosen
+
+
 def language_name(theme: Theme, language: str) -> str:
-    """The language's name in itself (``Türkçe``, from ``language_name`` in the theme's
-    labels), or its tag when the labels have no table for it."""
-    table = theme.read_toml(LABELS_FILE).get(language.split("-")[0].lower(), {})
-    return str(table.get("language_name", language))
+    """The language's name in itself (``Türkçe``: ``language_name`` in its table of the
+    theme's labels, the project's copy first), or its tag when no table names it."""
+    primary = language.split("-")[0].lower()
+    for folder in theme.folders:
+        labels = Theme((folder,))
+        if labels.find(LABELS_FILE) is None:
+            continue
+        name = labels.read_toml(LABELS_FILE).get(primary, {}).get("language_name")
+        if name:
+            return str(name)
+    return language
 
 
 def compile_mjml(source: str) -> str:
