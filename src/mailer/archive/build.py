@@ -200,15 +200,19 @@ def _write_site(
     site: Site, cache: ArchiveCache, writer: SiteWriter, chosen: list[Published]
 ) -> int:
     """Every file of the site into ``writer``; the number of issue pages."""
-    images: dict[str, str] = {}
+    images: dict[str, tuple[str, str]] = {}  # place -> its file and the file's SHA-256
     pages = []
     for item in chosen:
         for edition in item.entry.published:
-            writer.put(edition.path + INDEX, cache.blob(edition.page or ""))
-            images.update(edition.images)
+            blob = edition.page or ""
+            writer.put(edition.path + INDEX, blob, lambda blob=blob: cache.blob(blob))
+            images.update(
+                (place, (source, item.entry.sources[source][2]))
+                for place, source in edition.images.items()
+            )
             pages.append(edition.path)
-    for place, source in sorted(images.items()):
-        writer.copy(place, Path(source))
+    for place, (source, sha256) in sorted(images.items()):
+        writer.put(place, sha256, Path(source).read_bytes)
     others = sorted({e.language for item in chosen for e in item.entry.published} - {site.language})
     languages = [site.language, *others]
     year = min(item.year for item in chosen)
@@ -220,15 +224,17 @@ def _write_site(
         ]
         root = relative_root(site.index_path(language))
         listed = [Listed(edition, root + edition.path) for _, edition in shown]
-        writer.put(site.index_path(language) + INDEX,
-                   index_page(site, language, listed, languages).encode())
+        writer.put_bytes(
+            site.index_path(language) + INDEX,
+            index_page(site, language, listed, languages).encode(),
+        )
         entries = [
             FeedEntry(edition, item.updated, item.year, cache.blob(edition.content or "").decode())
             for item, edition in shown[:FEED_ENTRIES]
         ]
-        writer.put(site.feed_path(language), atom_feed(site, language, entries, year))
+        writer.put_bytes(site.feed_path(language), atom_feed(site, language, entries, year))
     indexes = [site.index_path(language) for language in languages]
-    writer.put(SITEMAP, sitemap(site, [*indexes, *pages]))
+    writer.put_bytes(SITEMAP, sitemap(site, [*indexes, *pages]))
     return len(pages)
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import mailer
-from mailer.archive.output import write_atomically
+from mailer.archive.files import Record, digest, still, write_atomically
 from mailer.compose.site import page_path
 from mailer.compose.theme import Theme
 from mailer.settings import LoadedSettings
@@ -57,7 +57,7 @@ class IssueEntry:
     """An issue file with its editions (the default first) and the files they were made from."""
 
     files: tuple[str, ...]  # the YAML files: the issue's, then its editions'
-    sources: dict[str, list]  # every file read: path -> [size, mtime_ns, sha256]
+    sources: dict[str, Record]  # every file read, with the record of its bytes
     editions: tuple[Edition, ...]
 
     @property
@@ -87,49 +87,21 @@ class IssueEntry:
         )
 
 
-def record(path: Path, data: bytes | None = None) -> list:
-    """What the cache keeps of a source file: its size, modification time and SHA-256."""
-    stat = path.stat()
-    data = path.read_bytes() if data is None else data
-    return [stat.st_size, stat.st_mtime_ns, hashlib.sha256(data).hexdigest()]
-
-
-def _unchanged(path: Path, recorded: list) -> bool:
-    """Whether the file at ``path`` still has the bytes ``recorded``: the same size and time
-    say so at once; the same size and another time, its SHA-256."""
-    try:
-        stat = path.stat()
-    except OSError:
-        return False
-    size, mtime, digest = recorded
-    if stat.st_size != size:
-        return False
-    if stat.st_mtime_ns == mtime:
-        return True
-    try:
-        if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
-            return False
-    except OSError:
-        return False
-    recorded[1] = stat.st_mtime_ns  # the same bytes with a newer time: remember the time
-    return True
-
-
 def fingerprint(settings: LoadedSettings, theme: Theme) -> str:
     """What every page depends on besides its own files: this mailer's code that makes pages,
     the theme's files and the settings (with the ``MAILER_*`` overrides). When it changes,
     every page is made again."""
-    digest = hashlib.sha256(mailer.__version__.encode())
+    hashed = hashlib.sha256(mailer.__version__.encode())
     package = Path(mailer.__file__).parent
     folders = [*(package / part for part in _CODE), *theme.folders]
     for number, folder in enumerate(folders):
         pattern = "*.py" if number < len(_CODE) else "**/*"
         for path in sorted(folder.glob(pattern)):
             if path.is_file() and "__pycache__" not in path.parts:
-                digest.update(f"{number}:{path.relative_to(folder).as_posix()}\0".encode())
-                digest.update(path.read_bytes())
-    digest.update(settings.settings.model_dump_json().encode())
-    return digest.hexdigest()
+                hashed.update(f"{number}:{path.relative_to(folder).as_posix()}\0".encode())
+                hashed.update(path.read_bytes())
+    hashed.update(settings.settings.model_dump_json().encode())
+    return hashed.hexdigest()
 
 
 class ArchiveCache:
@@ -165,10 +137,10 @@ class ArchiveCache:
         blobs = {blob for edition in entry.published for blob in (edition.page, edition.content)}
         return entry if blobs - {None} <= self._blobs else None  # None: not rendered yet
 
-    def _unchanged(self, path: str, recorded: list) -> bool:
+    def _unchanged(self, path: str, recorded: Record) -> bool:
         key = (path, recorded[0], recorded[1])
         if key not in self._checked:
-            self._checked[key] = _unchanged(Path(path), recorded)
+            self._checked[key] = still(Path(path), recorded)
         return self._checked[key]
 
     def put(self, entry: IssueEntry) -> None:
@@ -176,7 +148,7 @@ class ArchiveCache:
 
     def store(self, data: bytes) -> str:
         """Keep ``data`` (a page, a feed content); its name is its SHA-256."""
-        name = hashlib.sha256(data).hexdigest()
+        name = digest(data)
         self._fresh[name] = data
         return name
 

@@ -3,29 +3,22 @@ earlier build wrote that is no longer part of the site taken away.
 
 So a rebuild leaves an unchanged page's modification time alone (rsync, ``aws s3 sync`` and
 git see nothing to do), and a reader or ``mailer serve --archive`` never gets half a file.
-What the builder did not write (a ``CNAME`` for GitHub Pages, a ``.nojekyll``) is never
-touched: the list of what it wrote is kept beside the cache, one list per output folder.
+The record of what the builder wrote is kept beside the cache, one per output folder: with
+it, a file whose size and time are as written is known unchanged without being read, and
+what the builder did not write (a ``CNAME`` for GitHub Pages, a ``.nojekyll``) is never
+touched.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mailer.archive.files import Record, digest, record, still, write_atomically
 from mailer.errors import MailerError
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """``data`` into ``path`` through a temporary file beside it, so the file is always whole."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -42,53 +35,54 @@ class SiteWriter:
         self.out = out
         key = hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:16]
         self._list = lists / f"site-{key}.json"
-        self._put: set[str] = set()
+        try:
+            before = json.loads(self._list.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            before = {}
+        self._before: dict[str, Record] = before if isinstance(before, dict) else {}
+        self._now: dict[str, Record] = {}
         self._written: list[str] = []
         self._unchanged = 0
 
-    def put(self, path: str, data: bytes) -> None:
-        """The file at ``path`` (relative to the site) holds ``data``; written if it did not."""
-        target = self._target(path)
-        try:
-            if target.read_bytes() == data:
-                self._unchanged += 1
-                return
-        except OSError:
-            pass
-        self._write(target, path, data)
-
-    def copy(self, path: str, source: Path) -> None:
-        """A copy of ``source`` at ``path``, whose name changes with its content (the site's
-        images): one of the same size there already is that copy."""
-        target = self._target(path)
-        if target.is_file() and target.stat().st_size == source.stat().st_size:
+    def put(self, path: str, sha256: str, load: Callable[[], bytes]) -> None:
+        """The file at ``path`` (relative to the site) has the bytes ``load()`` gives, whose
+        SHA-256 is ``sha256``: read and written only when it may not have them yet."""
+        target = self.out / path
+        known = self._before.get(path)
+        if isinstance(known, list) and len(known) == 3 and known[2] == sha256 and still(
+            target, known
+        ):
+            self._now[path] = known
             self._unchanged += 1
             return
         try:
-            data = source.read_bytes()
+            data = load()
         except OSError as exc:
-            raise MailerError(f"cannot read {source}: {exc.strerror}") from None
-        self._write(target, path, data)
+            raise MailerError(f"cannot read {exc.filename}: {exc.strerror}") from None
+        try:
+            same = target.read_bytes() == data
+        except OSError:
+            same = False
+        if same:
+            self._unchanged += 1
+        else:
+            self._write(target, data)
+            self._written.append(path)
+        self._now[path] = record(target, sha256)
 
-    def _target(self, path: str) -> Path:
-        self._put.add(path)
-        return self.out / path
+    def put_bytes(self, path: str, data: bytes) -> None:
+        self.put(path, digest(data), lambda: data)
 
-    def _write(self, target: Path, path: str, data: bytes) -> None:
+    def _write(self, target: Path, data: bytes) -> None:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             write_atomically(target, data)
         except OSError as exc:
             raise MailerError(f"cannot write {target}: {exc.strerror}") from None
-        self._written.append(path)
 
     def finish(self) -> Summary:
-        """Take away what the last build wrote and this one did not; remember this one's."""
-        try:
-            before = set(json.loads(self._list.read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError):
-            before = set()
-        removed = sorted(before - self._put)
+        """Take away what the last build wrote and this one did not; keep this one's record."""
+        removed = sorted(self._before.keys() - self._now.keys())
         for path in removed:
             target = self.out / path
             target.unlink(missing_ok=True)
@@ -101,7 +95,7 @@ class SiteWriter:
                     break
         try:
             self._list.parent.mkdir(parents=True, exist_ok=True)
-            write_atomically(self._list, json.dumps(sorted(self._put), indent=0).encode())
+            write_atomically(self._list, json.dumps(dict(sorted(self._now.items()))).encode())
         except OSError as exc:
             raise MailerError(f"cannot write {self._list}: {exc.strerror}") from None
         return Summary(tuple(self._written), self._unchanged, tuple(removed))

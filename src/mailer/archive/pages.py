@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from mailer.archive.cache import ArchiveCache, Edition, IssueEntry, record
+from mailer.archive.cache import ArchiveCache, Edition, IssueEntry
+from mailer.archive.files import record
 from mailer.archive.site import Site, relative_root
 from mailer.compose.editions import Editions, normalise_tag
 from mailer.compose.images import ImageLinker, PublishedImages, SiteImages
