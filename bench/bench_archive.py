@@ -185,14 +185,14 @@ two in three with a photo, a quote, links, a merge field), every tenth with a Tu
 | for scale: `mailer --help` | {ms(floor.median)} | {spread(floor)} | |
 | for scale: `mailer preview ISSUE --no-serve` | {ms(preview.median)} | {spread(preview)} | |
 
-The rows "for scale" are timed in the same run, one after the other. The rebuild loads and
-renders the new issue alone: every other issue comes from the cache
-(`.mailer/archive/`), checked by each source file's size and time, and only the new page, the
-indexes, the feeds and the sitemap are written. That work takes {ms(inside)} (median, in a
-fresh interpreter after the imports); the rest of the command is starting Python and
-importing typer (which brings pydantic), PyYAML, Jinja2, MRML and markdown-it-py, as every
-command that loads an issue does: compare `mailer preview` (ISSUE: `{PREVIEW}`), which loads
-and renders one issue too, and inlines its CSS, which a page of the site skips.
+The rows "for scale" are timed in the same run, one after the other (ISSUE:
+`{PREVIEW}`). The rebuild loads and renders the new issue alone: every other issue comes from
+the cache (`.mailer/archive/`), checked by each source file's size and time, and only the new
+page, the indexes, the feeds and the sitemap are written. That work takes {ms(inside)}
+(median, in a fresh interpreter after the imports). The rest of the command is starting
+Python and importing typer (which brings pydantic), PyYAML, Jinja2, MRML and markdown-it-py,
+as every command that loads an issue does: `mailer preview` loads and renders one issue too
+(and inlines its CSS, which a page of the site skips, so premailer is never imported here).
 """
     write_section("bench_archive", body)
     print(body)
