@@ -98,9 +98,10 @@ def all_issue_files(folder: Path) -> dict[Path, tuple[Path, ...]]:
     its edition files (``X.tr.yaml`` beside ``X.yaml``), in one pass over the folders."""
     found: dict[Path, list[Path]] = {}
     editions: list[tuple[Path, Path]] = []
-    for path in sorted(folder.resolve().rglob("*")):
+    folder = folder.resolve()
+    for path in sorted(folder.rglob("*")):
         if path.suffix not in (".yaml", ".yml") or any(
-            part.startswith(".") for part in path.relative_to(folder.resolve()).parts
+            part.startswith(".") for part in path.relative_to(folder).parts
         ):
             continue
         split = split_edition_path(path)
