@@ -13,6 +13,7 @@ from pathlib import Path
 
 from benchlib import (
     ROOT,
+    compile_sources,
     machine,
     median,
     project_scratch,
@@ -61,15 +62,6 @@ def in_process(out: Path) -> tuple[float, float]:
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms"
-
-
-def compile_sources() -> None:
-    """Write mailer's own bytecode, as any interpreter does on its first run.
-
-    This machine sets PYTHONDONTWRITEBYTECODE, which would make every timed run recompile
-    mailer's sources (installed in editable mode, so pip compiled none of them).
-    """
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "src")], check=True)
 
 
 def main() -> None:

@@ -51,6 +51,15 @@ def machine() -> str:
     )
 
 
+def compile_sources() -> None:
+    """Write mailer's own bytecode, as any interpreter does on its first run.
+
+    This machine sets PYTHONDONTWRITEBYTECODE, which would make every timed run recompile
+    mailer's sources (installed in editable mode, so pip compiled none of them).
+    """
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "src")], check=True)
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 
@@ -63,14 +72,18 @@ class CommandTiming:
     how: str  # how it was measured, for the report
 
 
-def time_command(command: str, runs: int, scratch: Path) -> CommandTiming:
-    """Time a whole shell command from the repository root: hyperfine when installed."""
+def time_command(
+    command: str, runs: int, scratch: Path, prepare: str | None = None
+) -> CommandTiming:
+    """Time a whole shell command from the repository root: hyperfine when installed.
+    ``prepare`` is a shell command run before each run (and warm-up), outside the timing."""
     hyperfine = shutil.which("hyperfine")
+    before = ["--prepare", prepare] if prepare else []
     if hyperfine:
         export = scratch / "hyperfine.json"
         subprocess.run(
-            [hyperfine, "--warmup", "2", "--runs", str(runs), "--export-json", str(export),
-             "--style", "none", command],
+            [hyperfine, "--warmup", "2", "--runs", str(runs), *before, "--export-json",
+             str(export), "--style", "none", command],
             cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
         )
         result = json.loads(export.read_text())["results"][0]
@@ -80,6 +93,8 @@ def time_command(command: str, runs: int, scratch: Path) -> CommandTiming:
         )
     times = []
     for _ in range(runs):
+        if prepare:
+            subprocess.run(prepare, shell=True, cwd=ROOT, check=True)
         start = time.perf_counter()
         subprocess.run(command.split(), cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         times.append(time.perf_counter() - start)

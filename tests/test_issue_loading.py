@@ -169,6 +169,21 @@ BAD_INPUTS = [
         id="duplicate-id",
     ),
     pytest.param(
+        "id: x\nsubject: s\ndate: 2018-03\n",
+        "issue.yaml:3:1: date: not a day: '2018-03' (write it as YYYY-MM-DD, such as 2018-03-31)",
+        id="date-without-a-day",
+    ),
+    pytest.param(
+        "id: x\nsubject: s\ndate: 2018-03-31 10:00:00\n",
+        "issue.yaml:3:1: date: not a day: '2018-03-31 10:00:00'",
+        id="date-with-a-time",
+    ),
+    pytest.param(
+        "id: x\nsubject: s\narchive: perhaps\n",
+        "issue.yaml:3:1: archive: input should be a valid boolean",
+        id="archive-not-a-boolean",
+    ),
+    pytest.param(
         "id: x\nsubject: s\nlead:\n  title: One\n  body: b\n  title: Two\n",
         "issue.yaml:6:3: duplicate key 'title' (first on line 4)",
         id="duplicate-nested-key",

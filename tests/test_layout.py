@@ -18,7 +18,8 @@ GROUND = (
     "errors", "fields", "field_errors", "settings", "credentials", "console", "textfiles",
 )
 STAGES = (
-    "ground", "compose", "audience", "delivery", "feedback", "web", "preview", "checks", "cli",
+    "ground", "compose", "audience", "delivery", "archive", "feedback", "web", "preview", "checks",
+    "cli",
 )
 
 

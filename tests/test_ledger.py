@@ -204,3 +204,17 @@ def test_a_row_keeps_the_edition_it_was_first_queued_with(tmp_path) -> None:
         assert claimed == {"a@example.org": "tr", "b@example.org": None}
         by_edition = ledger.counts_by_edition(ISSUE)
         assert {tag: counts.sending for tag, counts in by_edition.items()} == {"tr": 1, None: 1}
+
+
+def test_first_sent_is_the_earliest_sent_row_and_stays(ledger: Ledger, monkeypatch) -> None:
+    assert ledger.first_sent(ISSUE) is None  # never filled
+    ledger.fill(ISSUE, readers(3))
+    one, two, three = ledger.claim(ISSUE, 3)
+    ledger.record([Outcome(one.id, "failed", reason="550 5.1.1 unknown")])
+    assert ledger.first_sent(ISSUE) is None  # nobody got it yet
+    monkeypatch.setattr("time.time", lambda: 1_700_000_000.0)
+    ledger.record([Outcome(two.id, "sent")])
+    monkeypatch.setattr("time.time", lambda: 1_700_000_900.0)
+    ledger.record([Outcome(three.id, "sent")])
+    assert ledger.first_sent(ISSUE) == 1_700_000_000
+    assert ledger.first_sent("another-issue") is None

@@ -366,7 +366,7 @@ def test_the_default_theme_labels_fix_says_to_copy_labels_toml(project):
     ready = prepared(project, ARABIC.replace("language: ar", "language: fa"))
     words = [f for f in findings(language, ready) if "template word" in f.message]
     assert {f.message.split(" word ")[1].split(" ")[0] for f in words} == {
-        "photo", "unsubscribe", "follow"
+        "photo", "unsubscribe", "follow", "view_in_browser"
     }
     assert "copy " in words[0].fix and "templates/ folder first" in words[0].fix
 

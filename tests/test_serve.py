@@ -5,6 +5,7 @@ replayed and duplicated; the suppressions for ``pull``; and the whole loop with 
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -58,12 +59,15 @@ def project(tmp_path: Path) -> Path:
 
 
 @contextmanager
-def serving(project: Path, environ: dict[str, str] | None = None) -> Iterator[str]:
-    """``mailer serve`` in a subprocess; its base URL once it answers."""
+def serving(
+    project: Path, environ: dict[str, str] | None = None, arguments: tuple[str, ...] = ()
+) -> Iterator[str]:
+    """``mailer serve`` (with ``arguments``) in a subprocess; its base URL once it answers."""
     port = free_port()
     env = {**os.environ, **ENVIRONMENT, **(environ or {})}
     process = subprocess.Popen(
-        [sys.executable, "-c", "from mailer.cli import main; main()", "serve", "--port", str(port)],
+        [sys.executable, "-c", "from mailer.cli import main; main()", "serve", "--port", str(port),
+         *arguments],
         cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     base = f"http://127.0.0.1:{port}"
@@ -206,6 +210,65 @@ def test_it_refuses_to_start_without_the_signing_secret(project: Path) -> None:
     )
     assert done.returncode == 2
     assert "MAILER_UNSUBSCRIBE_SECRET" in done.stderr and "Traceback" not in done.stderr
+
+
+# -- the archive ----------------------------------------------------------------------------------
+
+
+def test_it_serves_the_built_site_and_nothing_beside_it(project: Path, monkeypatch) -> None:
+    issue = project / "issues" / "send-test.yaml"
+    issue.write_text(issue.read_text().replace("period:", "date: 2026-03-31\nperiod:"))
+    with (project / "mailer.toml").open("a", encoding="utf-8") as settings:
+        settings.write('\n[archive]\nbase_url = "https://news.example.org/"\n')
+    monkeypatch.chdir(project)
+    built = CliRunner().invoke(app, ["archive", "--all"])
+    assert built.exit_code == 0, built.output
+    site = project / "site"
+    (site / ".hidden").write_text("not for the web")
+    (site / "2026").mkdir()  # a folder without an index: never a listing
+    (site / "linked.toml").symlink_to(project / "mailer.toml")
+    image = next((site / "images").iterdir()).name
+    with serving(project, arguments=("--archive", "site")) as base:
+        def get(path: str, method: str = "GET") -> requests.Response:
+            return requests.request(method, base + path, allow_redirects=False, timeout=5)
+
+        home, page, head = get("/"), get("/send-test/"), get("/send-test/", "HEAD")
+        moved, feed, sitemap, picture = (
+            get("/send-test"), get("/feed.xml"), get("/sitemap.xml"), get(f"/images/{image}"),
+        )
+        missing = [get(path).status_code for path in (
+            "/images/", "/2026/", "/.hidden", "/linked.toml", "/nothing/", "/send-test/x.html",
+        )]
+        escaping = [raw_get(base, path) for path in (
+            "/../mailer.toml", "/%2e%2e/mailer.toml", "/images/..%2f..%2fmailer.toml",
+        )]
+        health = get("/healthz")
+        unsubscribe = get("/newsletter/unsubscribe?token=forged")
+    assert (home.status_code, home.headers["Content-Type"]) == (200, "text/html; charset=utf-8")
+    assert 'href="send-test/"' in home.text and "News for" in home.text
+    assert "script-src" not in home.headers["Content-Security-Policy"]  # default-src 'none'
+    assert home.headers["X-Content-Type-Options"] == "nosniff"
+    assert page.status_code == 200 and page.content == (site / "send-test/index.html").read_bytes()
+    assert (head.status_code, head.content) == (200, b"")
+    assert (moved.status_code, moved.headers["Location"]) == (301, "/send-test/")
+    assert feed.headers["Content-Type"] == "application/atom+xml; charset=utf-8"
+    assert sitemap.headers["Content-Type"] == "application/xml; charset=utf-8"
+    assert picture.headers["Content-Type"] == "image/png"
+    assert "max-age=31536000" in picture.headers["Cache-Control"]
+    assert missing == [404] * 6 and escaping == [404] * 3
+    assert health.status_code == 200 and unsubscribe.status_code == 400  # its own routes win
+
+
+def raw_get(base: str, path: str) -> int:
+    """The status of GET ``path`` sent exactly as written (HTTP clients tidy ``..`` away)."""
+    host, port = base.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=5)
+    try:
+        connection.putrequest("GET", path, skip_accept_encoding=True)
+        connection.endheaders()
+        return connection.getresponse().status
+    finally:
+        connection.close()
 
 
 # -- the webhooks ---------------------------------------------------------------------------------

@@ -74,3 +74,19 @@ def test_findings_about_the_template_point_at_the_file_in_use(project):
     location = template_location(loaded, "<mjml")
     assert location.path == default_folder() / "newsletter.mjml.j2" and location.line
     assert accessibility.MIN_CONTRAST  # the checks import cleanly without a templates/ folder
+
+
+def test_an_older_copy_of_the_labels_gets_the_words_added_since(project):
+    own = project.root / "templates" / "labels.toml"
+    lines = own.read_text(encoding="utf-8").splitlines()
+    own.write_text("\n".join(
+        line.replace('"Unsubscribe"', '"Leave this list"') for line in lines
+        if not line.startswith("view_in_browser")
+    ), encoding="utf-8")
+    with project.settings.open("a", encoding="utf-8") as settings:
+        settings.write('\n[archive]\nbase_url = "https://news.example.org/"\n')
+    english = render(project.write_issue(ISSUE, "english.yaml"))
+    assert english.text.startswith("View in browser:\n")  # the shipped theme's word
+    assert "Leave this list" in english.text  # the project's own word still wins
+    turkish = render(project.write_issue(ISSUE.replace("subject:", "language: tr\nsubject:")))
+    assert turkish.text.startswith("Tarayıcıda görüntüle:\n")

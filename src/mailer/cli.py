@@ -260,11 +260,48 @@ def status(
 
 @app.command()
 @_reported
+def archive(
+    out: Annotated[
+        Path | None,
+        typer.Option(help="The site's folder (default: [archive] out, site/).", metavar="FOLDER"),
+    ] = None,
+    include_unsent: Annotated[
+        bool, typer.Option("--all", help="Also the issues not sent yet.")
+    ] = False,
+    issue: Annotated[
+        str | None, typer.Option(help="Only the issue with this id.", metavar="ID")
+    ] = None,
+    ledger: Annotated[
+        Path | None, typer.Option(help="Send ledger (SQLite).", metavar="PATH")
+    ] = None,
+    settings: Annotated[
+        Path | None,
+        typer.Option("--settings", metavar="PATH",
+                     help="mailer.toml to use (default: the nearest in this folder or above)."),
+    ] = None,
+) -> None:
+    """Build the newsletter's site from the issues sent so far: a page per issue and edition,
+    an index and an Atom feed per language, a sitemap (for any static host)."""
+    from mailer.archive.build import ArchiveRequest, build_archive
+
+    request = ArchiveRequest(
+        settings=settings, out=out, include_unsent=include_unsent, issue=issue, ledger=ledger
+    )
+    build_archive(request, Console())
+
+
+@app.command()
+@_reported
 def serve(
     host: Annotated[str, typer.Option(metavar="HOST", help="Address to listen on.")] = (
         "127.0.0.1"
     ),
     port: Annotated[int, typer.Option(metavar="N", help="Port to listen on.")] = 8080,
+    archive: Annotated[
+        Path | None,
+        typer.Option("--archive", metavar="FOLDER",
+                     help="Also serve the site mailer archive built, such as site/."),
+    ] = None,
     settings: Annotated[
         Path | None,
         typer.Option("--settings", metavar="PATH",
@@ -272,10 +309,11 @@ def serve(
     ] = None,
 ) -> None:
     """Answer unsubscribe links and one-click unsubscribes, receive the ESPs' webhooks, and
-    serve the suppressions to mailer suppressions pull (waitress; put HTTPS in front)."""
+    serve the suppressions to mailer suppressions pull (waitress; put HTTPS in front); with
+    --archive, the newsletter's site too."""
     from mailer.web.server import serve as serve_app
 
-    serve_app(Console(), settings=settings, host=host, port=port)
+    serve_app(Console(), settings=settings, host=host, port=port, archive=archive)
 
 
 @app.command()

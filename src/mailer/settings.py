@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 
@@ -232,6 +233,26 @@ class BounceSettings(Strict):
     soft_days: int = Field(default=30, ge=1)  # ... within this many days
 
 
+def _site_url(value: str) -> str:
+    """The address the archive is published at, ending in ``/`` so that pages join onto it."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or parts.query or parts.fragment or "{" in value:
+        raise ValueError(
+            f"not the address of a site: {value!r} (for example https://news.example.org/)"
+        )
+    return value if value.endswith("/") else value + "/"
+
+
+class ArchiveSettings(Strict):
+    """The newsletter's site, built by ``mailer archive``: every issue's page, the indexes,
+    the feeds and the sitemap."""
+
+    # Where the site is published, such as "https://news.example.org/" or
+    # "https://www.example.org/newsletter/"; with it every email links to its page.
+    base_url: Annotated[WebUrl, AfterValidator(_site_url)] | None = None
+    out: Line = "site"  # the folder the site is built in, relative to mailer.toml
+
+
 class Settings(Strict):
     brand: Brand
     sender: Sender
@@ -240,6 +261,7 @@ class Settings(Strict):
     social: list[SocialLink] = []
     send: SendSettings = SendSettings()
     bounces: BounceSettings = BounceSettings()
+    archive: ArchiveSettings = ArchiveSettings()
 
 
 class LoadedSettings:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from mailer.checks import (
     accessibility,
+    archive,
     content,
     deliverability,
     images,
@@ -38,7 +39,8 @@ __all__ = [
 CHECKS: dict[str, Check] = {
     module.CHECK: module.check
     for module in (
-        content, links, images, size, accessibility, language, deliverability, spam, rendering
+        content, links, images, size, accessibility, language, deliverability, spam, rendering,
+        archive,
     )
 }
 

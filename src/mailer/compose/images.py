@@ -1,7 +1,9 @@
-"""Where the email's images come from: embedded parts, a published folder, or preview files.
+"""Where the email's images come from: embedded parts, a published folder, preview files, or
+the newsletter's site.
 
 The renderer asks one of these for the URL of each local image; the same issue can so be
-rendered for sending (``cid:`` parts or ``image_base_url``) and for the local preview.
+rendered for sending (``cid:`` parts or ``image_base_url``), for the local preview and for
+its page on the site (``mailer archive``).
 """
 
 from __future__ import annotations
@@ -82,3 +84,25 @@ class PreviewImages:
         if not target.exists() or target.stat().st_mtime < path.stat().st_mtime:
             shutil.copy2(path, target)
         return f"images/{path.name}"
+
+
+class SiteImages:
+    """Local images go into the site's one ``images/`` folder, each named by its content
+    (``photo.0f3a9c1b2d4e.png``): the logo and icons every issue shows are there once, two
+    different files called ``photo.png`` never meet, and a file's name changes with it.
+
+    ``root`` leads from the page to the site's root (``../`` for ``<id>/``); ``files`` maps
+    each image's place in the site to its file, for the site builder to copy.
+    """
+
+    FOLDER = "images"
+
+    def __init__(self, root: str) -> None:
+        self._root = root
+        self.files: dict[str, Path] = {}
+
+    def url_for(self, path: Path) -> str:
+        name = f"{_UNSAFE_IN_ID.sub('-', path.stem) or 'image'}.{_short_hash(path)}{path.suffix}"
+        place = f"{self.FOLDER}/{name}"
+        self.files[place] = path
+        return self._root + place

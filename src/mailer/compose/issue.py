@@ -6,12 +6,13 @@ Every error names the YAML file, the line and column, and the field path, for ex
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import BeforeValidator, Field, ValidationError, model_validator
 
 from mailer.compose.merge import validate
 from mailer.compose.theme import ICONS_FOLDER, theme_for
@@ -30,6 +31,22 @@ from mailer.settings import (
     settings_for,
     toml_location,
 )
+
+
+def _day(value: object) -> datetime.date:
+    """A calendar day, written ``2018-03-31`` (YAML reads that as a date already)."""
+    if isinstance(value, str):
+        try:
+            return datetime.date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    elif isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+        return value
+    shown = str(value) if isinstance(value, datetime.date) else value  # a date with a time
+    raise ValueError(f"not a day: {shown!r} (write it as YYYY-MM-DD, such as 2018-03-31)")
+
+
+Day = Annotated[datetime.date, BeforeValidator(_day)]
 
 
 class Link(Strict):
@@ -88,6 +105,10 @@ class Issue(Strict):
     language: Language = "en"
     direction: Literal["ltr", "rtl"] | None = None
     title: Line | None = None  # the newsletter's name in the header; defaults to the organisation
+    # The day the issue is dated (the last day of its period): the archive's date for an issue
+    # that was never sent; a sent one is dated by its first send.
+    date: Day | None = None
+    archive: bool = True  # false: mailer archive never publishes it (an internal issue)
     sender: Sender | None = None
     brand: BrandOverride | None = None
     footer: FooterOverride | None = None

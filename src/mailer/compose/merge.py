@@ -145,6 +145,13 @@ class MergeFields:
         return {str(index): lf_line_ends(str(value)) for index, value in enumerate(results)}
 
 
+def for_nobody(text: str) -> str:
+    """``text`` as a reader the list knows nothing about reads it: each merge field its
+    default, or nothing (the site's pages and feeds, which no one reader gets)."""
+    merge = MergeFields()
+    return FillIn.of(merge.tokenize(text), escape_html=False).fill(merge.values({}))
+
+
 def lf_line_ends(text: str) -> str:
     """``text`` with CRLF and lone CR line ends as LF (as ``str.splitlines`` would split)."""
     if "\r" in text:

@@ -14,23 +14,23 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import cssutils
 import mjml
 from jinja2 import (
     Environment,
     FileSystemBytecodeCache,
     FileSystemLoader,
     StrictUndefined,
+    Template,
     select_autoescape,
 )
 from markupsafe import Markup
-from premailer import Premailer
 
 from mailer.compose import bidi, markdown
 from mailer.compose.images import ImageLinker
 from mailer.compose.issue import Image, LoadedIssue
-from mailer.compose.merge import UNSUBSCRIBE_KEY, MergeFields, outside_tokens, token
+from mailer.compose.merge import UNSUBSCRIBE_KEY, FillIn, MergeFields, outside_tokens, token
 from mailer.compose.palette import palettes
+from mailer.compose.site import view_url
 from mailer.compose.theme import HTML_TEMPLATE, ICONS_FOLDER, TEXT_TEMPLATE, Theme, theme_for
 from mailer.compose.wording import labels_for
 from mailer.errors import MailerError
@@ -63,11 +63,42 @@ def theme_of(loaded: LoadedIssue) -> Theme:
 
 
 def render_issue(loaded: LoadedIssue, images: ImageLinker) -> RenderedIssue:
+    merge = MergeFields()
+    html_env, text_env, context = _prepare(loaded, images, merge, web_page=False)
+    mjml_source = html_env.get_template(HTML_TEMPLATE).render(context)
+    html = inline_css(compile_mjml(mjml_source))
+    text = text_env.get_template(TEXT_TEMPLATE).render(context)
+    issue = loaded.issue
+    return RenderedIssue(
+        subject=merge.tokenize(issue.subject),
+        preheader=merge.tokenize(issue.preheader or ""),
+        html=html,
+        text=bidi.mark_lines(_tidy_text(text), issue.text_direction),
+        merge_fields=merge,
+    )
+
+
+def render_page(loaded: LoadedIssue, images: ImageLinker) -> str:
+    """The issue as a page of the newsletter's site: the email's design, for nobody in
+    particular. Merge fields take their defaults (``Hello there``); there is no preheader, no
+    unsubscribe link and no reason for receiving it, and nothing to track a reader by.
+
+    A browser reads the ``<style>`` blocks, so the page is not inlined (premailer is most of
+    the cost of a render).
+    """
+    merge = MergeFields()
+    html_env, _, context = _prepare(loaded, images, merge, web_page=True)
+    html = compile_mjml(html_env.get_template(HTML_TEMPLATE).render(context))
+    return FillIn.of(html, escape_html=True).fill(merge.values({}))
+
+
+def _prepare(
+    loaded: LoadedIssue, images: ImageLinker, merge: MergeFields, *, web_page: bool
+) -> tuple[Environment, Environment, dict]:
+    """The template environments with filters that tokenize into ``merge``, and the context."""
     theme = theme_of(loaded)
     for name in (HTML_TEMPLATE, TEXT_TEMPLATE):
         theme.path(name)  # a missing template is one error line, not Jinja's traceback
-    merge = MergeFields()
-    context = _context(loaded, images, theme)
     html_env, text_env = _environments(theme.folders, loaded.settings.base_dir)
     for env in (html_env, text_env):
         env.filters["t"] = merge.tokenize
@@ -86,18 +117,13 @@ def render_issue(loaded: LoadedIssue, images: ImageLinker) -> RenderedIssue:
         markdown.to_text(merge.tokenize(text)), direction
     )
     text_env.filters["upper"] = lambda text: upper(text, loaded.issue.language)
+    return html_env, text_env, _context(loaded, images, theme, web_page=web_page)
 
-    mjml_source = html_env.get_template(HTML_TEMPLATE).render(context)
-    html = inline_css(compile_mjml(mjml_source))
-    text = text_env.get_template(TEXT_TEMPLATE).render(context)
-    issue = loaded.issue
-    return RenderedIssue(
-        subject=merge.tokenize(issue.subject),
-        preheader=merge.tokenize(issue.preheader or ""),
-        html=html,
-        text=bidi.mark_lines(_tidy_text(text), direction),
-        merge_fields=merge,
-    )
+
+def theme_template(theme: Theme, project: Path, name: str) -> Template:
+    """The theme's HTML template ``name`` (autoescaped), such as the site's ``site.html.j2``."""
+    theme.path(name)
+    return _environments(theme.folders, project)[0].get_template(name)
 
 
 def _bytecode_cache(project: Path) -> FileSystemBytecodeCache | None:
@@ -157,7 +183,9 @@ class _ThemeLoader(FileSystemLoader):
         return source, filename, still_current
 
 
-def _context(loaded: LoadedIssue, images: ImageLinker, theme: Theme) -> dict:
+def _context(loaded: LoadedIssue, images: ImageLinker, theme: Theme, *, web_page: bool) -> dict:
+    """What the templates see. ``web_page``: the page of the site rather than an email, so
+    nothing of a reader's own (the unsubscribe link) and no link to itself."""
     issue = loaded.issue
 
     def image_url(image: Image) -> str:
@@ -194,24 +222,28 @@ def _context(loaded: LoadedIssue, images: ImageLinker, theme: Theme) -> dict:
         "preheader_spacer": PREHEADER_SPACER,
         "image_url": image_url,
         "unsubscribe_url": token(UNSUBSCRIBE_KEY),
+        "web_page": web_page,
+        "view_url": None if web_page else view_url(loaded),
         "direction": issue.text_direction,
         "align": "right" if rtl else "left",
         "opposite": "left" if rtl else "right",
     }
 
 
+@lru_cache(maxsize=1)
 def _skip_css_validation() -> None:
-    """Stop cssutils validating every CSS property premailer parses.
+    """Stop cssutils validating every CSS property premailer parses (once per process).
 
     premailer 3.10 parses each inlined style with validation on, whatever its
     ``disable_validation`` says; validating compiles about 150 ms of regular expressions per
     process (most of a ``mailer preview`` run) and changes nothing in the output, which is
     byte for byte the same without it. With no profiles loaded, there is nothing to validate.
     """
+    import cssutils
+
     cssutils.profile.removeProfile(all=True)
 
 
-_skip_css_validation()
 
 
 def compile_mjml(source: str) -> str:
@@ -241,6 +273,9 @@ def inline_css(html: str) -> str:
     client that matters reads it: inlined, it lands on every cell and costs about a fifth of the
     message size, bringing long issues close to Gmail's clipping limit.
     """
+    from premailer import Premailer  # imported here: a web page (render_page) needs none of it
+
+    _skip_css_validation()
     html = _MJML_RESETS.sub(r'<style type="text/css" data-premailer="ignore">\1', html, count=1)
     inliner = Premailer(
         html,

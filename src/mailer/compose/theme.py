@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -56,9 +57,12 @@ class Theme:
         return self.folders[0] if len(self.folders) > 1 else None
 
     def read_toml(self, name: str) -> dict:
+        """The theme's TOML file ``name``, read once while it is unchanged (the words of
+        several languages come from one labels.toml); not to be changed by the caller."""
         path = self.path(name)
         try:
-            return tomllib.loads(path.read_text(encoding="utf-8"))
+            stat = path.stat()
+            return _read_toml(path, stat.st_mtime_ns, stat.st_size)
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise MailerError(f"{path}: cannot read the theme's {name} ({exc})") from None
 
@@ -69,6 +73,11 @@ class Theme:
 
     def icon(self, network: str) -> Path | None:
         return self.find(f"{ICONS_FOLDER}/{network}.png")
+
+
+@lru_cache(maxsize=32)
+def _read_toml(path: Path, mtime_ns: int, size: int) -> dict:
+    return tomllib.loads(path.read_text(encoding="utf-8"))
 
 
 def theme_for(project: Path) -> Theme:

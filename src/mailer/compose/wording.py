@@ -38,11 +38,20 @@ def label_tables(theme: Theme) -> dict[str, dict[str, str]]:
 
 def labels_for(theme: Theme, language: str, organisation: str) -> dict[str, str]:
     """The templates' own words in ``language``: its tag's table, then its primary language's,
-    over the fallback language's."""
-    tables = label_tables(theme)
-    chosen = dict(tables.get(LABELS_FALLBACK, {}))
-    for key in reversed(language_keys(language)):
-        chosen.update(tables.get(key, {}))
+    over the fallback language's.
+
+    A word the project's own ``labels.toml`` does not have at all (one a later mailer added,
+    such as ``view_in_browser``) is the shipped theme's: an older copy is never short of one.
+    """
+    chosen: dict[str, str] = {}
+    for folder in reversed(theme.folders):  # the shipped theme, then the project's over it
+        layer = Theme((folder,))
+        if layer.find(LABELS_FILE) is None:
+            continue
+        tables = label_tables(layer)
+        chosen.update(tables.get(LABELS_FALLBACK, {}))
+        for key in reversed(language_keys(language)):
+            chosen.update(tables.get(key, {}))
     missing = NEEDED_LABELS - chosen.keys()
     if missing:
         raise MailerError(
@@ -50,6 +59,21 @@ def labels_for(theme: Theme, language: str, organisation: str) -> dict[str, str]
             f"'{language_keys(language)[-1]}' or '{LABELS_FALLBACK}'"
         )
     return {key: text.format(organisation=organisation) for key, text in chosen.items()}
+
+
+def language_name(theme: Theme, language: str) -> str:
+    """The language's name in itself (``Türkçe``: ``language_name`` in its table of the
+    theme's labels), or its tag when no table names it."""
+    for folder in theme.folders:  # the project's copy first
+        layer = Theme((folder,))
+        if layer.find(LABELS_FILE) is None:
+            continue
+        tables = label_tables(layer)
+        for key in language_keys(language):
+            name = tables.get(key, {}).get("language_name")
+            if name:
+                return str(name)
+    return language
 
 
 @dataclass(frozen=True)

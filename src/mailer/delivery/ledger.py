@@ -580,3 +580,14 @@ class Ledger:
                     provider, reason, updated,
                 )
             last = page[-1][0]
+
+    def first_sent(self, issue_id: str) -> float | None:
+        """When ``issue_id`` first reached a reader (the earliest sent row), or None if it has
+        not yet: the time the archive publishes the issue under, the same on every build."""
+        issue = self._issue(issue_id)
+        if issue is None:
+            return None
+        with self._lock:
+            return self._db.execute(
+                "SELECT min(updated_at) FROM recipients WHERE issue = ? AND state = 3", (issue,)
+            ).fetchone()[0]

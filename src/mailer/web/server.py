@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mailer.console import Console
+from mailer.errors import UsageError
 from mailer.settings import settings_for
 from mailer.web.app import create_app, unsubscribe_path
 
@@ -13,18 +14,23 @@ THREADS = 8  # waitress's worker threads: requests are short, the store takes on
 
 
 def serve(
-    console: Console, *, settings: Path | None = None, host: str = "127.0.0.1", port: int = 8080
+    console: Console, *, settings: Path | None = None, host: str = "127.0.0.1", port: int = 8080,
+    archive: Path | None = None,
 ) -> None:
-    """Serve until interrupted; MissingSecret before anything listens if a secret is missing."""
+    """Serve until interrupted; MissingSecret before anything listens if a secret is missing.
+    ``archive``: the folder ``mailer archive`` built, served at the root too."""
     from waitress import serve as waitress_serve
 
+    if archive is not None and not archive.is_dir():
+        raise UsageError(f"--archive {archive}: no such folder (mailer archive builds it)")
     loaded = settings_for(Path.cwd(), settings)
-    app = create_app(loaded)
+    app = create_app(loaded, archive=archive)
     shown = f"[{host}]" if ":" in host else host
     path = unsubscribe_path(loaded.settings.list.unsubscribe_url)
+    site = f"; the site in {archive} at /" if archive else ""
     console.say(
         f"Serving {loaded.settings.list.name or loaded.settings.brand.organisation} on "
         f"http://{shown}:{port}/ (unsubscribe: {path}; webhooks: /webhooks/mailgun, "
-        "/webhooks/sendgrid, /webhooks/postmark; Ctrl-C to stop)"
+        f"/webhooks/sendgrid, /webhooks/postmark{site}; Ctrl-C to stop)"
     )
     waitress_serve(app, host=host, port=port, threads=THREADS, ident="mailer")
