@@ -61,6 +61,9 @@ SettingsOpt = Annotated[
         metavar="PATH",
     ),
 ]
+LedgerOpt = Annotated[
+    Path | None, typer.Option(help="Send ledger (SQLite).", metavar="PATH")
+]
 EditionOpt = Annotated[
     str | None,
     typer.Option(
@@ -211,9 +214,7 @@ def send(
         float | None,
         typer.Option(min=0.001, help="At most this many messages per second.", metavar="RATE"),
     ] = None,
-    ledger: Annotated[
-        Path | None, typer.Option(help="Send ledger (SQLite).", metavar="PATH")
-    ] = None,
+    ledger: LedgerOpt = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Send without asking.")] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Send even if the offline checks find errors.")
@@ -240,9 +241,7 @@ def send(
 @_reported
 def status(
     issue: IssueArg,
-    ledger: Annotated[
-        Path | None, typer.Option(help="Send ledger (SQLite).", metavar="PATH")
-    ] = None,
+    ledger: LedgerOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     csv_path: Annotated[
         Path | None,
@@ -271,9 +270,7 @@ def archive(
     issue: Annotated[
         str | None, typer.Option(help="Only the issue with this id.", metavar="ID")
     ] = None,
-    ledger: Annotated[
-        Path | None, typer.Option(help="Send ledger (SQLite).", metavar="PATH")
-    ] = None,
+    ledger: LedgerOpt = None,
     settings: Annotated[
         Path | None,
         typer.Option("--settings", metavar="PATH",
