@@ -16,6 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "mailer"
 
 GROUND = (
     "errors", "fields", "field_errors", "settings", "credentials", "console", "textfiles",
+    "database",
 )
 STAGES = (
     "ground", "compose", "audience", "delivery", "archive", "feedback", "web", "preview", "checks",

@@ -49,6 +49,7 @@ from mailer.audience.subscribers import (
     address_key,
     normalise_address,
 )
+from mailer.database import immediate, open_shared
 from mailer.errors import InputError, Location, MailerError
 from mailer.settings import LoadedSettings
 
@@ -137,11 +138,7 @@ class SuppressionStore:
         self.soft_days = soft_days
         self._lock = threading.Lock()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=30000")
+            self._db = open_shared(path, busy_seconds=30)
             with self._transaction() as db:
                 for statement in _SCHEMA:
                     db.execute(statement)
@@ -160,16 +157,8 @@ class SuppressionStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return immediate(self._db, self._lock)
 
     def _query(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple]:
         """One short read (no transaction outlives it)."""

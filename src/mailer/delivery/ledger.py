@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 
 from filelock import FileLock, Timeout
 
+from mailer.database import immediate, open_shared
 from mailer.delivery.message_ids import message_id_for
 from mailer.errors import DeliveryError, MailerError
 
@@ -147,15 +148,10 @@ def migrate(db: sqlite3.Connection, path: Path) -> None:
     """
     version = _version(db, path)
     for number in range(version, SCHEMA_VERSION):
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate(db):
             if _version(db, path) == number:  # another process may have migrated it meanwhile
                 MIGRATIONS[number](db)
                 db.execute(f"PRAGMA user_version = {number + 1}")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
 
 
 def _version(db: sqlite3.Connection, path: Path) -> int:
@@ -255,11 +251,7 @@ class Ledger:
             self._db = self._open_read_only(path)
             return
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=10000")
+            self._db = open_shared(path, busy_seconds=10)
             migrate(self._db, path)
         except (sqlite3.Error, OSError) as exc:
             raise MailerError(f"cannot open the send ledger {path}: {exc}") from None
@@ -317,16 +309,8 @@ class Ledger:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return immediate(self._db, self._lock)
 
     def lock_for_sending(self) -> None:
         """Make sure no other ``mailer send`` uses this ledger; released when it is closed or
