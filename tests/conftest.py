@@ -11,6 +11,17 @@ from projects import Project, new_project
 
 from mailer.preview.browser import chromium
 
+# Settings a developer's shell may hold, which would steer a test's send elsewhere.
+SETTINGS_VARIABLES = ("MAILER_TRANSPORT", "MAILER_SUBSCRIBERS", "MAILER_LEDGER",
+                      "MAILER_SUPPRESSION")
+
+
+@pytest.fixture(autouse=True)
+def settings_only_from_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test reads its settings from its project's mailer.toml, not the environment."""
+    for name in SETTINGS_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
 
 @pytest.fixture
 def project(tmp_path: Path) -> Project:

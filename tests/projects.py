@@ -7,6 +7,9 @@ import textwrap
 from pathlib import Path
 
 from PIL import Image
+from typer.testing import CliRunner
+
+from mailer.cli import app
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -20,6 +23,14 @@ SOCIAL_URLS = [
     "https://www.youtube.com/user/IOMMigration",
     "https://medium.com/@UNmigration",
 ]
+
+
+def mailer(*args: object) -> tuple[int, str]:
+    """``mailer ARGS`` in this process: its exit status and output. A traceback (any exception
+    but the exit itself) fails the test: every error must be one line."""
+    result = CliRunner().invoke(app, [str(arg) for arg in args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result.exit_code, result.output
 
 
 class Project:

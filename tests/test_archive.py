@@ -83,8 +83,6 @@ def news(project: Project, monkeypatch: pytest.MonkeyPatch) -> Project:
     project.write_issue(ARABIC, "2026-01.ar.yaml")
     project.write_issue(issue_text("2026-02", "Thaw", date="2026-02-28"), "2026-02.yaml")
     monkeypatch.chdir(project.root)
-    for name in ("MAILER_LEDGER", "MAILER_SUBSCRIBERS", "MAILER_TRANSPORT"):
-        monkeypatch.delenv(name, raising=False)
     return project
 
 

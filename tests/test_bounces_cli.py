@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 from dovecot import missing, running_dovecot
+from projects import mailer
 from sending import make_project, write_subscribers
-from typer.testing import CliRunner
 
 from mailer.audience.verp import Verp
-from mailer.cli import app
 
 SECRET = "bounces-test-secret-0123456789abcdef"
 FIXTURES = Path(__file__).parent / "fixtures" / "mailbox"
@@ -31,15 +30,8 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     )
     monkeypatch.chdir(tmp_path / "news")
     monkeypatch.setenv("MAILER_UNSUBSCRIBE_SECRET", SECRET)
-    for name in ("MAILER_TRANSPORT", "MAILER_LEDGER", "MAILER_SUBSCRIBERS"):
-        monkeypatch.delenv(name, raising=False)
     return tmp_path / "news"
 
-
-def mailer(*args: object) -> tuple[int, str]:
-    result = CliRunner().invoke(app, [str(arg) for arg in args])
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    return result.exit_code, result.output
 
 
 def returned(fixture: str, token: str, reader: str, address: str) -> bytes:

@@ -15,11 +15,10 @@ from email.utils import parseaddr
 from pathlib import Path
 
 import pytest
+from projects import mailer
 from sending import Recorder, make_project, smtp_server
 from test_crash import SmtpServer, kill_and_resume
-from typer.testing import CliRunner
 
-from mailer.cli import app
 from mailer.delivery.ledger import Ledger
 
 TURKISH = """
@@ -48,8 +47,6 @@ def issue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = make_project(tmp_path / "news")
     (path.parent / "send-test.tr.yaml").write_text(TURKISH, encoding="utf-8")
     monkeypatch.chdir(tmp_path / "news")
-    for name in ("MAILER_TRANSPORT", "MAILER_SUBSCRIBERS", "MAILER_LEDGER"):
-        monkeypatch.delenv(name, raising=False)
     return path
 
 
@@ -67,10 +64,6 @@ def write_readers(path: Path, count: int) -> dict[str, str]:
             wanted[address] = ROUTES[language]
     return wanted
 
-
-def mailer(*args: object) -> tuple[int, str]:
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    return result.exit_code, result.output
 
 
 def address_of(message) -> str:

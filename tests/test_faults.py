@@ -22,8 +22,6 @@ from mailer.cli import app
 def issue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = make_project(tmp_path / "news")
     monkeypatch.chdir(tmp_path / "news")
-    for name in ("MAILER_TRANSPORT", "MAILER_SUBSCRIBERS", "MAILER_LEDGER"):
-        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MAILER_UNSUBSCRIBE_SECRET", "s" * 40)
     return path
 

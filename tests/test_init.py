@@ -9,23 +9,15 @@ from email.policy import default as default_policy
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-from mailer.cli import app
+from projects import mailer
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST_ISSUE = "issues/first-issue.yaml"
 
 
-def mailer(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    return result.exit_code, result.output
-
 
 @pytest.fixture
 def started(tmp_path, monkeypatch) -> Path:
-    for name in ("MAILER_TRANSPORT", "MAILER_SUBSCRIBERS", "MAILER_LEDGER"):
-        monkeypatch.delenv(name, raising=False)
     code, out = mailer("init", tmp_path / "news")
     assert code == 0, out
     monkeypatch.chdir(tmp_path / "news")

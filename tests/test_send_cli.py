@@ -8,12 +8,11 @@ import mailbox
 from pathlib import Path
 
 import pytest
+from projects import mailer
 from sending import make_project, write_subscribers
-from typer.testing import CliRunner
 
 from mailer.audience import subscribers
 from mailer.audience.subscribers import SubscriberReader
-from mailer.cli import app
 from mailer.delivery.ledger import Ledger
 
 
@@ -22,14 +21,8 @@ def issue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = make_project(tmp_path / "news")
     write_subscribers(tmp_path / "news" / "subscribers.example.csv", 25)
     monkeypatch.chdir(tmp_path / "news")
-    for name in ("MAILER_TRANSPORT", "MAILER_SUBSCRIBERS", "MAILER_LEDGER"):
-        monkeypatch.delenv(name, raising=False)
     return path
 
-
-def mailer(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    return result.exit_code, result.output
 
 
 def outbox(issue: Path, name: str = "outbox") -> mailbox.Maildir:

@@ -369,8 +369,6 @@ def test_send_unsubscribe_complain_status_and_the_next_send_skips_both(
 ) -> None:
     monkeypatch.chdir(project)
     monkeypatch.setenv("MAILER_UNSUBSCRIBE_SECRET", SECRET)
-    for name in ("MAILER_TRANSPORT", "MAILER_LEDGER", "MAILER_SUBSCRIBERS"):
-        monkeypatch.delenv(name, raising=False)
     addresses = write_subscribers(project / "subscribers.example.csv", 20)
     issue = project / "issues" / "send-test.yaml"
     first = CliRunner().invoke(app, ["send", str(issue), "--yes"])

@@ -7,10 +7,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from projects import mailer
 from sending import make_project, write_subscribers
-from typer.testing import CliRunner
-
-from mailer.cli import app
 
 MAILCHIMP = (
     '"Email Address","First Name","Last Name",MEMBER_RATING,OPTIN_TIME,UNSUB_TIME,'
@@ -25,16 +23,8 @@ MAILCHIMP = (
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     make_project(tmp_path / "news")
     monkeypatch.chdir(tmp_path / "news")
-    for name in ("MAILER_TRANSPORT", "MAILER_LEDGER", "MAILER_SUBSCRIBERS",
-                 "MAILER_SUPPRESSION"):
-        monkeypatch.delenv(name, raising=False)
     return tmp_path / "news"
 
-
-def mailer(*args: object) -> tuple[int, str]:
-    result = CliRunner().invoke(app, [str(arg) for arg in args])
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    return result.exit_code, result.output
 
 
 def test_add_list_and_remove(project: Path) -> None:

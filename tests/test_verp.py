@@ -26,8 +26,6 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     )
     monkeypatch.chdir(tmp_path / "news")
     monkeypatch.setenv("MAILER_UNSUBSCRIBE_SECRET", SECRET)
-    for name in ("MAILER_TRANSPORT", "MAILER_LEDGER", "MAILER_SUBSCRIBERS"):
-        monkeypatch.delenv(name, raising=False)
     return tmp_path / "news"
 
 
