@@ -6,6 +6,7 @@ merge fields may name), the shape of a merge field, and the domain of an address
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -140,3 +141,14 @@ def language_keys(tag: str) -> tuple[str, ...]:
     exact = tag.strip().replace("_", "-").lower()
     primary = exact.split("-")[0]
     return (exact,) if exact == primary else (exact, primary)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine (``localhost``, 127.0.0.0/8, ::1): the one place a
+    server may be reached without TLS."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -27,7 +27,6 @@ regular expression of ``smtplib.SMTP.data`` costs ten times more than building t
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import re
 import smtplib
 import socket
@@ -40,6 +39,7 @@ from mailer.delivery.headers import idna_address
 from mailer.delivery.message import OutgoingMessage
 from mailer.delivery.transports.base import Dsn, RecipientResult, Transport
 from mailer.errors import InvalidRecipient, TransportError, Unreachable
+from mailer.fields import is_loopback
 
 # What ``smtplib.SMTP.login`` can do (its ``preferred_auths``); AUTH PLAIN is ours (_login).
 AUTH_METHODS = ("CRAM-MD5", "PLAIN", "LOGIN")
@@ -54,15 +54,6 @@ _NO_SUCH_USER = re.compile(
     rb"does not exist|unknown (user|recipient)|recipient rejected",
     re.I,
 )
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class SmtpTransport(Transport):

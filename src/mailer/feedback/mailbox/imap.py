@@ -19,7 +19,6 @@ is ever sent.
 from __future__ import annotations
 
 import imaplib
-import ipaddress
 import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -29,6 +28,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from mailer.errors import MailboxError, Unreachable
 from mailer.feedback.mailbox.base import PROCESSED, Mailbox
+from mailer.fields import is_loopback
 
 PORTS = {"imaps": 993, "imap": 143}
 TIMEOUT = 30.0  # seconds for connecting and for each command
@@ -78,15 +78,6 @@ def parse_imap_url(url: str) -> ImapAddress:
         raise MailboxError(f"only folder names in ASCII are supported: {folder!r}")
     return ImapAddress(parts.scheme, unquote(parts.username), parts.hostname, port, folder,
                        cafile)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def open_imap(
