@@ -46,6 +46,17 @@ def make_project(root: Path) -> Path:
     return new_project(root, photo_size=(60, 40)).write_issue(ISSUE, "send-test.yaml")
 
 
+def make_bounce_project(root: Path) -> Path:
+    """:func:`make_project` with a bounce mailbox, ``[bounces] address``: sends use VERP."""
+    issue = make_project(root)
+    settings = root / "mailer.toml"
+    settings.write_text(
+        settings.read_text(encoding="utf-8") + '\n[bounces]\naddress = "bounces@example.org"\n',
+        encoding="utf-8",
+    )
+    return issue
+
+
 def write_subscribers(path: Path, count: int, *, start: int = 0) -> list[str]:
     """``count`` subscribers ``reader<n>@example.org``; names include a comma and markup."""
     addresses = []

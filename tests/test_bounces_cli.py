@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from dovecot import missing, running_dovecot
 from projects import mailer
-from sending import make_project, write_subscribers
+from sending import make_bounce_project, write_subscribers
 
 from mailer.audience.verp import Verp
 
@@ -22,12 +22,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "mailbox"
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    make_project(tmp_path / "news")
-    settings = tmp_path / "news" / "mailer.toml"
-    settings.write_text(
-        settings.read_text(encoding="utf-8") + '\n[bounces]\naddress = "bounces@example.org"\n',
-        encoding="utf-8",
-    )
+    make_bounce_project(tmp_path / "news")
     monkeypatch.chdir(tmp_path / "news")
     monkeypatch.setenv("MAILER_UNSUBSCRIBE_SECRET", SECRET)
     return tmp_path / "news"

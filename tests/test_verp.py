@@ -6,7 +6,7 @@ import email
 from pathlib import Path
 
 import pytest
-from sending import Recorder, make_project, smtp_server, write_subscribers
+from sending import Recorder, make_bounce_project, smtp_server, write_subscribers
 from typer.testing import CliRunner
 
 from mailer.audience.suppression import SuppressionStore
@@ -18,12 +18,7 @@ SECRET = "verp-test-secret-0123456789abcdef"
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    make_project(tmp_path / "news")
-    settings = tmp_path / "news" / "mailer.toml"
-    settings.write_text(
-        settings.read_text(encoding="utf-8") + '\n[bounces]\naddress = "bounces@example.org"\n',
-        encoding="utf-8",
-    )
+    make_bounce_project(tmp_path / "news")
     monkeypatch.chdir(tmp_path / "news")
     monkeypatch.setenv("MAILER_UNSUBSCRIBE_SECRET", SECRET)
     return tmp_path / "news"
