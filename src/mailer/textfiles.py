@@ -1,7 +1,9 @@
-"""What the text files people write or export (issues, mailer.toml, CSV) share."""
+"""What the files mailer reads and writes share: the text files people write or export
+(issues, mailer.toml, CSV) are read line by line; the files it writes itself are written whole."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 
@@ -21,3 +23,15 @@ def first_line_not_utf8(path: Path) -> int | None:
     except OSError:
         return None
     return None
+
+
+def write_whole(path: Path, data: bytes) -> None:
+    """``data`` into ``path`` through a temporary file beside it: a reader (or a second run at
+    the same time) finds the old file or the new one, never half of one. OSError as writing
+    raises it."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import mailer
-from mailer.archive.files import Record, digest, still, write_atomically
+from mailer.archive.files import Record, digest, still
 from mailer.compose.site import page_path
 from mailer.compose.theme import Theme
 from mailer.settings import LoadedSettings
+from mailer.textfiles import write_whole
 
 FOLDER = Path(".mailer") / "archive"
 _INDEX = "cache.json"
@@ -174,10 +175,10 @@ class ArchiveCache:
         try:
             blobs.mkdir(parents=True, exist_ok=True)
             for name in used - self._blobs:
-                write_atomically(blobs / name, self._fresh[name])
+                write_whole(blobs / name, self._fresh[name])
             for name in self._blobs - used:
                 (blobs / name).unlink(missing_ok=True)
             if data != self._saved:
-                write_atomically(self.folder / _INDEX, data)
+                write_whole(self.folder / _INDEX, data)
         except OSError:
             return

@@ -1,10 +1,9 @@
 """What the archive knows of a file on disk: a record of its bytes that a later build can check
-without reading the file again, and a way to write a file whole."""
+without reading the file again."""
 
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 Record = list  # [size, mtime_ns, SHA-256 of the bytes], as JSON keeps it
@@ -39,13 +38,3 @@ def still(path: Path, recorded: Record) -> bool:
         return False
     recorded[1] = stat.st_mtime_ns  # the same bytes at another time: remember the time
     return True
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """``data`` into ``path`` through a temporary file beside it, so the file is always whole."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)

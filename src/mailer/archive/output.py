@@ -17,8 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailer.archive.files import Record, digest, record, still, write_atomically
+from mailer.archive.files import Record, digest, record, still
 from mailer.errors import MailerError
+from mailer.textfiles import write_whole
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class SiteWriter:
     def _write(self, target: Path, data: bytes) -> None:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            write_atomically(target, data)
+            write_whole(target, data)
         except OSError as exc:
             raise MailerError(f"cannot write {target}: {exc.strerror}") from None
 
@@ -95,7 +96,7 @@ class SiteWriter:
                     break
         try:
             self._list.parent.mkdir(parents=True, exist_ok=True)
-            write_atomically(self._list, json.dumps(dict(sorted(self._now.items()))).encode())
+            write_whole(self._list, json.dumps(dict(sorted(self._now.items()))).encode())
         except OSError as exc:
             raise MailerError(f"cannot write {self._list}: {exc.strerror}") from None
         return Summary(tuple(self._written), self._unchanged, tuple(removed))

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import re
 import time
 from collections.abc import Iterable
@@ -41,6 +40,7 @@ from mailer.compose.render import theme_of
 from mailer.delivery.prepare import Prepared
 from mailer.errors import Location
 from mailer.fields import MERGE_FIELD, is_remote
+from mailer.textfiles import write_whole
 
 CHECK = "links"
 CACHE_FILE = Path(".mailer") / "link-cache.json"
@@ -434,12 +434,8 @@ class LinkCache:
                 changed = True
         if not changed:
             return
-        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            temporary.write_text(json.dumps(self._entries, indent=1), encoding="utf-8")
-            os.replace(temporary, self.path)  # whole or not at all, even with two runs at once
+            write_whole(self.path, json.dumps(self._entries, indent=1).encode("utf-8"))
         except OSError:
             return
-        finally:
-            temporary.unlink(missing_ok=True)
