@@ -225,6 +225,7 @@ def test_check_reports_every_edition_in_one_report(issue: Path) -> None:
     code, out = mailer("check", issue, "--offline")
     assert code == 1, out
     assert "send-test.tr.yaml:8:27: error [content] https://example.org/a" in out
+    assert out.count("iom-logo.png: PNG") == 1  # mailer.toml's logo, shared: said once
     code, out = mailer("check", issue, "--offline", "--edition", "en")
     assert "send-test.tr.yaml" not in out
 

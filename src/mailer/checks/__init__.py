@@ -123,15 +123,12 @@ def _of_edition(
         return found
     own: list[Finding] = []
     for finding in found:
-        if finding.location is not None and finding.location.path == loaded.path:
+        in_own_file = finding.location is not None and finding.location.path == loaded.path
+        if in_own_file or loaded is editions.default:
             own.append(finding)
         elif finding not in earlier:
-            if loaded is not editions.default:
-                finding = replace(
-                    finding, message=f"{loaded.issue.language} edition: {finding.message}"
-                )
-            if finding not in earlier:
-                own.append(finding)
+            message = f"{loaded.issue.language} edition: {finding.message}"
+            own.append(replace(finding, message=message))
     return own
 
 
