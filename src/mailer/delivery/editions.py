@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from mailer.compose.editions import normalise_tag
+from mailer.delivery.ledger import LedgerRecipient
 from mailer.delivery.message import MessageFactory, OutgoingMessage, Recipient, SharedContent
 
 
@@ -43,7 +44,7 @@ class EditionFactory:
 
     def tag_for(self, reader: Recipient) -> str:
         """The edition ``reader`` gets: the one their ledger row names, else by language."""
-        if hasattr(reader, "edition"):  # a ledger row: the edition it was queued with
+        if isinstance(reader, LedgerRecipient):  # the edition it was queued with
             queued = reader.edition or self._default
             if queued in self._factories:
                 return queued
