@@ -307,3 +307,13 @@ def test_an_esp_request_carries_one_edition(issue: Path, tmp_path: Path, name: s
     for recipients, subjects in requests_seen:  # Postmark's subjects are filled in per reader
         (turkish,) = {"için haberler" in subject for subject in subjects}
         assert {int(r[1:].split("@")[0]) % 2 for r in recipients} == {0 if turkish else 1}
+
+
+def test_status_speaks_of_the_whole_issue_even_while_an_edition_is_broken(issue: Path) -> None:
+    write_readers(issue.parents[1] / "subscribers.example.csv", 4)
+    assert mailer("send", issue, "--yes")[0] == 0
+    (issue.parent / "send-test.tr.yaml").write_text("subject: [unclosed\n", encoding="utf-8")
+    for path in (issue, issue.parent / "send-test.tr.yaml"):
+        code, out = mailer("status", path)
+        assert code == 0, out
+        assert out.startswith("send-test: 4 sent, 0 failed")

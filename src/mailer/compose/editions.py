@@ -135,6 +135,15 @@ def _route(tags: tuple[str, ...], wanted: str) -> str:
     return next((by_key[key] for key in language_keys(wanted) if key in by_key), tags[0])
 
 
+def load_default(path: Path, settings_path: Path | None = None) -> LoadedIssue:
+    """The issue's default file alone, given it or one of its editions: what a command that
+    speaks of the whole issue (its id, its settings) needs, whatever state the editions are in.
+    """
+    split = split_edition_path(path)
+    default_path = split[0] if split else path
+    return load_issue(default_path, settings_for(default_path, settings_path))
+
+
 def load_editions(
     path: Path, settings_path: Path | None = None, *, edition: str | None = None
 ) -> Editions:
@@ -145,8 +154,8 @@ def load_editions(
     """
     split = split_edition_path(path)
     default_path, own_tag = split if split else (path, None)
-    settings = settings_for(default_path, settings_path)
-    default = load_issue(default_path, settings)
+    default = load_default(path, settings_path)
+    settings = default.settings
     files = edition_files(default_path)
     tags = _tags(default, files)
     wanted = own_tag if own_tag is not None else edition

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mailer.audience.suppression import store_for
-from mailer.compose.editions import load_editions
+from mailer.compose.editions import load_default
 from mailer.console import Console
 from mailer.delivery.ledger import Counts, Ledger
 from mailer.errors import MailerError, UsageError
@@ -98,7 +98,7 @@ def show_status(
     as_json: bool = False, csv_path: Path | None = None,
 ) -> None:
     """``mailer status``: counts, failures with reasons, and optionally a CSV of every row."""
-    loaded = load_editions(issue, settings).default
+    loaded = load_default(issue, settings)
     path = ledger.resolve() if ledger else loaded.settings.resolve(
         loaded.settings.settings.send.ledger
     )
