@@ -21,7 +21,7 @@ from mailer.archive.feeds import FEED_ENTRIES, FeedEntry, atom_feed, sitemap
 from mailer.archive.output import SiteWriter
 from mailer.archive.pages import Listed, describe, index_page, render
 from mailer.archive.site import INDEX, SITEMAP, Site, relative_root
-from mailer.compose.editions import load_editions, split_edition_path
+from mailer.compose.editions import issue_files, load_editions
 from mailer.compose.yaml_source import load_yaml
 from mailer.console import Console
 from mailer.errors import InputError, Location, MailerError, UsageError
@@ -73,7 +73,7 @@ def build_archive(request: ArchiveRequest, console: Console) -> None:
     if request.ledger and not ledger.is_file():
         raise UsageError(f"no send ledger at {request.ledger}")
     cache = ArchiveCache(settings.base_dir / FOLDER, fingerprint(settings, site.theme))
-    files = all_issue_files(folder)
+    files = issue_files(folder)
     with first_sends(ledger) as sent:
         chosen, ids = _choose(request, settings, site, cache, files, sent)
     if request.issue is not None and request.issue not in ids:
@@ -91,27 +91,6 @@ def build_archive(request: ArchiveRequest, console: Console) -> None:
         f"{languages} language(s); {len(summary.written)} file(s) written, {summary.unchanged} "
         f"unchanged, {len(summary.removed)} removed. Publish the folder at {site.base_url}"
     )
-
-
-def all_issue_files(folder: Path) -> dict[Path, tuple[Path, ...]]:
-    """Every issue file in ``folder`` and its subfolders (not hidden ones), sorted, each with
-    its edition files (``X.tr.yaml`` beside ``X.yaml``), in one pass over the folders."""
-    found: dict[Path, list[Path]] = {}
-    editions: list[tuple[Path, Path]] = []
-    folder = folder.resolve()
-    for path in sorted(folder.rglob("*")):
-        if path.suffix not in (".yaml", ".yml") or any(
-            part.startswith(".") for part in path.relative_to(folder).parts
-        ):
-            continue
-        split = split_edition_path(path)
-        if split is None:
-            found[path] = []
-        else:
-            editions.append((split[0], path))
-    for default, edition in editions:
-        found[default].append(edition)
-    return {path: tuple(found[path]) for path in found}
 
 
 @contextmanager

@@ -85,12 +85,25 @@ def edition_files(default: Path) -> dict[str, Path]:
     return {tag: path for _, (tag, path) in sorted(found.items())}
 
 
-def issue_files(folder: Path) -> list[Path]:
-    """The issues in ``folder`` (each once, by its default file), sorted by name."""
-    return [
-        path for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
-        if split_edition_path(path) is None
-    ]
+def issue_files(folder: Path) -> dict[Path, tuple[Path, ...]]:
+    """Every issue file in ``folder`` and its subfolders (not hidden ones), sorted, each with
+    its edition files (``X.tr.yaml`` beside ``X.yaml``), in one pass over the folders."""
+    found: dict[Path, list[Path]] = {}
+    editions: list[tuple[Path, Path]] = []
+    folder = folder.resolve()
+    for path in sorted(folder.rglob("*")):
+        if path.suffix not in (".yaml", ".yml") or any(
+            part.startswith(".") for part in path.relative_to(folder).parts
+        ):
+            continue
+        split = split_edition_path(path)
+        if split is None:
+            found[path] = []
+        else:
+            editions.append((split[0], path))
+    for default, edition in editions:
+        found[default].append(edition)
+    return {path: tuple(found[path]) for path in found}
 
 
 @dataclass(frozen=True)
