@@ -1,4 +1,5 @@
-"""The SQLite files mailer keeps (the send ledger, the suppression store), opened one way.
+"""The SQLite files mailer keeps (the send ledger, the suppression store), opened one way,
+and brought up to their schema one way.
 
 Both are shared by processes that run at once (a send, ``mailer serve``, ``mailer bounces``,
 ``mailer status``): WAL lets readers go on while one writer writes, ``synchronous=NORMAL``
@@ -12,8 +13,12 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+
+from mailer.errors import UsageError
+
+Migration = Callable[[sqlite3.Connection], None]
 
 
 def open_shared(path: Path, busy_seconds: float) -> sqlite3.Connection:
@@ -41,3 +46,38 @@ def immediate(
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+
+
+def open_read_only(path: Path, busy_seconds: float) -> sqlite3.Connection:
+    """``path`` opened so that nothing can be written through the connection (the file must
+    exist); sqlite3.Error when it cannot be."""
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+    db.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
+    return db
+
+
+def schema_version(db: sqlite3.Connection, path: Path, steps: Sequence[Migration],
+                   what: str) -> int:
+    """The file's schema version (``PRAGMA user_version``); UsageError for one written by a
+    newer mailer, whose rows this one cannot read."""
+    version: int = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(steps):
+        raise UsageError(
+            f"{what} {path} was written by a newer mailer (schema {version}, this one knows "
+            f"{len(steps)}): upgrade mailer to use it"
+        )
+    return version
+
+
+def migrate(db: sqlite3.Connection, path: Path, steps: Sequence[Migration], what: str) -> None:
+    """Bring the file at ``path`` up to the last of ``steps``, one step per transaction.
+
+    Step ``n`` takes the file from version ``n`` to ``n + 1``; a file from before versions were
+    kept is version 0. Another process may migrate the same file at the same time: each step
+    runs only if the version is still the one it starts from.
+    """
+    for number in range(schema_version(db, path, steps, what), len(steps)):
+        with immediate(db):
+            if schema_version(db, path, steps, what) == number:
+                steps[number](db)
+                db.execute(f"PRAGMA user_version = {number + 1}")

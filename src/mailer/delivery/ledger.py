@@ -38,7 +38,14 @@ from typing import TYPE_CHECKING
 
 from filelock import FileLock, Timeout
 
-from mailer.database import immediate, open_shared
+from mailer.database import (
+    Migration,
+    immediate,
+    migrate,
+    open_read_only,
+    open_shared,
+    schema_version,
+)
 from mailer.delivery.message_ids import message_id_for
 from mailer.errors import DeliveryError, MailerError
 
@@ -133,35 +140,11 @@ def _issue_number(db: sqlite3.Connection, issue_id: str, domain: str = "") -> in
 
 
 # Each step takes the ledger from one schema version (``PRAGMA user_version``) to the next, in
-# one transaction; a ledger from before versions were kept is version 0 with the table of step
-# 1 already there. Later versions add steps here.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
-    _version_1, _version_2, _version_3,
-)
+# one transaction (:func:`mailer.database.migrate`); a ledger from before versions were kept is
+# version 0 with the table of step 1 already there. Later versions add steps here.
+MIGRATIONS: tuple[Migration, ...] = (_version_1, _version_2, _version_3)
 SCHEMA_VERSION = len(MIGRATIONS)
-
-
-def migrate(db: sqlite3.Connection, path: Path) -> None:
-    """Bring the ledger at ``path`` up to :data:`SCHEMA_VERSION`, a step per transaction.
-
-    MailerError for a ledger written by a newer mailer, whose rows this one cannot read.
-    """
-    version = _version(db, path)
-    for number in range(version, SCHEMA_VERSION):
-        with immediate(db):
-            if _version(db, path) == number:  # another process may have migrated it meanwhile
-                MIGRATIONS[number](db)
-                db.execute(f"PRAGMA user_version = {number + 1}")
-
-
-def _version(db: sqlite3.Connection, path: Path) -> int:
-    version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version > SCHEMA_VERSION:
-        raise MailerError(
-            f"the send ledger {path} was written by a newer mailer (schema {version}, this one "
-            f"knows {SCHEMA_VERSION}): upgrade mailer to use it"
-        )
-    return version
+WHAT = "the send ledger"
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +235,7 @@ class Ledger:
             return
         try:
             self._db = open_shared(path, busy_seconds=10)
-            migrate(self._db, path)
+            migrate(self._db, path, MIGRATIONS, WHAT)
         except (sqlite3.Error, OSError) as exc:
             raise MailerError(f"cannot open the send ledger {path}: {exc}") from None
 
@@ -262,7 +245,7 @@ class Ledger:
         (an upgrade writes once; every read afterwards writes nothing)."""
         db = cls._connect_read_only(path)
         try:
-            version = _version(db, path)
+            version = schema_version(db, path, MIGRATIONS, WHAT)
         except BaseException:
             db.close()
             raise
@@ -275,13 +258,10 @@ class Ledger:
     @staticmethod
     def _connect_read_only(path: Path) -> sqlite3.Connection:
         try:
-            db = sqlite3.connect(
-                f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
-            )
+            db = open_read_only(path, busy_seconds=10)
         except sqlite3.Error as exc:
             raise MailerError(f"cannot open the send ledger {path}: {exc}") from None
         try:
-            db.execute("PRAGMA busy_timeout=10000")
             found = db.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' "
                 "AND name IN ('deliveries', 'recipients')"
@@ -497,6 +477,25 @@ class Ledger:
                 "AND lower(email) = lower(?) LIMIT 1",
                 (*parameters, address_key(email), email),
             ).fetchone() is not None
+
+    def editions_of(self, issue_id: str, emails: Iterable[str]) -> dict[str, str | None]:
+        """The edition (None: the default) each of ``emails`` (lower case) was queued for in
+        ``issue_id``; addresses the issue was not queued for are left out."""
+        issue = self._issue(issue_id)
+        wanted = {email.lower() for email in emails}
+        found: dict[str, str | None] = {}
+        if issue is None:
+            return found
+        keys = sorted({address_key(email) for email in wanted})
+        for start in range(0, len(keys), CHUNK):
+            chunk = keys[start:start + CHUNK]
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT lower(email), edition FROM recipients WHERE issue = ? "
+                    f"AND key IN ({', '.join('?' * len(chunk))})", (issue, *chunk),
+                ).fetchall()
+            found.update((email, edition) for email, edition in rows if email in wanted)
+        return found
 
     def forget(self, email: str) -> int:
         """Erase every row of ``email``, whatever the issue (a person's right to erasure);
