@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "mailer"
 
 GROUND = (
     "errors", "fields", "field_errors", "settings", "credentials", "console", "textfiles",
-    "database",
+    "database", "spreadsheets",
 )
 STAGES = (
     "ground", "compose", "audience", "delivery", "archive", "feedback", "web", "preview", "checks",
