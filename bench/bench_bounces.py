@@ -26,8 +26,8 @@ from pathlib import Path
 from benchlib import ROOT, machine, write_section
 from sinks import run_child
 
-from mailer.audience.suppression import SuppressionStore
-from mailer.audience.verp import Verp
+from mailer.audience.store import SuppressionStore
+from mailer.audience.verp import Verp, VerpTokens
 
 SECRET = "benchmark-only-unsubscribe-secret-0123456789"
 FIXTURE = ROOT / "tests" / "fixtures" / "mailbox" / "postfix-5.1.1-user-unknown.eml"
@@ -49,7 +49,7 @@ def main() -> None:
         shutil.copytree(ROOT / "templates", project / "templates")
         readers = [f"reader{n}@example.net" for n in range(args.count)]
         with SuppressionStore(project / ".mailer" / "suppressions.sqlite3") as store:
-            store.register_verp(ISSUE, ((verp.token(ISSUE, r), r) for r in readers))
+            VerpTokens(store).register(ISSUE, ((verp.token(ISSUE, r), r) for r in readers))
         box = mailbox.Maildir(project / "bounces", create=True)
         for n, reader in enumerate(readers):
             box.add(

@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from mailer.audience.audience import Audience
 from mailer.audience.events import FeedbackEvent
+from mailer.audience.project_store import open_store
+from mailer.audience.store import SuppressionStore
+from mailer.audience.store_csv import export_csv, import_csv
 from mailer.audience.subscribers import SubscriberReader
-from mailer.audience.suppression import (
-    Audience,
-    SuppressionStore,
-    open_store,
-)
 from mailer.errors import UsageError
 
 LEGACY = (
@@ -78,7 +77,7 @@ def test_events_are_recorded_once_and_suppress_by_kind(store) -> None:
     assert (entry.detail, entry.raw, entry.issue) == (
         "550 5.1.1 User unknown", '{"event": "failed"}', "2018-03",
     )
-    assert store.counts_for("2018-03") == {"bounced": 1, "soft_bounce": 0}
+    assert list(store.feedback("2018-03")) == [("bounced", "ayse@example.org")]
 
 
 def test_soft_bounces_suppress_after_the_limit_within_the_window(tmp_path: Path) -> None:
@@ -144,8 +143,8 @@ def test_mailchimp_unsubscribed_and_cleaned_exports_import_with_their_reason(sto
         time="CLEAN_TIME", title="CLEAN_CAMPAIGN_TITLE", campaign="CLEAN_CAMPAIGN_ID", extra="",
     ) + 'gone@example.net,,,1,"2022-05-01 10:00:00","2024-02-01 08:00:00","Feb news",'
         'd4e5f6,456,def,,\n')
-    first = store.import_csv(unsubscribed)
-    second = store.import_csv(cleaned)
+    first = import_csv(store, unsubscribed)
+    second = import_csv(store, cleaned)
     assert (first.added, second.added, first.skipped, second.skipped) == (1, 1, [], [])
     assert store.reason("ayse@example.org") == "unsubscribed"
     assert store.reason("gone@example.net") == "bounced"
@@ -157,9 +156,9 @@ def test_export_reads_back_as_an_import(store, tmp_path: Path) -> None:
     store.add("ayse@example.org", "bounced", "send", issue="2018-03", detail="550 5.1.1")
     store.add("Cagri@example.com", "unsubscribed", "one-click")
     out = io.StringIO()
-    assert store.export_csv(out) == 2
+    assert export_csv(store, out) == 2
     with SuppressionStore(tmp_path / "other.sqlite3") as other:
-        imported = other.import_csv(write(tmp_path / "export.csv", out.getvalue()))
+        imported = import_csv(other, write(tmp_path / "export.csv", out.getvalue()))
         assert imported.added == 2
         assert other.reason("cagri@example.com") == "unsubscribed"
         assert other.reason("ayse@example.org") == "bounced"
@@ -177,7 +176,7 @@ def test_suppressed_and_unsubscribed_addresses_are_never_yielded(store, tmp_path
         "Layla@Example.net,ليلى,\n"  # duplicate
         "omar@@example.net,Omar,\n",  # not an address
     )
-    store.import_csv(write(tmp_path / "legacy.csv", LEGACY))
+    import_csv(store, write(tmp_path / "legacy.csv", LEGACY))
     audience = Audience(SubscriberReader(subscribers), store)
 
     assert [s.email for s in audience] == ["layla@example.net"]
@@ -220,3 +219,29 @@ def test_many_writers_at_once_lose_nothing_and_never_see_a_locked_database(tmp_p
     assert errors == []
     with SuppressionStore(path) as store:
         assert len(store) == 400
+
+
+def test_a_store_from_before_versions_is_migrated_and_one_from_a_newer_mailer_refused(
+    tmp_path: Path,
+) -> None:
+    """A store written before the schema had versions (user_version 0) opens, keeps its
+    entries, and its unsubscribes from an issue count for that issue; a newer one is exit 2."""
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE suppressions (id INTEGER PRIMARY KEY, address TEXT NOT NULL UNIQUE, "
+            "email TEXT NOT NULL, reason TEXT NOT NULL, source TEXT NOT NULL, issue TEXT, "
+            "detail TEXT NOT NULL DEFAULT '', raw TEXT NOT NULL DEFAULT '', "
+            "first_seen REAL NOT NULL, last_seen REAL NOT NULL)"
+        )
+        db.execute("INSERT INTO suppressions (address, email, reason, source, issue, first_seen, "
+                   "last_seen) VALUES ('ayse@example.org', 'ayse@example.org', 'unsubscribed', "
+                   "'one-click', '2018-03', 1, 1)")
+    with SuppressionStore(path) as store:
+        assert store.reason("ayse@example.org") == "unsubscribed"
+        assert list(store.feedback("2018-03")) == [("unsubscribed", "ayse@example.org")]
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        db.execute("PRAGMA user_version = 99")
+    with pytest.raises(UsageError, match="written by a newer mailer"):
+        SuppressionStore(path)

@@ -17,8 +17,8 @@ from sending import (
     smtp_server,
 )
 
+from mailer.audience.store import SuppressionStore
 from mailer.audience.subscribers import Subscriber
-from mailer.audience.suppression import SuppressionStore
 from mailer.delivery.campaign import Campaign, Policy
 from mailer.delivery.ledger import Ledger
 from mailer.delivery.message import MessageFactory

@@ -9,8 +9,8 @@ import pytest
 from sending import Recorder, make_bounce_project, smtp_server, write_subscribers
 from typer.testing import CliRunner
 
-from mailer.audience.suppression import SuppressionStore
-from mailer.audience.verp import TOKEN_LENGTH, Verp
+from mailer.audience.store import SuppressionStore
+from mailer.audience.verp import TOKEN_LENGTH, Verp, VerpTokens
 from mailer.cli import app
 
 SECRET = "verp-test-secret-0123456789abcdef"
@@ -57,7 +57,7 @@ def test_smtp_envelope_and_outbox_return_path_carry_the_token(project: Path) -> 
         for address in addresses:
             envelope = verp.envelope("send-test", address)
             assert envelope in senders
-            assert store.verp(verp.token_of(envelope)) == ("send-test", address)
+            assert VerpTokens(store).lookup(verp.token_of(envelope)) == ("send-test", address)
 
     outbox = CliRunner().invoke(app, ["send", "issues/send-test.yaml", "--yes", "--ledger",
                                       "outbox-ledger.sqlite3"])

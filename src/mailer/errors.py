@@ -132,6 +132,11 @@ class RecipientsFailed(MailerError):
     """The send is finished, and some recipients failed permanently (see ``mailer status``)."""
 
 
+class WriteError(MailerError):
+    """A file the command was asked to write cannot be written (a folder that does not exist,
+    no permission, a full disk)."""
+
+
 class ToolMissing(MailerError):
     """A program the command needs (Chromium, Playwright) is not installed."""
 

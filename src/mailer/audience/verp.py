@@ -4,10 +4,9 @@ With ``[bounces] address = "bounces@example.org"``, the message to each reader l
 envelope sender ``bounces+TOKEN@example.org``, so a bounce, which comes back to that address,
 names its reader and issue even when the bouncing server hides them. An RFC 5321 local part is
 at most 64 octets and some systems lower-case it: TOKEN is 24 characters of lower-case base32,
-an HMAC of the issue and the address (so it cannot be guessed for another reader), and the
-store maps it back to (issue, address) (:meth:`~mailer.audience.suppression.SuppressionStore.
-register_verp`). The ESPs set their own return path and report bounces by webhook: VERP is
-for SMTP and the outbox.
+an HMAC of the issue and the address (so it cannot be guessed for another reader), and
+:class:`VerpTokens` maps it back to (issue, address), in a table of the list's store. The ESPs
+set their own return path and report bounces by webhook: VERP is for SMTP and the outbox.
 """
 
 from __future__ import annotations
@@ -15,8 +14,16 @@ from __future__ import annotations
 import base64
 import hmac
 import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mailer.audience.store import SuppressionStore
 
 TOKEN_LENGTH = 24  # base32 characters: 120 bits
+TABLE = """CREATE TABLE IF NOT EXISTS verp (
+    token TEXT PRIMARY KEY, issue TEXT NOT NULL, address TEXT NOT NULL
+) WITHOUT ROWID"""
 _TOKEN = re.compile(rf"^[a-z2-7]{{{TOKEN_LENGTH}}}$")
 
 
@@ -43,3 +50,27 @@ class Verp:
             return None
         token = token.lower()
         return token if _TOKEN.match(token) else None
+
+
+class VerpTokens:
+    """The tokens given at send time, kept in the list's store: a bounce to ``bounces+TOKEN@``
+    names its issue and reader, whichever process reads it."""
+
+    def __init__(self, store: SuppressionStore) -> None:
+        self._store = store
+
+    def register(self, issue: str, tokens: Iterable[tuple[str, str]]) -> None:
+        """Remember (token, address) pairs of ``issue``, in one transaction."""
+        with self._store.transaction() as db:
+            db.executemany(
+                "INSERT INTO verp (token, issue, address) VALUES (?, ?, ?) "
+                "ON CONFLICT (token) DO NOTHING",
+                [(token, issue, address.lower()) for token, address in tokens],
+            )
+
+    def lookup(self, token: str) -> tuple[str, str] | None:
+        """(issue, address) ``token`` was given for, if it was."""
+        found = self._store.query(
+            "SELECT issue, address FROM verp WHERE token = ?", (token.lower(),)
+        )
+        return (found[0][0], found[0][1]) if found else None

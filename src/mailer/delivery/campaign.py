@@ -35,7 +35,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
 
-from mailer.audience.suppression import SuppressionStore
+from mailer.audience.store import SuppressionStore
+from mailer.audience.verp import VerpTokens
 from mailer.delivery.editions import EditionFactory
 from mailer.delivery.ledger import Counts, FillResult, Ledger, LedgerRecipient, Outcome
 from mailer.delivery.message import MessageFactory, OutgoingMessage, Recipient
@@ -185,14 +186,15 @@ class Campaign:
         if verp is None or self.suppression is None:
             yield from audience
             return
+        registry = VerpTokens(self.suppression)
         tokens: list[tuple[str, str]] = []
         for reader in audience:
             tokens.append((verp.token(self.issue_id, reader.email), reader.email))
             if len(tokens) == VERP_CHUNK:
-                self.suppression.register_verp(self.issue_id, tokens)
+                registry.register(self.issue_id, tokens)
                 tokens = []
             yield reader
-        self.suppression.register_verp(self.issue_id, tokens)
+        registry.register(self.issue_id, tokens)
 
     def _baseline(self) -> None:
         """Where the ledger stands before this run sends anything (progress starts there)."""

@@ -19,8 +19,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+from mailer.audience.audience import Audience
+from mailer.audience.project_store import store_for
+from mailer.audience.store import SuppressionStore
 from mailer.audience.subscribers import Subscriber, SubscriberReader, normalise_address
-from mailer.audience.suppression import Audience, SuppressionStore, store_for
 from mailer.compose.editions import load_editions
 from mailer.console import Console
 from mailer.delivery.campaign import Campaign, Factory, Policy, Summary, dry_run, send_test

@@ -1,24 +1,29 @@
-"""``mailer status``: where a send stands, from the ledger alone."""
+"""``mailer status``: where a send stands, from the ledger, and what readers answered, from the
+list's store; both opened read-only, so asking never creates or changes a file."""
 
 from __future__ import annotations
 
-import csv
 import json
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from mailer.audience.suppression import store_for
+from mailer.audience.project_store import read_store_for
 from mailer.compose.editions import load_default
 from mailer.console import Console
 from mailer.delivery.ledger import Counts, Ledger
-from mailer.errors import MailerError, UsageError
+from mailer.errors import UsageError, WriteError
+from mailer.spreadsheets import SafeWriter
 
 COMPLAINT_LIMIT = 0.001  # complaints per message sent before status warns
 BOUNCE_LIMIT = 0.02  # hard bounces per message sent before status warns
-FEEDBACK = {  # reason -> how status names it
-    "unsubscribed": "unsubscribed", "bounced": "hard bounces", "complained": "complaints",
-    "soft_bounce": "soft bounces",
+# Below this many messages sent, one complaint is already over the limits: no rate is judged.
+RATES_FROM = 100
+FEEDBACK = {  # event kind -> how status names one, and more
+    "unsubscribed": ("unsubscribed", "unsubscribed"), "bounced": ("hard bounce", "hard bounces"),
+    "complained": ("complaint", "complaints"), "soft_bounce": ("soft bounce", "soft bounces"),
 }
 
 REPORT_COLUMNS = (
@@ -40,30 +45,37 @@ class StatusReport:
     counts: Counts
     failures: list[Failure]  # the first ``limit``
     more_failures: int  # failures not listed
-    feedback: dict[str, int] = field(default_factory=dict)  # reason -> addresses
+    feedback: dict[str, int] = field(default_factory=dict)  # event kind -> addresses
     editions: dict[str, Counts] = field(default_factory=dict)  # language tag -> its counts
+    # language tag -> event kind -> addresses, for the readers the ledger has in that edition
+    edition_feedback: dict[str, dict[str, int]] = field(default_factory=dict)
 
-    def rate(self, reason: str) -> float:
-        """Addresses with ``reason`` for this issue, per message sent."""
-        return self.feedback.get(reason, 0) / self.counts.sent if self.counts.sent else 0.0
+    def rate(self, kind: str) -> float:
+        """Addresses that gave feedback of ``kind`` on this issue, per message sent."""
+        return self.feedback.get(kind, 0) / self.counts.sent if self.counts.sent else 0.0
 
     def warnings(self) -> list[str]:
-        """Rates that put the organisation's mail at risk with the big mailbox providers."""
+        """Rates that put the organisation's mail at risk with the big mailbox providers
+        (judged only from :data:`RATES_FROM` messages sent)."""
+        sent = self.counts.sent
+        if sent < RATES_FROM:
+            return []
         found = []
         if self.rate("complained") > COMPLAINT_LIMIT:
             found.append(
-                f"complaints are at {self.rate('complained'):.2%} of messages sent, over "
-                f"{COMPLAINT_LIMIT:.1%}: Gmail and Yahoo start junking a sender's mail near "
-                "0.3%; check that every reader asked for this newsletter"
+                f"complaints are at {self.rate('complained'):.2%} of the {sent:,} messages "
+                f"sent, over {COMPLAINT_LIMIT:.1%}: Gmail and Yahoo start junking a sender's "
+                "mail near 0.3%; check that every reader asked for this newsletter"
             )
         if self.rate("bounced") > BOUNCE_LIMIT:
             found.append(
-                f"hard bounces are at {self.rate('bounced'):.2%} of messages sent, over "
-                f"{BOUNCE_LIMIT:.0%}: the list holds dead addresses; clean it before the next send"
+                f"hard bounces are at {self.rate('bounced'):.2%} of the {sent:,} messages sent, "
+                f"over {BOUNCE_LIMIT:.0%}: the list holds dead addresses; clean it before the "
+                "next send"
             )
         return found
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         return {
             "issue": self.issue_id,
             "ledger": str(self.ledger),
@@ -72,8 +84,13 @@ class StatusReport:
             "failures": [{"email": f.email, "reason": f.reason} for f in self.failures],
             "more_failures": self.more_failures,
             "feedback": {
-                reason: {"addresses": self.feedback.get(reason, 0), "rate": self.rate(reason)}
-                for reason in FEEDBACK
+                kind: {"addresses": self.feedback.get(kind, 0), "rate": self.rate(kind),
+                       "of_sent": self.counts.sent}
+                for kind in FEEDBACK
+            },
+            "feedback_by_edition": {
+                tag: {kind: tally.get(kind, 0) for kind in FEEDBACK}
+                for tag, tally in self.edition_feedback.items()
             },
             "warnings": self.warnings(),
         }
@@ -93,6 +110,16 @@ def _counts_line(c: Counts) -> str:
     )
 
 
+def _feedback_line(tally: dict[str, int], sent: int) -> str:
+    """``3 unsubscribed (0.3% of 1,000 sent), ...``: each rate says what it divides by."""
+    def part(kind: str) -> str:
+        count = tally.get(kind, 0)
+        rate = f"{count / sent:.1%} of {sent:,} sent" if sent else "none sent"
+        return f"{count:,} {FEEDBACK[kind][count != 1]} ({rate})"
+
+    return ", ".join(part(kind) for kind in FEEDBACK)
+
+
 def show_status(
     issue: Path, console: Console, *, settings: Path | None = None, ledger: Path | None = None,
     as_json: bool = False, csv_path: Path | None = None,
@@ -103,8 +130,10 @@ def show_status(
         loaded.settings.settings.send.ledger
     )
     report = status(path, loaded.issue.id, loaded.issue.language)
-    with store_for(loaded.settings) as store:
-        report = replace(report, feedback=store.counts_for(loaded.issue.id))
+    store = read_store_for(loaded.settings)
+    if store is not None:
+        with store:
+            report = with_feedback(report, store.feedback(loaded.issue.id), loaded.issue.language)
     written = write_report(path, loaded.issue.id, csv_path) if csv_path else None
     if as_json:
         console.say(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
@@ -113,14 +142,13 @@ def show_status(
         if len(report.editions) > 1:
             for tag, counts in report.editions.items():
                 console.say(f"  {tag} edition: {_counts_line(counts)}")
+                console.say("    feedback: " + _feedback_line(
+                    report.edition_feedback.get(tag, {}), counts.sent))
         for failure in report.failures:
             console.say(f"  failed {failure.email}: {failure.reason}")
         if report.more_failures:
             console.say(f"  ... and {report.more_failures:,} more (--csv PATH lists them all)")
-        console.say("  feedback: " + ", ".join(
-            f"{report.feedback.get(reason, 0):,} {FEEDBACK[reason]} ({report.rate(reason):.1%})"
-            for reason in FEEDBACK
-        ))
+        console.say("  feedback: " + _feedback_line(report.feedback, report.counts.sent))
         for warning in report.warnings():
             console.warn(warning)
     if written is not None:
@@ -137,7 +165,7 @@ def status(
     with Ledger(ledger_path, read_only=True) as ledger:
         counts = ledger.counts(issue_id)
         by_edition = ledger.counts_by_edition(issue_id)
-        failures = []
+        failures: list[Failure] = []
         for row in ledger.rows(issue_id, ("failed",)):
             if len(failures) == limit:
                 break
@@ -150,22 +178,42 @@ def status(
     )
 
 
+def with_feedback(
+    report: StatusReport, feedback: Iterable[tuple[str, str]], default_edition: str
+) -> StatusReport:
+    """``report`` with the issue's feedback, (kind, address) pairs, counted in all and per
+    edition (the edition the ledger queued each address for)."""
+    pairs = list(feedback)
+    tally = Counter(kind for kind, _ in pairs)
+    per_edition: dict[str, dict[str, int]] = {}
+    if len(report.editions) > 1:
+        with Ledger(report.ledger, read_only=True) as ledger:
+            editions = ledger.editions_of(report.issue_id, (address for _, address in pairs))
+        for kind, address in pairs:
+            if address in editions:
+                tag = editions[address] or default_edition
+                counts = per_edition.setdefault(tag, {})
+                counts[kind] = counts.get(kind, 0) + 1
+    return replace(report, feedback=dict(tally), edition_feedback=per_edition)
+
+
 def write_report(ledger_path: Path, issue_id: str, out: Path) -> int:
-    """One CSV line per recipient (streamed from the ledger); returns the number of rows."""
+    """One CSV line per recipient (streamed from the ledger), no cell of which a spreadsheet
+    runs as a formula; returns the number of rows."""
     written = 0
     with Ledger(ledger_path, read_only=True) as ledger:
         try:
             file = open(out, "w", encoding="utf-8", newline="")  # noqa: SIM115 (closed below)
         except OSError as exc:
-            raise MailerError(f"cannot write {out}: {exc.strerror}") from None
+            raise WriteError(f"cannot write {out}: {exc.strerror}") from None
         with file:
-            writer = csv.writer(file)
+            writer = SafeWriter(file)
             writer.writerow(REPORT_COLUMNS)
             for row in ledger.rows(issue_id):
-                writer.writerow([
+                writer.writerow(
                     _timestamp(value) if column.endswith("_at") else value
                     for column, value in ((c, getattr(row, c)) for c in REPORT_COLUMNS)
-                ])
+                )
                 written += 1
     return written
 

@@ -19,9 +19,9 @@ from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 
-from mailer.audience.suppression import store_for
+from mailer.audience.project_store import store_for
 from mailer.audience.unsubscribe import SECRET_VARIABLE, UnsubscribeLinks
-from mailer.audience.verp import Verp
+from mailer.audience.verp import Verp, VerpTokens
 from mailer.console import Console
 from mailer.credentials import secret
 from mailer.delivery.ledger import Ledger
@@ -54,7 +54,7 @@ def read_bounces(
     loaded = project(settings)
     signing = secret(SECRET_VARIABLE, "reading the bounce mailbox (it checks unsubscribe tokens)")
     tally: Counter[str] = Counter()
-    suppressed = 0
+    suppressed: set[str] = set()  # addresses: one reader's bounce read twice counts once
     with store_for(loaded) as store, _mailbox(maildir, imap) as box:
         waiting = box.waiting()
         with _judges(loaded, signing, len(waiting)) as judge:
@@ -68,7 +68,7 @@ def read_bounces(
                 # Recorded before any of them moves: a crash between the two only means they
                 # are judged again, and their events (by message id) are recorded once.
                 events = [event for verdict in verdicts for event in verdict.events]
-                suppressed += store.record(events).suppressed
+                suppressed |= store.record(events).newly_suppressed
                 for key, verdict in zip(keys, verdicts, strict=True):
                     if verdict.handled:
                         box.move_to_processed(key)
@@ -77,11 +77,15 @@ def read_bounces(
     console.say(
         f"Read {read:,} messages: "
         + ", ".join(f"{tally[kind]:,} {name}" for kind, name in KINDS.items() if tally[kind])
-        + f"; {suppressed:,} addresses newly suppressed." if read else "No new messages."
+        + f"; {_addresses(len(suppressed))} newly suppressed." if read else "No new messages."
     )
     if tally["unknown"]:
         console.say(f"{tally['unknown']:,} messages were not understood and were left where "
                     "they are, unread, for a person to look at.")
+
+
+def _addresses(count: int) -> str:
+    return f"{count:,} address" if count == 1 else f"{count:,} addresses"
 
 
 class Judge:
@@ -96,6 +100,7 @@ class Judge:
         address = loaded.settings.bounces.address
         self._verp = Verp(signing, address) if address else None
         self._store = store_for(loaded)
+        self._tokens = VerpTokens(self._store)
         ledger = loaded.resolve(loaded.settings.send.ledger)
         self._ledger = Ledger(ledger, read_only=True) if ledger.exists() else None
 
@@ -108,7 +113,7 @@ class Judge:
 
     def _by_verp(self, address: str) -> tuple[str, str] | None:
         token = self._verp.token_of(address) if self._verp is not None else None
-        return self._store.verp(token) if token else None
+        return self._tokens.lookup(token) if token else None
 
     def _sent_to(self, issue_id: str | None, address: str) -> bool:
         return self._ledger is not None and self._ledger.was_sent(issue_id, address)

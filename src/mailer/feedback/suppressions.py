@@ -15,8 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from mailer.audience.project_store import store_for
+from mailer.audience.store import LAST_PULL, REASONS
+from mailer.audience.store_csv import export_csv, import_csv
 from mailer.audience.subscribers import normalise_address
-from mailer.audience.suppression import LAST_PULL, REASONS, store_for
 from mailer.console import Console
 from mailer.credentials import secret
 from mailer.delivery.ledger import Ledger
@@ -85,7 +87,7 @@ def import_file(
     if reason is not None and reason not in REASONS:
         raise UsageError(f"--reason {reason}: not one of {', '.join(REASONS)}")
     with store_for(project(settings)) as store:
-        imported = store.import_csv(path, default_reason=reason, strict=strict)
+        imported = import_csv(store, path, default_reason=reason, strict=strict)
     for row in imported.skipped[:20]:
         console.warn(str(row))
     if len(imported.skipped) > 20:
@@ -97,11 +99,11 @@ def import_file(
 def export(console: Console, *, settings: Path | None = None, out: Path | None = None) -> None:
     with store_for(project(settings)) as store:
         if out is None:
-            count = store.export_csv(sys.stdout)
+            count = export_csv(store, sys.stdout)
         else:
             try:
                 with open(out, "w", encoding="utf-8", newline="") as file:
-                    count = store.export_csv(file)
+                    count = export_csv(store, file)
             except OSError as exc:
                 raise MailerError(f"cannot write {out}: {exc.strerror}") from None
     console.say(f"Exported {count:,} suppressions" + (f" to {out}" if out else ""), err=True)

@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from mailer.audience.suppression import SuppressionStore, store_for
+from mailer.audience.project_store import store_for
+from mailer.audience.store import SuppressionStore
 from mailer.audience.unsubscribe import MIN_SECRET_LENGTH, SECRET_VARIABLE, UnsubscribeLinks
 from mailer.credentials import secret
 from mailer.errors import MissingSecret
