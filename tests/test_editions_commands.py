@@ -317,3 +317,29 @@ def test_status_speaks_of_the_whole_issue_even_while_an_edition_is_broken(issue:
         code, out = mailer("status", path)
         assert code == 0, out
         assert out.startswith("send-test: 4 sent, 0 failed")
+
+
+def test_status_counts_each_editions_feedback(issue: Path) -> None:
+    """An unsubscribe from a Turkish reader and a bounce from an English one show under their
+    own editions, and in the whole issue's line."""
+    from mailer.audience.project_store import store_for
+    from mailer.settings import load_settings
+
+    wanted = write_readers(issue.parents[1] / "subscribers.example.csv", 10)
+    assert mailer("send", issue, "--yes")[0] == 0
+    turkish = next(address for address, edition in wanted.items() if edition == "tr")
+    english = next(address for address, edition in wanted.items() if edition == "en")
+    with store_for(load_settings(issue.parents[1] / "mailer.toml")) as store:
+        store.add(turkish, "unsubscribed", "one-click", issue="send-test")
+        store.add(english, "bounced", "send", issue="send-test")
+
+    code, out = mailer("status", issue, "--json")
+    assert code == 0, out
+    report = json.loads(out)
+    assert report["feedback_by_edition"]["tr"]["unsubscribed"] == 1
+    assert report["feedback_by_edition"]["tr"]["bounced"] == 0
+    assert report["feedback_by_edition"]["en"]["bounced"] == 1
+    assert report["feedback"]["unsubscribed"]["addresses"] == 1
+    code, out = mailer("status", issue)
+    tr_sent = sum(1 for edition in wanted.values() if edition == "tr")
+    assert f"    feedback: 1 unsubscribed ({1 / tr_sent:.1%} of {tr_sent} sent)" in out
