@@ -381,6 +381,50 @@ def test_a_sender_domain_no_link_goes_to_is_a_warning(project):
     assert "example.com" in finding.message
 
 
+def with_addresses(project, sender: str, bounces: str) -> None:
+    """mailer.toml with the From address ``sender`` and a ``[bounces] address``."""
+    text = project.settings.read_text(encoding="utf-8")
+    text = text.replace('address = "newsletter@iom.int"', f'address = "{sender}"')
+    project.settings.write_text(text + f'\n[bounces]\naddress = "{bounces}"\n', "utf-8")
+
+
+@pytest.mark.parametrize(
+    ("sender", "bounces"),
+    [
+        ("newsletter@iom.int", "bounces@iom.int"),
+        ("newsletter@iom.int", "bounces@news.iom.int"),
+        ("newsletter@iom.org.tr", "bounces@news.iom.org.tr"),  # under the suffix org.tr
+        ("news@mail.example.co.uk", "bounces@example.co.uk"),
+    ],
+)
+def test_a_bounce_address_in_the_senders_organisation_passes(project, sender, bounces):
+    with_addresses(project, sender, bounces)
+    assert [f for f in run(deliverability, issue(project)) if "bounce" in f.message] == []
+
+
+@pytest.mark.parametrize(
+    ("sender", "bounces", "organisation"),
+    [
+        ("newsletter@iom.int", "bounces@mailer-host.example.net", "iom.int"),
+        ("newsletter@iom.org.tr", "bounces@other.org.tr", "iom.org.tr"),
+        ("news@example.co.uk", "bounces@other.co.uk", "example.co.uk"),
+        # 公司.cn is a suffix of its own, written in punycode in an address
+        ("news@example.xn--55qx5d.cn", "bounces@other.xn--55qx5d.cn", "example.公司.cn"),
+    ],
+)
+def test_a_bounce_address_in_another_organisation_is_a_warning_at_its_setting(
+    project, sender, bounces, organisation
+):
+    with_addresses(project, sender, bounces)
+    finding = only(run(deliverability, issue(project)), f"bounce address {bounces}")
+    assert finding.severity == "warning"
+    assert f"not in {organisation}, the domain of the From address {sender}" in finding.message
+    assert "DMARC" in finding.message
+    assert finding.location.path == project.settings
+    assert finding.location.line == line_of(project.settings, f'address = "{bounces}"')
+    assert f"bounces@{sender.partition('@')[2]}" in finding.fix
+
+
 def test_a_url_shortener_is_a_warning(project):
     path = issue(project, **{"https://turkiye.iom.int/news/library": "https://bit.ly/3xYz"})
     finding = only(run(deliverability, path), "URL shortener bit.ly")
