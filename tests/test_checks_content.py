@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -114,6 +115,49 @@ def test_a_file_that_is_not_an_image_is_an_error(project):
     path = issue(project, **{"src: assets/photo.png": "src: assets/fake.png"})
     finding = only(run(images, path), "not a readable image")
     assert (finding.severity, finding.location.line) == ("error", line_of(path, "fake.png"))
+
+
+STARTER_ASSETS = ROOT / "src" / "mailer" / "compose" / "starter" / "issues" / "assets"
+
+
+def test_the_starter_photo_and_logo_are_errors_by_their_bytes_whatever_their_names(project):
+    assets = project.root / "issues" / "assets"
+    shutil.copy(STARTER_ASSETS / "photo.png", assets / "lead-2026.png")
+    shutil.copy(STARTER_ASSETS / "logo.png", assets / "iom-logo.png")  # as brand.logo names it
+    path = issue(project, **{"src: assets/photo.png": "src: assets/lead-2026.png"})
+    findings = run(images, path)
+    photo = only(findings, "lead-2026.png is the sample photo of mailer init")
+    assert (photo.severity, photo.location.path) == ("error", path)
+    assert photo.location.line == line_of(path, "src: assets/lead-2026.png")
+    assert "photo of your own" in photo.fix
+    logo = only(findings, "iom-logo.png is the sample logo of mailer init")
+    assert (logo.severity, logo.location.path) == ("error", project.settings)
+    assert logo.location.line == line_of(project.settings, "logo = ")
+    assert "your organisation's logo" in logo.fix
+
+
+@pytest.mark.parametrize(
+    ("field", "text"),
+    [
+        ("alt", "Photo placeholder"),
+        ("caption", "PLACEHOLDER for the caption"),
+        ("credit", "Placeholder credit"),
+    ],
+)
+def test_an_image_whose_text_says_placeholder_is_an_error_at_that_line(project, field, text):
+    alt = "alt: Volunteers unloading jerrycans of water from a truck"
+    written = f"alt: {text}" if field == "alt" else f"{alt}\n    {field}: {text}"
+    path = issue(project, **{alt: written})
+    finding = only(run(images, path), f"the {field} of photo.png says it is a placeholder")
+    assert (finding.severity, finding.location.line) == ("error", line_of(path, text))
+
+
+def test_an_image_file_named_a_placeholder_is_an_error(project):
+    assets = project.root / "issues" / "assets"
+    shutil.copy(assets / "photo.png", assets / "Photo_Placeholder.png")
+    path = issue(project, **{"src: assets/photo.png": "src: assets/Photo_Placeholder.png"})
+    finding = only(run(images, path), "is named a placeholder")
+    assert (finding.severity, finding.location.line) == ("error", line_of(path, "Placeholder"))
 
 
 def noisy_photo(project, width: int, height: int) -> None:
