@@ -98,7 +98,9 @@ def _logo_findings(loaded: LoadedIssue) -> list[Finding]:
         return []  # reported as not a readable image
     width, height = rgba.size
     corners = [rgba.getpixel((x, y)) for x in (0, width - 1) for y in (0, height - 1)]
-    if not all(alpha > 200 and min(r, g, b) > 220 for r, g, b, alpha in corners):
+    if not all(
+        isinstance(pixel, tuple) and pixel[3] > 200 and min(pixel[:3]) > 220 for pixel in corners
+    ):
         return []
     return [_finding(
         "warning", f"{path.name} has a white background: on the masthead band, in dark mode "
