@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -114,6 +115,49 @@ def test_a_file_that_is_not_an_image_is_an_error(project):
     path = issue(project, **{"src: assets/photo.png": "src: assets/fake.png"})
     finding = only(run(images, path), "not a readable image")
     assert (finding.severity, finding.location.line) == ("error", line_of(path, "fake.png"))
+
+
+STARTER_ASSETS = ROOT / "src" / "mailer" / "compose" / "starter" / "issues" / "assets"
+
+
+def test_the_starter_photo_and_logo_are_errors_by_their_bytes_whatever_their_names(project):
+    assets = project.root / "issues" / "assets"
+    shutil.copy(STARTER_ASSETS / "photo.png", assets / "lead-2026.png")
+    shutil.copy(STARTER_ASSETS / "logo.png", assets / "iom-logo.png")  # as brand.logo names it
+    path = issue(project, **{"src: assets/photo.png": "src: assets/lead-2026.png"})
+    findings = run(images, path)
+    photo = only(findings, "lead-2026.png is the sample photo of mailer init")
+    assert (photo.severity, photo.location.path) == ("error", path)
+    assert photo.location.line == line_of(path, "src: assets/lead-2026.png")
+    assert "photo of your own" in photo.fix
+    logo = only(findings, "iom-logo.png is the sample logo of mailer init")
+    assert (logo.severity, logo.location.path) == ("error", project.settings)
+    assert logo.location.line == line_of(project.settings, "logo = ")
+    assert "your organisation's logo" in logo.fix
+
+
+@pytest.mark.parametrize(
+    ("field", "text"),
+    [
+        ("alt", "Photo placeholder"),
+        ("caption", "PLACEHOLDER for the caption"),
+        ("credit", "Placeholder credit"),
+    ],
+)
+def test_an_image_whose_text_says_placeholder_is_an_error_at_that_line(project, field, text):
+    alt = "alt: Volunteers unloading jerrycans of water from a truck"
+    written = f"alt: {text}" if field == "alt" else f"{alt}\n    {field}: {text}"
+    path = issue(project, **{alt: written})
+    finding = only(run(images, path), f"the {field} of photo.png says it is a placeholder")
+    assert (finding.severity, finding.location.line) == ("error", line_of(path, text))
+
+
+def test_an_image_file_named_a_placeholder_is_an_error(project):
+    assets = project.root / "issues" / "assets"
+    shutil.copy(assets / "photo.png", assets / "Photo_Placeholder.png")
+    path = issue(project, **{"src: assets/photo.png": "src: assets/Photo_Placeholder.png"})
+    finding = only(run(images, path), "is named a placeholder")
+    assert (finding.severity, finding.location.line) == ("error", line_of(path, "Placeholder"))
 
 
 def noisy_photo(project, width: int, height: int) -> None:
@@ -379,6 +423,50 @@ def test_a_sender_domain_no_link_goes_to_is_a_warning(project):
     finding = only(run(deliverability, path), "the domain of the From address")
     assert finding.severity == "warning"
     assert "example.com" in finding.message
+
+
+def with_addresses(project, sender: str, bounces: str) -> None:
+    """mailer.toml with the From address ``sender`` and a ``[bounces] address``."""
+    text = project.settings.read_text(encoding="utf-8")
+    text = text.replace('address = "newsletter@iom.int"', f'address = "{sender}"')
+    project.settings.write_text(text + f'\n[bounces]\naddress = "{bounces}"\n', "utf-8")
+
+
+@pytest.mark.parametrize(
+    ("sender", "bounces"),
+    [
+        ("newsletter@iom.int", "bounces@iom.int"),
+        ("newsletter@iom.int", "bounces@news.iom.int"),
+        ("newsletter@iom.org.tr", "bounces@news.iom.org.tr"),  # under the suffix org.tr
+        ("news@mail.example.co.uk", "bounces@example.co.uk"),
+    ],
+)
+def test_a_bounce_address_in_the_senders_organisation_passes(project, sender, bounces):
+    with_addresses(project, sender, bounces)
+    assert [f for f in run(deliverability, issue(project)) if "bounce" in f.message] == []
+
+
+@pytest.mark.parametrize(
+    ("sender", "bounces", "organisation"),
+    [
+        ("newsletter@iom.int", "bounces@mailer-host.example.net", "iom.int"),
+        ("newsletter@iom.org.tr", "bounces@other.org.tr", "iom.org.tr"),
+        ("news@example.co.uk", "bounces@other.co.uk", "example.co.uk"),
+        # 公司.cn is a suffix of its own, written in punycode in an address
+        ("news@example.xn--55qx5d.cn", "bounces@other.xn--55qx5d.cn", "example.公司.cn"),
+    ],
+)
+def test_a_bounce_address_in_another_organisation_is_a_warning_at_its_setting(
+    project, sender, bounces, organisation
+):
+    with_addresses(project, sender, bounces)
+    finding = only(run(deliverability, issue(project)), f"bounce address {bounces}")
+    assert finding.severity == "warning"
+    assert f"not in {organisation}, the domain of the From address {sender}" in finding.message
+    assert "DMARC" in finding.message
+    assert finding.location.path == project.settings
+    assert finding.location.line == line_of(project.settings, f'address = "{bounces}"')
+    assert f"bounces@{sender.partition('@')[2]}" in finding.fix
 
 
 def test_a_url_shortener_is_a_warning(project):

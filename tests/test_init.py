@@ -9,6 +9,7 @@ from email.policy import default as default_policy
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from projects import mailer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,12 +38,34 @@ def test_init_writes_a_commented_project(started):
     assert not (started / "templates").exists()  # the package's theme until the project adds one
 
 
-def test_the_sample_issue_checks_clean_offline(started):
+def own_images(project: Path) -> None:
+    """The organisation's own logo and photo in place of the samples, under the same names."""
+    assets = project / "issues" / "assets"
+    Image.new("RGBA", (320, 96), (255, 255, 255, 0)).save(assets / "logo.png")
+    Image.new("RGB", (600, 400), "#6A8CAF").save(assets / "photo.png")
+
+
+def test_the_sample_logo_and_photo_are_errors_until_replaced(started):
+    code, out = mailer("check", FIRST_ISSUE, "--offline")
+    assert code == 1, out
+    assert f"{FIRST_ISSUE}: 2 errors, 4 warnings, 3 notes\n" in out, out
+    photo_line = next(
+        n for n, line in enumerate((started / FIRST_ISSUE).read_text("utf-8").splitlines(), 1)
+        if "src: assets/photo.png" in line
+    )
+    assert f"{FIRST_ISSUE}:{photo_line}:5: error [images] photo.png is the sample photo" in out
+    assert "mailer.toml:15: error [images] logo.png is the sample logo" in out
+    assert "replace it with your organisation's logo" in out
+    # The warnings are the example addresses left in mailer.toml, each at its line.
+    assert out.count("warning [content]") == 4 and "mailer.toml:" in out
+    code, out = mailer("send", FIRST_ISSUE, "--yes")
+    assert code == 1 and "not sending" in out, out
+    assert not (started / "outbox").exists()
+
+    own_images(started)
     code, out = mailer("check", FIRST_ISSUE, "--offline")
     assert code == 0, out
     assert out.splitlines()[0].endswith(": 0 errors, 4 warnings, 3 notes"), out
-    # The warnings are the example addresses left in mailer.toml, each at its line.
-    assert out.count("warning [content]") == 4 and "mailer.toml:" in out
 
 
 def test_the_sample_issue_previews_and_sends_to_the_outbox(started):
@@ -50,6 +73,7 @@ def test_the_sample_issue_previews_and_sends_to_the_outbox(started):
     assert code == 0, out
     html = (started / "out" / "first-issue" / "index.html").read_text("utf-8")
     assert "One file per issue, one look for every issue" in html and "m-masthead" in html
+    own_images(started)
     code, out = mailer("send", FIRST_ISSUE, "--yes")
     assert code == 0, out
     messages = list(mailbox.Maildir(started / "outbox", create=False))

@@ -283,6 +283,39 @@ def test_the_text_part_keeps_urls_whole_and_on_their_own_lines(project):
     assert not any(line.startswith(bidi.RLM) for line in text.splitlines() if URL.search(line))
 
 
+NUMBERS = """
+id: numbers
+subject: الورشة في أرقام
+language: ar
+lead:
+  title: 2024 في أرقام
+  body: |
+    25 شخصًا شاركوا في الورشة الأولى.
+
+    ٣٠ شخصًا في الورشة الثانية.
+
+    شارك 40 شخصًا في الورشة الثالثة.
+
+    "12 شهرًا" من العمل في Şanlıurfa.
+
+    2024: https://turkiye.iom.int/news/2024
+"""
+
+
+def test_a_line_of_arabic_that_starts_with_a_number_starts_with_a_right_to_left_mark(project):
+    lines = prepared(project, NUMBERS).rendered.text.splitlines()
+    for line in (
+        "2024 في أرقام", "25 شخصًا شاركوا في الورشة الأولى.", "٣٠ شخصًا في الورشة الثانية.",
+        '"12 شهرًا" من العمل في Şanlıurfa.',
+    ):
+        assert bidi.RLM + line in lines, line
+    # A line that starts with an Arabic word runs right to left by itself: no mark.
+    assert "شارك 40 شخصًا في الورشة الثالثة." in lines
+    # The URL stays whole and alone on its line, without a mark; the number before it, with
+    # no letter at all, gets one.
+    assert lines[lines.index("https://turkiye.iom.int/news/2024") - 1] == bidi.RLM + "2024:"
+
+
 def test_english_text_and_html_are_untouched_by_the_bidi_steps(project):
     ready = prepared(project, ENGLISH)
     assert not BIDI_CONTROLS & set(ready.rendered.text)

@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from PIL import Image
+
 ROOT = Path(__file__).resolve().parents[1]
 FIRST_ISSUE = "issues/first-issue.yaml"
 BUILD_LITTER = (
@@ -24,14 +26,14 @@ BUILD_LITTER = (
 )
 
 
-def run(*args: str | Path, cwd: Path, timeout: float = 600) -> str:
+def run(*args: str | Path, cwd: Path, timeout: float = 600, exit_code: int = 0) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "MAILER_"))}
     result = subprocess.run(
         [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True,
         timeout=timeout,
     )
-    assert result.returncode == 0, f"{args}: exit {result.returncode}\n{result.stdout}\n" \
-        f"{result.stderr}"
+    assert result.returncode == exit_code, f"{args}: exit {result.returncode}\n" \
+        f"{result.stdout}\n{result.stderr}"
     return result.stdout
 
 
@@ -61,6 +63,13 @@ def test_a_fresh_install_starts_previews_checks_and_sends_a_project(tmp_path):
     html = (project / "out" / "first-issue" / "index.html").read_text("utf-8")
     assert "One file per issue, one look for every issue" in html
     assert (project / "out" / "first-issue" / "images" / "website.png").is_file()  # an icon
+    # The sample logo and photo are placeholders, known by the bytes the wheel ships.
+    report = run(mailer, "check", FIRST_ISSUE, "--offline", cwd=project, exit_code=1)
+    assert ": 2 errors," in report.splitlines()[0], report
+    assert "is the sample logo" in report and "is the sample photo" in report, report
+    assets = project / "issues" / "assets"
+    Image.new("RGBA", (320, 96), (255, 255, 255, 0)).save(assets / "logo.png")
+    Image.new("RGB", (600, 400), "#6A8CAF").save(assets / "photo.png")
     report = run(mailer, "check", FIRST_ISSUE, "--offline", cwd=project)
     assert ": 0 errors," in report.splitlines()[0], report
     run(mailer, "send", FIRST_ISSUE, "--yes", cwd=project)

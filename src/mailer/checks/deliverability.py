@@ -4,7 +4,8 @@
 A subject and a preheader, a visible unsubscribe link plus one-click ``List-Unsubscribe``
 headers (which a Postmark broadcast stream replaces unless the account manages its own
 unsubscribes), a postal address, links on the sender's own domain and no URL shorteners, a
-plain-text part that carries every link, and no template code left in what readers see.
+plain-text part that carries every link, no template code left in what readers see, and a
+bounce address in the From address's organisation (SPF alignment for DMARC).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from __future__ import annotations
 import os
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
+from functools import cache
 from urllib.parse import urlsplit
 
 from lxml.html import HtmlElement
+from publicsuffixlist import PublicSuffixList
 
 from mailer.audience.subscribers import SampleReader
 from mailer.checks.base import (
@@ -50,8 +53,6 @@ URL_SHORTENERS = frozenset({
     "youtu.be", "fb.me", "amzn.to", "j.mp", "dlvr.it", "wp.me", "flic.kr", "eepurl.com",
     "trib.al", "shar.es", "snip.ly", "tiny.one",
 })
-# Second-level labels under which organisations register names (iom.org.tr, bbc.co.uk).
-_SECOND_LEVEL = frozenset({"co", "com", "org", "net", "gov", "edu", "ac", "gob", "or", "ne", "go"})
 
 
 def check(loaded: LoadedIssue, prepared: Prepared, *, options: CheckOptions) -> list[Finding]:
@@ -63,6 +64,7 @@ def check(loaded: LoadedIssue, prepared: Prepared, *, options: CheckOptions) -> 
         *_postmark_broadcast(loaded),
         *_postal_address(loaded, prepared, document),
         *_sender_domain(loaded, uses),
+        *_bounce_alignment(loaded),
         *_shorteners(uses),
         *_text_part(loaded, prepared, document, uses),
         *_leftovers(loaded, prepared),
@@ -178,9 +180,9 @@ def _postal_address(
 
 def _sender_domain(loaded: LoadedIssue, uses: list[UrlUse]) -> list[Finding]:
     address = loaded.sender.address
-    domain = base_domain(domain_of(address))
+    domain = organisational_domain(domain_of(address))
     hosts = {
-        base_domain(host)
+        organisational_domain(host)
         for use in uses
         if (target := fetch_target(use)) and (host := _host(target))
     }
@@ -191,6 +193,29 @@ def _sender_domain(loaded: LoadedIssue, uses: list[UrlUse]) -> list[Finding]:
         "filters distrust mail whose links are all elsewhere",
         loaded.setting_location("sender", "address"),
         "send from an address at your website's domain, or link to your website",
+    )]
+
+
+def _bounce_alignment(loaded: LoadedIssue) -> list[Finding]:
+    """SMTP and outbox messages leave with the envelope sender ``LOCAL+TOKEN@`` the bounce
+    address's domain, the domain SPF checks: DMARC counts that pass only when it is in the From
+    address's organisation, and SpamAssassin scores any other (HEADER_FROM_DIFFERENT_DOMAINS:
+    no score of its own, so the default 1.0 point)."""
+    bounces = loaded.settings.settings.bounces.address
+    if bounces is None:
+        return []
+    sender = loaded.sender.address
+    ours = organisational_domain(domain_of(sender))
+    if organisational_domain(domain_of(bounces)) == ours:
+        return []
+    return [_finding(
+        "warning", f"the bounce address {bounces} is not in {ours}, the domain of the From "
+        f"address {sender}: SMTP and outbox messages then leave with an envelope sender at "
+        f"{domain_of(bounces)}, so SPF cannot align for DMARC, and SpamAssassin adds 1.0 point "
+        "(HEADER_FROM_DIFFERENT_DOMAINS)",
+        settings_location(loaded, "bounces", "address"),
+        f"use a bounce mailbox at {ours} or a subdomain of it, such as "
+        f"bounces@{domain_of(sender)}",
     )]
 
 
@@ -267,11 +292,30 @@ def _leftovers(loaded: LoadedIssue, prepared: Prepared) -> list[Finding]:
     return findings
 
 
-def base_domain(host: str) -> str:
-    """The registered domain of ``host`` (news.iom.int -> iom.int), without a suffix list."""
-    labels = host.lower().rstrip(".").split(".")
-    keep = 3 if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL and len(labels[-1]) == 2 else 2
-    return ".".join(labels[-keep:])
+def organisational_domain(host: str) -> str:
+    """The name ``host`` was registered as, one label under its public suffix (DMARC's
+    organizational domain, RFC 7489 3.2): news.iom.org.tr -> iom.org.tr, while example.co.uk
+    and other.co.uk stay two. A public suffix itself, or what is no domain name, stays as it is.
+    """
+    name = _unicode(host.lower().rstrip("."))
+    return _public_suffixes().privatesuffix(name) or name
+
+
+@cache
+def _public_suffixes() -> PublicSuffixList:
+    """Mozilla's Public Suffix List, as the package ships it: never fetched. Names are looked up
+    in Unicode, so the list's punycode twins need not be built (most of its load time)."""
+    return PublicSuffixList(accept_encoded_idn=False)
+
+
+def _unicode(name: str) -> str:
+    """``name`` with its punycode labels (xn--bcher-kva.de) decoded, as the list writes them."""
+    if "xn--" not in name:
+        return name
+    try:
+        return name.encode("ascii").decode("idna")
+    except UnicodeError:
+        return name  # not a valid IDN: looked up as written
 
 
 def _host(url: str) -> str:

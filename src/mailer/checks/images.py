@@ -1,4 +1,6 @@
-"""Images: local files are real images of a sensible size, and every image has useful alt text.
+"""Images: local files are real images of a sensible size, every image has useful alt text,
+and none is a placeholder: the sample logo and photo of ``mailer init`` (known by their bytes,
+whatever the copy is called) or an image whose alt text, caption, credit or file name says so.
 
 Remote images are fetched by the links check (as kind "image"), so they are not fetched twice.
 """
@@ -7,9 +9,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
+from hashlib import sha256
+from importlib import resources
 from pathlib import Path
 
-from mailer.checks.base import CheckOptions, Finding, finding_maker
+from mailer.checks.base import CheckOptions, Finding, clip, finding_maker
 from mailer.compose.issue import LoadedIssue, images_with_paths
 from mailer.delivery.prepare import Prepared
 from mailer.errors import Location
@@ -24,6 +29,12 @@ _FILE_NAME = re.compile(
     r"(\.(png|jpe?g|gif|webp|svg|bmp|tiff?|heic)$)|(^(img|dsc|dscn|pxl|image|photo)[-_ ]?\d+$)",
     re.IGNORECASE,
 )
+_PLACEHOLDER = re.compile(r"place[-_ ]?holder", re.IGNORECASE)
+# What replaces each sample image of mailer init (by its name in the starter project).
+_SAMPLE_FIXES = {
+    "logo": "replace it with your organisation's logo: white or light on a transparent PNG",
+    "photo": "replace it with a photo of your own, and say what it shows in alt",
+}
 
 
 @dataclass(frozen=True)
@@ -33,12 +44,14 @@ class _Picture:
     linked: bool
     src_at: Location
     alt_at: Location
+    words: tuple[tuple[str, str, Location], ...] = ()  # (field, text, where): caption, credit
 
 
 def check(loaded: LoadedIssue, prepared: Prepared, *, options: CheckOptions) -> list[Finding]:
     findings: list[Finding] = _logo_findings(loaded)
     for picture, path in _pictures(loaded):
         findings += _alt_findings(picture)
+        findings += _placeholder_findings(picture, path)
         if path is not None:
             findings += _file_findings(picture, path)
     return findings
@@ -48,9 +61,14 @@ def _pictures(loaded: LoadedIssue) -> list[tuple[_Picture, Path | None]]:
     """Every image of the issue plus the logo, with the local file when there is one."""
     pictures = []
     for field_path, image in images_with_paths(loaded.issue):
+        words = tuple(
+            (field, text, loaded.source.locate((*field_path, field)))
+            for field, text in (("caption", image.caption), ("credit", image.credit)) if text
+        )
         picture = _Picture(
             image.src, image.alt, image.link is not None,
             loaded.source.locate((*field_path, "src")), loaded.source.locate((*field_path, "alt")),
+            words,
         )
         pictures.append((picture, None if image.is_remote else loaded.image_path(image)))
     brand = loaded.brand
@@ -80,7 +98,9 @@ def _logo_findings(loaded: LoadedIssue) -> list[Finding]:
         return []  # reported as not a readable image
     width, height = rgba.size
     corners = [rgba.getpixel((x, y)) for x in (0, width - 1) for y in (0, height - 1)]
-    if not all(alpha > 200 and min(r, g, b) > 220 for r, g, b, alpha in corners):
+    if not all(
+        isinstance(pixel, tuple) and pixel[3] > 200 and min(pixel[:3]) > 220 for pixel in corners
+    ):
         return []
     return [_finding(
         "warning", f"{path.name} has a white background: on the masthead band, in dark mode "
@@ -109,6 +129,53 @@ def _alt_findings(picture: _Picture) -> list[Finding]:
             "describe what the image shows, as you would to someone on the phone",
         )]
     return []
+
+
+def _placeholder_findings(picture: _Picture, path: Path | None) -> list[Finding]:
+    """Errors for a stand-in that would reach readers and the site: a sample image of
+    ``mailer init``, a file called a placeholder, and each text of the image that says so."""
+    name = Path(picture.src).name
+    findings = []
+    sample = _sample_of(path) if path is not None else None
+    if sample is not None:
+        findings.append(_finding(
+            "error", f"{name} is the sample {sample} of mailer init, a placeholder: readers "
+            "would see it", picture.src_at,
+            _SAMPLE_FIXES.get(sample, "replace it with an image of your own"),
+        ))
+    elif _PLACEHOLDER.search(name):
+        findings.append(_finding(
+            "error", f"{name} is named a placeholder: readers would see a stand-in",
+            picture.src_at, "replace it with the real image",
+        ))
+    for field, text, where in (("alt", picture.alt, picture.alt_at), *picture.words):
+        if _PLACEHOLDER.search(text):
+            findings.append(_finding(
+                "error", f"the {field} of {name} says it is a placeholder ('{clip(text)}')",
+                where, "put in the real image and write what it shows",
+            ))
+    return findings
+
+
+def _sample_of(path: Path) -> str | None:
+    """``logo`` or ``photo`` when the file is a copy of that sample image of mailer init."""
+    try:
+        digest = sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None  # reported as not found or not readable
+    return sample_images().get(digest)
+
+
+@cache
+def sample_images() -> dict[str, str]:
+    """The SHA-256 of each image that ``mailer init`` writes -> its name (``logo``,
+    ``photo``), from the files the package ships."""
+    folder = resources.files("mailer.compose").joinpath("starter").joinpath("issues")
+    return {
+        sha256(file.read_bytes()).hexdigest(): Path(file.name).stem
+        for file in folder.joinpath("assets").iterdir()
+        if file.is_file()
+    }
 
 
 def _file_findings(picture: _Picture, path: Path) -> list[Finding]:

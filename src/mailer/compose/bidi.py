@@ -9,9 +9,9 @@ the URLs in an issue's text, and what the template takes from the settings and t
 when it is written in the other direction.
 
 Text clients lay out the plain-text part line by line, many guessing each line's direction
-from its first letter. So in a right-to-left issue every URL stands on a line of its own, and
-a line that holds right-to-left letters but starts otherwise begins with a RIGHT-TO-LEFT MARK;
-no control character ever goes inside a URL.
+from its first letter or digit. So in a right-to-left issue every URL stands on a line of its
+own, and a line that holds right-to-left letters but starts with a Latin word or a number
+begins with a RIGHT-TO-LEFT MARK; no control character ever goes inside a URL.
 """
 
 from __future__ import annotations
@@ -118,13 +118,27 @@ def _apart(paragraph: str) -> str:
 def mark_lines(text: str, direction: str) -> str:
     """The plain-text part with a RIGHT-TO-LEFT MARK before each line of a right-to-left issue
     that a text client would otherwise lay out left to right: a line holding Arabic or Hebrew
-    letters that starts with a Latin word or a number, and a line without letters (a rule
-    under a heading). A line of Latin letters only (a URL, a name) keeps its own direction."""
+    letters that starts with a Latin word or a number (``25 شخصًا``, which the bidirectional
+    algorithm would run right to left, but a client that goes by the first character would
+    not), and a line without letters (a rule under a heading). A line of Latin letters only (a
+    URL, a name) keeps its own direction."""
     if direction != "rtl":
         return text
     lines = []
     for line in text.split("\n"):
-        own = text_direction(line)
-        needs_mark = line.strip() and own != "rtl" and (own is None or has_rtl_letters(line))
+        needs_mark = line.strip() and (
+            text_direction(line) is None or (has_rtl_letters(line) and _starts_otherwise(line))
+        )
         lines.append(RLM + line if needs_mark else line)
     return "\n".join(lines)
+
+
+def _starts_otherwise(line: str) -> bool:
+    """Whether the first letter or digit of ``line`` (after spaces, quotes, brackets) is a
+    left-to-right letter or a digit, Western or Arabic-Indic."""
+    for char in line:
+        if unicodedata.category(char) == "Nd":
+            return True
+        if char.isalpha():
+            return unicodedata.bidirectional(char) == "L"
+    return False

@@ -50,7 +50,7 @@ FIRST_ISSUE = "issues/first-issue.yaml"
 
 def start_project(folder: Path, console: Console) -> None:
     """Write a new newsletter project into ``folder`` (new or empty): mailer.toml with
-    comments, a finished sample issue with its images, a subscriber list and a .gitignore.
+    comments, a sample issue with placeholder images, a subscriber list and a .gitignore.
     The templates are mailer's own until the project adds a ``templates/`` of its own."""
     if folder.exists() and not folder.is_dir():
         raise MailerError(f"cannot start a project in {folder}: it is a file")
@@ -69,7 +69,8 @@ def start_project(folder: Path, console: Console) -> None:
         raise MailerError(f"cannot write the project in {folder}: {exc.strerror}") from None
     console.say(
         f"Started a newsletter project in {folder}. Put your organisation's details in "
-        f"{folder / 'mailer.toml'}, then, in {folder}:\n"
+        f"{folder / 'mailer.toml'} and its logo and a photo of your own in place of the "
+        f"placeholders in {folder / 'issues' / 'assets'}, then, in {folder}:\n"
         f"  mailer preview {FIRST_ISSUE}\n"
         f"  mailer check {FIRST_ISSUE}\n"
         f"  mailer send {FIRST_ISSUE}    (to the outbox/ folder until you set a transport)"
