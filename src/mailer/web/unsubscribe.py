@@ -13,33 +13,39 @@ from __future__ import annotations
 import re
 from urllib.parse import urlencode
 
-from flask import Flask, Response, request
+from flask import Blueprint, Response, request
 
-from mailer.web.app import Context
+from mailer.web.context import Context
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
 _ISSUE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")  # an issue id, as the issue model allows
 
 
-def register(app: Flask, context: Context, path: str) -> None:
-    @app.get(path)
-    def unsubscribe_page() -> Response:
-        address = context.links.verify(request.args.get("token", ""))
-        if address is None:
-            return context.pages.invalid()
-        action = f"{request.path}?{urlencode(request.args)}"
-        return context.pages.confirm(address, action)
+# Its one route is the path of [list] unsubscribe_url: the app registers it with that prefix.
+blueprint = Blueprint("unsubscribe", __name__)
 
-    @app.post(path)
-    def unsubscribe() -> Response:
-        address = context.links.verify(request.args.get("token", ""))
-        if address is None:
-            return context.pages.invalid()
-        one_click = request.form.get("List-Unsubscribe") == "One-Click"
-        issue = request.args.get("issue", "")
-        context.store().add(
-            address, "unsubscribed", "one-click" if one_click else "page",
-            issue=issue if _ISSUE.match(issue) else None,
-            raw=f"POST {request.path} {request.content_type or ''}".strip(),
-        )
-        return context.pages.done(address)
+
+@blueprint.get("")
+def unsubscribe_page() -> Response:
+    context = Context.current()
+    address = context.links.verify(request.args.get("token", ""))
+    if address is None:
+        return context.pages.invalid()
+    action = f"{request.path}?{urlencode(request.args)}"
+    return context.pages.confirm(address, action)
+
+
+@blueprint.post("")
+def unsubscribe() -> Response:
+    context = Context.current()
+    address = context.links.verify(request.args.get("token", ""))
+    if address is None:
+        return context.pages.invalid()
+    one_click = request.form.get("List-Unsubscribe") == "One-Click"
+    issue = request.args.get("issue", "")
+    context.store().add(
+        address, "unsubscribed", "one-click" if one_click else "page",
+        issue=issue if _ISSUE.match(issue) else None,
+        raw=f"POST {request.path} {request.content_type or ''}".strip(),
+    )
+    return context.pages.done(address)
