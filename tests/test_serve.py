@@ -152,6 +152,34 @@ def test_the_page_asks_first_and_its_button_unsubscribes_without_javascript(proj
         assert [(e.email, e.source) for e in store.entries()] == [("cagri@example.com", "page")]
 
 
+def test_a_reader_already_unsubscribed_is_told_so_in_their_language_without_a_button(
+    project: Path,
+) -> None:
+    already = {
+        "en": "This address is already unsubscribed",
+        "tr": "Bu adresin aboneliği zaten iptal edilmiş",
+        "ar": "سبق إلغاء اشتراك هذا العنوان",
+    }
+    with serving(project) as base:
+        url = unsubscribe_url(base, "ayse@example.org")
+        asked = requests.get(url, timeout=5)
+        first = requests.post(url, timeout=5)  # the button
+        pages = {lang: requests.get(f"{url}&lang={lang}", timeout=5) for lang in already}
+        again = requests.post(url, data="List-Unsubscribe=One-Click", timeout=5,
+                              headers={"Content-Type": "application/x-www-form-urlencoded"})
+        other = requests.get(unsubscribe_url(base, "cagri@example.com"), timeout=5)
+    assert "<button" in asked.text and first.status_code == 200
+    for lang, page in pages.items():
+        assert page.status_code == 200
+        assert f'<html lang="{lang}"' in page.text and already[lang] in page.text
+        assert "ayse@example.org" in page.text
+        assert "<form" not in page.text and "<button" not in page.text
+    assert again.status_code == 200 and "no more of this newsletter" in again.text  # idempotent
+    assert "<button" in other.text  # only that reader
+    with store_of(project) as store:
+        assert [(e.email, e.source) for e in store.entries()] == [("ayse@example.org", "page")]
+
+
 @pytest.mark.parametrize(
     ("lang", "accept", "expected"),
     [("tr", "", ("tr", "ltr", "Abonelikten çık")),

@@ -1,7 +1,8 @@
 """The unsubscribe link of every message, and RFC 8058 one-click unsubscribe.
 
 ``GET <path>?token=T`` shows a page naming the list and the address, with one button; it
-changes nothing (mail scanners open links). ``POST <path>?token=T`` unsubscribes: the button,
+changes nothing (mail scanners open links). An address already unsubscribed gets a page
+saying so instead, without the button. ``POST <path>?token=T`` unsubscribes: the button,
 or a mail client's one-click request (``List-Unsubscribe=One-Click`` in the body, RFC 8058
 section 3.2). It is recorded before the answer, answers 200 without a redirect, and doing it
 twice changes nothing. A token that is forged, cut short or for another list is a 400 and
@@ -31,6 +32,8 @@ def unsubscribe_page() -> Response:
     address = context.links.verify(request.args.get("token", ""))
     if address is None:
         return context.pages.invalid()
+    if context.store().reason(address) == "unsubscribed":
+        return context.pages.already(address)
     action = f"{request.path}?{urlencode(request.args)}"
     return context.pages.confirm(address, action)
 
