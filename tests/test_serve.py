@@ -9,16 +9,20 @@ import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from email import message_from_bytes
 from email.utils import parseaddr
 from pathlib import Path
+from typing import IO
 
 import pytest
 import requests
@@ -40,6 +44,7 @@ from mailer.audience.suppression import SuppressionStore
 from mailer.audience.unsubscribe import UnsubscribeLinks
 from mailer.cli import app
 from mailer.delivery.message_ids import message_id_for
+from mailer.feedback.webhooks import MAX_BODY_BYTES
 
 SECRET = "serve-test-secret-0123456789abcdef"
 SYNC_TOKEN = "sync-token-for-the-laptop-0123456789"
@@ -61,37 +66,61 @@ def project(tmp_path: Path) -> Path:
     return tmp_path / "news"
 
 
+@dataclass
+class Server:
+    """A running ``mailer serve``: its base URL, its process, and what it writes to stderr."""
+
+    base: str
+    process: subprocess.Popen[bytes]
+    errors: IO[bytes]  # a file, read by stderr()
+
+    def stderr(self) -> str:
+        """What the server wrote to standard error so far (its log)."""
+        self.errors.seek(0)
+        return self.errors.read().decode("utf-8", "replace")
+
+
+@contextmanager
+def running(
+    project: Path, environ: dict[str, str] | None = None, arguments: tuple[str, ...] = ()
+) -> Iterator[Server]:
+    """``mailer serve`` (with ``arguments``) in a subprocess, once it answers."""
+    port = free_port()
+    env = {**os.environ, **ENVIRONMENT, **(environ or {})}
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(
+            [sys.executable, "-c", "from mailer.cli import main; main()", "serve", "--port",
+             str(port), *arguments],
+            cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=errors,
+        )
+        server = Server(f"http://127.0.0.1:{port}", process, errors)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                assert process.poll() is None, server.stderr()
+                try:
+                    if requests.get(f"{server.base}/healthz", timeout=1).status_code == 200:
+                        break
+                except requests.ConnectionError:
+                    pass
+                assert time.monotonic() < deadline, "mailer serve did not answer"
+                time.sleep(0.05)
+            yield server
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
 @contextmanager
 def serving(
     project: Path, environ: dict[str, str] | None = None, arguments: tuple[str, ...] = ()
 ) -> Iterator[str]:
     """``mailer serve`` (with ``arguments``) in a subprocess; its base URL once it answers."""
-    port = free_port()
-    env = {**os.environ, **ENVIRONMENT, **(environ or {})}
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from mailer.cli import main; main()", "serve", "--port", str(port),
-         *arguments],
-        cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, process.communicate()[1]
-            try:
-                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, "mailer serve did not answer"
-            time.sleep(0.05)
-        yield base
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with running(project, environ, arguments) as server:
+        yield server.base
 
 
 def links(list_id: str = LIST_ID, secret: str = SECRET) -> UnsubscribeLinks:
@@ -231,6 +260,75 @@ def test_an_oversized_body_is_refused_before_it_is_read(project: Path) -> None:
     assert (answer.status_code, webhook.status_code) == (413, 413)
     with store_of(project) as store:
         assert len(store) == 0
+
+
+def spooled(pid: int, folder: Path) -> int:
+    """The bytes of the files in ``folder``, counting those that process ``pid`` holds open
+    there without a name: a POSIX temporary file is unlinked as soon as it is made, so only
+    Linux's /proc shows it (elsewhere, where there is no /proc, the folder's files are all)."""
+    total = sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+    descriptors = Path(f"/proc/{pid}/fd")
+    if descriptors.is_dir():
+        for descriptor in descriptors.iterdir():
+            try:
+                if os.readlink(descriptor).startswith(f"{folder}{os.sep}"):
+                    total += descriptor.stat().st_size
+            except OSError:  # closed meanwhile
+                continue
+    return total
+
+
+@contextmanager
+def connected(base: str) -> Iterator[socket.socket]:
+    """A raw TCP connection to the server, for requests no HTTP client would send."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        yield connection
+
+
+def answer_of(connection: socket.socket) -> bytes:
+    """What the server answers, up to its closing the connection (the 10 s timeout raises)."""
+    answer = b""
+    while chunk := connection.recv(65536):
+        answer += chunk
+    return answer
+
+
+def test_a_longer_content_length_is_answered_413_before_the_body_is_sent(
+    project: Path, tmp_path: Path
+) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    with running(project, {"TMPDIR": str(spool)}) as server, connected(server.base) as connection:
+        connection.sendall(
+            b"POST /webhooks/sendgrid HTTP/1.1\r\nHost: example.org\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 900000000\r\n\r\n"
+        )  # and never the body
+        answer = answer_of(connection)
+        assert spooled(server.process.pid, spool) == 0
+    assert answer.startswith(b"HTTP/1.1 413 ")
+
+
+def test_a_chunked_body_is_not_read_past_the_cap(project: Path, tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    piece = 64 * 1024
+    pieces, rest = divmod(MAX_BODY_BYTES + 1, piece)
+    chunked = b"".join([b"%x\r\n%s\r\n" % (piece, b" " * piece)] * pieces
+                       + [b"%x\r\n%s\r\n" % (rest, b" " * rest)])  # never the last chunk
+    with running(project, {"TMPDIR": str(spool)}) as server, connected(server.base) as connection:
+        connection.sendall(
+            b"POST /webhooks/sendgrid HTTP/1.1\r\nHost: example.org\r\n"
+            b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked
+        )
+        answer = answer_of(connection)
+        deadline = time.monotonic() + 10
+        while (left := spooled(server.process.pid, spool)) and time.monotonic() < deadline:
+            time.sleep(0.05)  # the request's spooled part is closed just after the answer
+        with store_of(project) as store:
+            assert len(store) == 0
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert left == 0
 
 
 def test_it_refuses_to_start_without_the_signing_secret(project: Path) -> None:
