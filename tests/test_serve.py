@@ -6,8 +6,10 @@ replayed and duplicated; the suppressions for ``pull``; and the whole loop with 
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -72,7 +74,7 @@ class Server:
 
     base: str
     process: subprocess.Popen[bytes]
-    errors: IO[bytes]  # a file, read by stderr()
+    errors: IO[bytes]  # its standard error: a file, then a copy of it once it stopped
 
     def stderr(self) -> str:
         """What the server wrote to standard error so far (its log)."""
@@ -112,6 +114,8 @@ def running(
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
+            errors.seek(0)
+            server.errors = io.BytesIO(errors.read())  # still there once the file is gone
 
 
 @contextmanager
@@ -329,6 +333,48 @@ def test_a_chunked_body_is_not_read_past_the_cap(project: Path, tmp_path: Path) 
             assert len(store) == 0
     assert answer.startswith(b"HTTP/1.1 413 ")
     assert left == 0
+
+
+def test_each_refused_request_is_one_line_of_the_log_with_no_secret(project: Path) -> None:
+    """A rotated webhook key, a forged link, a wrong sync token, a webhook that is off, a body
+    over the cap: each is logged, so none is dropped silently, and nothing secret is."""
+    webhook_body = fixture("mailgun", "complained")
+    headers, signed = mailgun_request(webhook_body, key="rotated-key", timestamp=time.time())
+    forged = links(secret="x" * 40).token("ayse@example.org")
+    bearer = "Bearer a-guessed-token-0123456789"
+    with running(project, {"MAILER_WEBHOOK_PASSWORD": ""}) as server:  # Postmark off
+        base = server.base
+        answers = [
+            requests.post(f"{base}/webhooks/mailgun", data=signed, headers=headers, timeout=5),
+            requests.get(f"{base}/newsletter/unsubscribe?token={forged}&lang=tr", timeout=5),
+            requests.get(f"{base}/suppressions", headers={"Authorization": bearer}, timeout=5),
+            requests.post(f"{base}/webhooks/postmark", data=b"{}", timeout=5),
+        ]
+        with connected(base) as connection:
+            connection.sendall(b"POST /webhooks/sendgrid?key=value HTTP/1.1\r\nHost: x\r\n"
+                               b"Content-Length: 900000000\r\n\r\n")
+            too_large = answer_of(connection)
+        requests.get(f"{base}/healthz", timeout=5)  # answered: not a line
+    log = server.stderr()
+    assert [a.status_code for a in answers] == [403, 400, 401, 404]
+    assert too_large.startswith(b"HTTP/1.1 413 ")
+    refusals = [re.search(r" refused (.+)$", line)[1] for line in log.splitlines()
+                if " refused " in line]
+    assert refusals == [
+        "POST /webhooks/mailgun: 403 Mailgun: wrong signature (is MAILGUN_WEBHOOK_SIGNING_KEY "
+        "the domain's HTTP webhook signing key?)",
+        "GET /newsletter/unsubscribe: 400 the unsubscribe token is not valid",
+        "GET /suppressions: 401 a valid bearer token is needed",
+        "POST /webhooks/postmark: 404 not enabled on this server",
+        f"POST /webhooks/sendgrid: 413 the body is over {MAX_BODY_BYTES:,} bytes",
+    ]
+    assert "webhook /webhooks/postmark is off" in log  # and the server's own news
+    secrets = [SECRET, SYNC_TOKEN, MAILGUN_KEY, POSTMARK_PASSWORD, forged, bearer, "token=",
+               "key=value", "ayse@example.org"]
+    sent = json.loads(signed)
+    secrets += [sent["signature"]["token"], sent["signature"]["signature"],
+                sent["event-data"]["recipient"]]
+    assert [secret for secret in secrets if secret in log] == []
 
 
 def test_it_refuses_to_start_without_the_signing_secret(project: Path) -> None:

@@ -30,6 +30,7 @@ from mailer.web import archive as site
 from mailer.web import sync, unsubscribe, webhooks
 from mailer.web.context import EXTENSION, Context
 from mailer.web.pages import Pages
+from mailer.web.refusals import TOO_LARGE, log_refused, refused
 
 log = logging.getLogger("mailer.serve")
 
@@ -71,6 +72,7 @@ def create_app(
     if context.archive is not None:
         app.register_blueprint(site.blueprint)
     _errors(app, context)
+    app.after_request(log_refused)
     return app
 
 
@@ -84,8 +86,11 @@ def _errors(app: Flask, context: Context) -> None:
     def http_error(error: HTTPException) -> Response:
         status = error.code or 500
         if request.path.startswith("/webhooks/") or request.path == "/suppressions":
-            return Response(f'{{"error": "{error.name}"}}', status, mimetype="application/json")
-        return context.pages.message(error.name, status)
+            response = Response(f'{{"error": "{error.name}"}}', status,
+                                mimetype="application/json")
+        else:
+            response = context.pages.message(error.name, status)
+        return refused(response, TOO_LARGE if status == 413 else error.name)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:

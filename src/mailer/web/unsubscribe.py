@@ -17,8 +17,10 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, request
 
 from mailer.web.context import Context
+from mailer.web.refusals import refused
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
+INVALID = "the unsubscribe token is not valid"  # the log's reason; the token is never logged
 _ISSUE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")  # an issue id, as the issue model allows
 
 
@@ -31,7 +33,7 @@ def unsubscribe_page() -> Response:
     context = Context.current()
     address = context.links.verify(request.args.get("token", ""))
     if address is None:
-        return context.pages.invalid()
+        return refused(context.pages.invalid(), INVALID)
     if context.store().reason(address) == "unsubscribed":
         return context.pages.already(address)
     action = f"{request.path}?{urlencode(request.args)}"
@@ -43,7 +45,7 @@ def unsubscribe() -> Response:
     context = Context.current()
     address = context.links.verify(request.args.get("token", ""))
     if address is None:
-        return context.pages.invalid()
+        return refused(context.pages.invalid(), INVALID)
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
     issue = request.args.get("issue", "")
     context.store().add(
