@@ -6,16 +6,25 @@ replayed and duplicated; the suppressions for ``pull``; and the whole loop with 
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from email import message_from_bytes
+from email.utils import parseaddr
 from pathlib import Path
+from typing import IO
 
 import pytest
 import requests
@@ -37,6 +46,7 @@ from mailer.audience.store import SuppressionStore
 from mailer.audience.unsubscribe import UnsubscribeLinks
 from mailer.cli import app
 from mailer.delivery.message_ids import message_id_for
+from mailer.feedback.webhooks import MAX_BODY_BYTES
 
 SECRET = "serve-test-secret-0123456789abcdef"
 SYNC_TOKEN = "sync-token-for-the-laptop-0123456789"
@@ -58,37 +68,63 @@ def project(tmp_path: Path) -> Path:
     return tmp_path / "news"
 
 
+@dataclass
+class Server:
+    """A running ``mailer serve``: its base URL, its process, and what it writes to stderr."""
+
+    base: str
+    process: subprocess.Popen[bytes]
+    errors: IO[bytes]  # its standard error: a file, then a copy of it once it stopped
+
+    def stderr(self) -> str:
+        """What the server wrote to standard error so far (its log)."""
+        self.errors.seek(0)
+        return self.errors.read().decode("utf-8", "replace")
+
+
+@contextmanager
+def running(
+    project: Path, environ: dict[str, str] | None = None, arguments: tuple[str, ...] = ()
+) -> Iterator[Server]:
+    """``mailer serve`` (with ``arguments``) in a subprocess, once it answers."""
+    port = free_port()
+    env = {**os.environ, **ENVIRONMENT, **(environ or {})}
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(
+            [sys.executable, "-c", "from mailer.cli import main; main()", "serve", "--port",
+             str(port), *arguments],
+            cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=errors,
+        )
+        server = Server(f"http://127.0.0.1:{port}", process, errors)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                assert process.poll() is None, server.stderr()
+                try:
+                    if requests.get(f"{server.base}/healthz", timeout=1).status_code == 200:
+                        break
+                except requests.ConnectionError:
+                    pass
+                assert time.monotonic() < deadline, "mailer serve did not answer"
+                time.sleep(0.05)
+            yield server
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            errors.seek(0)
+            server.errors = io.BytesIO(errors.read())  # still there once the file is gone
+
+
 @contextmanager
 def serving(
     project: Path, environ: dict[str, str] | None = None, arguments: tuple[str, ...] = ()
 ) -> Iterator[str]:
     """``mailer serve`` (with ``arguments``) in a subprocess; its base URL once it answers."""
-    port = free_port()
-    env = {**os.environ, **ENVIRONMENT, **(environ or {})}
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from mailer.cli import main; main()", "serve", "--port", str(port),
-         *arguments],
-        cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, process.communicate()[1]
-            try:
-                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, "mailer serve did not answer"
-            time.sleep(0.05)
-        yield base
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with running(project, environ, arguments) as server:
+        yield server.base
 
 
 def links(list_id: str = LIST_ID, secret: str = SECRET) -> UnsubscribeLinks:
@@ -149,6 +185,34 @@ def test_the_page_asks_first_and_its_button_unsubscribes_without_javascript(proj
         assert [(e.email, e.source) for e in store.entries()] == [("cagri@example.com", "page")]
 
 
+def test_a_reader_already_unsubscribed_is_told_so_in_their_language_without_a_button(
+    project: Path,
+) -> None:
+    already = {
+        "en": "This address is already unsubscribed",
+        "tr": "Bu adresin aboneliği zaten iptal edilmiş",
+        "ar": "سبق إلغاء اشتراك هذا العنوان",
+    }
+    with serving(project) as base:
+        url = unsubscribe_url(base, "ayse@example.org")
+        asked = requests.get(url, timeout=5)
+        first = requests.post(url, timeout=5)  # the button
+        pages = {lang: requests.get(f"{url}&lang={lang}", timeout=5) for lang in already}
+        again = requests.post(url, data="List-Unsubscribe=One-Click", timeout=5,
+                              headers={"Content-Type": "application/x-www-form-urlencoded"})
+        other = requests.get(unsubscribe_url(base, "cagri@example.com"), timeout=5)
+    assert "<button" in asked.text and first.status_code == 200
+    for lang, page in pages.items():
+        assert page.status_code == 200
+        assert f'<html lang="{lang}"' in page.text and already[lang] in page.text
+        assert "ayse@example.org" in page.text
+        assert "<form" not in page.text and "<button" not in page.text
+    assert again.status_code == 200 and "no more of this newsletter" in again.text  # idempotent
+    assert "<button" in other.text  # only that reader
+    with store_of(project) as store:
+        assert [(e.email, e.source) for e in store.entries()] == [("ayse@example.org", "page")]
+
+
 @pytest.mark.parametrize(
     ("lang", "accept", "expected"),
     [("tr", "", ("tr", "ltr", "Abonelikten çık")),
@@ -200,6 +264,117 @@ def test_an_oversized_body_is_refused_before_it_is_read(project: Path) -> None:
     assert (answer.status_code, webhook.status_code) == (413, 413)
     with store_of(project) as store:
         assert len(store) == 0
+
+
+def spooled(pid: int, folder: Path) -> int:
+    """The bytes of the files in ``folder``, counting those that process ``pid`` holds open
+    there without a name: a POSIX temporary file is unlinked as soon as it is made, so only
+    Linux's /proc shows it (elsewhere, where there is no /proc, the folder's files are all)."""
+    total = sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+    descriptors = Path(f"/proc/{pid}/fd")
+    if descriptors.is_dir():
+        for descriptor in descriptors.iterdir():
+            try:
+                if os.readlink(descriptor).startswith(f"{folder}{os.sep}"):
+                    total += descriptor.stat().st_size
+            except OSError:  # closed meanwhile
+                continue
+    return total
+
+
+@contextmanager
+def connected(base: str) -> Iterator[socket.socket]:
+    """A raw TCP connection to the server, for requests no HTTP client would send."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        yield connection
+
+
+def answer_of(connection: socket.socket) -> bytes:
+    """What the server answers, up to its closing the connection (the 10 s timeout raises)."""
+    answer = b""
+    while chunk := connection.recv(65536):
+        answer += chunk
+    return answer
+
+
+def test_a_longer_content_length_is_answered_413_before_the_body_is_sent(
+    project: Path, tmp_path: Path
+) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    with running(project, {"TMPDIR": str(spool)}) as server, connected(server.base) as connection:
+        connection.sendall(
+            b"POST /webhooks/sendgrid HTTP/1.1\r\nHost: example.org\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 900000000\r\n\r\n"
+        )  # and never the body
+        answer = answer_of(connection)
+        assert spooled(server.process.pid, spool) == 0
+    assert answer.startswith(b"HTTP/1.1 413 ")
+
+
+def test_a_chunked_body_is_not_read_past_the_cap(project: Path, tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    piece = 64 * 1024
+    pieces, rest = divmod(MAX_BODY_BYTES + 1, piece)
+    chunked = b"".join([b"%x\r\n%s\r\n" % (piece, b" " * piece)] * pieces
+                       + [b"%x\r\n%s\r\n" % (rest, b" " * rest)])  # never the last chunk
+    with running(project, {"TMPDIR": str(spool)}) as server, connected(server.base) as connection:
+        connection.sendall(
+            b"POST /webhooks/sendgrid HTTP/1.1\r\nHost: example.org\r\n"
+            b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" + chunked
+        )
+        answer = answer_of(connection)
+        deadline = time.monotonic() + 10
+        while (left := spooled(server.process.pid, spool)) and time.monotonic() < deadline:
+            time.sleep(0.05)  # the request's spooled part is closed just after the answer
+        with store_of(project) as store:
+            assert len(store) == 0
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert left == 0
+
+
+def test_each_refused_request_is_one_line_of_the_log_with_no_secret(project: Path) -> None:
+    """A rotated webhook key, a forged link, a wrong sync token, a webhook that is off, a body
+    over the cap: each is logged, so none is dropped silently, and nothing secret is."""
+    webhook_body = fixture("mailgun", "complained")
+    headers, signed = mailgun_request(webhook_body, key="rotated-key", timestamp=time.time())
+    forged = links(secret="x" * 40).token("ayse@example.org")
+    bearer = "Bearer a-guessed-token-0123456789"
+    with running(project, {"MAILER_WEBHOOK_PASSWORD": ""}) as server:  # Postmark off
+        base = server.base
+        answers = [
+            requests.post(f"{base}/webhooks/mailgun", data=signed, headers=headers, timeout=5),
+            requests.get(f"{base}/newsletter/unsubscribe?token={forged}&lang=tr", timeout=5),
+            requests.get(f"{base}/suppressions", headers={"Authorization": bearer}, timeout=5),
+            requests.post(f"{base}/webhooks/postmark", data=b"{}", timeout=5),
+        ]
+        with connected(base) as connection:
+            connection.sendall(b"POST /webhooks/sendgrid?key=value HTTP/1.1\r\nHost: x\r\n"
+                               b"Content-Length: 900000000\r\n\r\n")
+            too_large = answer_of(connection)
+        requests.get(f"{base}/healthz", timeout=5)  # answered: not a line
+    log = server.stderr()
+    assert [a.status_code for a in answers] == [403, 400, 401, 404]
+    assert too_large.startswith(b"HTTP/1.1 413 ")
+    refusals = [re.search(r" refused (.+)$", line)[1] for line in log.splitlines()
+                if " refused " in line]
+    assert refusals == [
+        "POST /webhooks/mailgun: 403 Mailgun: wrong signature (is MAILGUN_WEBHOOK_SIGNING_KEY "
+        "the domain's HTTP webhook signing key?)",
+        "GET /newsletter/unsubscribe: 400 the unsubscribe token is not valid",
+        "GET /suppressions: 401 a valid bearer token is needed",
+        "POST /webhooks/postmark: 404 not enabled on this server",
+        f"POST /webhooks/sendgrid: 413 the body is over {MAX_BODY_BYTES:,} bytes",
+    ]
+    assert "webhook /webhooks/postmark is off" in log  # and the server's own news
+    secrets = [SECRET, SYNC_TOKEN, MAILGUN_KEY, POSTMARK_PASSWORD, forged, bearer, "token=",
+               "key=value", "ayse@example.org"]
+    sent = json.loads(signed)
+    secrets += [sent["signature"]["token"], sent["signature"]["signature"],
+                sent["event-data"]["recipient"]]
+    assert [secret for secret in secrets if secret in log] == []
 
 
 def test_it_refuses_to_start_without_the_signing_secret(project: Path) -> None:
@@ -398,20 +573,29 @@ def test_send_unsubscribe_complain_status_and_the_next_send_skips_both(
     (project / "outbox").rename(project / "first-outbox")
     second = CliRunner().invoke(app, ["send", str(issue), "--yes", "--ledger", "second.sqlite3"])
     assert second.exit_code == 0, second.output
-    reached = {path.read_text().split("\nTo: ", 1)[1].split("\n", 1)[0].strip()
-               for path in (project / "outbox" / "new").iterdir()}
+    reached = outbox_recipients(project)
     assert len(reached) == 18
-    assert not any(addresses[3] in to or addresses[7] in to for to in reached)
+    assert addresses[3] not in reached and addresses[7] not in reached
+
+
+def outbox_recipients(project: Path) -> Counter[str]:
+    """How many messages the project's outbox holds for each address (its To: header)."""
+    return Counter(
+        parseaddr(message_from_bytes(path.read_bytes())["To"])[1].lower()
+        for path in (project / "outbox" / "new").iterdir()
+    )
 
 
 def test_unsubscribes_during_a_running_send_lose_nothing(project: Path, tmp_path) -> None:
     """Many parallel one-click POSTs while a send writes the same store: every one is
     recorded, none sees "database is locked", the send finishes, and no one who unsubscribed
-    before their message was handed over gets it."""
+    before the send came to their message gets it; everyone else gets it once."""
     addresses = write_subscribers(project / "subscribers.example.csv", 3000)
     env = {**os.environ, "MAILER_UNSUBSCRIBE_SECRET": SECRET, "MAILER_CONCURRENCY": "2"}
     env.pop("MAILER_TRANSPORT", None)
-    leaving = addresses[1000:1200]
+    first_leaving = 2000
+    leaving = addresses[first_leaving:first_leaving + 200]
+    outbox = project / "outbox" / "new"
     with serving(project) as base:
         send = subprocess.Popen(
             [sys.executable, "-c", "from mailer.cli import main; main()", "send",
@@ -431,15 +615,24 @@ def test_unsubscribes_during_a_running_send_lose_nothing(project: Path, tmp_path
                     with lock:
                         answers.append(code)
 
-        time.sleep(1.5)  # the send is under way (it starts in about a second)
+        deadline = time.monotonic() + 60
+        while not (outbox.is_dir() and any(outbox.iterdir())):  # the send is under way
+            assert send.poll() is None and time.monotonic() < deadline, send.communicate()
+            time.sleep(0.02)
         workers = [threading.Thread(target=unsubscribe, args=(leaving[n::8],)) for n in range(8)]
         for worker in workers:
             worker.start()
         for worker in workers:
             worker.join()
+        # Its two workers may hold a batch of 50 each, claimed but not yet written.
+        written = len(list(outbox.iterdir()))
+        assert written + 2 * 50 < first_leaving, "the send came to the leaving readers first"
         out, err = send.communicate(timeout=120)
     assert send.returncode == 0, err
     assert answers == [200] * len(leaving)
     assert "locked" not in out + err
     with store_of(project) as store:
         assert all(store.reason(address) == "unsubscribed" for address in leaving)
+    received = outbox_recipients(project)
+    assert [address for address in leaving if address in received] == []
+    assert received == Counter(set(addresses) - set(leaving))  # everyone else, once

@@ -1,56 +1,38 @@
 """The Flask application behind ``mailer serve``: settings, secrets, the store, error pages.
 
-Everything a request may touch is made once, when the app is made: the settings, the signing
-secret (required: without it no unsubscribe link can be checked, and a development fallback
-would be a public secret), the webhook verifiers that have their secrets set, and the path of
-the suppression store, which each server thread opens once. Errors are short pages or JSON,
-never a traceback: a failed check is a 4xx and writes nothing; anything else is a 500, which an
-ESP takes as "try again later", so an event is never lost to a bug of ours.
+Everything a request may touch is made once, when the app is made, into its
+:class:`~mailer.web.context.Context`: the settings, the signing secret (required: without it
+no unsubscribe link can be checked, and a development fallback would be a public secret), the
+webhook verifiers that have their secrets set, and the path of the suppression store, which
+each server thread opens once. Each area's routes are a blueprint of their own module,
+registered here. Errors are short pages or JSON, never a traceback: a failed check is a 4xx
+and writes nothing; anything else is a 500, which an ESP takes as "try again later", so an
+event is never lost to a bug of ours.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from mailer.audience.project_store import store_for
-from mailer.audience.store import SuppressionStore
 from mailer.audience.unsubscribe import MIN_SECRET_LENGTH, SECRET_VARIABLE, UnsubscribeLinks
 from mailer.credentials import secret
 from mailer.errors import MissingSecret
+from mailer.feedback.webhooks import MAX_BODY_BYTES
 from mailer.settings import LoadedSettings, settings_for
+from mailer.web import archive as site
+from mailer.web import sync, unsubscribe, webhooks
+from mailer.web.context import EXTENSION, Context
 from mailer.web.pages import Pages
+from mailer.web.refusals import TOO_LARGE, log_refused, refused
 
-MAX_BODY = 5 * 1024 * 1024  # a SendGrid batch of 1,000 events is about 1 MB
-SYNC_TOKEN_VARIABLE = "MAILER_SYNC_TOKEN"
 log = logging.getLogger("mailer.serve")
-
-
-@dataclass
-class Context:
-    """What the routes share; made once per app."""
-
-    settings: LoadedSettings
-    links: UnsubscribeLinks
-    pages: Pages
-    environ: Mapping[str, str]
-    archive: Path | None = None
-    _local: threading.local = field(default_factory=threading.local)
-
-    def store(self) -> SuppressionStore:
-        """This thread's connection to the suppression store (opened on first use)."""
-        store = getattr(self._local, "store", None)
-        if store is None:
-            store = self._local.store = store_for(self.settings)
-        return store
 
 
 def create_app(
@@ -77,19 +59,20 @@ def create_app(
                                listed.unsubscribe_mailto),
         pages=Pages.for_settings(settings),
         environ=environ,
-        archive=archive,
+        webhooks=webhooks.enabled(environ),
+        archive=archive.resolve() if archive is not None else None,
     )
     app = Flask("mailer.web")
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
-    app.extensions["mailer"] = context
-
-    from mailer.web import archive, sync, unsubscribe, webhooks
-
-    unsubscribe.register(app, context, unsubscribe_path(listed.unsubscribe_url))
-    webhooks.register(app, context)
-    sync.register(app, context)
-    archive.register(app, context)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.extensions[EXTENSION] = context
+    app.register_blueprint(unsubscribe.blueprint,
+                           url_prefix=unsubscribe_path(listed.unsubscribe_url))
+    app.register_blueprint(webhooks.blueprint)
+    app.register_blueprint(sync.blueprint)
+    if context.archive is not None:
+        app.register_blueprint(site.blueprint)
     _errors(app, context)
+    app.after_request(log_refused)
     return app
 
 
@@ -103,8 +86,11 @@ def _errors(app: Flask, context: Context) -> None:
     def http_error(error: HTTPException) -> Response:
         status = error.code or 500
         if request.path.startswith("/webhooks/") or request.path == "/suppressions":
-            return Response(f'{{"error": "{error.name}"}}', status, mimetype="application/json")
-        return context.pages.message(error.name, status)
+            response = Response(f'{{"error": "{error.name}"}}', status,
+                                mimetype="application/json")
+        else:
+            response = context.pages.message(error.name, status)
+        return refused(response, TOO_LARGE if status == 413 else error.name)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:

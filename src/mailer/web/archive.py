@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, Response, redirect, request, send_file
+from flask import Blueprint, redirect, request, send_file
 from werkzeug.exceptions import NotFound
+from werkzeug.wrappers import Response
 
-from mailer.web.app import Context
+from mailer.web.context import Context
 
 INDEX = "index.html"
 TYPES = {  # Werkzeug adds "; charset=utf-8" to the text ones
@@ -40,28 +41,30 @@ POLICY = (
 IMMUTABLE = 365 * 24 * 3600  # images/ names change with their content
 
 
-def register(app: Flask, context: Context) -> None:
-    if context.archive is None:
-        return
-    root = context.archive.resolve()
+# Registered only when there is a site to serve.
+blueprint = Blueprint("archive", __name__)
 
-    @app.route("/", defaults={"path": ""}, methods=["GET", "HEAD"])
-    @app.route("/<path:path>", methods=["GET", "HEAD"])
-    def archived(path: str) -> Response:
-        target = inside(root, path)
-        if target.is_dir():
-            if path and not path.endswith("/"):
-                return redirect(f"{request.script_root}/{path}/", 301)
-            target = target / INDEX
-        if not target.is_file():
-            raise NotFound()
-        response = send_file(
-            target, mimetype=content_type(target), conditional=True,
-            max_age=IMMUTABLE if path.startswith("images/") else 0,
-        )
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Content-Security-Policy"] = POLICY
-        return response
+
+@blueprint.route("/", defaults={"path": ""}, methods=["GET", "HEAD"])
+@blueprint.route("/<path:path>", methods=["GET", "HEAD"])
+def archived(path: str) -> Response:
+    root = Context.current().archive
+    if root is None:
+        raise NotFound()
+    target = inside(root, path)
+    if target.is_dir():
+        if path and not path.endswith("/"):
+            return redirect(f"{request.script_root}/{path}/", 301)
+        target = target / INDEX
+    if not target.is_file():
+        raise NotFound()
+    response = send_file(
+        target, mimetype=content_type(target), conditional=True,
+        max_age=IMMUTABLE if path.startswith("images/") else 0,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = POLICY
+    return response
 
 
 def inside(root: Path, path: str) -> Path:

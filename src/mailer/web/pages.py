@@ -118,6 +118,10 @@ class Pages:
     def done(self, address: str) -> Response:
         return self._page(200, label="page_done", address=address)
 
+    def already(self, address: str) -> Response:
+        """The link of a reader who has unsubscribed: nothing to ask, no button."""
+        return self._page(200, label="page_already", address=address)
+
     def invalid(self) -> Response:
         return self._page(400, label="page_invalid")
 

@@ -1,16 +1,33 @@
 """``mailer serve``: the web app under waitress, a production WSGI server (never Flask's
-development server), on the host and port given; behind an HTTPS reverse proxy in real use."""
+development server), on the host and port given; behind an HTTPS reverse proxy in real use.
+
+Waitress reads a request's whole body, into a temporary file past half a megabyte, before the
+app sees it: so the cap on bodies is set in waitress too, which answers 413 to a longer
+``Content-Length`` before reading a byte of the body, and stops reading a chunked one at the
+cap. Each refused request is one line on standard error (:mod:`mailer.web.refusals`), also
+those waitress refuses by itself.
+"""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+from typing import Any
+
+from waitress.channel import HTTPChannel  # type: ignore[import-untyped]
+from waitress.server import BaseWSGIServer, create_server  # type: ignore[import-untyped]
+from waitress.task import ErrorTask  # type: ignore[import-untyped]
 
 from mailer.console import Console
+from mailer.credentials import Redactor
 from mailer.errors import UsageError
+from mailer.feedback.webhooks import MAX_BODY_BYTES
 from mailer.settings import settings_for
 from mailer.web.app import create_app, unsubscribe_path
+from mailer.web.refusals import TOO_LARGE, log, log_refusal
 
 THREADS = 8  # waitress's worker threads: requests are short, the store takes one writer
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def serve(
@@ -19,12 +36,20 @@ def serve(
 ) -> None:
     """Serve until interrupted; MissingSecret before anything listens if a secret is missing.
     ``archive``: the folder ``mailer archive`` built, served at the root too."""
-    from waitress import serve as waitress_serve
-
     if archive is not None and not archive.is_dir():
         raise UsageError(f"--archive {archive}: no such folder (mailer archive builds it)")
+    _log_to_stderr(console.redact)
     loaded = settings_for(Path.cwd(), settings)
     app = create_app(loaded, archive=archive)
+    listeners: dict[int, Any] = {}  # waitress's socket map: its listening sockets, then more
+    server = create_server(
+        app, map=listeners, host=host, port=port, threads=THREADS, ident="mailer",
+        # waitress refuses a Content-Length at or over this; the app one over MAX_BODY_BYTES
+        max_request_body_size=MAX_BODY_BYTES + 1,
+    )
+    for listener in listeners.values():
+        if isinstance(listener, BaseWSGIServer):
+            listener.channel_class = RefusalLoggingChannel
     shown = f"[{host}]" if ":" in host else host
     path = unsubscribe_path(loaded.settings.list.unsubscribe_url)
     site = f"; the site in {archive} at /" if archive else ""
@@ -33,4 +58,44 @@ def serve(
         f"http://{shown}:{port}/ (unsubscribe: {path}; webhooks: /webhooks/mailgun, "
         f"/webhooks/sendgrid, /webhooks/postmark{site}; Ctrl-C to stop)"
     )
-    waitress_serve(app, host=host, port=port, threads=THREADS, ident="mailer")
+    server.run()
+
+
+class _RedactingFormatter(logging.Formatter):
+    """A last net under the log lines' own care: no secret of the environment gets out."""
+
+    def __init__(self, redact: Redactor) -> None:
+        super().__init__(LOG_FORMAT)
+        self.redact = redact
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.redact(super().format(record))
+
+
+def _log_to_stderr(redact: Redactor) -> None:
+    """Our lines (refusals, webhooks that are off) and waitress's warnings, one a line on
+    standard error, unless the program embedding this has set up logging already."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(_RedactingFormatter(redact))
+    logging.basicConfig(handlers=[handler])
+    log.setLevel(logging.INFO)
+
+
+class RefusalLoggingTask(ErrorTask):
+    """The error answer waitress makes itself (a body over the cap, a request it cannot
+    read), logged as the app logs its own refusals."""
+
+    def execute(self) -> None:
+        super().execute()
+        request = self.request  # waitress's parser, with the error it found
+        status: int = request.error.code
+        if 400 <= status < 500:
+            reason = TOO_LARGE if status == 413 else str(request.error.reason)
+            log_refusal(getattr(request, "command", "") or "-", getattr(request, "path", "") or "-",
+                        status, reason)
+
+
+class RefusalLoggingChannel(HTTPChannel):
+    """Waitress's connection, answering its errors with :class:`RefusalLoggingTask`."""
+
+    error_task_class = RefusalLoggingTask

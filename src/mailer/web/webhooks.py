@@ -13,46 +13,60 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Mapping
+from typing import cast
 
-from flask import Flask, Response, request
+from flask import Blueprint, Response, request
 
 from mailer.errors import MissingSecret
 from mailer.feedback.webhooks import PROVIDERS, Unverified, WebhookProvider, webhook_provider
-from mailer.web.app import Context
+from mailer.web.context import Context
+from mailer.web.refusals import refused
 
 log = logging.getLogger("mailer.serve")
+blueprint = Blueprint("webhooks", __name__)
 
 
-def register(app: Flask, context: Context) -> None:
+def enabled(environ: Mapping[str, str]) -> dict[str, WebhookProvider]:
+    """The webhooks whose secrets ``environ`` has, by name; each other one is logged as off."""
     providers: dict[str, WebhookProvider] = {}
     for name in PROVIDERS:
         try:
-            providers[name] = webhook_provider(name, context.environ)
+            providers[name] = webhook_provider(name, environ)
         except MissingSecret as exc:
             log.info("webhook /webhooks/%s is off: %s", name, exc)
+    return providers
 
-    @app.route("/webhooks/<name>", methods=["POST", "HEAD"])
-    def webhook(name: str) -> Response:
-        provider = providers.get(name)
-        if provider is None:
-            reason = "not enabled on this server" if name in PROVIDERS else "no such webhook"
-            return _json({"error": reason}, 404)
-        if request.method == "HEAD":  # providers probe the URL when it is configured
-            return Response(status=200)
-        try:
-            parsed = provider.handle(request.headers, request.get_data(cache=False), time.time())
-        except Unverified as refused:
-            response = _json({"error": refused.reason}, refused.status)
-            response.headers.update(refused.headers)
-            return response
-        recorded = context.store().record(parsed.events, replay_key=parsed.replay_key)
-        if recorded.replayed:
-            return _json({"error": "this request was already received"}, 403)
-        return _json({
-            "recorded": recorded.new, "duplicates": recorded.duplicates,
-            "suppressed": recorded.suppressed, "ignored": parsed.ignored,
-        }, 200)
+
+@blueprint.route("/webhooks/<name>", methods=["POST", "HEAD"])
+def webhook(name: str) -> Response:
+    context = Context.current()
+    provider = context.webhooks.get(name)
+    if provider is None:
+        reason = "not enabled on this server" if name in PROVIDERS else "no such webhook"
+        return _refused(reason, 404)
+    if request.method == "HEAD":  # providers probe the URL when it is configured
+        return Response(status=200)
+    headers = cast(Mapping[str, str], request.headers)  # read with get() and items() only
+    try:
+        parsed = provider.handle(headers, request.get_data(cache=False), time.time())
+    except Unverified as refusal:
+        response = _refused(refusal.reason, refusal.status)
+        response.headers.update(refusal.headers)
+        return response
+    recorded = context.store().record(parsed.events, replay_key=parsed.replay_key)
+    if recorded.replayed:
+        return _refused("this request was already received", 403)
+    return _json({
+        "recorded": recorded.new, "duplicates": recorded.duplicates,
+        "suppressed": recorded.suppressed, "ignored": parsed.ignored,
+    }, 200)
 
 
 def _json(body: object, status: int) -> Response:
     return Response(json.dumps(body), status, mimetype="application/json")
+
+
+def _refused(reason: str, status: int) -> Response:
+    """The answer to a refused request: its reason, in the body and in the log."""
+    return refused(_json({"error": reason}, status), reason)
