@@ -12,13 +12,12 @@ set their own return path and report bounces by webhook: VERP is for SMTP and th
 from __future__ import annotations
 
 import base64
+import contextlib
 import hmac
 import re
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from mailer.audience.store import SuppressionStore
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 TOKEN_LENGTH = 24  # base32 characters: 120 bits
 TABLE = """CREATE TABLE IF NOT EXISTS verp (
@@ -52,11 +51,20 @@ class Verp:
         return token if _TOKEN.match(token) else None
 
 
+class Store(Protocol):
+    """What the tokens need of the list's store (:class:`mailer.audience.store.
+    SuppressionStore`, which creates their table)."""
+
+    def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]: ...
+
+    def query(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple]: ...
+
+
 class VerpTokens:
     """The tokens given at send time, kept in the list's store: a bounce to ``bounces+TOKEN@``
     names its issue and reader, whichever process reads it."""
 
-    def __init__(self, store: SuppressionStore) -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
 
     def register(self, issue: str, tokens: Iterable[tuple[str, str]]) -> None:
