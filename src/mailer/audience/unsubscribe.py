@@ -86,7 +86,7 @@ def unsubscribe_secret(*, required: bool) -> str:
     if required:
         if not value:
             raise MailerError(
-                f"sending needs {SECRET_VARIABLE} (a long random string that signs "
+                f"sending needs {SECRET_VARIABLE} (a long random string that encrypts "
                 "unsubscribe links); set it in the environment, never in mailer.toml"
             )
         if len(value) < MIN_SECRET_LENGTH:
@@ -109,10 +109,11 @@ def _shows_an_at(token: str, data: bytes) -> bool:
     if "40" in token:
         return True
     bits = 6 * len(token)
-    stream = int.from_bytes(data) << (bits - 8 * len(data))  # the last character's spare bits
+    # The bits of ``data``, and the spare (zero) bits of the last character.
+    stream = int.from_bytes(data, "big") << (bits - 8 * len(data))
     for offset in (0, 2, 4, 6):
         lined_up = stream >> ((bits - offset) % 8)
-        if _AT in lined_up.to_bytes((lined_up.bit_length() + 7) // 8):
+        if _AT in lined_up.to_bytes((lined_up.bit_length() + 7) // 8, "big"):
             return True
     return False
 

@@ -1,7 +1,7 @@
 """Who a report is about: the reader, found from what only we could have written.
 
 In order of trust: the VERP token of the return path the report came back to (it names one
-recipient of one issue), an unsubscribe token signed for one address, and only then an address
+recipient of one issue), an unsubscribe token made for one address, and only then an address
 the report itself names, accepted only if we did send to it (so a report about an address we
 never wrote to, such as backscatter from forged mail, suppresses no one).
 """
