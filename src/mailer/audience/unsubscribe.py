@@ -11,7 +11,7 @@ another list, or any other use of the secret (VERP), never opens here.
 
 Length: ``ceil(4 * (18 + len(issue id) + len(address in UTF-8)) / 3)`` characters (one marker
 byte, the 16-byte SIV, one NUL): 90 for a 40-character address in an issue ``send-test``,
-about 120 for a 60-character one in an issue of 25. For issue ids up to 15 characters that is
+about 120 for a 60-character one in an issue of 12. For issue ids up to 15 characters that is
 no longer than the old tokens.
 
 Why the marker is chosen: ciphertext bytes are random, so a naive reading of a token could
