@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mailer.audience.events import FeedbackEvent
-from mailer.audience.unsubscribe import UnsubscribeLinks
+from mailer.audience.unsubscribe import Claims, UnsubscribeLinks
 from mailer.feedback.mailbox.base import Mailbox
 from mailer.feedback.mailbox.classify import classify, parse
 from mailer.feedback.mailbox.verdict import Verdict
@@ -16,9 +16,9 @@ FIXTURES = Path(__file__).parent / "fixtures" / "mailbox"
 ISSUE = "2018-03-iom-turkey"
 OUR_ID = "2018-03-iom-turkey.0123456789abcdef01234567@iom.int"
 MAILTO = "unsubscribe@example.org"
-LINKS = UnsubscribeLinks(
+LINKS = UnsubscribeLinks(  # as the issue was sent (the fixtures' tokens are of the old format)
     "fixture-secret-for-the-bounce-mailbox-tests", "newsletter.example.org",
-    "https://example.org/newsletter/unsubscribe?token={token}", MAILTO,
+    "https://example.org/newsletter/unsubscribe?token={token}", MAILTO, issue=ISSUE,
 )
 VERP_TOKENS = {  # the return path of each reader's copy in the fixtures: bounces+TOKEN@
     "nobody-here@example.net": "goik6llguu6hnmid",
@@ -43,7 +43,7 @@ def judge(
     data: bytes | str,
     *,
     verp: Callable[[str], tuple[str, str] | None] = BY_TOKEN.get,
-    unsubscribe: Callable[[str], str | None] = LINKS.verify,
+    unsubscribe: Callable[[str], Claims | None] = LINKS.read,
     mailto: str | None = MAILTO,
     sent: set[tuple[str, str]] | None = None,
     asked: list[tuple[str | None, str]] | None = None,

@@ -12,6 +12,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
+from string import Formatter
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -178,18 +179,29 @@ class Footer(Strict):
 
 
 def _unsubscribe_template(template: str) -> str:
-    """Refuse, before anything is sent, a URL template that cannot make a working link.
+    """Refuse, before anything is sent, a URL template that cannot make a working link, or
+    that would put the reader's address in it.
 
     (That it should be https is for ``mailer check`` to say, as a finding.)
     """
     if "{token}" not in template:
         raise ValueError("must contain {token}, which identifies the reader")
+    unusable = ValueError(f"only {{token}}, {{issue}} and {{lang}} may appear in braces: "
+                          f"{template}")
     try:
-        example = template.format(token="t", email="e", issue="i", lang="en")
-    except (KeyError, IndexError, ValueError):
+        names = {name for _, name, _, _ in Formatter().parse(template) if name is not None}
+    except ValueError:
+        raise unusable from None
+    if "email" in names:
         raise ValueError(
-            f"only {{token}}, {{email}}, {{issue}} and {{lang}} may appear in braces: {template}"
-        ) from None
+            "must not contain {email}: it would put each reader's address in every link and "
+            "header, for proxy logs, link scanners and forwarded copies to read; {token} "
+            "already tells the unsubscribe page who the reader is, so remove {email}"
+        )
+    try:
+        example = template.format(token="t", issue="i", lang="en")
+    except (KeyError, IndexError, AttributeError, ValueError):
+        raise unusable from None
     if not example.isascii() or any(c.isspace() for c in example):
         raise ValueError("must be ASCII without spaces (percent-encode the rest)")
     return template
@@ -200,8 +212,9 @@ class ListIdentity(Strict):
 
     id: Line  # RFC 2919 list id, such as "newsletter.turkiye.iom.int"
     name: Line | None = None
-    # A URL with {token} (the signed address) and optionally {email}, {issue} and {lang} (the
-    # language of the reader's edition: `mailer serve` answers in it).
+    # A URL with {token} (the reader and the issue, which only the secret can read) and
+    # optionally {issue} and {lang} (the language of the reader's edition: `mailer serve`
+    # answers in it). Never the address: {email} is refused.
     unsubscribe_url: Annotated[Line, AfterValidator(_unsubscribe_template)]
     unsubscribe_mailto: EmailAddress | None = None
     # Where `mailer serve` answers, when it runs on a server: `mailer suppressions pull` reads

@@ -1,16 +1,51 @@
-"""Per-subscriber unsubscribe links that cannot be forged for another address.
+"""Per-subscriber unsubscribe tokens: opaque to all but us, unforgeable for another reader.
 
-The token is ``base64url(address) "." base64url(HMAC-SHA256(secret, list id + address))``: the
-unsubscribe page can read the address from it and check, with the same secret, that the link
-was issued by us for exactly that address (and this list).
+A token is ``base64url(marker + AES-SIV(key, issue id NUL address; associated data: marker))``
+without padding. Only the server, which holds ``MAILER_UNSUBSCRIBE_SECRET``, can read the
+address (lower-cased) and the issue from it; anyone else sees random bytes, so proxy logs,
+link scanners and forwarded copies learn nothing about the reader. AES-SIV authenticates as it
+encrypts: a token altered or made up fails to open, and is refused. It is deterministic, so a
+resumed send rebuilds the very same bytes. The 64-byte key is derived with HKDF-SHA256 from
+the secret, its info naming the purpose, the format version and the list id: a token of
+another list, or any other use of the secret (VERP), never opens here.
+
+Length: ``ceil(4 * (18 + len(issue id) + len(address in UTF-8)) / 3)`` characters (one marker
+byte, the 16-byte SIV, one NUL): 90 for a 40-character address in an issue ``send-test``,
+about 120 for a 60-character one in an issue of 12. For issue ids up to 15 characters that is
+no longer than the old tokens.
+
+Why the marker is chosen: ciphertext bytes are random, so a naive reading of a token could
+show an ``@`` by chance (about one byte in 256 of each alignment), and a scanner looking for
+addresses, or a person reviewing a log, would take the link for one that carries an address.
+The marker is ``0x80`` plus an attempt counter, also fed to AES-SIV as associated data, so each
+attempt gives other bytes; the first token for which no reading shows the byte 0x40 is kept:
+neither its base64url decoding at any of its 4 alignments (so of no part of it either), nor any
+hex reading (no ``40`` in it at all). For addresses of 40 to 60 characters one attempt in
+three or four passes, so the 128 attempts all fail with a chance near 1e-20 for 40 characters,
+1e-16 for 60, 4e-8 for 100; if they ever do (likely only for addresses of hundreds of
+characters), the first attempt is used: the token still works, and its chance ``@`` is not
+the address. With the top bit of the marker set, the first character is one of ``g``-``_``,
+never ``A``-``D``: the ``20`` of the ``%20`` before the token in the mailto subject cannot join
+it into an ``@`` either.
+
+Tokens of the old format, ``base64url(address) "." base64url(HMAC-SHA256(secret, list id NUL
+address))``, are in emails already sent: they still verify, without an issue, but are never
+made again.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hmac
 import os
+from dataclasses import dataclass
 from urllib.parse import quote
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from mailer.errors import MailerError
 
@@ -20,6 +55,21 @@ SECRET_VARIABLE = "MAILER_UNSUBSCRIBE_SECRET"
 MIN_SECRET_LENGTH = 16
 # Used only for the local preview and the outbox transport, where nothing reaches a real reader.
 DEVELOPMENT_SECRET = "development-only-secret-do-not-use-for-real-sends"
+
+MARKERS = range(0x80, 0x100)  # this format's marker bytes: 0x80 + attempt (see above)
+MAX_TOKEN = 1_000  # characters: a longer token is refused before any decoding
+_BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_TOKEN_CHARACTERS = frozenset(_BASE64URL + ".")  # "." only in the old format
+_AT = 0x40
+
+
+@dataclass(frozen=True)
+class Claims:
+    """What a genuine token says: the reader's address (lower-cased) and the issue the link
+    was sent in (None for tokens of the old format, which did not say)."""
+
+    address: str
+    issue: str | None
 
 
 def _b64(data: bytes) -> str:
@@ -36,7 +86,7 @@ def unsubscribe_secret(*, required: bool) -> str:
     if required:
         if not value:
             raise MailerError(
-                f"sending needs {SECRET_VARIABLE} (a long random string that signs "
+                f"sending needs {SECRET_VARIABLE} (a long random string that encrypts "
                 "unsubscribe links); set it in the environment, never in mailer.toml"
             )
         if len(value) < MIN_SECRET_LENGTH:
@@ -47,40 +97,106 @@ def unsubscribe_secret(*, required: bool) -> str:
     return value or DEVELOPMENT_SECRET
 
 
+def _shows_an_at(token: str, data: bytes) -> bool:
+    """Whether a naive reading of ``token`` (``data`` in base64url) shows the byte ``@``: its
+    base64url decoding at any of its 4 alignments (and so of any part of it, such as what a
+    standard base64 decoder reads between ``-`` and ``_``), or the hex reading of any part.
+
+    The characters are a stream of 6-bit values; decoding from character k reads the bytes at
+    bit offsets 6k, 6k + 8, ...: all of them are among the bytes at even bit offsets, which
+    shifting the stream by 0, 2, 4 and 6 bits lines up with whole bytes.
+    """
+    if "40" in token:
+        return True
+    bits = 6 * len(token)
+    # The bits of ``data``, and the spare (zero) bits of the last character.
+    stream = int.from_bytes(data, "big") << (bits - 8 * len(data))
+    for offset in (0, 2, 4, 6):
+        lined_up = stream >> ((bits - offset) % 8)
+        if _AT in lined_up.to_bytes((lined_up.bit_length() + 7) // 8, "big"):
+            return True
+    return False
+
+
 class UnsubscribeLinks:
-    """Signed unsubscribe targets (an https URL and, optionally, a mailto) per address."""
+    """Unsubscribe targets (an https URL and, optionally, a mailto) per address, and the
+    reading of their tokens."""
 
     def __init__(
         self, secret: str, list_id: str, url_template: str, mailto: str | None,
         issue: str = "", language: str = "",
     ) -> None:
-        self._key = secret.encode("utf-8")
-        self._prefix = list_id.encode("utf-8") + b"\0"
+        key = HKDF(
+            algorithm=hashes.SHA256(), length=64, salt=None,
+            info=b"mailer unsubscribe token v2\0" + list_id.encode("utf-8"),
+        ).derive(secret.encode("utf-8"))
+        self._siv = AESSIV(key)
+        self._legacy_key = secret.encode("utf-8")
+        self._legacy_prefix = list_id.encode("utf-8") + b"\0"
         self._template = url_template
         self._mailto = mailto
+        self._issue_id = issue
         self._issue = quote(issue, safe="")  # for {issue}: which send a reader left from
         self._language = quote(language, safe="")  # for {lang}: the page's language
 
     def token(self, email: str) -> str:
-        address = email.lower().encode("utf-8")
-        mac = hmac.digest(self._key, self._prefix + address, "sha256")
-        return f"{_b64(address)}.{_b64(mac)}"
+        """The token naming ``email`` (lower-cased) and this links' issue."""
+        plain = self._issue_id.encode("utf-8") + b"\0" + email.lower().encode("utf-8")
+        first = ""
+        for marker in MARKERS:
+            mark = bytes([marker])
+            data = mark + self._siv.encrypt(plain, [mark])
+            token = _b64(data)
+            if not _shows_an_at(token, data):
+                return token
+            first = first or token
+        return first
+
+    def read(self, token: str) -> Claims | None:
+        """The address and issue ``token`` names, or None if it is not one of ours."""
+        if not 0 < len(token) <= MAX_TOKEN or not _TOKEN_CHARACTERS.issuperset(token):
+            return None
+        if "." in token:
+            return self._read_legacy(token)
+        try:
+            data = _unb64(token)
+        except (binascii.Error, ValueError):
+            return None
+        if len(data) < 2 or data[0] not in MARKERS:
+            return None
+        try:
+            plain = self._siv.decrypt(data[1:], [data[:1]])
+        except (InvalidTag, ValueError):
+            return None
+        issue, nul, address = plain.partition(b"\0")
+        if not nul:
+            return None
+        try:
+            return Claims(address.decode("utf-8"), issue.decode("utf-8") or None)
+        except UnicodeDecodeError:
+            return None
 
     def verify(self, token: str) -> str | None:
         """The address ``token`` was issued for, or None if it is not genuine."""
+        claims = self.read(token)
+        return claims.address if claims is not None else None
+
+    def _read_legacy(self, token: str) -> Claims | None:
+        """A token of the old format, from emails sent before: its address, if genuine."""
         try:
-            encoded, _ = token.split(".", 1)
-            address = _unb64(encoded).decode("utf-8")
-        except (ValueError, UnicodeDecodeError):
+            address = _unb64(token.partition(".")[0]).decode("utf-8")
+        except (binascii.Error, ValueError, UnicodeDecodeError):
             return None
-        return address if hmac.compare_digest(self.token(address), token) else None
+        plain = address.lower().encode("utf-8")
+        mac = hmac.digest(self._legacy_key, self._legacy_prefix + plain, "sha256")
+        if not hmac.compare_digest(f"{_b64(plain)}.{_b64(mac)}", token):
+            return None
+        return Claims(address, None)
 
     def targets(self, email: str) -> tuple[str, str | None]:
         """The https URL and the mailto target (None if not configured), one token for both."""
         token = self.token(email)
-        url = self._template.format(
-            token=token, email=quote(email, safe="@"), issue=self._issue, lang=self._language
-        )
+        url = self._template.format(token=token, issue=self._issue, lang=self._language)
         if not self._mailto:
             return url, None
         return url, f"mailto:{self._mailto}?subject=unsubscribe%20{token}"

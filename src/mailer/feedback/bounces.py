@@ -106,7 +106,7 @@ class Judge:
 
     def __call__(self, datas: Sequence[bytes]) -> list[Verdict]:
         return [
-            classify(parse(data), verp=self._by_verp, unsubscribe=self._links.verify,
+            classify(parse(data), verp=self._by_verp, unsubscribe=self._links.read,
                      unsubscribe_mailto=self._mailto, sent_to=self._sent_to)
             for data in datas
         ]

@@ -62,7 +62,7 @@ def judge(incoming: Incoming) -> Verdict | None:
     if reader is None and returned is not None:
         reader = by_unsubscribe_token(lookups, fields(returned, "List-Unsubscribe"))
         if reader is not None:
-            reader = replace(reader, issue_id=issue_id)
+            reader = replace(reader, issue_id=reader.issue_id or issue_id)
     if reader is None:
         named = [*fields(feedback, "Original-Rcpt-To"),
                  *(fields(returned, "X-HmXmrOriginalRecipient") if returned is not None else [])]

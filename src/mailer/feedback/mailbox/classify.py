@@ -18,6 +18,7 @@ from email.parser import BytesHeaderParser, BytesParser
 from email.policy import EmailPolicy
 from typing import cast
 
+from mailer.audience.unsubscribe import Claims
 from mailer.feedback.mailbox import arf, autoreply, dsn, exim, unsubscribe
 from mailer.feedback.mailbox.fields import first, lines_of, subject
 from mailer.feedback.mailbox.verdict import Incoming, Lookups, Verdict
@@ -85,14 +86,14 @@ def classify(
     message: EmailMessage,
     *,
     verp: Callable[[str], tuple[str, str] | None],
-    unsubscribe: Callable[[str], str | None],
+    unsubscribe: Callable[[str], Claims | None],
     unsubscribe_mailto: str | None,
     sent_to: Callable[[str | None, str], bool],
 ) -> Verdict:
     """What ``message`` is, the events to record for it, and the lines that show it.
 
     ``verp(token)`` maps the token of a ``bounces+TOKEN@`` return path to (issue id, recipient);
-    ``unsubscribe(token)`` gives the address a genuine unsubscribe token was signed for;
+    ``unsubscribe(token)`` gives the address and issue a genuine unsubscribe token names;
     ``unsubscribe_mailto`` is the address of the mailto unsubscribe (None if there is none);
     ``sent_to(issue_id, address)`` says whether we sent that issue (any, for None) to address.
     A message that cannot be read at all is ``unknown``, with the reason: the run goes on.

@@ -1,7 +1,7 @@
 """Who a report is about: the reader, found from what only we could have written.
 
 In order of trust: the VERP token of the return path the report came back to (it names one
-recipient of one issue), an unsubscribe token signed for one address, and only then an address
+recipient of one issue), an unsubscribe token made for one address, and only then an address
 the report itself names, accepted only if we did send to it (so a report about an address we
 never wrote to, such as backscatter from forged mail, suppresses no one).
 """
@@ -26,9 +26,11 @@ ENVELOPE_FIELDS = ("Delivered-To", "X-Original-To", "Envelope-To", "To")
 # mailer.delivery.message_ids: ``<issue_id>.<24 hex>@<domain>``.
 _OUR_MESSAGE_ID = re.compile(r"(?P<issue>[^<>\s@]+)\.[0-9a-f]{24}@[^<>\s@]+")
 _MESSAGE_IDS = re.compile(r"<([^<>\s]+)>|^\s*([^<>\s]+)\s*$")
-# An unsubscribe token (mailer.audience.unsubscribe): base64url(address) "." base64url(HMAC);
-# the signature part is 43 characters, so a domain name is never taken for one.
-_TOKEN = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{32,}")
+# An unsubscribe token (mailer.audience.unsubscribe): 34 base64url characters or more (a marker,
+# the 16-byte SIV, the issue and the address, encrypted); or, in mail sent before,
+# base64url(address) "." base64url(HMAC), whose signature part is 43 characters. So a domain
+# name is never taken for one.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{32,}|[A-Za-z0-9_-]{32,}")
 _MAX_TOKENS = 20  # each is checked with an HMAC: bounded, whatever a message holds
 RETURNED_TYPES = ("message/rfc822", "message/global", "text/rfc822-headers",
                   "message/global-headers")
@@ -89,12 +91,14 @@ def tokens_in(text: str) -> list[str]:
 
 
 def by_unsubscribe_token(lookups: Lookups, found: Iterable[Field]) -> Reader | None:
-    """The address the first genuine unsubscribe token in ``found`` was signed for."""
+    """The reader the first genuine unsubscribe token in ``found`` names, with its issue (None
+    for a token of the old format, which did not say)."""
     for field in found:
         for token in tokens_in(field.value):
-            address = lookups.unsubscribe(token)
-            if address:
-                return Reader(address, None, (field.line,), "named by an unsubscribe token")
+            claims = lookups.unsubscribe(token)
+            if claims is not None:
+                return Reader(claims.address, claims.issue, (field.line,),
+                              "named by an unsubscribe token")
     return None
 
 

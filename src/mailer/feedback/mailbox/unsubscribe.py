@@ -1,8 +1,10 @@
 """Mail to the unsubscribe address: the ``mailto:`` target of every message's List-Unsubscribe.
 
-The address to unsubscribe is the one the unsubscribe token was signed for, never the sender of
-the mail: a reader may write from another account, and a From line proves nothing. The token is
-looked for where mail clients put it: in the To address (``unsubscribe+TOKEN@``), in the
+The address to unsubscribe is the one the unsubscribe token names, never the sender of the
+mail: a reader may write from another account, and a From line proves nothing. The issue is the
+one the token names too (a token of the old format names none: then the issue of our Message-ID
+in In-Reply-To or References, if the reader's client kept them). The token is looked for where
+mail clients put it: in the To address (``unsubscribe+TOKEN@``), in the
 Subject (``unsubscribe TOKEN``, from the mailto link) and in the body. Mail to that address
 without a genuine token is left for a person.
 """
@@ -49,11 +51,11 @@ def judge(incoming: Incoming) -> Verdict | None:
             lines_of([to[0], sender, title]),
         )
     about = our_message([*fields(message, "In-Reply-To"), *fields(message, "References")])
-    if about:
-        reader = Reader(reader.address, about.issue_id,
+    if about:  # the token's issue, when it names one, is the one it was signed for
+        reader = Reader(reader.address, reader.issue_id or about.issue_id,
                         (*reader.evidence, about.field.line), reader.how)
     finding = Finding(reader, "unsubscribed", f"mail to {mailto}", (),
-                      about.message_id if about else None)
+                      about.message_id if about and about.issue_id == reader.issue_id else None)
     return incoming.verdict(
         "unsubscribe", f"mail to {mailto} for {reader.address} ({reader.how})", [to[0].line],
         [finding],

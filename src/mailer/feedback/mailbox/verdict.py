@@ -11,6 +11,7 @@ from email.utils import parsedate_to_datetime
 from typing import Literal
 
 from mailer.audience.events import FeedbackEvent, Kind
+from mailer.audience.unsubscribe import Claims
 from mailer.feedback.mailbox.fields import first
 
 VerdictKind = Literal["bounce", "soft_bounce", "complaint", "unsubscribe", "auto_reply", "unknown"]
@@ -51,13 +52,14 @@ class Lookups:
 
     ``verp``: an address a report came back to -> (issue id, recipient) when it is a VERP
     address of ours (``bounces+TOKEN@``, see :mod:`mailer.audience.verp`), else None.
-    ``unsubscribe``: an unsubscribe token -> the address it was signed for, or None.
+    ``unsubscribe``: an unsubscribe token -> the address and issue it names, or None when it
+    is not genuine.
     ``unsubscribe_mailto``: the address readers write to to unsubscribe (None: there is none).
     ``sent_to(issue_id, address)``: whether that issue (any issue, for None) went to address.
     """
 
     verp: Callable[[str], tuple[str, str] | None]
-    unsubscribe: Callable[[str], str | None]
+    unsubscribe: Callable[[str], Claims | None]
     unsubscribe_mailto: str | None
     sent_to: Callable[[str | None, str], bool]
 
