@@ -168,6 +168,25 @@ def test_one_click_exactly_as_rfc_8058_shows_it(project: Path) -> None:
     )
 
 
+def test_the_unsubscribe_counts_for_the_issue_its_token_names(project: Path) -> None:
+    """The token says which issue the reader left from, authenticated: a link's ``?issue=``
+    cannot move the unsubscribe to another issue."""
+    token = UnsubscribeLinks(
+        SECRET, LIST_ID, "https://turkiye.iom.int/newsletter/unsubscribe?token={token}", None,
+        issue="send-test",
+    ).token("omar@example.net")
+    with serving(project) as base:
+        answer = requests.post(
+            f"{base}/newsletter/unsubscribe?token={token}&issue=another-issue",
+            data="List-Unsubscribe=One-Click", allow_redirects=False, timeout=5,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+    assert answer.status_code == 200
+    with store_of(project) as store:
+        assert list(store.feedback("send-test")) == [("unsubscribed", "omar@example.net")]
+        assert list(store.feedback("another-issue")) == []
+
+
 def test_the_page_asks_first_and_its_button_unsubscribes_without_javascript(project) -> None:
     with serving(project) as base:
         url = unsubscribe_url(base, "Cagri@example.com")

@@ -43,14 +43,16 @@ def unsubscribe_page() -> Response:
 @blueprint.post("")
 def unsubscribe() -> Response:
     context = Context.current()
-    address = context.links.verify(request.args.get("token", ""))
-    if address is None:
+    claims = context.links.read(request.args.get("token", ""))
+    if claims is None:
         return refused(context.pages.invalid(), INVALID)
+    # The token names its issue, authenticated; only a link of the old kind (address and
+    # signature) needs the link's own ?issue=, which counts the unsubscribe and nothing more.
+    issue = claims.issue or request.args.get("issue", "")
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
-    issue = request.args.get("issue", "")
     context.store().add(
-        address, "unsubscribed", "one-click" if one_click else "page",
+        claims.address, "unsubscribed", "one-click" if one_click else "page",
         issue=issue if _ISSUE.match(issue) else None,
         raw=f"POST {request.path} {request.content_type or ''}".strip(),
     )
-    return context.pages.done(address)
+    return context.pages.done(claims.address)
