@@ -7,6 +7,7 @@ the environment by the code that needs them (see :func:`secret`).
 
 from __future__ import annotations
 
+import builtins
 import os
 import re
 import tomllib
@@ -258,7 +259,7 @@ class Settings(Strict):
     sender: Sender
     footer: Footer
     list: ListIdentity
-    social: list[SocialLink] = []
+    social: builtins.list[SocialLink] = []  # the field above hides the type
     send: SendSettings = SendSettings()
     bounces: BounceSettings = BounceSettings()
     archive: ArchiveSettings = ArchiveSettings()
