@@ -82,12 +82,13 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.extensions["mailer"] = context
 
-    from mailer.web import archive, sync, unsubscribe, webhooks
+    from mailer.web import archive as archive_routes  # the parameter holds the folder
+    from mailer.web import sync, unsubscribe, webhooks
 
     unsubscribe.register(app, context, unsubscribe_path(listed.unsubscribe_url))
     webhooks.register(app, context)
     sync.register(app, context)
-    archive.register(app, context)
+    archive_routes.register(app, context)
     _errors(app, context)
     return app
 

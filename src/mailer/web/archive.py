@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, Response, redirect, request, send_file
+from flask import Flask, redirect, request, send_file
 from werkzeug.exceptions import NotFound
+from werkzeug.wrappers import Response  # redirect() makes this, send_file() a subclass
 
 from mailer.web.app import Context
 

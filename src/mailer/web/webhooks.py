@@ -40,7 +40,8 @@ def register(app: Flask, context: Context) -> None:
         if request.method == "HEAD":  # providers probe the URL when it is configured
             return Response(status=200)
         try:
-            parsed = provider.handle(request.headers, request.get_data(cache=False), time.time())
+            headers = dict(request.headers.items())  # Werkzeug's Headers is not a Mapping
+            parsed = provider.handle(headers, request.get_data(cache=False), time.time())
         except Unverified as refused:
             response = _json({"error": refused.reason}, refused.status)
             response.headers.update(refused.headers)
