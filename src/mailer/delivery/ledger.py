@@ -484,6 +484,7 @@ class Ledger:
 
     def was_sent(self, issue_id: str | None, email: str) -> bool:
         """Whether ``issue_id`` (any issue, for None) was sent to ``email``."""
+        parameters: tuple[int, ...]
         if issue_id is None:
             where, parameters = "issue IN (SELECT id FROM issues)", ()
         else:

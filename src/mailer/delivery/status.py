@@ -137,7 +137,7 @@ def status(
     with Ledger(ledger_path, read_only=True) as ledger:
         counts = ledger.counts(issue_id)
         by_edition = ledger.counts_by_edition(issue_id)
-        failures = []
+        failures: list[Failure] = []
         for row in ledger.rows(issue_id, ("failed",)):
             if len(failures) == limit:
                 break
