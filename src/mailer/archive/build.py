@@ -14,6 +14,7 @@ import datetime
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from mailer.archive.cache import FOLDER, ArchiveCache, Edition, IssueEntry, fingerprint
@@ -185,7 +186,7 @@ def _write_site(
     for item in chosen:
         for edition in item.entry.published:
             blob = edition.page or ""
-            writer.put(edition.path + INDEX, blob, lambda blob=blob: cache.blob(blob))
+            writer.put(edition.path + INDEX, blob, partial(cache.blob, blob))
             images.update(
                 (place, (source, item.entry.sources[source][2]))
                 for place, source in edition.images.items()
@@ -199,8 +200,8 @@ def _write_site(
     for language in languages:
         fallback = language == site.language
         shown = [
-            (item, edition) for item in chosen
-            if (edition := item.edition_in(language, fallback)) is not None
+            (item, found) for item in chosen
+            if (found := item.edition_in(language, fallback)) is not None
         ]
         root = relative_root(site.index_path(language))
         listed = [Listed(edition, root + edition.path) for _, edition in shown]
