@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from mailer.checks.base import CheckOptions, Finding, finding_maker
 from mailer.compose.issue import LoadedIssue, images_with_paths
@@ -79,7 +80,10 @@ def _logo_findings(loaded: LoadedIssue) -> list[Finding]:
     except OSError:
         return []  # reported as not a readable image
     width, height = rgba.size
-    corners = [rgba.getpixel((x, y)) for x in (0, width - 1) for y in (0, height - 1)]
+    corners = [  # an RGBA image's pixel is (r, g, b, alpha)
+        cast(tuple[int, int, int, int], rgba.getpixel((x, y)))
+        for x in (0, width - 1) for y in (0, height - 1)
+    ]
     if not all(alpha > 200 and min(r, g, b) > 220 for r, g, b, alpha in corners):
         return []
     return [_finding(

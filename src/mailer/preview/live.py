@@ -112,6 +112,8 @@ def _handler(preview: LivePreview) -> Callable[..., SimpleHTTPRequestHandler]:
     page = resources.files("mailer.preview").joinpath("preview.html").read_text(encoding="utf-8")
 
     class Handler(SimpleHTTPRequestHandler):
+        server: ThreadingHTTPServer  # the one serve() makes, bound to an address and a port
+
         def __init__(self, *args, **kwargs) -> None:
             super().__init__(*args, directory=str(preview.out_dir), **kwargs)
 
@@ -131,7 +133,7 @@ def _handler(preview: LivePreview) -> Callable[..., SimpleHTTPRequestHandler]:
             if not super().parse_request():
                 return False
             host = self.headers.get("Host")
-            port = self.server.server_address[1]
+            port = self.server.server_port
             if host is None:
                 self.send_error(HTTPStatus.BAD_REQUEST, "No Host header")
             elif host.strip().lower() not in {
