@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 
-from mailer.errors import ConfigError, Location, MailerError
+from mailer.errors import ConfigError, Location
 from mailer.field_errors import describe_errors
 from mailer.fields import (
     Colour,
@@ -434,11 +434,3 @@ def toml_location(
         elif inside and assignment is not None and assignment.match(stripped):
             return Location(path, number)
     return Location(path, table_line)
-
-
-def secret(name: str, purpose: str) -> str:
-    """A secret from the environment; never from a file, never logged."""
-    value = os.environ.get(name)
-    if not value:
-        raise MailerError(f"{purpose} needs the environment variable {name} (it is not set)")
-    return value

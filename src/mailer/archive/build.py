@@ -25,7 +25,7 @@ from mailer.archive.site import INDEX, SITEMAP, Site, relative_root
 from mailer.compose.editions import issue_files, load_editions
 from mailer.compose.yaml_source import load_yaml
 from mailer.console import Console
-from mailer.errors import InputError, Location, MailerError, UsageError
+from mailer.errors import InputError, Location, NothingToPublish, UsageError
 from mailer.settings import LoadedSettings, settings_for
 
 ISSUES = "issues"
@@ -61,7 +61,7 @@ class Published:
 
 
 def build_archive(request: ArchiveRequest, console: Console) -> None:
-    """Build (or bring up to date) the site; MailerError when there is nothing to publish."""
+    """Build (or bring up to date) the site; NothingToPublish when there is nothing to."""
     settings = settings_for(Path.cwd(), request.settings)
     site = Site.of(settings)
     out = request.out.resolve() if request.out else settings.resolve(settings.settings.archive.out)
@@ -80,7 +80,7 @@ def build_archive(request: ArchiveRequest, console: Console) -> None:
     if request.issue is not None and request.issue not in ids:
         raise UsageError(f"no issue in {_shown(folder)} has the id {request.issue}")
     if not chosen:
-        raise MailerError(_nothing_to_publish(request, len(files), folder, ledger))
+        raise NothingToPublish(_nothing_to_publish(request, len(files), folder, ledger))
     _check_ids(site, chosen)
     writer = SiteWriter(out, cache.folder)
     pages = _write_site(site, cache, writer, chosen)

@@ -40,7 +40,7 @@ from filelock import FileLock, Timeout
 
 from mailer.database import immediate, open_shared
 from mailer.delivery.message_ids import message_id_for
-from mailer.errors import DeliveryError, MailerError
+from mailer.errors import DeliveryError, UnusableDatabase
 
 if TYPE_CHECKING:  # importing the message builder would slow ``mailer status`` down
     from mailer.delivery.message import Recipient
@@ -144,7 +144,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 def migrate(db: sqlite3.Connection, path: Path) -> None:
     """Bring the ledger at ``path`` up to :data:`SCHEMA_VERSION`, a step per transaction.
 
-    MailerError for a ledger written by a newer mailer, whose rows this one cannot read.
+    UnusableDatabase for a ledger written by a newer mailer, whose rows this one cannot read.
     """
     version = _version(db, path)
     for number in range(version, SCHEMA_VERSION):
@@ -157,7 +157,7 @@ def migrate(db: sqlite3.Connection, path: Path) -> None:
 def _version(db: sqlite3.Connection, path: Path) -> int:
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
-        raise MailerError(
+        raise UnusableDatabase(
             f"the send ledger {path} was written by a newer mailer (schema {version}, this one "
             f"knows {SCHEMA_VERSION}): upgrade mailer to use it"
         )
@@ -254,7 +254,7 @@ class Ledger:
             self._db = open_shared(path, busy_seconds=10)
             migrate(self._db, path)
         except (sqlite3.Error, OSError) as exc:
-            raise MailerError(f"cannot open the send ledger {path}: {exc}") from None
+            raise UnusableDatabase(f"cannot open the send ledger {path}: {exc}") from None
 
     @classmethod
     def _open_read_only(cls, path: Path) -> sqlite3.Connection:
@@ -279,7 +279,7 @@ class Ledger:
                 f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False
             )
         except sqlite3.Error as exc:
-            raise MailerError(f"cannot open the send ledger {path}: {exc}") from None
+            raise UnusableDatabase(f"cannot open the send ledger {path}: {exc}") from None
         try:
             db.execute("PRAGMA busy_timeout=10000")
             found = db.execute(
@@ -288,12 +288,12 @@ class Ledger:
             ).fetchone()
         except sqlite3.OperationalError as exc:  # e.g. a WAL file in a folder it cannot write
             db.close()
-            raise MailerError(f"cannot read the send ledger {path}: {exc}") from None
+            raise UnusableDatabase(f"cannot read the send ledger {path}: {exc}") from None
         except sqlite3.DatabaseError:  # not an SQLite file at all
             found = None
         if found is None:
             db.close()
-            raise MailerError(f"{path} is not a mailer send ledger")
+            raise UnusableDatabase(f"{path} is not a mailer send ledger")
         return db
 
     def close(self) -> None:

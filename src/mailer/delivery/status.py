@@ -12,7 +12,7 @@ from mailer.audience.suppression import store_for
 from mailer.compose.editions import load_default
 from mailer.console import Console
 from mailer.delivery.ledger import Counts, Ledger
-from mailer.errors import MailerError, UsageError
+from mailer.errors import UsageError, WriteFailed
 
 COMPLAINT_LIMIT = 0.001  # complaints per message sent before status warns
 BOUNCE_LIMIT = 0.02  # hard bounces per message sent before status warns
@@ -157,7 +157,7 @@ def write_report(ledger_path: Path, issue_id: str, out: Path) -> int:
         try:
             file = open(out, "w", encoding="utf-8", newline="")  # noqa: SIM115 (closed below)
         except OSError as exc:
-            raise MailerError(f"cannot write {out}: {exc.strerror}") from None
+            raise WriteFailed(f"cannot write {out}: {exc.strerror}") from None
         with file:
             writer = csv.writer(file)
             writer.writerow(REPORT_COLUMNS)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from mailer.compose.editions import load_editions
 from mailer.compose.render import theme_of
-from mailer.errors import MailerError
+from mailer.errors import CannotListen, MailerError
 from mailer.preview.files import write_editions
 
 if TYPE_CHECKING:
@@ -193,7 +193,7 @@ def serve(preview: LivePreview, port: int) -> ThreadingHTTPServer:
     try:
         server = ThreadingHTTPServer(("127.0.0.1", port), _handler(preview))
     except OSError as exc:
-        raise MailerError(
+        raise CannotListen(
             f"cannot serve the preview on 127.0.0.1:{port}: {exc.strerror} "
             "(is another preview running? --port 0 picks a free port)"
         ) from None
