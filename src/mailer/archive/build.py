@@ -61,7 +61,7 @@ class Published:
 
 
 def build_archive(request: ArchiveRequest, console: Console) -> None:
-    """Build (or bring up to date) the site; NothingToPublish when there is nothing to."""
+    """Build (or bring up to date) the site; NothingToPublish when no issue may be published."""
     settings = settings_for(Path.cwd(), request.settings)
     site = Site.of(settings)
     out = request.out.resolve() if request.out else settings.resolve(settings.settings.archive.out)
