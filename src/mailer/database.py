@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from mailer.errors import UsageError
+from mailer.errors import UnusableDatabase
 
 Migration = Callable[[sqlite3.Connection], None]
 
@@ -58,11 +58,11 @@ def open_read_only(path: Path, busy_seconds: float) -> sqlite3.Connection:
 
 def schema_version(db: sqlite3.Connection, path: Path, steps: Sequence[Migration],
                    what: str) -> int:
-    """The file's schema version (``PRAGMA user_version``); UsageError for one written by a
+    """The file's schema version (``PRAGMA user_version``); UnusableDatabase for one written by a
     newer mailer, whose rows this one cannot read."""
     version: int = db.execute("PRAGMA user_version").fetchone()[0]
     if version > len(steps):
-        raise UsageError(
+        raise UnusableDatabase(
             f"{what} {path} was written by a newer mailer (schema {version}, this one knows "
             f"{len(steps)}): upgrade mailer to use it"
         )

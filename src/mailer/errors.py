@@ -8,9 +8,10 @@ code   meaning
 =====  ==========================================================================================
 0      done
 1      the checks found errors, some recipients failed permanently, or the command failed for a
-       reason its message gives (a file it cannot write, a missing browser)
+       reason its message gives (a file it cannot write, a missing browser, nothing to publish)
 2      the input cannot be used: an issue, mailer.toml, a CSV, a DSN, a flag, a missing secret,
-       a transport's or the bounce mailbox's login or certificate; nothing was sent
+       the theme, a ledger or suppression store that cannot be opened (or that a newer mailer
+       wrote), a transport's or the bounce mailbox's login or certificate; nothing was sent
 3      the send is not finished, and running the same command again continues it (rows deferred
        for later, a pause after errors in a row, a server that cannot be reached)
 130    interrupted (Ctrl-C); running the same command again continues it
@@ -84,6 +85,16 @@ class ConfigError(InputError):
     """A mistake in ``mailer.toml`` or a ``MAILER_*`` environment variable."""
 
 
+class ThemeError(UsageError):
+    """The theme cannot be used: a file missing from every theme folder, a template that is not
+    valid MJML."""
+
+
+class UnusableDatabase(UsageError):
+    """The send ledger or the suppression store cannot be used: its path cannot be opened as
+    one, or a newer mailer wrote it."""
+
+
 class MergeFieldError(UsageError):
     """A merge field that is not allowed; the loader adds where it is written."""
 
@@ -132,13 +143,25 @@ class RecipientsFailed(MailerError):
     """The send is finished, and some recipients failed permanently (see ``mailer status``)."""
 
 
-class WriteError(MailerError):
-    """A file the command was asked to write cannot be written (a folder that does not exist,
-    no permission, a full disk)."""
-
-
 class ToolMissing(MailerError):
     """A program the command needs (Chromium, Playwright) is not installed."""
+
+
+class ToolFailed(MailerError):
+    """A program the command drives (Chromium) would not start, or failed."""
+
+
+class WriteFailed(MailerError):
+    """A file or folder the command writes cannot be written: a path through a file, no
+    permission, a full disk, or a file that is there already and is never overwritten."""
+
+
+class CannotListen(MailerError):
+    """A local server cannot listen on its address: the port is taken, or not allowed."""
+
+
+class NothingToPublish(MailerError):
+    """``mailer archive`` found no issue it may publish; nothing was written."""
 
 
 # --- 3: not finished ------------------------------------------------------------------------

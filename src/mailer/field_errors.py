@@ -5,8 +5,12 @@ from __future__ import annotations
 import difflib
 import types
 import typing
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ValidationError
+
+if TYPE_CHECKING:  # the type of ValidationError.errors(), from the core pydantic is built on
+    from pydantic_core import ErrorDetails
 
 FieldPath = tuple[str | int, ...]
 
@@ -30,7 +34,7 @@ def _is_union_tag(part: str | int) -> bool:
     return isinstance(part, str) and ("[" in part or part in {"str", "int", "float", "bool"})
 
 
-def _message(error: dict, loc: FieldPath, model: type[BaseModel]) -> str:
+def _message(error: ErrorDetails, loc: FieldPath, model: type[BaseModel]) -> str:
     kind = error["type"]
     field = loc[-1] if loc else ""
     if kind == "extra_forbidden":

@@ -7,6 +7,7 @@ the environment by the code that needs them (see :func:`secret`).
 
 from __future__ import annotations
 
+import builtins
 import os
 import re
 import tomllib
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 
-from mailer.errors import ConfigError, Location, MailerError
+from mailer.errors import ConfigError, Location
 from mailer.field_errors import describe_errors
 from mailer.fields import (
     Colour,
@@ -271,7 +272,7 @@ class Settings(Strict):
     sender: Sender
     footer: Footer
     list: ListIdentity
-    social: list[SocialLink] = []
+    social: builtins.list[SocialLink] = []  # the field above hides the type
     send: SendSettings = SendSettings()
     bounces: BounceSettings = BounceSettings()
     archive: ArchiveSettings = ArchiveSettings()
@@ -446,11 +447,3 @@ def toml_location(
         elif inside and assignment is not None and assignment.match(stripped):
             return Location(path, number)
     return Location(path, table_line)
-
-
-def secret(name: str, purpose: str) -> str:
-    """A secret from the environment; never from a file, never logged."""
-    value = os.environ.get(name)
-    if not value:
-        raise MailerError(f"{purpose} needs the environment variable {name} (it is not set)")
-    return value

@@ -14,6 +14,7 @@ import datetime
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from mailer.archive.cache import FOLDER, ArchiveCache, Edition, IssueEntry, fingerprint
@@ -24,7 +25,7 @@ from mailer.archive.site import INDEX, SITEMAP, Site, relative_root
 from mailer.compose.editions import issue_files, load_editions
 from mailer.compose.yaml_source import load_yaml
 from mailer.console import Console
-from mailer.errors import InputError, Location, MailerError, UsageError
+from mailer.errors import InputError, Location, NothingToPublish, UsageError
 from mailer.settings import LoadedSettings, settings_for
 
 ISSUES = "issues"
@@ -60,7 +61,7 @@ class Published:
 
 
 def build_archive(request: ArchiveRequest, console: Console) -> None:
-    """Build (or bring up to date) the site; MailerError when there is nothing to publish."""
+    """Build (or bring up to date) the site; NothingToPublish when no issue may be published."""
     settings = settings_for(Path.cwd(), request.settings)
     site = Site.of(settings)
     out = request.out.resolve() if request.out else settings.resolve(settings.settings.archive.out)
@@ -79,7 +80,7 @@ def build_archive(request: ArchiveRequest, console: Console) -> None:
     if request.issue is not None and request.issue not in ids:
         raise UsageError(f"no issue in {_shown(folder)} has the id {request.issue}")
     if not chosen:
-        raise MailerError(_nothing_to_publish(request, len(files), folder, ledger))
+        raise NothingToPublish(_nothing_to_publish(request, len(files), folder, ledger))
     _check_ids(site, chosen)
     writer = SiteWriter(out, cache.folder)
     pages = _write_site(site, cache, writer, chosen)
@@ -185,7 +186,7 @@ def _write_site(
     for item in chosen:
         for edition in item.entry.published:
             blob = edition.page or ""
-            writer.put(edition.path + INDEX, blob, lambda blob=blob: cache.blob(blob))
+            writer.put(edition.path + INDEX, blob, partial(cache.blob, blob))
             images.update(
                 (place, (source, item.entry.sources[source][2]))
                 for place, source in edition.images.items()
@@ -199,8 +200,8 @@ def _write_site(
     for language in languages:
         fallback = language == site.language
         shown = [
-            (item, edition) for item in chosen
-            if (edition := item.edition_in(language, fallback)) is not None
+            (item, found) for item in chosen
+            if (found := item.edition_in(language, fallback)) is not None
         ]
         root = relative_root(site.index_path(language))
         listed = [Listed(edition, root + edition.path) for _, edition in shown]

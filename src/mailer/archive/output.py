@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailer.archive.files import Record, digest, record, still
-from mailer.errors import MailerError
+from mailer.errors import UsageError, WriteFailed
 from mailer.textfiles import write_whole
 
 
@@ -59,7 +59,7 @@ class SiteWriter:
         try:
             data = load()
         except OSError as exc:
-            raise MailerError(f"cannot read {exc.filename}: {exc.strerror}") from None
+            raise UsageError(f"cannot read {exc.filename}: {exc.strerror}") from None
         try:
             same = target.read_bytes() == data
         except OSError:
@@ -79,7 +79,7 @@ class SiteWriter:
             target.parent.mkdir(parents=True, exist_ok=True)
             write_whole(target, data)
         except OSError as exc:
-            raise MailerError(f"cannot write {target}: {exc.strerror}") from None
+            raise WriteFailed(f"cannot write {target}: {exc.strerror}") from None
 
     def finish(self) -> Summary:
         """Take away what the last build wrote and this one did not; keep this one's record."""
@@ -98,5 +98,5 @@ class SiteWriter:
             self._list.parent.mkdir(parents=True, exist_ok=True)
             write_whole(self._list, json.dumps(dict(sorted(self._now.items()))).encode())
         except OSError as exc:
-            raise MailerError(f"cannot write {self._list}: {exc.strerror}") from None
+            raise WriteFailed(f"cannot write {self._list}: {exc.strerror}") from None
         return Summary(tuple(self._written), self._unchanged, tuple(removed))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from mailer.archive.cache import ArchiveCache, Edition, IssueEntry
 from mailer.archive.files import record
@@ -121,7 +122,8 @@ class _Chrome:
             "description": edition.preheader,
             "languages": site.languages_of(edition.language, self.pages, root),
         }
-        module = site.template().make_module(site.context(edition.language, self.loaded.brand))
+        context = site.context(edition.language, self.loaded.brand)
+        module: Any = site.template().make_module(context)  # its macros are its attributes
         head, bar = str(module.page_head(page)), str(module.page_bar(page))  # not Markup:
         # joined to a plain str, Markup would escape the email's HTML
         html = html.replace("</head>", f"{head}</head>", 1)
@@ -166,5 +168,5 @@ def index_page(site: Site, language: str, listed: list[Listed], languages: list[
             for item in listed
         ],
     }
-    module = site.template().make_module(site.context(language))
+    module: Any = site.template().make_module(site.context(language))  # as above
     return str(module.index_page(index)).strip() + "\n"

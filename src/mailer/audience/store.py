@@ -43,7 +43,7 @@ from mailer.audience import replays, verp
 from mailer.audience.events import FeedbackEvent
 from mailer.audience.subscribers import AddressTable, address_key, lenient_address
 from mailer.database import Migration, immediate, migrate, open_read_only, open_shared
-from mailer.errors import UsageError
+from mailer.errors import UnusableDatabase
 
 REASONS = ("unsubscribed", "bounced", "complained", "manual")
 KIND_REASON = {"bounced": "bounced", "complained": "complained", "unsubscribed": "unsubscribed"}
@@ -149,7 +149,7 @@ class SuppressionStore:
         read_only: bool = False,
     ) -> None:
         """Open (and create, and migrate) the store; ``read_only`` needs the file there and
-        never writes to it (UsageError when it is not there or not a store)."""
+        never writes to it (UnusableDatabase when it is not there or not a store)."""
         self.path = path
         self.soft_limit = soft_limit
         self.soft_days = soft_days
@@ -163,7 +163,7 @@ class SuppressionStore:
                 self._db = open_shared(path, busy_seconds=30)
                 migrate(self._db, path, MIGRATIONS, WHAT)
         except (sqlite3.Error, OSError) as exc:
-            raise UsageError(f"cannot open {WHAT} {path}: {exc}") from None
+            raise UnusableDatabase(f"cannot open {WHAT} {path}: {exc}") from None
         self._watched_version = self._data_version()
         self._watermark = self._last_id()
 

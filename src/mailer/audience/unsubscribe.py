@@ -47,7 +47,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from mailer.errors import MailerError
+from mailer.errors import MissingSecret
 
 SECRET_VARIABLE = "MAILER_UNSUBSCRIBE_SECRET"
 # Anyone can see their own link, so a short secret could be guessed offline from it and then
@@ -85,12 +85,12 @@ def unsubscribe_secret(*, required: bool) -> str:
     value = os.environ.get(SECRET_VARIABLE)
     if required:
         if not value:
-            raise MailerError(
+            raise MissingSecret(
                 f"sending needs {SECRET_VARIABLE} (a long random string that encrypts "
                 "unsubscribe links); set it in the environment, never in mailer.toml"
             )
         if len(value) < MIN_SECRET_LENGTH:
-            raise MailerError(
+            raise MissingSecret(
                 f"{SECRET_VARIABLE} is too short to keep unsubscribe links from being forged: "
                 f"use at least {MIN_SECRET_LENGTH} random characters (32 or more is better)"
             )

@@ -136,7 +136,7 @@ def scaffold_paragraphs() -> frozenset[str]:
     """The stand-in paragraphs of ``mailer new``'s scaffold; a greeting with a merge field in
     it is meant to be kept, so it is not one of them."""
     text = resources.files("mailer.compose").joinpath("scaffold.yaml").read_text("utf-8")
-    found = set()
+    found: set[str] = set()
     for field_path, value in strings_with_paths(yaml.safe_load(text), ()):
         if not _kept(field_path):
             found.update(p for p in _paragraphs(value) if "{{" not in p)

@@ -168,7 +168,7 @@ def text_contrasts(result: dict, scheme: Scheme) -> list[tuple[str, str, str, fl
     canvas = (255, 255, 255) if scheme == "light" else (0x12, 0x12, 0x12)
     found = []
     for text in result["texts"]:
-        background = canvas
+        background: tuple[float, float, float] = canvas
         for layer in reversed(text["layers"]):
             background = _blend(_rgba(layer), background)
         colour = _blend(_rgba(text["colour"]), background)
@@ -212,12 +212,13 @@ def _direction(loaded: LoadedIssue, result: dict) -> list[Finding]:
 
 def _rgba(css: str) -> tuple[float, float, float, float]:
     numbers = [float(n) for n in re.findall(r"[\d.]+", css)]
-    return (*numbers[:3], numbers[3] if len(numbers) > 3 else 1.0)  # type: ignore[return-value]
+    return numbers[0], numbers[1], numbers[2], numbers[3] if len(numbers) > 3 else 1.0
 
 
 def _blend(colour: tuple[float, ...], below: tuple[float, ...]) -> tuple[float, float, float]:
     alpha = colour[3]
-    return tuple(c * alpha + b * (1 - alpha) for c, b in zip(colour[:3], below, strict=True))
+    mixed = [c * alpha + b * (1 - alpha) for c, b in zip(colour[:3], below, strict=True)]
+    return mixed[0], mixed[1], mixed[2]
 
 
 def _hex(colour: tuple[float, ...]) -> str:

@@ -210,7 +210,9 @@ def load_edition(default: LoadedIssue, path: Path, settings: LoadedSettings) -> 
     document = load_yaml(path)
     if not isinstance(document.data, dict):
         raise InputError(document.locate(()), "the issue must be a mapping of fields (key: value)")
-    tag = _EDITION_FILE.match(path.name)["tag"]  # type: ignore[index]  # split_edition_path matched
+    named = _EDITION_FILE.match(path.name)
+    assert named is not None, path  # the callers pass only the files split_edition_path matched
+    tag = named["tag"]
     data = inherit(document, default.source.data, default.path)
     language = data.setdefault("language", tag)
     if isinstance(language, str) and normalise_tag(language) != normalise_tag(tag):

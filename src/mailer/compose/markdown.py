@@ -19,12 +19,18 @@ def _validate_link(url: str) -> bool:
     return url.strip().lower().startswith(_SAFE_SCHEMES)
 
 
+class _SafeLinks(MarkdownIt):
+    """markdown-it-py's link check is a method, overridden by subclassing."""
+
+    def validateLink(self, url: str) -> bool:
+        return _validate_link(url)
+
+
 @lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
     # A single line break in YAML text is a space, a blank line starts a new paragraph.
-    md = MarkdownIt("zero", {"html": False, "breaks": False})
+    md = _SafeLinks("zero", {"html": False, "breaks": False})
     md.enable(["emphasis", "link", "newline", "escape", "entity", "backticks"])
-    md.validateLink = _validate_link
     return md
 
 

@@ -33,7 +33,7 @@ from mailer.compose.palette import palettes
 from mailer.compose.site import view_url
 from mailer.compose.theme import HTML_TEMPLATE, ICONS_FOLDER, TEXT_TEMPLATE, Theme, theme_for
 from mailer.compose.wording import labels_for
-from mailer.errors import MailerError
+from mailer.errors import ThemeError
 from mailer.fields import language_keys
 
 TEXT_WIDTH = 72
@@ -255,10 +255,10 @@ def compile_mjml(source: str) -> str:
     try:
         html = mjml.mjml2html(source, disable_comments=True, fonts={})
     except ValueError as exc:
-        raise MailerError(f"the template is not valid MJML: {exc}") from None
+        raise ThemeError(f"the template is not valid MJML: {exc}") from None
     leftover = _MJML_TAG.search(html)
     if leftover:
-        raise MailerError(f"the template uses an unknown MJML tag <{leftover.group(1)}>")
+        raise ThemeError(f"the template uses an unknown MJML tag <{leftover.group(1)}>")
     return html
 
 

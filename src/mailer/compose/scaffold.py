@@ -9,30 +9,30 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from mailer.console import Console
-from mailer.errors import MailerError
+from mailer.errors import UsageError, WriteFailed
 
 
 def create(path: Path, console: Console) -> None:
     """Write the template to ``path``; an existing file is never touched (``open(..., "x")``)."""
     if path.suffix not in (".yaml", ".yml"):
-        raise MailerError(f"{path}: an issue file name ends in .yaml")
+        raise UsageError(f"{path}: an issue file name ends in .yaml")
     issue_id = re.sub(r"[^a-z0-9._-]+", "-", path.stem.lower()).strip("-._") or "new-issue"
     scaffold = resources.files("mailer.compose").joinpath("scaffold.yaml")
     template = scaffold.read_text(encoding="utf-8")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except FileExistsError as exc:
-        raise MailerError(f"cannot create {path}: {exc.filename} is a file, not a folder") from None
+        raise WriteFailed(f"cannot create {path}: {exc.filename} is a file, not a folder") from None
     except OSError as exc:
-        raise MailerError(f"cannot create {path}: {exc.strerror}") from None
+        raise WriteFailed(f"cannot create {path}: {exc.strerror}") from None
     try:
         with open(path, "x", encoding="utf-8") as file:
             file.write(template.replace("ISSUE_ID", issue_id))
     except FileExistsError:
         message = f"{path} already exists; choose another name (nothing was changed)"
-        raise MailerError(message) from None
+        raise WriteFailed(message) from None
     except OSError as exc:
-        raise MailerError(f"cannot create {path}: {exc.strerror}") from None
+        raise WriteFailed(f"cannot create {path}: {exc.strerror}") from None
     console.say(f"Created {path}. Edit it, then run: mailer preview {path}")
 
 
@@ -53,9 +53,9 @@ def start_project(folder: Path, console: Console) -> None:
     comments, a sample issue with placeholder images, a subscriber list and a .gitignore.
     The templates are mailer's own until the project adds a ``templates/`` of its own."""
     if folder.exists() and not folder.is_dir():
-        raise MailerError(f"cannot start a project in {folder}: it is a file")
+        raise WriteFailed(f"cannot start a project in {folder}: it is a file")
     if folder.is_dir() and any(folder.iterdir()):
-        raise MailerError(
+        raise WriteFailed(
             f"{folder} is not empty; mailer init starts a project in a new or empty folder "
             "(nothing was changed)"
         )
@@ -66,7 +66,7 @@ def start_project(folder: Path, console: Console) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(_read(starter, source))
     except OSError as exc:
-        raise MailerError(f"cannot write the project in {folder}: {exc.strerror}") from None
+        raise WriteFailed(f"cannot write the project in {folder}: {exc.strerror}") from None
     console.say(
         f"Started a newsletter project in {folder}. Put your organisation's details in "
         f"{folder / 'mailer.toml'} and its logo and a photo of your own in place of the "

@@ -14,7 +14,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from mailer.errors import MailerError
+from mailer.errors import InputError, Location, ThemeError
 
 PROJECT_FOLDER = "templates"
 HTML_TEMPLATE = "newsletter.mjml.j2"
@@ -48,7 +48,7 @@ class Theme:
         found = self.find(name)
         if found is None:
             looked = " or ".join(str(folder) for folder in self.folders)
-            raise MailerError(f"the theme has no {name} (looked in {looked})")
+            raise ThemeError(f"the theme has no {name} (looked in {looked})")
         return found
 
     @property
@@ -64,7 +64,7 @@ class Theme:
             stat = path.stat()
             return _read_toml(path, stat.st_mtime_ns, stat.st_size)
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise MailerError(f"{path}: cannot read the theme's {name} ({exc})") from None
+            raise InputError(Location(path), f"cannot read the theme's {name} ({exc})") from None
 
     def network_names(self) -> dict[str, str]:
         """``facebook -> Facebook``: the networks ``social.toml`` names."""

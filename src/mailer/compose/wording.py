@@ -16,7 +16,7 @@ from typing import Literal
 
 from mailer.compose.issue import LoadedIssue
 from mailer.compose.theme import HTML_TEMPLATE, LABELS_FILE, TEXT_TEMPLATE, Theme, theme_for
-from mailer.errors import MailerError
+from mailer.errors import InputError, Location
 from mailer.fields import language_keys
 
 LABELS_FALLBACK = "en"  # the language of the words a labels.toml table lacks
@@ -54,8 +54,8 @@ def labels_for(theme: Theme, language: str, organisation: str) -> dict[str, str]
             chosen.update(tables.get(key, {}))
     missing = NEEDED_LABELS - chosen.keys()
     if missing:
-        raise MailerError(
-            f"{theme.path(LABELS_FILE)}: no {', '.join(sorted(missing))} for "
+        raise InputError(
+            Location(theme.path(LABELS_FILE)), f"no {', '.join(sorted(missing))} for "
             f"'{language_keys(language)[-1]}' or '{LABELS_FALLBACK}'"
         )
     return {key: text.format(organisation=organisation) for key, text in chosen.items()}

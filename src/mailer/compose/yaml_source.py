@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from yaml.error import MarkedYAMLError, YAMLError
@@ -125,7 +125,8 @@ def _check_shape(path: Path, text: str) -> None:
         while loader.check_event():
             event = loader.get_event()
             if isinstance(event, AliasEvent):
-                size = sizes.get(event.anchor, 1)  # the composer reports an undefined alias
+                # an alias always names an anchor; the composer reports an undefined one
+                size = sizes.get(cast(str, event.anchor), 1)
                 if size is None:
                     raise InputError(
                         _where(path, event),
@@ -161,7 +162,10 @@ def _check_shape(path: Path, text: str) -> None:
 
 
 def _where(path: Path, event: Event) -> Location:
-    return Location(path, event.start_mark.line + 1, event.start_mark.column + 1)
+    mark = event.start_mark
+    if mark is None:  # the parser marks every event; one made by hand has none
+        return Location(path)
+    return Location(path, mark.line + 1, mark.column + 1)
 
 
 def _record_positions(

@@ -47,7 +47,7 @@ from mailer.database import (
     schema_version,
 )
 from mailer.delivery.message_ids import message_id_for
-from mailer.errors import DeliveryError, MailerError
+from mailer.errors import DeliveryError, UnusableDatabase
 
 if TYPE_CHECKING:  # importing the message builder would slow ``mailer status`` down
     from mailer.delivery.message import Recipient
@@ -237,7 +237,7 @@ class Ledger:
             self._db = open_shared(path, busy_seconds=10)
             migrate(self._db, path, MIGRATIONS, WHAT)
         except (sqlite3.Error, OSError) as exc:
-            raise MailerError(f"cannot open the send ledger {path}: {exc}") from None
+            raise UnusableDatabase(f"cannot open the send ledger {path}: {exc}") from None
 
     @classmethod
     def _open_read_only(cls, path: Path) -> sqlite3.Connection:
@@ -260,7 +260,7 @@ class Ledger:
         try:
             db = open_read_only(path, busy_seconds=10)
         except sqlite3.Error as exc:
-            raise MailerError(f"cannot open the send ledger {path}: {exc}") from None
+            raise UnusableDatabase(f"cannot open the send ledger {path}: {exc}") from None
         try:
             found = db.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' "
@@ -268,12 +268,12 @@ class Ledger:
             ).fetchone()
         except sqlite3.OperationalError as exc:  # e.g. a WAL file in a folder it cannot write
             db.close()
-            raise MailerError(f"cannot read the send ledger {path}: {exc}") from None
+            raise UnusableDatabase(f"cannot read the send ledger {path}: {exc}") from None
         except sqlite3.DatabaseError:  # not an SQLite file at all
             found = None
         if found is None:
             db.close()
-            raise MailerError(f"{path} is not a mailer send ledger")
+            raise UnusableDatabase(f"{path} is not a mailer send ledger")
         return db
 
     def close(self) -> None:
@@ -464,6 +464,7 @@ class Ledger:
 
     def was_sent(self, issue_id: str | None, email: str) -> bool:
         """Whether ``issue_id`` (any issue, for None) was sent to ``email``."""
+        parameters: tuple[int, ...]
         if issue_id is None:
             where, parameters = "issue IN (SELECT id FROM issues)", ()
         else:

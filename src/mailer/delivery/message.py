@@ -59,8 +59,10 @@ class Letterhead:
 
 
 class Recipient(Protocol):
-    email: str
-    name: str
+    @property
+    def email(self) -> str: ...  # read-only: a frozen subscriber or ledger row is one
+    @property
+    def name(self) -> str: ...
 
     def merge_data(self) -> dict[str, str]: ...
 

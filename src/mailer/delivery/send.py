@@ -172,8 +172,7 @@ def _send_test_copies(
         console.say(
             f"[TEST] {result.recipient}{edition}: {result.status} {result.detail}".rstrip()
         )
-    results = [result for _, result in results]
-    failed = [result.recipient for result in results if not result.delivered]
+    failed = [result.recipient for _, result in results if not result.delivered]
     if failed:
         raise RecipientsFailed(f"the test copy to {', '.join(failed)} was not delivered")
 

@@ -14,7 +14,7 @@ from mailer.audience.project_store import read_store_for
 from mailer.compose.editions import load_default
 from mailer.console import Console
 from mailer.delivery.ledger import Counts, Ledger
-from mailer.errors import UsageError, WriteError
+from mailer.errors import UsageError, WriteFailed
 from mailer.spreadsheets import SafeWriter
 
 COMPLAINT_LIMIT = 0.001  # complaints per message sent before status warns
@@ -205,7 +205,7 @@ def write_report(ledger_path: Path, issue_id: str, out: Path) -> int:
         try:
             file = open(out, "w", encoding="utf-8", newline="")  # noqa: SIM115 (closed below)
         except OSError as exc:
-            raise WriteError(f"cannot write {out}: {exc.strerror}") from None
+            raise WriteFailed(f"cannot write {out}: {exc.strerror}") from None
         with file:
             writer = SafeWriter(file)
             writer.writerow(REPORT_COLUMNS)

@@ -22,7 +22,7 @@ from mailer.audience.subscribers import normalise_address
 from mailer.console import Console
 from mailer.credentials import secret
 from mailer.delivery.ledger import Ledger
-from mailer.errors import MailerError, TransportError, Unreachable, UsageError
+from mailer.errors import TransportError, Unreachable, UsageError, WriteFailed
 from mailer.settings import LoadedSettings, settings_for
 
 SYNC_TOKEN_VARIABLE = "MAILER_SYNC_TOKEN"
@@ -105,7 +105,7 @@ def export(console: Console, *, settings: Path | None = None, out: Path | None =
                 with open(out, "w", encoding="utf-8", newline="") as file:
                     count = export_csv(store, file)
             except OSError as exc:
-                raise MailerError(f"cannot write {out}: {exc.strerror}") from None
+                raise WriteFailed(f"cannot write {out}: {exc.strerror}") from None
     console.say(f"Exported {count:,} suppressions" + (f" to {out}" if out else ""), err=True)
 
 
@@ -182,7 +182,7 @@ def pull(console: Console, *, settings: Path | None = None, url: str | None = No
             body = response.json()
             entries, served_at = body["suppressions"], float(body["served_at"])
         except (ValueError, KeyError, TypeError):
-            raise MailerError(f"{endpoint} did not answer as mailer serve does") from None
+            raise UsageError(f"{endpoint} did not answer as mailer serve does") from None
         added = 0
         for entry in entries:
             try:

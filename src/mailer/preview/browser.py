@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
-from mailer.errors import MailerError, ToolMissing
+from mailer.errors import ToolFailed, ToolMissing
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page, Route
@@ -57,16 +57,16 @@ def chromium() -> Iterator[Browser]:
     try:
         playwright = sync_playwright().start()
     except Error as exc:  # such as being called inside a running asyncio loop
-        raise MailerError(f"cannot drive chromium here: {_first_line(exc)}") from None
+        raise ToolFailed(f"cannot drive chromium here: {_first_line(exc)}") from None
     try:
         try:
             browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
         except Error as exc:
-            raise MailerError(f"chromium ({path}) did not start: {_first_line(exc)}") from None
+            raise ToolFailed(f"chromium ({path}) did not start: {_first_line(exc)}") from None
         try:
             yield browser
         except Error as exc:
-            raise MailerError(f"chromium failed: {_first_line(exc)}") from None
+            raise ToolFailed(f"chromium failed: {_first_line(exc)}") from None
         finally:
             browser.close()
     finally:

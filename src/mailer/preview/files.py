@@ -16,7 +16,7 @@ from mailer.compose.editions import Editions
 from mailer.compose.images import InlineImage, PreviewImages
 from mailer.compose.issue import LoadedIssue
 from mailer.delivery.prepare import prepare
-from mailer.errors import MailerError
+from mailer.errors import WriteFailed
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def write_preview(loaded: LoadedIssue, out_dir: Path) -> PreviewFiles:
         files.text.write_text(content.text.fill(values), encoding="utf-8")
         files.eml.write_bytes(message.data)
     except OSError as exc:
-        raise MailerError(f"cannot write {exc.filename or out_dir}: {exc.strerror}") from None
+        raise WriteFailed(f"cannot write {exc.filename or out_dir}: {exc.strerror}") from None
     return files
 
 

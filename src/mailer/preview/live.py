@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from mailer.compose.editions import load_editions
 from mailer.compose.render import theme_of
-from mailer.errors import MailerError
+from mailer.errors import CannotListen, MailerError
 from mailer.preview.files import write_editions
 
 if TYPE_CHECKING:
@@ -112,6 +112,8 @@ def _handler(preview: LivePreview) -> Callable[..., SimpleHTTPRequestHandler]:
     page = resources.files("mailer.preview").joinpath("preview.html").read_text(encoding="utf-8")
 
     class Handler(SimpleHTTPRequestHandler):
+        server: ThreadingHTTPServer  # the one serve() makes, bound to an address and a port
+
         def __init__(self, *args, **kwargs) -> None:
             super().__init__(*args, directory=str(preview.out_dir), **kwargs)
 
@@ -131,7 +133,7 @@ def _handler(preview: LivePreview) -> Callable[..., SimpleHTTPRequestHandler]:
             if not super().parse_request():
                 return False
             host = self.headers.get("Host")
-            port = self.server.server_address[1]
+            port = self.server.server_port
             if host is None:
                 self.send_error(HTTPStatus.BAD_REQUEST, "No Host header")
             elif host.strip().lower() not in {
@@ -191,7 +193,7 @@ def serve(preview: LivePreview, port: int) -> ThreadingHTTPServer:
     try:
         server = ThreadingHTTPServer(("127.0.0.1", port), _handler(preview))
     except OSError as exc:
-        raise MailerError(
+        raise CannotListen(
             f"cannot serve the preview on 127.0.0.1:{port}: {exc.strerror} "
             "(is another preview running? --port 0 picks a free port)"
         ) from None

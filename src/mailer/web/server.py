@@ -14,9 +14,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from waitress.channel import HTTPChannel  # type: ignore[import-untyped]
-from waitress.server import BaseWSGIServer, create_server  # type: ignore[import-untyped]
-from waitress.task import ErrorTask  # type: ignore[import-untyped]
+from waitress.channel import HTTPChannel
+from waitress.server import BaseWSGIServer, create_server
+from waitress.task import ErrorTask
 
 from mailer.console import Console
 from mailer.credentials import Redactor
@@ -88,9 +88,10 @@ class RefusalLoggingTask(ErrorTask):
     def execute(self) -> None:
         super().execute()
         request = self.request  # waitress's parser, with the error it found
-        status: int = request.error.code
+        error = getattr(request, "error", None)
+        status: int = getattr(error, "code", 500)
         if 400 <= status < 500:
-            reason = TOO_LARGE if status == 413 else str(request.error.reason)
+            reason = TOO_LARGE if status == 413 else str(getattr(error, "reason", "refused"))
             log_refusal(getattr(request, "command", "") or "-", getattr(request, "path", "") or "-",
                         status, reason)
 

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, replace
-from typing import ClassVar, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 from mailer.credentials import Redactor
@@ -76,6 +77,9 @@ class Transport(ABC):
     # Takes the secret out of any text the transport reports (set from the secret it got).
     redact: Redactor = Redactor()
 
+    if TYPE_CHECKING:  # what the factory calls; test doubles made by hand may take other things
+        def __init__(self, dsn: Dsn, base_dir: Path, secret: str | None = None) -> None: ...
+
     @classmethod
     def secret_purpose(cls, dsn: Dsn) -> str | None:
         """What the secret is for with ``dsn`` (for the message when it is missing), or None
@@ -83,7 +87,7 @@ class Transport(ABC):
         return None
 
     @abstractmethod
-    def stream(self, messages: Sequence[OutgoingMessage]) -> Iterator[list[RecipientResult]]:
+    def stream(self, messages: Sequence[OutgoingMessage]) -> Generator[list[RecipientResult]]:
         """Deliver ``messages`` (at most ``max_batch``, all of the same issue), one exchange
         with the server at a time, yielding each exchange's results in order as soon as the
         server has answered: one result for an SMTP transaction or a file, one per message

@@ -37,7 +37,7 @@ from __future__ import annotations
 import base64
 import time
 from abc import abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime, quote
 from pathlib import Path
@@ -111,7 +111,7 @@ class EspTransport(Transport):
     needs_mime = False
     default_endpoint: str
     secret_variable: ClassVar[str]
-    options = ("endpoint",)
+    options: ClassVar[tuple[str, ...]] = ("endpoint",)
 
     @classmethod
     def secret_purpose(cls, dsn: Dsn) -> str | None:
@@ -174,7 +174,7 @@ class EspTransport(Transport):
 
     # -- the exchange -----------------------------------------------------------------------
 
-    def stream(self, messages: Sequence[OutgoingMessage]) -> Iterator[list[RecipientResult]]:
+    def stream(self, messages: Sequence[OutgoingMessage]) -> Generator[list[RecipientResult]]:
         """One request after another (a batch may take several), each request's results
         yielded before the next request is posted, all in the order of ``messages``."""
         content = messages[0].content
@@ -184,9 +184,9 @@ class EspTransport(Transport):
         # rise from top to bottom, so whatever is answered comes before anything still pending.
         pending: list[list[int]] = []
         start = 0
-        for part in self.split(messages):
-            pending.insert(0, list(range(start, start + len(part))))
-            start += len(part)
+        for size in map(len, self.split(messages)):
+            pending.insert(0, list(range(start, start + size)))
+            start += size
         held: dict[int, RecipientResult] = {}  # named culprits, failed before their turn came
         splits = MAX_SPLITS
         while pending:

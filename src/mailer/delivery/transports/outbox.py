@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 
 from mailer.delivery.message import OutgoingMessage
@@ -33,7 +33,7 @@ class OutboxTransport(Transport):
             (self.path / sub).mkdir(parents=True, exist_ok=True)
         self._ready = True
 
-    def stream(self, messages: Sequence[OutgoingMessage]) -> Iterator[list[RecipientResult]]:
+    def stream(self, messages: Sequence[OutgoingMessage]) -> Generator[list[RecipientResult]]:
         if not self._ready:
             self._prepare()
         for message in messages:

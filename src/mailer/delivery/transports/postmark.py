@@ -21,7 +21,7 @@ from pathlib import Path
 import requests
 
 from mailer.delivery.message import OutgoingMessage, SharedContent
-from mailer.delivery.transports.base import Dsn, RecipientResult
+from mailer.delivery.transports.base import Dsn, RecipientResult, Status
 from mailer.delivery.transports.esp import (
     AcceptedInPart,
     EspRequest,
@@ -159,7 +159,8 @@ class PostmarkTransport(EspTransport):
             # may be delayed."): a MessageID without an error code is an accepted message.
             code = int(answer.get("ErrorCode", 0 if answer.get("MessageID") else -1))
             words = str(answer.get("Message", ""))
-            status, bounce = "failed", code == INACTIVE_RECIPIENT
+            status: Status = "failed"
+            bounce = code == INACTIVE_RECIPIENT
             if code == 0:
                 status = "queued"
             elif code == RATE_LIMITED:

@@ -31,7 +31,7 @@ import re
 import smtplib
 import socket
 import ssl
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 
 from mailer.credentials import Redactor
@@ -233,7 +233,7 @@ class SmtpTransport(Transport):
 
     # -- sending ------------------------------------------------------------------------
 
-    def stream(self, messages: Sequence[OutgoingMessage]) -> Iterator[list[RecipientResult]]:
+    def stream(self, messages: Sequence[OutgoingMessage]) -> Generator[list[RecipientResult]]:
         try:
             for message in messages:
                 yield [self.scrub(self._deliver(message))]

@@ -12,7 +12,7 @@ returned ``List-Unsubscribe``, and only then by an address the report names.
 from __future__ import annotations
 
 from dataclasses import replace
-from email.message import Message
+from email.message import EmailMessage, Message
 
 from mailer.feedback.mailbox.fields import addresses, fields, first, header_block, text_of
 from mailer.feedback.mailbox.identify import (
@@ -79,11 +79,11 @@ def judge(incoming: Incoming) -> Verdict | None:
     return incoming.verdict("complaint", reason, shared, [finding])
 
 
-def _feedback_report(report: Message) -> Message | None:
+def _feedback_report(report: EmailMessage) -> Message | None:
     for part in report.iter_parts():
         if part.get_content_type() == "message/feedback-report":
             payload = part.get_payload()
             if isinstance(payload, list):  # parsed as a message: its header is the report
-                return payload[0] if payload else None
+                return payload[0] if payload and isinstance(payload[0], Message) else None
             return header_block(text_of(part))
     return None

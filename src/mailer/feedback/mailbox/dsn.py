@@ -139,7 +139,7 @@ def _status_blocks(report: EmailMessage) -> list[Message] | None:
         if part.get_content_type() in STATUS_PARTS:
             payload = part.get_payload()
             if isinstance(payload, list):
-                return payload
+                return [block for block in payload if isinstance(block, Message)]
             return header_blocks(text_of(part))  # message/global-delivery-status, or encoded
     return None
 

@@ -94,7 +94,9 @@ def lines_of(found: Iterable[Field | None]) -> list[str]:
 
 def text_of(part: Message) -> str:
     """A part's body as text, whatever its transfer encoding; bad bytes replaced."""
-    data = part.get_payload(decode=True) or b""
+    data = part.get_payload(decode=True)
+    if not isinstance(data, bytes):  # a multipart or message/* part has no body of its own
+        data = b""
     charset = part.get_content_charset() or "utf-8"
     try:
         return data.decode(charset, "replace")

@@ -80,7 +80,7 @@ def returned_headers(report: EmailMessage) -> Message | None:
             continue
         payload = part.get_payload()
         if isinstance(payload, list):  # message/rfc822: parsed as a message
-            return payload[0] if payload else None
+            return payload[0] if payload and isinstance(payload[0], Message) else None
         return header_block(text_of(part))
     return None
 

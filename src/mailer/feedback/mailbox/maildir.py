@@ -69,7 +69,7 @@ class MaildirMailbox(Mailbox):
         return path
 
     def _scan(self) -> dict[str, Path]:
-        found = {}
+        found: dict[str, Path] = {}
         for subdir in SUBDIRS:
             try:
                 names = sorted(os.listdir(self.root / subdir))
