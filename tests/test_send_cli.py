@@ -306,3 +306,21 @@ def test_a_smaller_list_holds_the_other_readers_for_a_later_send(issue: Path) ->
     assert code == 0, out
     assert "in all 25 sent, 0 failed" in out
     assert len(outbox(issue)) == 25
+
+
+@pytest.mark.parametrize("userinfo", ["u:{key}@", "{key}@"], ids=["user-and-password", "user"])
+def test_an_esp_endpoint_with_a_user_or_password_is_refused_unread(
+    issue: Path, monkeypatch: pytest.MonkeyPatch, httpserver, userinfo: str
+) -> None:
+    key = "SG.abc+def/ghi"
+    monkeypatch.setenv("SENDGRID_API_KEY", key)
+    monkeypatch.setenv("MAILER_UNSUBSCRIBE_SECRET", "s" * 40)
+    endpoint = f"http://{userinfo.format(key=key)}127.0.0.1:{httpserver.port}"
+    code, out = mailer("send", issue, "--yes", "--transport", f"sendgrid://?endpoint={endpoint}")
+    assert code == 2
+    assert out.splitlines() == [
+        "Error: transport sendgrid://: ?endpoint= must not hold a user name or password (an @ "
+        "in it); the key comes from SENDGRID_API_KEY only"
+    ]
+    assert httpserver.log == []  # nothing was posted
+    assert _nothing_sent(issue)

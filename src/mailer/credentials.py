@@ -3,7 +3,7 @@
 A secret (SMTP password, API key, webhook key) is read from a named environment variable by the
 code that needs it, never from ``mailer.toml`` or an issue file. :class:`Redactor` removes a
 secret from text in every form a server or library might echo it back in: as it is, base64
-encoded (HTTP basic auth), or percent-encoded (a URL).
+encoded (HTTP basic auth), percent-encoded (a URL), or form-decoded (``+`` read as a space).
 """
 
 from __future__ import annotations
@@ -45,8 +45,9 @@ _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]+=*")
 
 
 class Redactor:
-    """Replaces secrets with ``***`` in text: as they are, percent-encoded, and base64 encoded
-    at any position inside a longer encoded value (``AUTH PLAIN``, HTTP basic auth)."""
+    """Replaces secrets with ``***`` in text: as they are, percent-encoded, form-decoded, and
+    base64 encoded at any position inside a longer encoded value (``AUTH PLAIN``, HTTP basic
+    auth)."""
 
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
         values = sorted({s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}, key=len)
@@ -75,7 +76,10 @@ REDACTED = "***"
 
 
 def _url_forms(values: Sequence[str]) -> list[str]:
+    """Each value percent-encoded, and as a query string decodes it when it was written there
+    unencoded: each ``+`` read as a space."""
     forms = {quote(value, safe="") for value in values} | {quote_plus(value) for value in values}
+    forms |= {value.replace("+", " ") for value in values}
     return sorted(forms - set(values), key=len, reverse=True)
 
 

@@ -22,8 +22,9 @@ refuses the whole request, and the provider's error body says why (:class:`Rejec
   :data:`MAX_SPLITS` times per ``send``), and only a single recipient's 4xx is ``failed``.
 
 The API key never reaches a message or the ledger: it is checked when the transport is made
-(no spaces, control or non-ASCII characters, which ``requests`` would quote in its error), and
-any text that could hold it is redacted.
+(no spaces, control or non-ASCII characters, which ``requests`` would quote in its error), an
+``?endpoint=`` with a user or password in it is refused unread, and any text that could hold
+the key is redacted.
 
 Personalised sending: the message builder leaves merge tokens (``MFQX<key>XQMF``) in the shared
 subject, HTML and text. SendGrid and Mailgun receive those once per batch with each token
@@ -50,7 +51,7 @@ from mailer.compose.images import InlineImage
 from mailer.credentials import Redactor
 from mailer.delivery.message import ONE_CLICK, FillIn, OutgoingMessage, SharedContent
 from mailer.delivery.transports.base import Dsn, RecipientResult, Status, Transport
-from mailer.errors import TransportError
+from mailer.errors import TransportError, UsageError
 
 TIMEOUT = (10.0, 120.0)  # connect, read: a 1,000-recipient batch can take a while to accept
 CONFIGURATION_STATUSES = (401, 403, 404)
@@ -119,6 +120,13 @@ class EspTransport(Transport):
 
     def __init__(self, dsn: Dsn, base_dir: Path, secret: str | None = None) -> None:
         endpoint = dsn.options.get("endpoint") or self.endpoint_for(dsn)
+        if "@" in endpoint:
+            # A user and password in the URL: most likely the key, which the query string has
+            # decoded (a "+" read as a space) past any redaction. Never echoed, never used.
+            raise UsageError(
+                f"transport {dsn.scheme}://: ?endpoint= must not hold a user name or password "
+                f"(an @ in it); the key comes from {self.secret_variable} only"
+            )
         if not endpoint.startswith(("https://", "http://")):
             raise dsn.fail(f"endpoint {endpoint!r} is not an http(s) URL")
         self.endpoint = endpoint.rstrip("/")
