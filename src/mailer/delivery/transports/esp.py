@@ -112,7 +112,7 @@ class EspTransport(Transport):
     needs_mime = False
     default_endpoint: str
     secret_variable: ClassVar[str]
-    options = ("endpoint",)
+    options: ClassVar[tuple[str, ...]] = ("endpoint",)
 
     @classmethod
     def secret_purpose(cls, dsn: Dsn) -> str | None:
@@ -192,9 +192,9 @@ class EspTransport(Transport):
         # rise from top to bottom, so whatever is answered comes before anything still pending.
         pending: list[list[int]] = []
         start = 0
-        for part in self.split(messages):
-            pending.insert(0, list(range(start, start + len(part))))
-            start += len(part)
+        for request in self.split(messages):
+            pending.insert(0, list(range(start, start + len(request))))
+            start += len(request)
         held: dict[int, RecipientResult] = {}  # named culprits, failed before their turn came
         splits = MAX_SPLITS
         while pending:

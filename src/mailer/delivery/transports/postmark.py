@@ -17,11 +17,12 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import requests
 
 from mailer.delivery.message import OutgoingMessage, SharedContent
-from mailer.delivery.transports.base import Dsn, RecipientResult
+from mailer.delivery.transports.base import Dsn, RecipientResult, Status
 from mailer.delivery.transports.esp import (
     AcceptedInPart,
     EspRequest,
@@ -60,7 +61,7 @@ class PostmarkTransport(EspTransport):
     max_batch = 500
     default_endpoint = "https://api.postmarkapp.com"
     secret_variable = "POSTMARK_SERVER_TOKEN"
-    options = ("endpoint", "stream")
+    options: ClassVar[tuple[str, ...]] = ("endpoint", "stream")
 
     def __init__(self, dsn: Dsn, base_dir: Path, secret: str | None = None) -> None:
         self.message_stream = dsn.options.get("stream") or "broadcast"
@@ -159,7 +160,8 @@ class PostmarkTransport(EspTransport):
             # may be delayed."): a MessageID without an error code is an accepted message.
             code = int(answer.get("ErrorCode", 0 if answer.get("MessageID") else -1))
             words = str(answer.get("Message", ""))
-            status, bounce = "failed", code == INACTIVE_RECIPIENT
+            status: Status = "failed"
+            bounce = code == INACTIVE_RECIPIENT
             if code == 0:
                 status = "queued"
             elif code == RATE_LIMITED:
