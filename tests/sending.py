@@ -117,6 +117,7 @@ class Recorder:
         self.pipelining = pipelining
         self.messages: list[tuple[str, Message]] = []
         self.senders: list[str] = []  # the envelope sender (MAIL FROM) of each message kept
+        self.greetings = 0  # the clients that said EHLO: every connection mailer makes
         self.lock = threading.Lock()
         self.random = random.Random(self.faults.seed)
 
@@ -125,6 +126,8 @@ class Recorder:
     ) -> list[str]:
         """aiosmtpd reads commands one by one anyway: it only has to say it pipelines."""
         session.host_name = hostname
+        with self.lock:
+            self.greetings += 1
         return [responses[0], "250-PIPELINING", *responses[1:]] if self.pipelining else responses
 
     async def handle_MAIL(

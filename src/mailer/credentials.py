@@ -12,6 +12,7 @@ import base64
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from urllib.parse import quote, quote_plus
 
 from mailer.errors import MissingSecret
@@ -19,10 +20,36 @@ from mailer.errors import MissingSecret
 
 def secret(name: str, purpose: str, environ: Mapping[str, str] | None = None) -> str:
     """The value of the environment variable ``name``; MissingSecret naming it if unset."""
-    value = (os.environ if environ is None else environ).get(name)
-    if not value:
-        raise MissingSecret(f"{purpose} needs the environment variable {name} (it is not set)")
-    return value
+    require([Needed(name, purpose)], environ)
+    return (os.environ if environ is None else environ)[name]
+
+
+@dataclass(frozen=True)
+class Needed:
+    """A secret a command will need: the environment variable, and what it is for."""
+
+    variable: str
+    purpose: str  # "SMTP login as alice": what needs it, said when it is missing
+
+
+def missing(needed: Iterable[Needed], environ: Mapping[str, str] | None = None) -> list[Needed]:
+    """Those of ``needed`` that the environment does not set (or sets empty), once each."""
+    values = os.environ if environ is None else environ
+    return list(dict.fromkeys(need for need in needed if not values.get(need.variable)))
+
+
+def require(needed: Iterable[Needed], environ: Mapping[str, str] | None = None) -> None:
+    """MissingSecret naming every one of ``needed`` that is not set, in one sentence: a
+    command finds them all before it starts, not one per attempt."""
+    absent = missing(needed, environ)
+    if not absent:
+        return
+    first, *others = absent
+    clauses = [f"{first.purpose} needs the environment variable {first.variable}"]
+    clauses += [f"{need.purpose} needs {need.variable}" for need in others]
+    listed = clauses[0] if not others else f"{', '.join(clauses[:-1])} and {clauses[-1]}"
+    verdict = {1: "it is not set", 2: "neither is set"}.get(len(absent), "none of them is set")
+    raise MissingSecret(f"{listed} ({verdict})")
 
 
 # Every secret mailer reads, by the environment variable holding it: text leaving the program

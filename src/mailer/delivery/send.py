@@ -1,8 +1,9 @@
 """``mailer send``: from an issue file to every reader's inbox, once.
 
-The order is the promise: settings and the transport are checked before anything is built, the
-issue is rendered once, the checks may refuse it, and only then is the ledger filled and the
-campaign run. A test copy (``--to``) and a dry run stop before the ledger is touched.
+The order is the promise: settings, the transport and every secret the send needs are checked
+before anything connects or is built, the issue is rendered once, the checks may refuse it,
+and only then is the ledger filled and the campaign run. A test copy (``--to``) and a dry run
+stop before the ledger is touched.
 
 The checks are a later stage than delivery (they read what delivery builds), so they are
 handed in as a ``gate``: a function that raises when the issue must not go out.
@@ -23,6 +24,7 @@ from mailer.audience.subscribers import Subscriber, SubscriberReader, normalise_
 from mailer.audience.suppression import Audience, SuppressionStore, store_for
 from mailer.compose.editions import load_editions
 from mailer.console import Console
+from mailer.credentials import require
 from mailer.delivery.campaign import Campaign, Factory, Policy, Summary, dry_run, send_test
 from mailer.delivery.editions import EditionFactory
 from mailer.delivery.ledger import FillResult, Ledger
@@ -115,10 +117,11 @@ def send_issue(request: SendRequest, console: Console, *, gate: Gate | None = No
     editions = load_editions(request.issue, request.settings, edition=request.edition)
     settings = editions.default.settings
     plan = plan_send(settings, editions.issue_id, request)
+    # Secrets first: every one missing, named at once, before any connection or DNS lookup.
+    # A dry run too: it signs the links as the send will, and predicts what the send needs.
+    require(plan.transport.secrets)
     _verify(plan.transport, connect=not request.dry_run)
-    prepared = prepare_editions(
-        editions, real_send=not plan.transport.is_outbox and not request.dry_run
-    )
+    prepared = prepare_editions(editions, real_send=plan.transport.reaches_readers)
     if gate is not None:
         for edition in prepared.each:
             gate(edition)

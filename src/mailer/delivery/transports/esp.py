@@ -48,7 +48,7 @@ import requests
 from markupsafe import escape
 
 from mailer.compose.images import InlineImage
-from mailer.credentials import Redactor
+from mailer.credentials import Needed, Redactor
 from mailer.delivery.message import ONE_CLICK, FillIn, OutgoingMessage, SharedContent
 from mailer.delivery.transports.base import Dsn, RecipientResult, Status, Transport
 from mailer.errors import TransportError, UsageError
@@ -115,8 +115,8 @@ class EspTransport(Transport):
     options: ClassVar[tuple[str, ...]] = ("endpoint",)
 
     @classmethod
-    def secret_purpose(cls, dsn: Dsn) -> str | None:
-        return f"sending through {cls.name}"
+    def login(cls, dsn: Dsn) -> Needed:
+        return Needed(cls.secret_variable, f"sending through {cls.name}")
 
     def __init__(self, dsn: Dsn, base_dir: Path, secret: str | None = None) -> None:
         endpoint = dsn.options.get("endpoint") or self.endpoint_for(dsn)

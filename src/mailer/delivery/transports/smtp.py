@@ -33,8 +33,9 @@ import socket
 import ssl
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import ClassVar
 
-from mailer.credentials import Redactor
+from mailer.credentials import Needed, Redactor
 from mailer.delivery.headers import idna_address
 from mailer.delivery.message import OutgoingMessage
 from mailer.delivery.transports.base import Dsn, RecipientResult, Transport
@@ -59,12 +60,12 @@ _NO_SUCH_USER = re.compile(
 class SmtpTransport(Transport):
     name = "SMTP"
     max_batch = 20  # messages claimed per ledger round trip; each is recorded once accepted
-    secret_variable = "MAILER_SMTP_PASSWORD"
+    secret_variable: ClassVar[str] = "MAILER_SMTP_PASSWORD"
     options = ("tls", "cafile", "timeout", "helo")
 
     @classmethod
-    def secret_purpose(cls, dsn: Dsn) -> str | None:
-        return f"SMTP login as {dsn.user}" if dsn.user else None
+    def login(cls, dsn: Dsn) -> Needed | None:
+        return Needed(cls.secret_variable, f"the SMTP login as {dsn.user}") if dsn.user else None
 
     def __init__(self, dsn: Dsn, base_dir: Path, secret: str | None = None) -> None:
         if not dsn.host:
