@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from projects import mailer
-from sending import make_project, write_subscribers
+from sending import Recorder, make_project, smtp_server, write_subscribers
 
 from mailer.audience import subscribers
 from mailer.audience.subscribers import SubscriberReader
@@ -324,3 +324,44 @@ def test_an_esp_endpoint_with_a_user_or_password_is_refused_unread(
     ]
     assert httpserver.log == []  # nothing was posted
     assert _nothing_sent(issue)
+
+
+@pytest.mark.parametrize("transport", ["outbox", "smtp"])
+def test_a_reader_the_transport_cannot_carry_is_a_skipped_row_in_a_dry_run_and_a_send(
+    issue: Path, monkeypatch: pytest.MonkeyPatch, transport: str
+) -> None:
+    monkeypatch.setenv("MAILER_UNSUBSCRIBE_SECRET", "s" * 40)
+    csv_path = _subscribers_with(issue, 4, "ünï@example.org,Ünï")
+    skipped = (
+        f"Warning: {csv_path}:4: email: 'ünï@example.org' has characters other than ASCII before "
+        "the @, which this send's transport cannot carry (it would need SMTPUTF8)"
+    )
+    recorder = Recorder()
+    server = smtp_server(recorder) if transport == "smtp" else None  # aiosmtpd offers SMTPUTF8
+    dsn = f"smtp://127.0.0.1:{server.port}" if server else "outbox://outbox"
+    try:
+        code, rehearsal = mailer("send", issue, "--dry-run", "--transport", dsn)
+        assert code == 0, rehearsal
+        code, sent = mailer("send", issue, "--yes", "--transport", dsn)
+        assert code == 0, sent
+    finally:
+        if server:
+            server.stop()
+    for out in (rehearsal, sent):
+        assert [line for line in out.splitlines() if line.startswith("Warning:")] == [skipped]
+    assert "Dry run: built 5 messages" in rehearsal
+    assert "in all 5 sent, 0 failed, 0 waiting, of 5" in sent
+    received = [rcpt for rcpt, _ in recorder.messages] if server else [
+        message["To"].split("<")[1].rstrip(">") for message in outbox(issue)
+    ]
+    assert sorted(received) == [f"reader{n}@example.org" for n in range(5)]
+
+
+def test_a_test_copy_to_an_address_the_transport_cannot_carry_is_refused(issue: Path) -> None:
+    code, out = mailer("send", issue, "--to", "ünï@example.org")
+    assert code == 2
+    assert out.splitlines() == [
+        "Error: --to: 'ünï@example.org' has characters other than ASCII before the @, which "
+        "this send's transport cannot carry (it would need SMTPUTF8)"
+    ]
+    assert not (issue.parents[1] / "outbox").exists()

@@ -70,10 +70,12 @@ class SendPlan:
     reads: Callable[[str], bool] = lambda language: True
 
     def audience(self, store: SuppressionStore) -> Audience:
-        """Subscribers minus suppressed addresses, read afresh on each iteration."""
-        return Audience(
-            SubscriberReader(self.subscribers, strict=self.strict), store, wanted=self.reads
+        """Subscribers minus suppressed addresses, read afresh on each iteration; a reader the
+    transport cannot carry is a wrong row."""
+        reader = SubscriberReader(
+            self.subscribers, strict=self.strict, smtputf8=self.transport.smtputf8
         )
+        return Audience(reader, store, wanted=self.reads)
 
 
 def plan_send(
@@ -155,7 +157,10 @@ def _send_test_copies(
     """``--to``: a ``[TEST]`` copy of each edition to each address, through the plan's
     transport (a translator sees their edition as readers will)."""
     try:
-        readers = [Subscriber(normalise_address(address)) for address in addresses]
+        readers = [
+            Subscriber(normalise_address(address, smtputf8=plan.transport.smtputf8))
+            for address in addresses
+        ]
     except ValueError as exc:
         raise UsageError(f"--to: {exc}") from None
     transport = plan.transport()

@@ -78,6 +78,11 @@ class TransportFactory:
         return self.kind.reaches_readers
 
     @property
+    def smtputf8(self) -> bool:
+        """Whether it carries an address whose local part is not ASCII."""
+        return self.kind.smtputf8
+
+    @property
     def outbox_path(self) -> Path | None:
         if self.dsn.scheme != "outbox":
             return None

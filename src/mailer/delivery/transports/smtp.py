@@ -17,7 +17,10 @@ mode, untrusted certificate) and a refused or impossible login stop the send
 before a send starts.
 
 Addresses: the envelope carries a domain as IDNA (``user@xn--bcher-kva.de``), as the message's
-headers do, so only a non-ASCII local part needs a server with SMTPUTF8.
+headers do. A non-ASCII local part would need SMTPUTF8 from every server on the way and UTF-8
+headers (RFC 6531, 6532), which mailer does not write: the transport declares it cannot carry
+one (``smtputf8``), so the audience leaves such a reader out as a wrong row before any
+connection, and no transaction ever holds one.
 
 Speed: the message goes as ``BDAT`` when the server offers CHUNKING (no dot-stuffing at all),
 commands are pipelined when it offers PIPELINING, and otherwise dot-stuffing is our own: the
@@ -261,14 +264,6 @@ class SmtpTransport(Transport):
         sender = envelope_address(message.envelope_sender)
         recipient = envelope_address(message.recipient)
         mail_from = f"MAIL FROM:<{sender}>"
-        if not (sender + recipient).isascii():
-            if not connection.has_extn("smtputf8"):
-                return RecipientResult(
-                    message.recipient, message.message_id, "failed",
-                    detail="the server does not accept non-ASCII addresses (no SMTPUTF8)",
-                )
-            connection.command_encoding = "utf-8"
-            mail_from += " SMTPUTF8"
         chunking = connection.has_extn("chunking")
         last = f"BDAT {len(message.data)} LAST" if chunking else "DATA"
         expected = (*_EXPECTED, (250,) if chunking else (354,))
