@@ -117,7 +117,7 @@ def test_a_recipient_failing_for_good_exits_1(issue: Path) -> None:
     finally:
         server.stop()
     assert code == 1, out
-    assert "4 sent, 1 failed" in out and "Error: 1 recipients failed permanently" in out
+    assert "4 sent, 1 failed" in out and "Error: 1 recipient failed permanently" in out
 
 
 def test_a_send_paused_after_errors_in_a_row_exits_3(issue: Path) -> None:

@@ -97,7 +97,7 @@ def test_a_reader_deferred_past_retry_for_stays_deferred_and_the_next_run_delive
         code, out = send(issue, "--transport", transport)
         assert code == 3, out
         assert "in all 4 sent, 0 failed, 1 waiting" in out
-        assert "1 messages are deferred (the last answer: 451 4.2.1 Mailbox busy" in out
+        assert "1 message is deferred (the last answer: 451 4.2.1 Mailbox busy" in out
         assert f"To resume, run: mailer send {issue} --yes" in out
         status = CliRunner().invoke(app, ["status", str(issue), "--json"])
         assert json.loads(status.stdout)["counts"]["deferred"] == 1

@@ -254,7 +254,7 @@ def test_a_list_whose_readers_all_left_sends_nothing_and_says_so(issue: Path) ->
     assert code == 0, out  # a correct list and a finished send: nobody is left to write to
     assert out.splitlines()[-1] == (
         f"Warning: {csv_path}: no one to send to: every reader in it has unsubscribed or is on "
-        "the suppression list (1 unsubscribed, 1 suppressed, 1 rows skipped); nothing was sent"
+        "the suppression list (1 unsubscribed, 1 suppressed, 1 row skipped); nothing was sent"
     )
     assert _nothing_sent(issue)
 
@@ -283,7 +283,7 @@ def test_a_dry_run_reports_the_rows_exactly_as_a_send(
         f"Warning: {csv_path}:1: ignoring columns 'Created'",
         f"Warning: {csv_path}:32: email: 'reader0@example.org' is already on line 2; row left "
         "out",
-        "Warning: ... and 1 more warnings",
+        "Warning: ... and 1 more warning",
     ]
     assert "Dry run: built 25 messages" in rehearsal
     assert "Done: sent 25 now" in sent
@@ -365,3 +365,14 @@ def test_a_test_copy_to_an_address_the_transport_cannot_carry_is_refused(issue: 
         "this send's transport cannot carry (it would need SMTPUTF8)"
     ]
     assert not (issue.parents[1] / "outbox").exists()
+
+
+def test_counts_of_one_read_as_english(issue: Path) -> None:
+    csv_path = _subscribers_with(issue, 3, "not-an-address,Nobody", readers=1)
+    code, out = mailer("send", issue, "--dry-run")
+    assert code == 0, out
+    assert "Dry run: built 1 message (" in out
+    csv_path.write_text("email,name,status\nreader0@example.org,A,unsubscribed\nbad,B,\n")
+    code, out = mailer("send", issue, "--yes")
+    assert code == 0, out
+    assert "(1 unsubscribed, 0 suppressed, 1 row skipped); nothing was sent" in out

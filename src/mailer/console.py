@@ -20,6 +20,18 @@ from mailer.errors import UsageError
 
 PROGRESS_EVERY = 5.0  # seconds between progress lines when the output is not a terminal
 
+
+def plural(number: int, singular: str, plural: str | None = None) -> str:
+    """``singular`` when ``number`` is 1, else ``plural`` (``singular`` + "s" unless given):
+    ``plural(n, "was", "were")``."""
+    return singular if number == 1 else plural or f"{singular}s"
+
+
+def count(number: int, singular: str, plural_form: str | None = None) -> str:
+    """``1 recipient``, ``0 messages``, ``1,200 rows``: a number and its noun as English has
+    them."""
+    return f"{number:,} {plural(number, singular, plural_form)}"
+
 Update = Callable[..., None]  # update(done, deferred=0)
 
 

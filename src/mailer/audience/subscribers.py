@@ -31,6 +31,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, TextIO
 
+from mailer.console import count
 from mailer.errors import InputError, Location
 from mailer.fields import SUBSCRIBER_FIELDS
 from mailer.textfiles import first_line_not_utf8
@@ -401,7 +402,7 @@ def _unreadable(problem: str, line: int, end: int, at_end_of_file: bool) -> str:
 
 
 def _field_count_error(expected: int, found: int, line: int, end: int) -> str:
-    message = f"expected {expected} fields like the header line, found {found}"
+    message = f"expected {count(expected, 'field')} like the header line, found {found}"
     if end > line:
         return f"{message} (the row runs to line {end}: is a double quote left open?)"
     if found > expected:

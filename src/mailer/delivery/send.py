@@ -23,7 +23,7 @@ from pathlib import Path
 from mailer.audience.subscribers import Subscriber, SubscriberReader, normalise_address
 from mailer.audience.suppression import Audience, SuppressionStore, store_for
 from mailer.compose.editions import load_editions
-from mailer.console import Console
+from mailer.console import Console, count, plural
 from mailer.credentials import require
 from mailer.delivery.campaign import Campaign, Factory, Policy, Summary, dry_run, send_test
 from mailer.delivery.editions import EditionFactory
@@ -181,7 +181,10 @@ def _send_test_copies(
     results = [result for _, result in results]
     failed = [result.recipient for result in results if not result.delivered]
     if failed:
-        raise RecipientsFailed(f"the test copy to {', '.join(failed)} was not delivered")
+        raise RecipientsFailed(
+            f"the {plural(len(failed), 'test copy', 'test copies')} to {', '.join(failed)} "
+            f"{plural(len(failed), 'was', 'were')} not delivered"
+        )
 
 
 def _dry_run(
@@ -195,7 +198,7 @@ def _dry_run(
     built = dry_run(prepared.factory, _tallied(readers, prepared.factory, tally))
     _report_rows(audience, console)
     console.say(
-        f"Dry run: built {built.messages:,} messages ({built.size / 1e6:,.1f} MB) in "
+        f"Dry run: built {count(built.messages, 'message')} ({built.size / 1e6:,.1f} MB) in "
         f"{built.seconds:.1f} s; nothing was sent."
     )
     if prepared.editions.several:
@@ -216,7 +219,7 @@ def _editions_line(tally: Counter[str], audience: Audience, order: list[str]) ->
     this time)."""
     line = ", ".join(f"{tag} {tally[tag]:,}" for tag in sorted(tally, key=order.index))
     if audience.elsewhere:
-        line += f" ({audience.elsewhere:,} readers of other editions not sent this time)"
+        line += f" ({count(audience.elsewhere, 'reader')} of other editions not sent this time)"
     return line
 
 
@@ -233,14 +236,14 @@ def _ask(
         return False
     audience, readers = found
     tally = Counter(prepared.factory.tag_for(reader) for reader in readers)
-    count = sum(tally.values())
+    total = sum(tally.values())
     editions = ""
     if prepared.editions.several:
         editions = f"Editions:  {_editions_line(tally, audience, prepared.factory.tags)}\n"
     console.say(
         f"Issue:     {plan.issue_id} ({issue})\n"
-        f"Audience:  {count:,} subscribers ({audience.suppressed:,} suppressed, "
-        f"{audience.unsubscribed:,} unsubscribed, {audience.skipped:,} rows skipped)\n"
+        f"Audience:  {count(total, 'subscriber')} ({audience.suppressed:,} suppressed, "
+        f"{audience.unsubscribed:,} unsubscribed, {count(audience.skipped, 'row')} skipped)\n"
         f"{editions}"
         f"Transport: {plan.transport}\nLedger:    {plan.ledger}"
     )
@@ -277,8 +280,8 @@ def _nobody_to_send_to(path: Path, audience: Audience, console: Console) -> None
     valid = audience.suppressed + audience.unsubscribed + audience.duplicates
     if audience.elsewhere:
         console.warn(
-            f"{path}: no one to send to: no reader of this edition ({audience.elsewhere:,} read "
-            "the others); nothing was sent"
+            f"{path}: no one to send to: no reader of this edition (the others have "
+            f"{count(audience.elsewhere, 'reader')}); nothing was sent"
         )
         return
     rows = valid + audience.skipped
@@ -292,7 +295,7 @@ def _nobody_to_send_to(path: Path, audience: Audience, console: Console) -> None
     console.warn(
         f"{path}: no one to send to: every reader in it has unsubscribed or is on the "
         f"suppression list ({audience.unsubscribed:,} unsubscribed, {audience.suppressed:,} "
-        f"suppressed, {audience.skipped:,} rows skipped); nothing was sent"
+        f"suppressed, {count(audience.skipped, 'row')} skipped); nothing was sent"
     )
 
 
@@ -325,11 +328,15 @@ def _send(
     with _started(plan, store, factory, readers) as (runner, filled):
         _report_rows(audience, console)
         if filled.resumed:
-            console.say(f"Resuming: {filled.resumed:,} messages were in flight; sending again.")
+            console.say(
+                f"Resuming: {count(filled.resumed, 'message')} "
+                f"{plural(filled.resumed, 'was', 'were')} in flight; sending again."
+            )
         if filled.left:
             console.warn(
-                f"{filled.left:,} readers in the ledger are not in this subscriber list; "
-                "they were not sent this time"
+                f"{count(filled.left, 'reader')} in the ledger {plural(filled.left, 'is', 'are')} "
+                f"not in this subscriber list; {plural(filled.left, 'it was', 'they were')} not "
+                "sent this time"
             )
         summary = _run(runner, console)
     counts = summary.counts
@@ -342,7 +349,8 @@ def _send(
     )
     if summary.withheld:
         console.say(
-            f"Held back: {summary.withheld:,} readers were suppressed while the send ran "
+            f"Held back: {count(summary.withheld, 'reader')} "
+            f"{plural(summary.withheld, 'was', 'were')} suppressed while the send ran "
             "(an unsubscribe, a complaint or a bounce); nothing more went to them."
         )
     if plan.transport.outbox_path:
@@ -357,7 +365,7 @@ def _send(
     if waiting:
         raise DeliveryError(_unfinished(waiting, summary))
     if counts.failed:
-        raise RecipientsFailed(f"{counts.failed:,} recipients failed permanently")
+        raise RecipientsFailed(f"{count(counts.failed, 'recipient')} failed permanently")
 
 
 def _stale_pull(serve_url: str | None, store: SuppressionStore) -> str | None:
@@ -367,19 +375,25 @@ def _stale_pull(serve_url: str | None, store: SuppressionStore) -> str | None:
     last = store.last_pull()
     if last is not None and time.time() - last < STALE_PULL:
         return None
-    when = "never" if last is None else f"{(time.time() - last) / 86400:.0f} days ago"
+    when = "never" if last is None else f"{count(round((time.time() - last) / 86400), 'day')} ago"
     return (f"[list] serve_url is set, and suppressions were last pulled from it {when}: run "
             "mailer suppressions pull first, or readers who unsubscribed there get this issue")
 
 
 def _unfinished(waiting: int, summary: Summary) -> str:
     """Why the send stopped short, and when trying again makes sense."""
-    text = f"the send is not finished: {waiting:,} messages are deferred"
+    text = (
+        f"the send is not finished: {count(waiting, 'message')} {plural(waiting, 'is', 'are')} "
+        "deferred"
+    )
     if summary.last_deferral:
         text += f" (the last answer: {summary.last_deferral})"
     if summary.next_try is not None:
         due = datetime.fromtimestamp(summary.next_try).astimezone()
-        text += f"; the server asked to wait: they are due again from {due:%H:%M:%S %Z}"
+        text += (
+            f"; the server asked to wait: {plural(waiting, 'it is', 'they are')} due again from "
+            f"{due:%H:%M:%S %Z}"
+        )
     return text
 
 
@@ -395,8 +409,10 @@ def _report_rows(audience: Audience, console: Console) -> None:
     for row in audience.skipped_rows:
         console.warn(str(row))
     if audience.skipped > len(audience.skipped_rows):
-        console.warn(f"... and {audience.skipped - len(audience.skipped_rows):,} more rows skipped")
+        more = audience.skipped - len(audience.skipped_rows)
+        console.warn(f"... and {count(more, 'more row')} skipped")
     for warning in audience.warnings:
         console.warn(warning)
     if audience.warning_count > len(audience.warnings):
-        console.warn(f"... and {audience.warning_count - len(audience.warnings):,} more warnings")
+        more = audience.warning_count - len(audience.warnings)
+        console.warn(f"... and {count(more, 'more warning')}")

@@ -21,6 +21,7 @@ from typing import ClassVar
 
 import requests
 
+from mailer.console import count
 from mailer.delivery.message import OutgoingMessage, SharedContent
 from mailer.delivery.transports.base import Dsn, RecipientResult, Status
 from mailer.delivery.transports.esp import (
@@ -151,7 +152,7 @@ class PostmarkTransport(EspTransport):
         except ValueError:
             return results_for(
                 messages, "deferred",
-                f"Postmark: answer does not list the {len(messages)} messages sent",
+                f"Postmark: answer does not list the {count(len(messages), 'message')} sent",
             )
         results = []
         refusal = None  # Postmark's words when it refused the account or the sender
