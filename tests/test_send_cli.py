@@ -376,3 +376,27 @@ def test_counts_of_one_read_as_english(issue: Path) -> None:
     code, out = mailer("send", issue, "--yes")
     assert code == 0, out
     assert "(1 unsubscribed, 0 suppressed, 1 row skipped); nothing was sent" in out
+
+
+def test_a_send_with_yes_logs_the_audience_as_the_question_shows_it(issue: Path) -> None:
+    project = issue.parents[1]
+    (project / "subscribers.example.csv").write_text(
+        "email,name,status\n"
+        "ayse@example.org,A,\n"
+        "gone@example.org,B,unsubscribed\n"
+        "bounced@example.org,C,\n"
+        "not an address,D,\n"
+        "omar@example.org,E,\n",
+        encoding="utf-8",
+    )
+    (project / ".mailer").mkdir()
+    (project / ".mailer" / "suppression.csv").write_text(
+        "email,reason,date\nbounced@example.org,bounced,2026-01-01\n", encoding="utf-8"
+    )
+    code, out = mailer("send", issue, "--yes")  # as cron or CI run it
+    assert code == 0, out
+    lines = out.splitlines()
+    audience = "Audience:  2 subscribers (1 suppressed, 1 unsubscribed, 1 row skipped)"
+    assert f"Issue:     send-test ({issue})" in lines and "Transport: outbox://outbox" in lines
+    done = next(line for line in lines if line.startswith("Done:"))
+    assert lines.index(audience) < lines.index(done)  # said before the send, as the question

@@ -135,7 +135,7 @@ def send_issue(request: SendRequest, console: Console, *, gate: Gate | None = No
         if request.dry_run:
             _dry_run(plan, store, prepared, console)
         elif request.assume_yes or _ask(plan, store, request.issue, prepared, console):
-            _send(plan, store, prepared.factory, request.issue, console)
+            _send(plan, store, prepared, request, console)
 
 
 def _verify(transport: TransportFactory, *, connect: bool) -> None:
@@ -236,19 +236,28 @@ def _ask(
         return False
     audience, readers = found
     tally = Counter(prepared.factory.tag_for(reader) for reader in readers)
-    total = sum(tally.values())
+    console.say(_what_is_sent(plan, issue, audience, tally, prepared))
+    console.confirm("Send now? Anyone already sent to is skipped", otherwise="add --yes to send")
+    return True
+
+
+def _what_is_sent(
+    plan: SendPlan, issue: Path, audience: Audience, tally: Counter[str],
+    prepared: PreparedEditions,
+) -> str:
+    """The issue, its readers (per edition), the transport and the ledger: what the person is
+    asked about, and what a send with --yes logs (cron, CI) before it starts."""
     editions = ""
     if prepared.editions.several:
         editions = f"Editions:  {_editions_line(tally, audience, prepared.factory.tags)}\n"
-    console.say(
+    return (
         f"Issue:     {plan.issue_id} ({issue})\n"
-        f"Audience:  {count(total, 'subscriber')} ({audience.suppressed:,} suppressed, "
-        f"{audience.unsubscribed:,} unsubscribed, {count(audience.skipped, 'row')} skipped)\n"
+        f"Audience:  {count(sum(tally.values()), 'subscriber')} ({audience.suppressed:,} "
+        f"suppressed, {audience.unsubscribed:,} unsubscribed, {count(audience.skipped, 'row')} "
+        f"skipped)\n"
         f"{editions}"
         f"Transport: {plan.transport}\nLedger:    {plan.ledger}"
     )
-    console.confirm("Send now? Anyone already sent to is skipped", otherwise="add --yes to send")
-    return True
 
 
 def _readers(
@@ -315,9 +324,11 @@ def _started(
 
 
 def _send(
-    plan: SendPlan, store: SuppressionStore, factory: Factory, issue: Path,
+    plan: SendPlan, store: SuppressionStore, prepared: PreparedEditions, request: SendRequest,
     console: Console,
 ) -> None:
+    """Queue the readers in the ledger and send; with --yes, first say what is sent as the
+    question would have (the readers are counted while they are queued, not read twice)."""
     found = _readers(plan, store, console)
     if found is None:
         return
@@ -325,8 +336,12 @@ def _send(
     stale = _stale_pull(plan.serve_url, store)
     if stale:
         console.warn(stale)
-    with _started(plan, store, factory, readers) as (runner, filled):
+    tally: Counter[str] = Counter()
+    queued = _tallied(readers, prepared.factory, tally)
+    with _started(plan, store, prepared.factory, queued) as (runner, filled):
         _report_rows(audience, console)
+        if request.assume_yes:
+            console.say(_what_is_sent(plan, request.issue, audience, tally, prepared))
         if filled.resumed:
             console.say(
                 f"Resuming: {count(filled.resumed, 'message')} "
@@ -357,9 +372,9 @@ def _send(
         console.say(f"Outbox: {plan.transport.outbox_path}")
     console.say(f"Ledger: {plan.ledger}")
     if counts.failed:
-        console.say(f"See the failures with: mailer status {issue}")
+        console.say(f"See the failures with: mailer status {request.issue}")
     if summary.interrupted or waiting:
-        console.say(f"To resume, run: mailer send {issue} --yes")
+        console.say(f"To resume, run: mailer send {request.issue} --yes")
     if summary.interrupted:
         raise Interrupted("interrupted before the send was finished")
     if waiting:
