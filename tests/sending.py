@@ -171,6 +171,20 @@ class Recorder:
         return result
 
 
+class Busy(Recorder):
+    """Answers 451 to one reader the first ``times`` times it is offered."""
+
+    def __init__(self, reader: str, times: int, faults: Faults | None = None) -> None:
+        super().__init__(faults)
+        self.reader, self.left = reader, times
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        if envelope.rcpt_tos[0] == self.reader and self.left:
+            self.left -= 1
+            return "451 4.2.1 Mailbox busy, try again later"
+        return await super().handle_DATA(server, session, envelope)
+
+
 def smtp_server(
     handler: Recorder, *, tls: tuple[Path, Path] | None = None,
     users: dict[str, str] | None = None, **kwargs: object,

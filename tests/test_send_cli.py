@@ -5,15 +5,17 @@ from __future__ import annotations
 import csv
 import json
 import mailbox
+import shlex
 from pathlib import Path
 
 import pytest
 from projects import mailer
-from sending import Recorder, make_project, smtp_server, write_subscribers
+from sending import Busy, Faults, Recorder, make_project, smtp_server, write_subscribers
 
 from mailer.audience import subscribers
 from mailer.audience.subscribers import SubscriberReader
 from mailer.delivery.ledger import Ledger
+from mailer.delivery.send import SendRequest
 
 
 @pytest.fixture
@@ -82,9 +84,12 @@ def test_to_sends_a_test_copy_outside_the_ledger(issue: Path) -> None:
 
 
 def test_without_yes_and_no_terminal_it_refuses(issue: Path) -> None:
-    code, out = mailer("send", issue)
+    code, out = mailer("send", issue, "--ledger", "my ledger.sqlite3")
     assert code == 2
-    assert "Error: not asking on a non-interactive input: add --yes to send" in out
+    assert out.splitlines()[-1] == (
+        "Error: not asking on a non-interactive input: add --yes to send: "
+        f"mailer send {issue} --ledger 'my ledger.sqlite3' --yes"
+    )
     assert not (issue.parents[1] / "outbox").exists()
 
 
@@ -400,3 +405,81 @@ def test_a_send_with_yes_logs_the_audience_as_the_question_shows_it(issue: Path)
     assert f"Issue:     send-test ({issue})" in lines and "Transport: outbox://outbox" in lines
     done = next(line for line in lines if line.startswith("Done:"))
     assert lines.index(audience) < lines.index(done)  # said before the send, as the question
+
+
+def hint(out: str, lead: str) -> list[str]:
+    """The command a line of ``out`` starting with ``lead`` tells to run, as a shell splits it."""
+    (line,) = [line for line in out.splitlines() if line.startswith(lead)]
+    words = shlex.split(line.removeprefix(lead))
+    assert words[0] == "mailer"
+    return words[1:]
+
+
+def test_the_hints_after_a_send_repeat_its_options_and_run_as_printed(
+    issue: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAILER_UNSUBSCRIBE_SECRET", "s" * 40)
+    project = issue.parents[1]
+    other = project / "other list.csv"  # the list of this send, not mailer.toml's 25 readers
+    addresses = write_subscribers(other, 5, start=100)
+    settings = project / "mailer test.toml"
+    settings.write_text((project / "mailer.toml").read_text(encoding="utf-8").replace(
+        "[send]\n", "[send]\nretry_for = \"2s\"\n"
+    ), encoding="utf-8")
+    server = smtp_server(Busy(addresses[2], times=2, faults=Faults(reject={addresses[0]})))
+    transport = f"smtp://127.0.0.1:{server.port}"
+    options = ["--subscribers", "other list.csv", "--transport", transport,
+               "--ledger", "my ledger.sqlite3", "--settings", "mailer test.toml"]
+    try:
+        code, out = mailer("send", issue, "--yes", *options)
+        assert code == 3, out  # one reader deferred for later, one failed for good
+        resume = hint(out, "To resume, run: ")
+        failures = hint(out, "See the failures with: ")
+        code, out = mailer(*resume)
+    finally:
+        server.stop()
+    assert resume == [
+        "send", str(issue), "--subscribers", "other list.csv", "--transport", transport,
+        "--ledger", "my ledger.sqlite3", "--settings", "mailer test.toml", "--yes",
+    ]
+    assert code == 1, out  # finished: the deferred reader got it, the failed one stays failed
+    assert "in all 4 sent, 1 failed, 0 waiting, of 5." in out  # the same list and ledger
+    assert not (project / ".mailer" / "ledger.sqlite3").exists()
+
+    assert failures == [
+        "status", str(issue), "--ledger", "my ledger.sqlite3", "--settings", "mailer test.toml"
+    ]
+    code, out = mailer(*failures)
+    assert code == 0, out
+    assert out.startswith("send-test: 4 sent, 1 failed")
+    assert f"failed {addresses[0]}: 550 5.1.1" in out
+
+
+def test_a_resume_hint_names_every_option_the_send_was_given() -> None:
+    request = SendRequest(
+        Path("issues/news letter.yaml"), settings=Path("conf/mailer.toml"),
+        subscribers=Path("lists/it's.csv"), transport="smtp://alice@mail.example.org:587",
+        ledger=Path("l.sqlite3"), concurrency=2, rate=5.0, strict=True, force=True,
+        edition="tr", assume_yes=False,
+    )
+    assert request.again() == (
+        "mailer send 'issues/news letter.yaml' --subscribers 'lists/it'\"'\"'s.csv' "
+        "--transport smtp://alice@mail.example.org:587 --concurrency 2 --rate 5.0 "
+        "--ledger l.sqlite3 --strict --force --edition tr --settings conf/mailer.toml --yes"
+    )
+    assert request.status() == (
+        "mailer status 'issues/news letter.yaml' --ledger l.sqlite3 --settings conf/mailer.toml"
+    )
+
+
+def test_the_hint_to_pull_suppressions_names_the_settings_the_send_read(
+    issue: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = issue.parents[1] / "mailer.toml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace(
+        "[list]\n", '[list]\nserve_url = "https://news.example.org/"\n'
+    ), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # cron runs it from elsewhere: pull would not find mailer.toml
+    code, out = mailer("send", issue, "--yes")
+    assert code == 0, out
+    assert shlex.join(["mailer", "suppressions", "pull", "--settings", str(settings)]) in out

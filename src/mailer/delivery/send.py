@@ -23,7 +23,7 @@ from pathlib import Path
 from mailer.audience.subscribers import Subscriber, SubscriberReader, normalise_address
 from mailer.audience.suppression import Audience, SuppressionStore, store_for
 from mailer.compose.editions import load_editions
-from mailer.console import Console, count, plural
+from mailer.console import Console, command_line, count, plural
 from mailer.credentials import require
 from mailer.delivery.campaign import Campaign, Factory, Policy, Summary, dry_run, send_test
 from mailer.delivery.editions import EditionFactory
@@ -53,6 +53,21 @@ class SendRequest:
     assume_yes: bool = False
     strict: bool = False  # a bad CSV row stops the send instead of being skipped
     edition: str | None = None  # --edition: only this edition, to its readers
+    force: bool = False  # --force: the checks' errors do not stop it (the caller's gate says)
+
+    def again(self) -> str:
+        """This send as a command line that runs it again, and so resumes it: every option it
+        was given, and ``--yes``. Printed as it is, it sends the same list through the same
+        transport with the same ledger."""
+        return command_line(
+            "send", self.issue, subscribers=self.subscribers, transport=self.transport,
+            concurrency=self.concurrency, rate=self.rate, ledger=self.ledger, strict=self.strict,
+            force=self.force, edition=self.edition, settings=self.settings, yes=True,
+        )
+
+    def status(self) -> str:
+        """``mailer status`` of this send's issue, with its ledger and settings."""
+        return command_line("status", self.issue, ledger=self.ledger, settings=self.settings)
 
 
 @dataclass(frozen=True)
@@ -60,6 +75,7 @@ class SendPlan:
     """Where a send reads and writes, with ``mailer.toml`` < ``MAILER_*`` < flags applied."""
 
     issue_id: str
+    settings: Path  # the mailer.toml it reads
     transport: TransportFactory
     subscribers: Path
     ledger: Path
@@ -89,6 +105,7 @@ def plan_send(
     send = settings.settings.send
     return SendPlan(
         issue_id=issue_id,
+        settings=settings.path,
         transport=parse_transport(request.transport or send.transport, settings.base_dir),
         subscribers=(
             request.subscribers.resolve() if request.subscribers
@@ -134,7 +151,7 @@ def send_issue(request: SendRequest, console: Console, *, gate: Gate | None = No
     with store_for(settings) as store:
         if request.dry_run:
             _dry_run(plan, store, prepared, console)
-        elif request.assume_yes or _ask(plan, store, request.issue, prepared, console):
+        elif request.assume_yes or _ask(plan, store, request, prepared, console):
             _send(plan, store, prepared, request, console)
 
 
@@ -224,7 +241,7 @@ def _editions_line(tally: Counter[str], audience: Audience, order: list[str]) ->
 
 
 def _ask(
-    plan: SendPlan, store: SuppressionStore, issue: Path, prepared: PreparedEditions,
+    plan: SendPlan, store: SuppressionStore, request: SendRequest, prepared: PreparedEditions,
     console: Console,
 ) -> bool:
     """What is about to happen, and a yes from the person (or --yes) before it does.
@@ -236,8 +253,11 @@ def _ask(
         return False
     audience, readers = found
     tally = Counter(prepared.factory.tag_for(reader) for reader in readers)
-    console.say(_what_is_sent(plan, issue, audience, tally, prepared))
-    console.confirm("Send now? Anyone already sent to is skipped", otherwise="add --yes to send")
+    console.say(_what_is_sent(plan, request.issue, audience, tally, prepared))
+    console.confirm(
+        "Send now? Anyone already sent to is skipped",
+        otherwise=f"add --yes to send: {request.again()}",
+    )
     return True
 
 
@@ -333,7 +353,7 @@ def _send(
     if found is None:
         return
     audience, readers = found
-    stale = _stale_pull(plan.serve_url, store)
+    stale = _stale_pull(plan, store)
     if stale:
         console.warn(stale)
     tally: Counter[str] = Counter()
@@ -372,9 +392,9 @@ def _send(
         console.say(f"Outbox: {plan.transport.outbox_path}")
     console.say(f"Ledger: {plan.ledger}")
     if counts.failed:
-        console.say(f"See the failures with: mailer status {request.issue}")
+        console.say(f"See the failures with: {request.status()}")
     if summary.interrupted or waiting:
-        console.say(f"To resume, run: mailer send {request.issue} --yes")
+        console.say(f"To resume, run: {request.again()}")
     if summary.interrupted:
         raise Interrupted("interrupted before the send was finished")
     if waiting:
@@ -383,16 +403,18 @@ def _send(
         raise RecipientsFailed(f"{count(counts.failed, 'recipient')} failed permanently")
 
 
-def _stale_pull(serve_url: str | None, store: SuppressionStore) -> str | None:
+def _stale_pull(plan: SendPlan, store: SuppressionStore) -> str | None:
     """With a server answering unsubscribes, this store may lack the latest of them."""
-    if not serve_url:
+    if not plan.serve_url:
         return None
     last = store.last_pull()
     if last is not None and time.time() - last < STALE_PULL:
         return None
     when = "never" if last is None else f"{count(round((time.time() - last) / 86400), 'day')} ago"
+    # The settings named even when send found them by itself: pull looks from the current folder.
+    pull = command_line("suppressions", "pull", settings=plan.settings)
     return (f"[list] serve_url is set, and suppressions were last pulled from it {when}: run "
-            "mailer suppressions pull first, or readers who unsubscribed there get this issue")
+            f"{pull} first, or readers who unsubscribed there get this issue")
 
 
 def _unfinished(waiting: int, summary: Summary) -> str:
