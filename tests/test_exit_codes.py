@@ -126,12 +126,14 @@ def test_a_send_paused_after_errors_in_a_row_exits_3(issue: Path) -> None:
         "[send]\n", "[send]\nmax_errors_in_a_row = 2\nconcurrency = 1\n"
     ), encoding="utf-8")
     closing = smtp_server(Recorder(Faults(closing=1.0)))
+    transport = f"smtp://127.0.0.1:{closing.port}"
     try:
-        code, out = run("send", issue, "--yes", "--transport", f"smtp://127.0.0.1:{closing.port}")
+        code, out = run("send", issue, "--yes", "--transport", transport)
     finally:
         closing.stop()
     assert code == 3, out
     assert "paused after 2 errors in a row" in out and "run the same send again" in out
+    assert f"To resume, run: mailer send {issue} --transport {transport} --yes" in out
 
 
 def test_a_server_that_cannot_be_reached_exits_3(issue: Path) -> None:

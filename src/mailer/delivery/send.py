@@ -87,7 +87,7 @@ class SendPlan:
 
     def audience(self, store: SuppressionStore) -> Audience:
         """Subscribers minus suppressed addresses, read afresh on each iteration; a reader the
-    transport cannot carry is a wrong row."""
+        transport cannot carry is a wrong row."""
         reader = SubscriberReader(
             self.subscribers, strict=self.strict, smtputf8=self.transport.smtputf8
         )
@@ -195,8 +195,7 @@ def _send_test_copies(
         console.say(
             f"[TEST] {result.recipient}{edition}: {result.status} {result.detail}".rstrip()
         )
-    results = [result for _, result in results]
-    failed = [result.recipient for result in results if not result.delivered]
+    failed = [result.recipient for _, result in results if not result.delivered]
     if failed:
         raise RecipientsFailed(
             f"the {plural(len(failed), 'test copy', 'test copies')} to {', '.join(failed)} "
@@ -373,7 +372,11 @@ def _send(
                 f"not in this subscriber list; {plural(filled.left, 'it was', 'they were')} not "
                 "sent this time"
             )
-        summary = _run(runner, console)
+        try:
+            summary = _run(runner, console)
+        except DeliveryError:  # paused after errors in a row: the same command resumes
+            console.say(f"To resume, run: {request.again()}")
+            raise
     counts = summary.counts
     # Held readers (not in this list, or suppressed while it ran) are not this run's to wait for.
     waiting = counts.pending - filled.left - summary.withheld
