@@ -22,10 +22,10 @@ from mailer.errors import UsageError
 PROGRESS_EVERY = 5.0  # seconds between progress lines when the output is not a terminal
 
 
-def plural(number: int, singular: str, plural: str | None = None) -> str:
-    """``singular`` when ``number`` is 1, else ``plural`` (``singular`` + "s" unless given):
-    ``plural(n, "was", "were")``."""
-    return singular if number == 1 else plural or f"{singular}s"
+def plural(number: int, singular: str, plural_form: str | None = None) -> str:
+    """``singular`` when ``number`` is 1, else ``plural_form`` (``singular`` + "s" unless
+    given): ``plural(n, "was", "were")``."""
+    return singular if number == 1 else plural_form or f"{singular}s"
 
 
 def count(number: int, singular: str, plural_form: str | None = None) -> str:
@@ -46,6 +46,7 @@ def command_line(*words: object, **options: object) -> str:
         if value is not True:
             parts.append(str(value))
     return shlex.join(parts)
+
 
 Update = Callable[..., None]  # update(done, deferred=0)
 
