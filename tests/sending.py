@@ -117,6 +117,7 @@ class Recorder:
         self.pipelining = pipelining
         self.messages: list[tuple[str, Message]] = []
         self.senders: list[str] = []  # the envelope sender (MAIL FROM) of each message kept
+        self.greetings = 0  # the clients that said EHLO: every connection mailer makes
         self.lock = threading.Lock()
         self.random = random.Random(self.faults.seed)
 
@@ -125,6 +126,8 @@ class Recorder:
     ) -> list[str]:
         """aiosmtpd reads commands one by one anyway: it only has to say it pipelines."""
         session.host_name = hostname
+        with self.lock:
+            self.greetings += 1
         return [responses[0], "250-PIPELINING", *responses[1:]] if self.pipelining else responses
 
     async def handle_MAIL(
@@ -166,6 +169,20 @@ class Recorder:
             for recipient, message in self.messages:
                 result.setdefault(recipient, []).append(message["Message-ID"])
         return result
+
+
+class Busy(Recorder):
+    """Answers 451 to one reader the first ``times`` times it is offered."""
+
+    def __init__(self, reader: str, times: int, faults: Faults | None = None) -> None:
+        super().__init__(faults)
+        self.reader, self.left = reader, times
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        if envelope.rcpt_tos[0] == self.reader and self.left:
+            self.left -= 1
+            return "451 4.2.1 Mailbox busy, try again later"
+        return await super().handle_DATA(server, session, envelope)
 
 
 def smtp_server(

@@ -181,7 +181,8 @@ def test_a_postmark_transport_from_the_environment_is_blamed_on_the_issue(projec
     monkeypatch.setenv("MAILER_TRANSPORT", "postmark://")
     result = check(str(project.write_issue(CLEAN)), "--offline", "--json")
     (warning,) = [
-        f for f in json.loads(result.stdout)["findings"] if "Postmark" in f["message"]
+        f for f in json.loads(result.stdout)["findings"]
+        if f["check"] == "deliverability" and "Postmark" in f["message"]
     ]
     assert warning["severity"] == "warning"
     assert warning["where"].endswith("issue.yaml")
@@ -192,4 +193,38 @@ def test_other_transports_get_no_postmark_warning(project, dsn):
     use_transport(project, dsn)
     result = check(str(project.write_issue(CLEAN)), "--offline")
     assert result.exit_code == 0, result.output
-    assert "Postmark" not in result.output
+    assert "[deliverability] the transport sends through Postmark" not in result.output
+
+
+SECRETS = ("MAILER_SMTP_PASSWORD", "MAILER_UNSUBSCRIBE_SECRET")
+
+
+def test_each_secret_a_send_will_need_is_a_warning_at_the_transport_line(project, monkeypatch):
+    for name in SECRETS:
+        monkeypatch.delenv(name, raising=False)
+    line = use_transport(project, "smtp://alice@mail.example.org:587")
+    issue = str(project.write_issue(CLEAN))
+    result = check(issue, "--offline")
+    assert result.exit_code == 0, result.output  # a warning: check often runs without them
+    output = " ".join(result.output.split())
+    through = "a send through smtp://alice@mail.example.org:587 needs it for"
+    assert (
+        f"mailer.toml:{line}: warning [secrets] MAILER_SMTP_PASSWORD is not set: {through} the "
+        "SMTP login as alice"
+    ) in output
+    assert (
+        f"mailer.toml:{line}: warning [secrets] MAILER_UNSUBSCRIBE_SECRET is not set: {through} "
+        "signing the readers' unsubscribe links"
+    ) in output
+
+    for name in SECRETS:
+        monkeypatch.setenv(name, "s" * 40)
+    result = check(issue, "--offline")
+    assert "[secrets]" not in result.output
+
+
+def test_the_outbox_needs_no_secret_and_check_says_nothing(project, monkeypatch):
+    for name in SECRETS:
+        monkeypatch.delenv(name, raising=False)
+    result = check(str(project.write_issue(CLEAN)), "--offline")
+    assert "[secrets]" not in result.output

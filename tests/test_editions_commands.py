@@ -87,6 +87,7 @@ def test_each_reader_gets_the_edition_of_their_language(issue: Path) -> None:
 
     code, out = mailer("send", issue, "--yes")
     assert code == 0, out
+    assert f"Editions:  en {30 - tr}, tr {tr}" in out  # logged by a send nobody was asked for
     got = {}
     for message in mailbox.Maildir(issue.parents[1] / "outbox", create=False):
         got[address_of(message)] = edition_of(message)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sending import Faults, Recorder, make_project, smtp_server, write_subscribers
+from sending import Faults, Recorder, free_port, make_project, smtp_server, write_subscribers
 from typer.testing import CliRunner
 
 from mailer.cli import app
@@ -117,7 +117,7 @@ def test_a_recipient_failing_for_good_exits_1(issue: Path) -> None:
     finally:
         server.stop()
     assert code == 1, out
-    assert "4 sent, 1 failed" in out and "Error: 1 recipients failed permanently" in out
+    assert "4 sent, 1 failed" in out and "Error: 1 recipient failed permanently" in out
 
 
 def test_a_send_paused_after_errors_in_a_row_exits_3(issue: Path) -> None:
@@ -126,17 +126,17 @@ def test_a_send_paused_after_errors_in_a_row_exits_3(issue: Path) -> None:
         "[send]\n", "[send]\nmax_errors_in_a_row = 2\nconcurrency = 1\n"
     ), encoding="utf-8")
     closing = smtp_server(Recorder(Faults(closing=1.0)))
+    transport = f"smtp://127.0.0.1:{closing.port}"
     try:
-        code, out = run("send", issue, "--yes", "--transport", f"smtp://127.0.0.1:{closing.port}")
+        code, out = run("send", issue, "--yes", "--transport", transport)
     finally:
         closing.stop()
     assert code == 3, out
     assert "paused after 2 errors in a row" in out and "run the same send again" in out
+    assert f"To resume, run: mailer send {issue} --transport {transport} --yes" in out
 
 
 def test_a_server_that_cannot_be_reached_exits_3(issue: Path) -> None:
-    from sending import free_port
-
     code, out = run("send", issue, "--yes", "--transport", f"smtp://127.0.0.1:{free_port()}")
     assert code == 3 and "cannot connect" in out
 
@@ -145,3 +145,50 @@ def test_a_clean_run_of_each_command_exits_0(issue: Path) -> None:
     for command in COMMANDS:
         code, out = run(*command_line(command, issue))
         assert code == 0, (command, out)
+
+
+@pytest.mark.parametrize("how", [["--yes"], ["--dry-run"]], ids=["send", "dry-run"])
+@pytest.mark.parametrize("login", ["", "alice@"], ids=["no-login", "login"])
+@pytest.mark.parametrize("server_up", [False, True], ids=["server-down", "server-up"])
+def test_every_missing_secret_is_named_at_once_before_anything_connects(
+    issue: Path, monkeypatch: pytest.MonkeyPatch, how: list[str], login: str, server_up: bool
+) -> None:
+    monkeypatch.delenv("MAILER_UNSUBSCRIBE_SECRET")
+    monkeypatch.delenv("MAILER_SMTP_PASSWORD", raising=False)
+    recorder = Recorder()
+    server = smtp_server(recorder) if server_up else None
+    port = server.port if server else free_port()
+    try:
+        code, out = run("send", issue, *how, "--transport", f"smtp://{login}127.0.0.1:{port}")
+    finally:
+        if server:
+            server.stop()
+    signing = "signing the readers' unsubscribe links needs"
+    assert code == 2, out
+    assert out.splitlines() == [
+        f"Error: the SMTP login as alice needs the environment variable MAILER_SMTP_PASSWORD "
+        f"and {signing} MAILER_UNSUBSCRIBE_SECRET (neither is set)" if login else
+        f"Error: {signing} the environment variable MAILER_UNSUBSCRIBE_SECRET (it is not set)"
+    ]
+    assert recorder.greetings == 0  # nothing connected
+    assert not (issue.parents[1] / ".mailer" / "ledger.sqlite3").exists()
+
+
+def test_an_esp_send_names_its_key_and_the_signing_secret_before_any_request(
+    issue: Path, monkeypatch: pytest.MonkeyPatch, httpserver
+) -> None:
+    monkeypatch.delenv("MAILER_UNSUBSCRIBE_SECRET")
+    endpoint = httpserver.url_for("/").rstrip("/")
+    code, out = run("send", issue, "--yes", "--transport", f"sendgrid://?endpoint={endpoint}")
+    assert code == 2, out
+    assert out.splitlines() == [
+        "Error: sending through SendGrid needs the environment variable SENDGRID_API_KEY and "
+        "signing the readers' unsubscribe links needs MAILER_UNSUBSCRIBE_SECRET (neither is set)"
+    ]
+    assert httpserver.log == []
+
+
+def test_the_outbox_needs_no_secret(issue: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MAILER_UNSUBSCRIBE_SECRET")
+    code, out = run("send", issue, "--yes")
+    assert code == 0, out

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import pytest
 from pytest_httpserver import HTTPServer
-from sending import Recorder, make_project, smtp_server, write_subscribers
+from sending import Busy, make_project, smtp_server, write_subscribers
 from typer.testing import CliRunner
 from werkzeug import Request, Response
 
@@ -67,20 +67,6 @@ def test_half_the_requests_failing_with_429_or_500_still_reach_everyone_once(
     assert refused  # it did meet the failures
 
 
-class Busy(Recorder):
-    """Answers 451 to one reader the first ``times`` times it is offered."""
-
-    def __init__(self, reader: str, times: int) -> None:
-        super().__init__()
-        self.reader, self.left = reader, times
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        if envelope.rcpt_tos[0] == self.reader and self.left:
-            self.left -= 1
-            return "451 4.2.1 Mailbox busy, try again later"
-        return await super().handle_DATA(server, session, envelope)
-
-
 def test_a_reader_deferred_past_retry_for_stays_deferred_and_the_next_run_delivers(
     issue: Path,
 ) -> None:
@@ -97,8 +83,8 @@ def test_a_reader_deferred_past_retry_for_stays_deferred_and_the_next_run_delive
         code, out = send(issue, "--transport", transport)
         assert code == 3, out
         assert "in all 4 sent, 0 failed, 1 waiting" in out
-        assert "1 messages are deferred (the last answer: 451 4.2.1 Mailbox busy" in out
-        assert f"To resume, run: mailer send {issue} --yes" in out
+        assert "1 message is deferred (the last answer: 451 4.2.1 Mailbox busy" in out
+        assert f"To resume, run: mailer send {issue} --transport {transport} --yes" in out
         status = CliRunner().invoke(app, ["status", str(issue), "--json"])
         assert json.loads(status.stdout)["counts"]["deferred"] == 1
         code, out = send(issue, "--transport", transport)

@@ -93,3 +93,11 @@ def test_init_never_touches_a_folder_with_files(tmp_path):
     assert code == 1
     assert "is not empty" in out and "nothing was changed" in out
     assert [p.name for p in folder.iterdir()] == ["notes.txt"]
+
+
+def test_new_names_the_preview_to_run_quoted_for_a_shell(started):
+    code, out = mailer("new", "issues/next issue.yaml")
+    assert code == 0, out
+    assert out.strip().endswith("Edit it, then run: mailer preview 'issues/next issue.yaml'")
+    code, out = mailer("preview", "issues/next issue.yaml", "--no-serve")  # runs as printed
+    assert code == 0, out

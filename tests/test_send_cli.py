@@ -5,15 +5,17 @@ from __future__ import annotations
 import csv
 import json
 import mailbox
+import shlex
 from pathlib import Path
 
 import pytest
 from projects import mailer
-from sending import make_project, write_subscribers
+from sending import Busy, Faults, Recorder, make_project, smtp_server, write_subscribers
 
 from mailer.audience import subscribers
 from mailer.audience.subscribers import SubscriberReader
 from mailer.delivery.ledger import Ledger
+from mailer.delivery.send import SendRequest
 
 
 @pytest.fixture
@@ -82,9 +84,12 @@ def test_to_sends_a_test_copy_outside_the_ledger(issue: Path) -> None:
 
 
 def test_without_yes_and_no_terminal_it_refuses(issue: Path) -> None:
-    code, out = mailer("send", issue)
+    code, out = mailer("send", issue, "--ledger", "my ledger.sqlite3")
     assert code == 2
-    assert "Error: not asking on a non-interactive input: add --yes to send" in out
+    assert out.splitlines()[-1] == (
+        "Error: not asking on a non-interactive input: add --yes to send: "
+        f"mailer send {issue} --ledger 'my ledger.sqlite3' --yes"
+    )
     assert not (issue.parents[1] / "outbox").exists()
 
 
@@ -254,7 +259,7 @@ def test_a_list_whose_readers_all_left_sends_nothing_and_says_so(issue: Path) ->
     assert code == 0, out  # a correct list and a finished send: nobody is left to write to
     assert out.splitlines()[-1] == (
         f"Warning: {csv_path}: no one to send to: every reader in it has unsubscribed or is on "
-        "the suppression list (1 unsubscribed, 1 suppressed, 1 rows skipped); nothing was sent"
+        "the suppression list (1 unsubscribed, 1 suppressed, 1 row skipped); nothing was sent"
     )
     assert _nothing_sent(issue)
 
@@ -283,7 +288,7 @@ def test_a_dry_run_reports_the_rows_exactly_as_a_send(
         f"Warning: {csv_path}:1: ignoring columns 'Created'",
         f"Warning: {csv_path}:32: email: 'reader0@example.org' is already on line 2; row left "
         "out",
-        "Warning: ... and 1 more warnings",
+        "Warning: ... and 1 more warning",
     ]
     assert "Dry run: built 25 messages" in rehearsal
     assert "Done: sent 25 now" in sent
@@ -306,3 +311,177 @@ def test_a_smaller_list_holds_the_other_readers_for_a_later_send(issue: Path) ->
     assert code == 0, out
     assert "in all 25 sent, 0 failed" in out
     assert len(outbox(issue)) == 25
+
+
+@pytest.mark.parametrize("userinfo", ["u:{key}@", "{key}@"], ids=["user-and-password", "user"])
+def test_an_esp_endpoint_with_a_user_or_password_is_refused_unread(
+    issue: Path, monkeypatch: pytest.MonkeyPatch, httpserver, userinfo: str
+) -> None:
+    key = "SG.abc+def/ghi"
+    monkeypatch.setenv("SENDGRID_API_KEY", key)
+    monkeypatch.setenv("MAILER_UNSUBSCRIBE_SECRET", "s" * 40)
+    endpoint = f"http://{userinfo.format(key=key)}127.0.0.1:{httpserver.port}"
+    code, out = mailer("send", issue, "--yes", "--transport", f"sendgrid://?endpoint={endpoint}")
+    assert code == 2
+    assert out.splitlines() == [
+        "Error: transport sendgrid://: ?endpoint= must not hold a user name or password (an @ "
+        "in it); the key comes from SENDGRID_API_KEY only"
+    ]
+    assert httpserver.log == []  # nothing was posted
+    assert _nothing_sent(issue)
+
+
+@pytest.mark.parametrize("transport", ["outbox", "smtp"])
+def test_a_reader_the_transport_cannot_carry_is_a_skipped_row_in_a_dry_run_and_a_send(
+    issue: Path, monkeypatch: pytest.MonkeyPatch, transport: str
+) -> None:
+    monkeypatch.setenv("MAILER_UNSUBSCRIBE_SECRET", "s" * 40)
+    csv_path = _subscribers_with(issue, 4, "ünï@example.org,Ünï")
+    skipped = (
+        f"Warning: {csv_path}:4: email: 'ünï@example.org' has characters other than ASCII before "
+        "the @, which this send's transport cannot carry (it would need SMTPUTF8)"
+    )
+    recorder = Recorder()
+    server = smtp_server(recorder) if transport == "smtp" else None  # aiosmtpd offers SMTPUTF8
+    dsn = f"smtp://127.0.0.1:{server.port}" if server else "outbox://outbox"
+    try:
+        code, rehearsal = mailer("send", issue, "--dry-run", "--transport", dsn)
+        assert code == 0, rehearsal
+        code, sent = mailer("send", issue, "--yes", "--transport", dsn)
+        assert code == 0, sent
+    finally:
+        if server:
+            server.stop()
+    for out in (rehearsal, sent):
+        assert [line for line in out.splitlines() if line.startswith("Warning:")] == [skipped]
+    assert "Dry run: built 5 messages" in rehearsal
+    assert "in all 5 sent, 0 failed, 0 waiting, of 5" in sent
+    received = [rcpt for rcpt, _ in recorder.messages] if server else [
+        message["To"].split("<")[1].rstrip(">") for message in outbox(issue)
+    ]
+    assert sorted(received) == [f"reader{n}@example.org" for n in range(5)]
+
+
+def test_a_test_copy_to_an_address_the_transport_cannot_carry_is_refused(issue: Path) -> None:
+    code, out = mailer("send", issue, "--to", "ünï@example.org")
+    assert code == 2
+    assert out.splitlines() == [
+        "Error: --to: 'ünï@example.org' has characters other than ASCII before the @, which "
+        "this send's transport cannot carry (it would need SMTPUTF8)"
+    ]
+    assert not (issue.parents[1] / "outbox").exists()
+
+
+def test_counts_of_one_read_as_english(issue: Path) -> None:
+    csv_path = _subscribers_with(issue, 3, "not-an-address,Nobody", readers=1)
+    code, out = mailer("send", issue, "--dry-run")
+    assert code == 0, out
+    assert "Dry run: built 1 message (" in out
+    csv_path.write_text("email,name,status\nreader0@example.org,A,unsubscribed\nbad,B,\n")
+    code, out = mailer("send", issue, "--yes")
+    assert code == 0, out
+    assert "(1 unsubscribed, 0 suppressed, 1 row skipped); nothing was sent" in out
+
+
+def test_a_send_with_yes_logs_the_audience_as_the_question_shows_it(issue: Path) -> None:
+    project = issue.parents[1]
+    (project / "subscribers.example.csv").write_text(
+        "email,name,status\n"
+        "ayse@example.org,A,\n"
+        "gone@example.org,B,unsubscribed\n"
+        "bounced@example.org,C,\n"
+        "not an address,D,\n"
+        "omar@example.org,E,\n",
+        encoding="utf-8",
+    )
+    (project / ".mailer").mkdir()
+    (project / ".mailer" / "suppression.csv").write_text(
+        "email,reason,date\nbounced@example.org,bounced,2026-01-01\n", encoding="utf-8"
+    )
+    code, out = mailer("send", issue, "--yes")  # as cron or CI run it
+    assert code == 0, out
+    lines = out.splitlines()
+    audience = "Audience:  2 subscribers (1 suppressed, 1 unsubscribed, 1 row skipped)"
+    assert f"Issue:     send-test ({issue})" in lines and "Transport: outbox://outbox" in lines
+    done = next(line for line in lines if line.startswith("Done:"))
+    assert lines.index(audience) < lines.index(done)  # said before the send, as the question
+
+
+def hint(out: str, lead: str) -> list[str]:
+    """The command a line of ``out`` starting with ``lead`` tells to run, as a shell splits it."""
+    (line,) = [line for line in out.splitlines() if line.startswith(lead)]
+    words = shlex.split(line.removeprefix(lead))
+    assert words[0] == "mailer"
+    return words[1:]
+
+
+def test_the_hints_after_a_send_repeat_its_options_and_run_as_printed(
+    issue: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAILER_UNSUBSCRIBE_SECRET", "s" * 40)
+    project = issue.parents[1]
+    other = project / "other list.csv"  # the list of this send, not mailer.toml's 25 readers
+    addresses = write_subscribers(other, 5, start=100)
+    settings = project / "mailer test.toml"
+    settings.write_text((project / "mailer.toml").read_text(encoding="utf-8").replace(
+        "[send]\n", "[send]\nretry_for = \"1s\"\n"
+    ), encoding="utf-8")
+    busy = Busy(addresses[2], times=1000, faults=Faults(reject={addresses[0]}))
+    server = smtp_server(busy)
+    transport = f"smtp://127.0.0.1:{server.port}"
+    options = ["--subscribers", "other list.csv", "--transport", transport,
+               "--ledger", "my ledger.sqlite3", "--settings", "mailer test.toml"]
+    try:
+        code, out = mailer("send", issue, "--yes", *options)
+        assert code == 3, out  # one reader deferred for later, one failed for good
+        resume = hint(out, "To resume, run: ")
+        failures = hint(out, "See the failures with: ")
+        busy.left = 0  # the mailbox takes mail again
+        code, out = mailer(*resume)
+    finally:
+        server.stop()
+    assert resume == [
+        "send", str(issue), "--subscribers", "other list.csv", "--transport", transport,
+        "--ledger", "my ledger.sqlite3", "--settings", "mailer test.toml", "--yes",
+    ]
+    assert code == 1, out  # finished: the deferred reader got it, the failed one stays failed
+    assert "in all 4 sent, 1 failed, 0 waiting, of 5." in out  # the same list and ledger
+    assert not (project / ".mailer" / "ledger.sqlite3").exists()
+
+    assert failures == [
+        "status", str(issue), "--ledger", "my ledger.sqlite3", "--settings", "mailer test.toml"
+    ]
+    code, out = mailer(*failures)
+    assert code == 0, out
+    assert out.startswith("send-test: 4 sent, 1 failed")
+    assert f"failed {addresses[0]}: 550 5.1.1" in out
+
+
+def test_a_resume_hint_names_every_option_the_send_was_given() -> None:
+    request = SendRequest(
+        Path("issues/news letter.yaml"), settings=Path("conf/mailer.toml"),
+        subscribers=Path("lists/it's.csv"), transport="smtp://alice@mail.example.org:587",
+        ledger=Path("l.sqlite3"), concurrency=2, rate=5.0, strict=True, force=True,
+        edition="tr", assume_yes=False,
+    )
+    assert request.again() == (
+        "mailer send 'issues/news letter.yaml' --subscribers 'lists/it'\"'\"'s.csv' "
+        "--transport smtp://alice@mail.example.org:587 --concurrency 2 --rate 5.0 "
+        "--ledger l.sqlite3 --strict --force --edition tr --settings conf/mailer.toml --yes"
+    )
+    assert request.status() == (
+        "mailer status 'issues/news letter.yaml' --ledger l.sqlite3 --settings conf/mailer.toml"
+    )
+
+
+def test_the_hint_to_pull_suppressions_names_the_settings_the_send_read(
+    issue: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = issue.parents[1] / "mailer.toml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace(
+        "[list]\n", '[list]\nserve_url = "https://news.example.org/"\n'
+    ), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # cron runs it from elsewhere: pull would not find mailer.toml
+    code, out = mailer("send", issue, "--yes")
+    assert code == 0, out
+    assert shlex.join(["mailer", "suppressions", "pull", "--settings", str(settings)]) in out

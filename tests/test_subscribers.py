@@ -486,3 +486,20 @@ def test_the_duplicate_check_is_sized_once_and_never_grows() -> None:
             table.setdefault(key * 2654435761, key)
         assert len(table._keys) == size, expected
         assert len(table) == expected
+
+
+def test_an_address_the_transport_cannot_carry_is_a_wrong_row(tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER
+                 + "ünï@example.org,Ünï,,,,,\n"
+                 + "ayse@bücher.example,Ayşe,,,,,\n"  # a non-ASCII domain travels as IDNA
+                 + "gone.ünï@example.org,Gone,,,,,unsubscribed\n")
+    reader = SubscriberReader(path, smtputf8=False)
+    assert emails(reader) == ["ayse@bücher.example"]
+    assert [str(row) for row in reader.skipped] == [
+        f"{path}:2: email: 'ünï@example.org' has characters other than ASCII before the @, "
+        "which this send's transport cannot carry (it would need SMTPUTF8)"
+    ]
+    assert reader.unsubscribed == 1  # never written to: not a wrong row, whatever the transport
+    assert emails(SubscriberReader(path)) == ["ünï@example.org", "ayse@bücher.example"]
+    with pytest.raises(InputError, match=f"{path}:2: email: 'ünï@example.org' has characters"):
+        emails(SubscriberReader(path, smtputf8=False, strict=True))

@@ -1,12 +1,15 @@
-"""The transport contract, the same cases against every transport: outbox, SMTP, SMTPS,
-SendGrid, Mailgun and Postmark, each with a real server of its kind (a Maildir, aiosmtpd with
-and without TLS, pytest-httpserver speaking each provider's documented API).
+"""The transport contract, the same cases against every transport of the registry
+(``mailer.delivery.transports.SCHEMES``: outbox, SMTP, SMTPS, SendGrid, Mailgun and Postmark),
+each with a real server of its kind (a Maildir, aiosmtpd with and without TLS,
+pytest-httpserver speaking each provider's documented API). A transport added to the registry
+without a harness here fails every case, by name.
 
 What every transport promises (``mailer.delivery.transports.base``): one normalised result
 per message, in order, naming the message's recipient and Message-ID; a temporary refusal is
 ``deferred``, a permanent one ``failed`` for that recipient alone, however the batch had to be
 split to find it; and the transport's secret never comes back in what it reports, plain,
-base64 or percent-encoded, even when the server quotes it.
+base64 or percent-encoded, even when the server quotes it; and it declares every secret a
+send through it needs.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from mailer.compose.issue import load
 from mailer.delivery.campaign import Builder
 from mailer.delivery.message import MessageFactory, OutgoingMessage
 from mailer.delivery.prepare import prepare
-from mailer.delivery.transports import Transport, parse_transport
+from mailer.delivery.transports import SCHEMES, Transport, parse_transport
 from mailer.delivery.transports.base import DELIVERED
 from mailer.delivery.transports.outbox import file_name
 from mailer.errors import TransportError
@@ -50,9 +53,11 @@ class Harness:
     per_recipient_deferral = True  # False: a temporary refusal answers the whole request
     can_refuse = True  # False: the transport writes every message (the outbox)
     secret: str | None = SECRET
+    dsn: str
+    environ: dict[str, str]  # the transport's own secret, as the environment holds it
 
     def open(self) -> Transport:
-        raise NotImplementedError
+        return parse_transport(self.dsn, Path("."), self.environ)()
 
     def defer(self, message: OutgoingMessage) -> None:
         """From now on, the server refuses ``message`` for now (try later)."""
@@ -78,9 +83,8 @@ class OutboxHarness(Harness):
 
     def __init__(self, root: Path) -> None:
         self.folder = root / "outbox"
-
-    def open(self) -> Transport:
-        return parse_transport(f"outbox://{self.folder}", self.folder.parent)()
+        self.dsn = f"outbox://{self.folder}"
+        self.environ = {}
 
     def defer(self, message: OutgoingMessage) -> None:
         # A folder where the message's file should go: the write fails, as on a full disk.
@@ -144,15 +148,12 @@ class SmtpHarness(Harness):
             self.rules, hostname="127.0.0.1", port=free_port(), **options
         )
         self.controller.start()
-        self.implicit_tls = implicit_tls
-
-    def open(self) -> Transport:
         port = self.controller.port
-        if self.implicit_tls:
-            dsn = f"smtps://{USER}@127.0.0.1:{port}?cafile={self.cafile}"
+        if implicit_tls:
+            self.dsn = f"smtps://{USER}@127.0.0.1:{port}?cafile={self.cafile}"
         else:
-            dsn = f"smtp://{USER}@127.0.0.1:{port}"
-        return parse_transport(dsn, Path("."), {"MAILER_SMTP_PASSWORD": SECRET})()
+            self.dsn = f"smtp://{USER}@127.0.0.1:{port}"
+        self.environ = {"MAILER_SMTP_PASSWORD": SECRET}
 
     def defer(self, message: OutgoingMessage) -> None:
         self.rules.replies[message.recipient] = "451 4.2.1 Mailbox busy, try again later"
@@ -189,14 +190,10 @@ class EspHarness(Harness):
         server.expect_request(self.provider.path, method="POST").respond_with_handler(
             self._answer
         )
-
-    def open(self) -> Transport:
         separator = "&" if "?" in self.provider.scheme else "?"
         endpoint = self.server.url_for("/").rstrip("/")
-        environ = {self.provider.secret_variable: SECRET}
-        return parse_transport(
-            f"{self.provider.scheme}{separator}endpoint={endpoint}", Path("."), environ
-        )()
+        self.dsn = f"{self.provider.scheme}{separator}endpoint={endpoint}"
+        self.environ = {self.provider.secret_variable: SECRET}
 
     def defer(self, message: OutgoingMessage) -> None:
         self.deferred.add(message.recipient)
@@ -242,23 +239,26 @@ class EspHarness(Harness):
         return Response(json.dumps(answers), 200, content_type="application/json")
 
 
-TRANSPORTS = ["outbox", "smtp", "smtps", "sendgrid", "mailgun", "postmark"]
-
-
 @pytest.fixture(scope="module")
 def factory(tmp_path_factory: pytest.TempPathFactory) -> MessageFactory:
     return prepare(load(make_project(tmp_path_factory.mktemp("contract"))), real_send=False).factory
 
 
-@pytest.fixture(params=TRANSPORTS)
+@pytest.fixture(params=list(SCHEMES))
 def harness(request, tmp_path: Path) -> Iterator[Harness]:
-    name = request.param
-    if name == "outbox":
+    """A harness for each scheme of the registry; one without a harness fails by name."""
+    scheme = request.param
+    if scheme == "outbox":
         made: Harness = OutboxHarness(tmp_path)
-    elif name in ("smtp", "smtps"):
-        made = SmtpHarness(tmp_path, implicit_tls=name == "smtps")
+    elif scheme in ("smtp", "smtps"):
+        made = SmtpHarness(tmp_path, implicit_tls=scheme == "smtps")
+    elif scheme in PROVIDERS:
+        made = EspHarness(scheme, request.getfixturevalue("httpserver"))
     else:
-        made = EspHarness(name, request.getfixturevalue("httpserver"))
+        pytest.fail(
+            f"the transport {scheme}:// is in the registry (SCHEMES) but has no contract "
+            "harness: add one to tests/test_transport_contract.py"
+        )
     yield made
     made.close()
 
@@ -337,6 +337,13 @@ def test_the_secret_never_comes_back(harness, factory) -> None:
     for text in texts:
         for form in secret_forms():
             assert form not in text
+
+
+def test_it_declares_every_secret_a_send_through_it_needs(harness) -> None:
+    declared = [need.variable for need in parse_transport(harness.dsn, Path(".")).secrets]
+    # Its own login, then the key signing the readers' unsubscribe links wherever they read it.
+    signing = [] if harness.name == "outbox" else ["MAILER_UNSUBSCRIBE_SECRET"]
+    assert declared == [*harness.environ, *signing]
 
 
 def secret_forms() -> list[str]:

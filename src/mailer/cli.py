@@ -232,7 +232,7 @@ def send(
     request = SendRequest(
         issue=issue, settings=settings, subscribers=subscribers, transport=transport,
         ledger=ledger, concurrency=concurrency, rate=rate, test_addresses=tuple(to or ()),
-        dry_run=dry_run, assume_yes=yes, strict=strict, edition=edition,
+        dry_run=dry_run, assume_yes=yes, strict=strict, edition=edition, force=force,
     )
     send_issue(request, Console(), gate=None if force else refuse_on_errors)
 

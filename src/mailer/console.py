@@ -8,6 +8,7 @@ otherwise (a CI log, a file), so a long send is never silent.
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +20,33 @@ from mailer.credentials import environment_redactor
 from mailer.errors import UsageError
 
 PROGRESS_EVERY = 5.0  # seconds between progress lines when the output is not a terminal
+
+
+def plural(number: int, singular: str, plural_form: str | None = None) -> str:
+    """``singular`` when ``number`` is 1, else ``plural_form`` (``singular`` + "s" unless
+    given): ``plural(n, "was", "were")``."""
+    return singular if number == 1 else plural_form or f"{singular}s"
+
+
+def count(number: int, singular: str, plural_form: str | None = None) -> str:
+    """``1 recipient``, ``0 messages``, ``1,200 rows``: a number and its noun as English has
+    them."""
+    return f"{number:,} {plural(number, singular, plural_form)}"
+
+
+def command_line(*words: object, **options: object) -> str:
+    """``mailer WORDS --name VALUE ...``, every part quoted for a shell: a hint that does what
+    it says when pasted. An option that is None or False is left out, True is a bare flag, and
+    ``name_like_this`` is written ``--name-like-this``."""
+    parts = ["mailer", *map(str, words)]
+    for name, value in options.items():
+        if value is None or value is False:
+            continue
+        parts.append(f"--{name.replace('_', '-')}")
+        if value is not True:
+            parts.append(str(value))
+    return shlex.join(parts)
+
 
 Update = Callable[..., None]  # update(done, deferred=0)
 

@@ -3,7 +3,7 @@
 A secret (SMTP password, API key, webhook key) is read from a named environment variable by the
 code that needs it, never from ``mailer.toml`` or an issue file. :class:`Redactor` removes a
 secret from text in every form a server or library might echo it back in: as it is, base64
-encoded (HTTP basic auth), or percent-encoded (a URL).
+encoded (HTTP basic auth), percent-encoded (a URL), or form-decoded (``+`` read as a space).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import base64
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from urllib.parse import quote, quote_plus
 
 from mailer.errors import MissingSecret
@@ -19,10 +20,36 @@ from mailer.errors import MissingSecret
 
 def secret(name: str, purpose: str, environ: Mapping[str, str] | None = None) -> str:
     """The value of the environment variable ``name``; MissingSecret naming it if unset."""
-    value = (os.environ if environ is None else environ).get(name)
-    if not value:
-        raise MissingSecret(f"{purpose} needs the environment variable {name} (it is not set)")
-    return value
+    require([Needed(name, purpose)], environ)
+    return (os.environ if environ is None else environ)[name]
+
+
+@dataclass(frozen=True)
+class Needed:
+    """A secret a command will need: the environment variable, and what it is for."""
+
+    variable: str
+    purpose: str  # "SMTP login as alice": what needs it, said when it is missing
+
+
+def missing(needed: Iterable[Needed], environ: Mapping[str, str] | None = None) -> list[Needed]:
+    """Those of ``needed`` that the environment does not set (or sets empty), once each."""
+    values = os.environ if environ is None else environ
+    return list(dict.fromkeys(need for need in needed if not values.get(need.variable)))
+
+
+def require(needed: Iterable[Needed], environ: Mapping[str, str] | None = None) -> None:
+    """MissingSecret naming every one of ``needed`` that is not set, in one sentence: a
+    command finds them all before it starts, not one per attempt."""
+    absent = missing(needed, environ)
+    if not absent:
+        return
+    first, *others = absent
+    clauses = [f"{first.purpose} needs the environment variable {first.variable}"]
+    clauses += [f"{need.purpose} needs {need.variable}" for need in others]
+    listed = clauses[0] if not others else f"{', '.join(clauses[:-1])} and {clauses[-1]}"
+    verdict = {1: "it is not set", 2: "neither is set"}.get(len(absent), "none of them is set")
+    raise MissingSecret(f"{listed} ({verdict})")
 
 
 # Every secret mailer reads, by the environment variable holding it: text leaving the program
@@ -45,8 +72,9 @@ _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]+=*")
 
 
 class Redactor:
-    """Replaces secrets with ``***`` in text: as they are, percent-encoded, and base64 encoded
-    at any position inside a longer encoded value (``AUTH PLAIN``, HTTP basic auth)."""
+    """Replaces secrets with ``***`` in text: as they are, percent-encoded, form-decoded, and
+    base64 encoded at any position inside a longer encoded value (``AUTH PLAIN``, HTTP basic
+    auth)."""
 
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
         values = sorted({s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}, key=len)
@@ -75,7 +103,10 @@ REDACTED = "***"
 
 
 def _url_forms(values: Sequence[str]) -> list[str]:
+    """Each value percent-encoded, and as a query string decodes it when it was written there
+    unencoded: each ``+`` read as a space."""
     forms = {quote(value, safe="") for value in values} | {quote_plus(value) for value in values}
+    forms |= {value.replace("+", " ") for value in values}
     return sorted(forms - set(values), key=len, reverse=True)
 
 

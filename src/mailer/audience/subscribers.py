@@ -32,6 +32,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, TextIO
 
+from mailer.console import count
 from mailer.errors import InputError, Location
 from mailer.fields import SUBSCRIBER_FIELDS
 from mailer.textfiles import first_line_not_utf8
@@ -106,16 +107,26 @@ def validate_email(address: str, *, check_deliverability: bool) -> ValidatedEmai
     return validate(address, check_deliverability=check_deliverability)
 
 
-def normalise_address(address: str) -> str:
-    """``address`` as email-validator normalises it; ValueError tells the user what is wrong."""
+def normalise_address(address: str, *, smtputf8: bool = True) -> str:
+    """``address`` as email-validator normalises it; ValueError tells the user what is wrong.
+
+    Without ``smtputf8`` (the transport cannot carry it), an address with characters other
+    than ASCII before the @ is wrong too; the domain may be any: it travels as IDNA.
+    """
     if not address:
         raise ValueError("no address")
     from email_validator import EmailNotValidError
 
     try:
-        return validate_email(address, check_deliverability=False).normalized
+        normalised = validate_email(address, check_deliverability=False).normalized
     except EmailNotValidError as exc:
         raise ValueError(f"not a valid address {address!r} ({exc})") from None
+    if not smtputf8 and not normalised.rpartition("@")[0].isascii():
+        raise ValueError(
+            f"{address!r} has characters other than ASCII before the @, which this send's "
+            "transport cannot carry (it would need SMTPUTF8)"
+        )
+    return normalised
 
 
 # A plain ASCII address: dot-atom local part, a domain of dotted labels. For such an address
@@ -417,7 +428,7 @@ def _unreadable(problem: str, line: int, end: int, at_end_of_file: bool) -> str:
 
 
 def _field_count_error(expected: int, found: int, line: int, end: int) -> str:
-    message = f"expected {expected} fields like the header line, found {found}"
+    message = f"expected {count(expected, 'field')} like the header line, found {found}"
     if end > line:
         return f"{message} (the row runs to line {end}: is a double quote left open?)"
     if found > expected:
@@ -431,12 +442,16 @@ class SubscriberReader:
     Iterating yields each valid, subscribed address once, in file order, and never one that
     the file also marks unsubscribed (wherever that row is; a quick first pass finds those).
     A wrong row raises InputError when ``strict``, and is otherwise recorded in ``skipped``.
+    Without ``smtputf8`` (the transport of the send cannot carry it), a reader whose address
+    has characters other than ASCII before the @ is a wrong row like any other: a dry run and
+    a send leave out the same rows, and know it before anything connects.
     Counts and lists are complete once iteration ends, and reset when it starts again.
     """
 
-    def __init__(self, path: Path, *, strict: bool = False) -> None:
+    def __init__(self, path: Path, *, strict: bool = False, smtputf8: bool = True) -> None:
         self.path = Path(path)
         self.strict = strict
+        self.smtputf8 = smtputf8
         self._reset()
 
     def _reset(self) -> None:
@@ -505,11 +520,13 @@ class SubscriberReader:
         if row.error:
             raise InputError(Location(self.path, row.line), row.error)
         values = row.values
+        status = values.get("status", "").lower() or "subscribed"
         try:
-            email = normalise_address(values["email"])
+            # An unsubscribed reader is written to by no transport: any valid address will do.
+            carried = self.smtputf8 or status == "unsubscribed"
+            email = normalise_address(values["email"], smtputf8=carried)
         except ValueError as exc:
             raise InputError(Location(self.path, row.line), str(exc), "email") from None
-        status = values.get("status", "").lower() or "subscribed"
         if status not in STATUSES:
             raise InputError(
                 Location(self.path, row.line),

@@ -21,6 +21,7 @@ from mailer.checks import (
     links,
     rendering,
     report,
+    secrets,
     size,
     spam,
 )
@@ -40,7 +41,7 @@ CHECKS: dict[str, Check] = {
     module.CHECK: module.check
     for module in (
         content, links, images, size, accessibility, language, deliverability, spam, rendering,
-        archive,
+        archive, secrets,
     )
 }
 

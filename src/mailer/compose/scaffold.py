@@ -8,7 +8,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from mailer.console import Console
+from mailer.console import Console, command_line
 from mailer.errors import UsageError, WriteFailed
 
 
@@ -33,7 +33,7 @@ def create(path: Path, console: Console) -> None:
         raise WriteFailed(message) from None
     except OSError as exc:
         raise WriteFailed(f"cannot create {path}: {exc.strerror}") from None
-    console.say(f"Created {path}. Edit it, then run: mailer preview {path}")
+    console.say(f"Created {path}. Edit it, then run: {command_line('preview', path)}")
 
 
 # The sample project (src/mailer/compose/starter/): a name there -> its name in the project.
@@ -71,9 +71,10 @@ def start_project(folder: Path, console: Console) -> None:
         f"Started a newsletter project in {folder}. Put your organisation's details in "
         f"{folder / 'mailer.toml'} and its logo and a photo of your own in place of the "
         f"placeholders in {folder / 'issues' / 'assets'}, then, in {folder}:\n"
-        f"  mailer preview {FIRST_ISSUE}\n"
-        f"  mailer check {FIRST_ISSUE}\n"
-        f"  mailer send {FIRST_ISSUE}    (to the outbox/ folder until you set a transport)"
+        f"  {command_line('preview', FIRST_ISSUE)}\n"
+        f"  {command_line('check', FIRST_ISSUE)}\n"
+        f"  {command_line('send', FIRST_ISSUE)}    (to the outbox/ folder until you set a "
+        "transport)"
     )
 
 

@@ -37,6 +37,7 @@ from types import FrameType
 
 from mailer.audience.store import SuppressionStore
 from mailer.audience.verp import VerpTokens
+from mailer.console import count
 from mailer.delivery.editions import EditionFactory
 from mailer.delivery.ledger import Counts, FillResult, Ledger, LedgerRecipient, Outcome
 from mailer.delivery.message import MessageFactory, OutgoingMessage, Recipient
@@ -245,7 +246,7 @@ class Campaign:
             raise self._failure
         if self._paused is not None:
             raise DeliveryError(
-                f"paused after {self.policy.max_errors_in_a_row} errors in a row "
+                f"paused after {count(self.policy.max_errors_in_a_row, 'error')} in a row "
                 f"(the last: {self._paused}); {summary.counts.sent} of {summary.counts.total} "
                 "sent so far. Fix the cause, then run the same send again to resume"
             )

@@ -1,8 +1,9 @@
 """``mailer send``: from an issue file to every reader's inbox, once.
 
-The order is the promise: settings and the transport are checked before anything is built, the
-issue is rendered once, the checks may refuse it, and only then is the ledger filled and the
-campaign run. A test copy (``--to``) and a dry run stop before the ledger is touched.
+The order is the promise: settings, the transport and every secret the send needs are checked
+before anything connects or is built, the issue is rendered once, the checks may refuse it,
+and only then is the ledger filled and the campaign run. A test copy (``--to``) and a dry run
+stop before the ledger is touched.
 
 The checks are a later stage than delivery (they read what delivery builds), so they are
 handed in as a ``gate``: a function that raises when the issue must not go out.
@@ -24,7 +25,8 @@ from mailer.audience.project_store import store_for
 from mailer.audience.store import SuppressionStore
 from mailer.audience.subscribers import Subscriber, SubscriberReader, normalise_address
 from mailer.compose.editions import load_editions
-from mailer.console import Console
+from mailer.console import Console, command_line, count, plural
+from mailer.credentials import require
 from mailer.delivery.campaign import Campaign, Factory, Policy, Summary, dry_run, send_test
 from mailer.delivery.editions import EditionFactory
 from mailer.delivery.ledger import FillResult, Ledger
@@ -53,6 +55,21 @@ class SendRequest:
     assume_yes: bool = False
     strict: bool = False  # a bad CSV row stops the send instead of being skipped
     edition: str | None = None  # --edition: only this edition, to its readers
+    force: bool = False  # --force: the checks' errors do not stop it (the caller's gate says)
+
+    def again(self) -> str:
+        """This send as a command line that runs it again, and so resumes it: every option it
+        was given, and ``--yes``. Printed as it is, it sends the same list through the same
+        transport with the same ledger."""
+        return command_line(
+            "send", self.issue, subscribers=self.subscribers, transport=self.transport,
+            concurrency=self.concurrency, rate=self.rate, ledger=self.ledger, strict=self.strict,
+            force=self.force, edition=self.edition, settings=self.settings, yes=True,
+        )
+
+    def status(self) -> str:
+        """``mailer status`` of this send's issue, with its ledger and settings."""
+        return command_line("status", self.issue, ledger=self.ledger, settings=self.settings)
 
 
 @dataclass(frozen=True)
@@ -60,6 +77,7 @@ class SendPlan:
     """Where a send reads and writes, with ``mailer.toml`` < ``MAILER_*`` < flags applied."""
 
     issue_id: str
+    settings: Path  # the mailer.toml it reads
     transport: TransportFactory
     subscribers: Path
     ledger: Path
@@ -70,10 +88,12 @@ class SendPlan:
     reads: Callable[[str], bool] = lambda language: True
 
     def audience(self, store: SuppressionStore) -> Audience:
-        """Subscribers minus suppressed addresses, read afresh on each iteration."""
-        return Audience(
-            SubscriberReader(self.subscribers, strict=self.strict), store, wanted=self.reads
+        """Subscribers minus suppressed addresses, read afresh on each iteration; a reader the
+        transport cannot carry is a wrong row."""
+        reader = SubscriberReader(
+            self.subscribers, strict=self.strict, smtputf8=self.transport.smtputf8
         )
+        return Audience(reader, store, wanted=self.reads)
 
 
 def plan_send(
@@ -87,6 +107,7 @@ def plan_send(
     send = settings.settings.send
     return SendPlan(
         issue_id=issue_id,
+        settings=settings.path,
         transport=parse_transport(request.transport or send.transport, settings.base_dir),
         subscribers=(
             request.subscribers.resolve() if request.subscribers
@@ -117,10 +138,11 @@ def send_issue(request: SendRequest, console: Console, *, gate: Gate | None = No
     editions = load_editions(request.issue, request.settings, edition=request.edition)
     settings = editions.default.settings
     plan = plan_send(settings, editions.issue_id, request)
+    # Secrets first: every one missing, named at once, before any connection or DNS lookup.
+    # A dry run too: it signs the links as the send will, and predicts what the send needs.
+    require(plan.transport.secrets)
     _verify(plan.transport, connect=not request.dry_run)
-    prepared = prepare_editions(
-        editions, real_send=not plan.transport.is_outbox and not request.dry_run
-    )
+    prepared = prepare_editions(editions, real_send=plan.transport.reaches_readers)
     if gate is not None:
         for edition in prepared.each:
             gate(edition)
@@ -131,8 +153,8 @@ def send_issue(request: SendRequest, console: Console, *, gate: Gate | None = No
     with store_for(settings) as store:
         if request.dry_run:
             _dry_run(plan, store, prepared, console)
-        elif request.assume_yes or _ask(plan, store, request.issue, prepared, console):
-            _send(plan, store, prepared.factory, request.issue, console)
+        elif request.assume_yes or _ask(plan, store, request, prepared, console):
+            _send(plan, store, prepared, request, console)
 
 
 def _verify(transport: TransportFactory, *, connect: bool) -> None:
@@ -154,7 +176,10 @@ def _send_test_copies(
     """``--to``: a ``[TEST]`` copy of each edition to each address, through the plan's
     transport (a translator sees their edition as readers will)."""
     try:
-        readers = [Subscriber(normalise_address(address)) for address in addresses]
+        readers = [
+            Subscriber(normalise_address(address, smtputf8=plan.transport.smtputf8))
+            for address in addresses
+        ]
     except ValueError as exc:
         raise UsageError(f"--to: {exc}") from None
     transport = plan.transport()
@@ -174,7 +199,10 @@ def _send_test_copies(
         )
     failed = [result.recipient for _, result in results if not result.delivered]
     if failed:
-        raise RecipientsFailed(f"the test copy to {', '.join(failed)} was not delivered")
+        raise RecipientsFailed(
+            f"the {plural(len(failed), 'test copy', 'test copies')} to {', '.join(failed)} "
+            f"{plural(len(failed), 'was', 'were')} not delivered"
+        )
 
 
 def _dry_run(
@@ -188,7 +216,7 @@ def _dry_run(
     built = dry_run(prepared.factory, _tallied(readers, prepared.factory, tally))
     _report_rows(audience, console)
     console.say(
-        f"Dry run: built {built.messages:,} messages ({built.size / 1e6:,.1f} MB) in "
+        f"Dry run: built {count(built.messages, 'message')} ({built.size / 1e6:,.1f} MB) in "
         f"{built.seconds:.1f} s; nothing was sent."
     )
     if prepared.editions.several:
@@ -209,12 +237,12 @@ def _editions_line(tally: Counter[str], audience: Audience, order: list[str]) ->
     this time)."""
     line = ", ".join(f"{tag} {tally[tag]:,}" for tag in sorted(tally, key=order.index))
     if audience.elsewhere:
-        line += f" ({audience.elsewhere:,} readers of other editions not sent this time)"
+        line += f" ({count(audience.elsewhere, 'reader')} of other editions not sent this time)"
     return line
 
 
 def _ask(
-    plan: SendPlan, store: SuppressionStore, issue: Path, prepared: PreparedEditions,
+    plan: SendPlan, store: SuppressionStore, request: SendRequest, prepared: PreparedEditions,
     console: Console,
 ) -> bool:
     """What is about to happen, and a yes from the person (or --yes) before it does.
@@ -226,19 +254,31 @@ def _ask(
         return False
     audience, readers = found
     tally = Counter(prepared.factory.tag_for(reader) for reader in readers)
-    count = sum(tally.values())
+    console.say(_what_is_sent(plan, request.issue, audience, tally, prepared))
+    console.confirm(
+        "Send now? Anyone already sent to is skipped",
+        otherwise=f"add --yes to send: {request.again()}",
+    )
+    return True
+
+
+def _what_is_sent(
+    plan: SendPlan, issue: Path, audience: Audience, tally: Counter[str],
+    prepared: PreparedEditions,
+) -> str:
+    """The issue, its readers (per edition), the transport and the ledger: what the person is
+    asked about, and what a send with --yes logs (cron, CI) before it starts."""
     editions = ""
     if prepared.editions.several:
         editions = f"Editions:  {_editions_line(tally, audience, prepared.factory.tags)}\n"
-    console.say(
+    return (
         f"Issue:     {plan.issue_id} ({issue})\n"
-        f"Audience:  {count:,} subscribers ({audience.suppressed:,} suppressed, "
-        f"{audience.unsubscribed:,} unsubscribed, {audience.skipped:,} rows skipped)\n"
+        f"Audience:  {count(sum(tally.values()), 'subscriber')} ({audience.suppressed:,} "
+        f"suppressed, {audience.unsubscribed:,} unsubscribed, {count(audience.skipped, 'row')} "
+        f"skipped)\n"
         f"{editions}"
         f"Transport: {plan.transport}\nLedger:    {plan.ledger}"
     )
-    console.confirm("Send now? Anyone already sent to is skipped", otherwise="add --yes to send")
-    return True
 
 
 def _readers(
@@ -270,8 +310,8 @@ def _nobody_to_send_to(path: Path, audience: Audience, console: Console) -> None
     valid = audience.suppressed + audience.unsubscribed + audience.duplicates
     if audience.elsewhere:
         console.warn(
-            f"{path}: no one to send to: no reader of this edition ({audience.elsewhere:,} read "
-            "the others); nothing was sent"
+            f"{path}: no one to send to: no reader of this edition (the others have "
+            f"{count(audience.elsewhere, 'reader')}); nothing was sent"
         )
         return
     rows = valid + audience.skipped
@@ -285,7 +325,7 @@ def _nobody_to_send_to(path: Path, audience: Audience, console: Console) -> None
     console.warn(
         f"{path}: no one to send to: every reader in it has unsubscribed or is on the "
         f"suppression list ({audience.unsubscribed:,} unsubscribed, {audience.suppressed:,} "
-        f"suppressed, {audience.skipped:,} rows skipped); nothing was sent"
+        f"suppressed, {count(audience.skipped, 'row')} skipped); nothing was sent"
     )
 
 
@@ -305,26 +345,40 @@ def _started(
 
 
 def _send(
-    plan: SendPlan, store: SuppressionStore, factory: Factory, issue: Path,
+    plan: SendPlan, store: SuppressionStore, prepared: PreparedEditions, request: SendRequest,
     console: Console,
 ) -> None:
+    """Queue the readers in the ledger and send; with --yes, first say what is sent as the
+    question would have (the readers are counted while they are queued, not read twice)."""
     found = _readers(plan, store, console)
     if found is None:
         return
     audience, readers = found
-    stale = _stale_pull(plan.serve_url, store)
+    stale = _stale_pull(plan, store)
     if stale:
         console.warn(stale)
-    with _started(plan, store, factory, readers) as (runner, filled):
+    tally: Counter[str] = Counter()
+    queued = _tallied(readers, prepared.factory, tally)
+    with _started(plan, store, prepared.factory, queued) as (runner, filled):
         _report_rows(audience, console)
+        if request.assume_yes:
+            console.say(_what_is_sent(plan, request.issue, audience, tally, prepared))
         if filled.resumed:
-            console.say(f"Resuming: {filled.resumed:,} messages were in flight; sending again.")
+            console.say(
+                f"Resuming: {count(filled.resumed, 'message')} "
+                f"{plural(filled.resumed, 'was', 'were')} in flight; sending again."
+            )
         if filled.left:
             console.warn(
-                f"{filled.left:,} readers in the ledger are not in this subscriber list; "
-                "they were not sent this time"
+                f"{count(filled.left, 'reader')} in the ledger {plural(filled.left, 'is', 'are')} "
+                f"not in this subscriber list; {plural(filled.left, 'it was', 'they were')} not "
+                "sent this time"
             )
-        summary = _run(runner, console)
+        try:
+            summary = _run(runner, console)
+        except DeliveryError:  # paused after errors in a row: the same command resumes
+            console.say(f"To resume, run: {request.again()}")
+            raise
     counts = summary.counts
     # Held readers (not in this list, or suppressed while it ran) are not this run's to wait for.
     waiting = counts.pending - filled.left - summary.withheld
@@ -335,44 +389,53 @@ def _send(
     )
     if summary.withheld:
         console.say(
-            f"Held back: {summary.withheld:,} readers were suppressed while the send ran "
+            f"Held back: {count(summary.withheld, 'reader')} "
+            f"{plural(summary.withheld, 'was', 'were')} suppressed while the send ran "
             "(an unsubscribe, a complaint or a bounce); nothing more went to them."
         )
     if plan.transport.outbox_path:
         console.say(f"Outbox: {plan.transport.outbox_path}")
     console.say(f"Ledger: {plan.ledger}")
     if counts.failed:
-        console.say(f"See the failures with: mailer status {issue}")
+        console.say(f"See the failures with: {request.status()}")
     if summary.interrupted or waiting:
-        console.say(f"To resume, run: mailer send {issue} --yes")
+        console.say(f"To resume, run: {request.again()}")
     if summary.interrupted:
         raise Interrupted("interrupted before the send was finished")
     if waiting:
         raise DeliveryError(_unfinished(waiting, summary))
     if counts.failed:
-        raise RecipientsFailed(f"{counts.failed:,} recipients failed permanently")
+        raise RecipientsFailed(f"{count(counts.failed, 'recipient')} failed permanently")
 
 
-def _stale_pull(serve_url: str | None, store: SuppressionStore) -> str | None:
+def _stale_pull(plan: SendPlan, store: SuppressionStore) -> str | None:
     """With a server answering unsubscribes, this store may lack the latest of them."""
-    if not serve_url:
+    if not plan.serve_url:
         return None
     last = store.last_pull()
     if last is not None and time.time() - last < STALE_PULL:
         return None
-    when = "never" if last is None else f"{(time.time() - last) / 86400:.0f} days ago"
+    when = "never" if last is None else f"{count(round((time.time() - last) / 86400), 'day')} ago"
+    # The settings named even when send found them by itself: pull looks from the current folder.
+    pull = command_line("suppressions", "pull", settings=plan.settings)
     return (f"[list] serve_url is set, and suppressions were last pulled from it {when}: run "
-            "mailer suppressions pull first, or readers who unsubscribed there get this issue")
+            f"{pull} first, or readers who unsubscribed there get this issue")
 
 
 def _unfinished(waiting: int, summary: Summary) -> str:
     """Why the send stopped short, and when trying again makes sense."""
-    text = f"the send is not finished: {waiting:,} messages are deferred"
+    text = (
+        f"the send is not finished: {count(waiting, 'message')} {plural(waiting, 'is', 'are')} "
+        "deferred"
+    )
     if summary.last_deferral:
         text += f" (the last answer: {summary.last_deferral})"
     if summary.next_try is not None:
         due = datetime.fromtimestamp(summary.next_try).astimezone()
-        text += f"; the server asked to wait: they are due again from {due:%H:%M:%S %Z}"
+        text += (
+            f"; the server asked to wait: {plural(waiting, 'it is', 'they are')} due again from "
+            f"{due:%H:%M:%S %Z}"
+        )
     return text
 
 
@@ -388,8 +451,10 @@ def _report_rows(audience: Audience, console: Console) -> None:
     for row in audience.skipped_rows:
         console.warn(str(row))
     if audience.skipped > len(audience.skipped_rows):
-        console.warn(f"... and {audience.skipped - len(audience.skipped_rows):,} more rows skipped")
+        more = audience.skipped - len(audience.skipped_rows)
+        console.warn(f"... and {count(more, 'more row')} skipped")
     for warning in audience.warnings:
         console.warn(warning)
     if audience.warning_count > len(audience.warnings):
-        console.warn(f"... and {audience.warning_count - len(audience.warnings):,} more warnings")
+        more = audience.warning_count - len(audience.warnings)
+        console.warn(f"... and {count(more, 'more warning')}")

@@ -13,8 +13,10 @@ ESPs take ``?endpoint=URL`` to talk to another base URL (a test server, a compat
 
 The factory is the only place a transport gets a secret: it reads the variable the transport
 names from the environment it is given, so the transports themselves never read settings or
-the environment. Each transport module is imported only when its scheme is used (an HTTP
-library costs start-up time that an outbox send need not pay).
+the environment. Each transport class declares the secrets a send through it needs
+(:meth:`Transport.secrets`), which the send requires, all at once, before it connects. Each
+transport module is imported only when its scheme is used (an HTTP library costs start-up time
+that an outbox send need not pay).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mailer.credentials import secret
+from mailer.credentials import Needed, require
 from mailer.delivery.transports.base import Dsn, RecipientResult, Transport, mask
 from mailer.errors import UsageError
 
@@ -59,15 +61,32 @@ class TransportFactory:
     secret: str | None = field(default=None, repr=False)
 
     def __call__(self) -> Transport:
+        """A transport; MissingSecret when its login needs a secret the environment lacked."""
+        login = self.kind.login(self.dsn)
+        if login is not None and self.secret is None:
+            require([login], {})  # (a send has required every secret before this)
         return self.kind(self.dsn, self.base_dir, self.secret)
 
     @property
-    def is_outbox(self) -> bool:
-        return self.dsn.scheme == "outbox"
+    def secrets(self) -> list[Needed]:
+        """Every secret a send through this transport needs, as its class declares them."""
+        return self.kind.secrets(self.dsn)
+
+    @property
+    def reaches_readers(self) -> bool:
+        """Whether readers get what it sends: their unsubscribe links are then signed for real."""
+        return self.kind.reaches_readers
+
+    @property
+    def smtputf8(self) -> bool:
+        """Whether it carries an address whose local part is not ASCII."""
+        return self.kind.smtputf8
 
     @property
     def outbox_path(self) -> Path | None:
-        return (self.base_dir / self.dsn.location).resolve() if self.is_outbox else None
+        if self.dsn.scheme != "outbox":
+            return None
+        return (self.base_dir / self.dsn.location).resolve()
 
     def __str__(self) -> str:
         return str(self.dsn)
@@ -76,10 +95,11 @@ class TransportFactory:
 def parse_transport(
     text: str, base_dir: Path, environ: Mapping[str, str] | None = None
 ) -> TransportFactory:
-    """The transport ``text`` names, with its secret from ``environ`` (the process's).
+    """The transport ``text`` names, with its login secret from ``environ`` (the process's)
+    when it is set; making a transport without it is MissingSecret.
 
-    UsageError (naming the DSN, password masked) if there is no such transport;
-    MissingSecret naming the variable if the transport needs a secret that is not set.
+    UsageError (naming the DSN, password masked) if there is no such transport. Nothing here
+    connects or looks a name up.
     """
     dsn = Dsn.parse(text)
     if dsn.scheme not in SCHEMES:
@@ -89,8 +109,8 @@ def parse_transport(
         )
     kind = transport_class(dsn.scheme)
     dsn.check_options(kind.options)
-    purpose = kind.secret_purpose(dsn)
+    login = kind.login(dsn)
     value = None
-    if purpose is not None and kind.secret_variable is not None:
-        value = secret(kind.secret_variable, purpose, os.environ if environ is None else environ)
+    if login is not None:
+        value = (os.environ if environ is None else environ).get(login.variable) or None
     return TransportFactory(dsn, kind, base_dir, value)

@@ -15,6 +15,10 @@ Rules every transport keeps:
 * A feature the provider lacks fails loudly with :class:`~mailer.errors.UnsupportedFeature`.
 * A transport reads no settings and no environment: the DSN, the project folder and its
   secret (the one named by ``secret_variable``) come from the factory.
+* A transport declares what a send through it needs and can do, before anything connects:
+  the secrets (:meth:`Transport.secrets`: its own login, and the key that signs unsubscribe
+  links when its messages reach readers), which the send requires all at once; and whether it
+  carries an address with a non-ASCII local part (``smtputf8``).
 """
 
 from __future__ import annotations
@@ -27,11 +31,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from mailer.credentials import Redactor
+from mailer.audience.unsubscribe import SECRET_VARIABLE as SIGNING_VARIABLE
+from mailer.credentials import Needed, Redactor
 from mailer.delivery.message import OutgoingMessage
 from mailer.errors import UsageError
 
 Status = Literal["sent", "queued", "deferred", "failed"]
+# Each copy that reaches a reader carries an unsubscribe link signed with this secret.
+SIGNING = Needed(SIGNING_VARIABLE, "signing the readers' unsubscribe links")
 DELIVERED: frozenset[str] = frozenset({"sent", "queued"})
 
 
@@ -64,7 +71,7 @@ class Transport(ABC):
 
     Made by the factory as ``Kind(dsn, base_dir, secret)``: ``base_dir`` is the project folder
     that relative paths in the DSN start from, ``secret`` the value of ``secret_variable``
-    when :meth:`secret_purpose` says this DSN needs one.
+    when :meth:`login` says this DSN needs one.
     """
 
     name: str  # for messages: "SMTP", "SendGrid", ...
@@ -74,6 +81,14 @@ class Transport(ABC):
     needs_mime: bool = True
     secret_variable: ClassVar[str | None] = None  # the environment variable of its secret
     options: ClassVar[tuple[str, ...]] = ()  # the ``?key=value`` options its DSN may carry
+    # False only where no reader gets the messages (the outbox): their unsubscribe links are
+    # then signed with a development key, and the real one is not needed.
+    reaches_readers: ClassVar[bool] = True
+    # Whether it carries an address whose local part is not ASCII (``ünï@example.org``): that
+    # needs SMTPUTF8 (RFC 6531) and UTF-8 headers (RFC 6532) all the way, and mailer writes
+    # ASCII headers, so none does yet. Declared, not found out on a connection: the audience
+    # leaves such readers out as wrong rows before anything connects, in a dry run as in a send.
+    smtputf8: ClassVar[bool] = False
     # Takes the secret out of any text the transport reports (set from the secret it got).
     redact: Redactor = Redactor()
 
@@ -81,10 +96,17 @@ class Transport(ABC):
         def __init__(self, dsn: Dsn, base_dir: Path, secret: str | None = None) -> None: ...
 
     @classmethod
-    def secret_purpose(cls, dsn: Dsn) -> str | None:
-        """What the secret is for with ``dsn`` (for the message when it is missing), or None
-        when this DSN needs no secret."""
+    def login(cls, dsn: Dsn) -> Needed | None:
+        """The secret this transport logs in with for ``dsn`` (``secret_variable``, and what
+        it is for), or None when this DSN needs none."""
         return None
+
+    @classmethod
+    def secrets(cls, dsn: Dsn) -> list[Needed]:
+        """Every secret a send through ``dsn`` needs: the login, and the unsubscribe links'
+        key when the messages reach readers. A send names each one missing before it starts."""
+        login = cls.login(dsn)
+        return [*([login] if login else []), *([SIGNING] if cls.reaches_readers else [])]
 
     @abstractmethod
     def stream(self, messages: Sequence[OutgoingMessage]) -> Generator[list[RecipientResult]]:

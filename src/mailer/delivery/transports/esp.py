@@ -22,8 +22,9 @@ refuses the whole request, and the provider's error body says why (:class:`Rejec
   :data:`MAX_SPLITS` times per ``send``), and only a single recipient's 4xx is ``failed``.
 
 The API key never reaches a message or the ledger: it is checked when the transport is made
-(no spaces, control or non-ASCII characters, which ``requests`` would quote in its error), and
-any text that could hold it is redacted.
+(no spaces, control or non-ASCII characters, which ``requests`` would quote in its error), an
+``?endpoint=`` with a user or password in it is refused unread, and any text that could hold
+the key is redacted.
 
 Personalised sending: the message builder leaves merge tokens (``MFQX<key>XQMF``) in the shared
 subject, HTML and text. SendGrid and Mailgun receive those once per batch with each token
@@ -47,10 +48,10 @@ import requests
 from markupsafe import escape
 
 from mailer.compose.images import InlineImage
-from mailer.credentials import Redactor
+from mailer.credentials import Needed, Redactor
 from mailer.delivery.message import ONE_CLICK, FillIn, OutgoingMessage, SharedContent
 from mailer.delivery.transports.base import Dsn, RecipientResult, Status, Transport
-from mailer.errors import TransportError
+from mailer.errors import TransportError, UsageError
 
 TIMEOUT = (10.0, 120.0)  # connect, read: a 1,000-recipient batch can take a while to accept
 CONFIGURATION_STATUSES = (401, 403, 404)
@@ -114,11 +115,18 @@ class EspTransport(Transport):
     options: ClassVar[tuple[str, ...]] = ("endpoint",)
 
     @classmethod
-    def secret_purpose(cls, dsn: Dsn) -> str | None:
-        return f"sending through {cls.name}"
+    def login(cls, dsn: Dsn) -> Needed:
+        return Needed(cls.secret_variable, f"sending through {cls.name}")
 
     def __init__(self, dsn: Dsn, base_dir: Path, secret: str | None = None) -> None:
         endpoint = dsn.options.get("endpoint") or self.endpoint_for(dsn)
+        if "@" in endpoint:
+            # A user and password in the URL: most likely the key, which the query string has
+            # decoded (a "+" read as a space) past any redaction. Never echoed, never used.
+            raise UsageError(
+                f"transport {dsn.scheme}://: ?endpoint= must not hold a user name or password "
+                f"(an @ in it); the key comes from {self.secret_variable} only"
+            )
         if not endpoint.startswith(("https://", "http://")):
             raise dsn.fail(f"endpoint {endpoint!r} is not an http(s) URL")
         self.endpoint = endpoint.rstrip("/")
@@ -184,9 +192,9 @@ class EspTransport(Transport):
         # rise from top to bottom, so whatever is answered comes before anything still pending.
         pending: list[list[int]] = []
         start = 0
-        for size in map(len, self.split(messages)):
-            pending.insert(0, list(range(start, start + size)))
-            start += size
+        for request in self.split(messages):
+            pending.insert(0, list(range(start, start + len(request))))
+            start += len(request)
         held: dict[int, RecipientResult] = {}  # named culprits, failed before their turn came
         splits = MAX_SPLITS
         while pending:

@@ -18,6 +18,7 @@ import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import requests
 
@@ -57,7 +58,7 @@ class MailgunTransport(EspTransport):
     name = "Mailgun"
     max_batch = 1000
     secret_variable = "MAILGUN_API_KEY"
-    options = ("endpoint", "region")
+    options: ClassVar[tuple[str, ...]] = ("endpoint", "region")
 
     def __init__(self, dsn: Dsn, base_dir: Path, secret: str | None = None) -> None:
         if not dsn.host or "/" in dsn.location.strip("/"):

@@ -21,6 +21,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]")
 class OutboxTransport(Transport):
     name = "outbox"
     max_batch = 50
+    reaches_readers = False  # a folder to look at: no reader gets its links
 
     def __init__(self, dsn: Dsn, base_dir: Path, secret: str | None = None) -> None:
         if not dsn.location:

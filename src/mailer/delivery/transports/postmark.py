@@ -17,9 +17,11 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import requests
 
+from mailer.console import count
 from mailer.delivery.message import OutgoingMessage, SharedContent
 from mailer.delivery.transports.base import Dsn, RecipientResult, Status
 from mailer.delivery.transports.esp import (
@@ -60,7 +62,7 @@ class PostmarkTransport(EspTransport):
     max_batch = 500
     default_endpoint = "https://api.postmarkapp.com"
     secret_variable = "POSTMARK_SERVER_TOKEN"
-    options = ("endpoint", "stream")
+    options: ClassVar[tuple[str, ...]] = ("endpoint", "stream")
 
     def __init__(self, dsn: Dsn, base_dir: Path, secret: str | None = None) -> None:
         self.message_stream = dsn.options.get("stream") or "broadcast"
@@ -150,7 +152,7 @@ class PostmarkTransport(EspTransport):
         except ValueError:
             return results_for(
                 messages, "deferred",
-                f"Postmark: answer does not list the {len(messages)} messages sent",
+                f"Postmark: answer does not list the {count(len(messages), 'message')} sent",
             )
         results = []
         refusal = None  # Postmark's words when it refused the account or the sender

@@ -17,7 +17,10 @@ mode, untrusted certificate) and a refused or impossible login stop the send
 before a send starts.
 
 Addresses: the envelope carries a domain as IDNA (``user@xn--bcher-kva.de``), as the message's
-headers do, so only a non-ASCII local part needs a server with SMTPUTF8.
+headers do. A non-ASCII local part would need SMTPUTF8 from every server on the way and UTF-8
+headers (RFC 6531, 6532), which mailer does not write: the transport declares it cannot carry
+one (``smtputf8``), so the audience leaves such a reader out as a wrong row before any
+connection, and no transaction ever holds one.
 
 Speed: the message goes as ``BDAT`` when the server offers CHUNKING (no dot-stuffing at all),
 commands are pipelined when it offers PIPELINING, and otherwise dot-stuffing is our own: the
@@ -33,8 +36,9 @@ import socket
 import ssl
 from collections.abc import Generator, Sequence
 from pathlib import Path
+from typing import ClassVar
 
-from mailer.credentials import Redactor
+from mailer.credentials import Needed, Redactor
 from mailer.delivery.headers import idna_address
 from mailer.delivery.message import OutgoingMessage
 from mailer.delivery.transports.base import Dsn, RecipientResult, Transport
@@ -59,12 +63,12 @@ _NO_SUCH_USER = re.compile(
 class SmtpTransport(Transport):
     name = "SMTP"
     max_batch = 20  # messages claimed per ledger round trip; each is recorded once accepted
-    secret_variable = "MAILER_SMTP_PASSWORD"
+    secret_variable: ClassVar[str] = "MAILER_SMTP_PASSWORD"
     options = ("tls", "cafile", "timeout", "helo")
 
     @classmethod
-    def secret_purpose(cls, dsn: Dsn) -> str | None:
-        return f"SMTP login as {dsn.user}" if dsn.user else None
+    def login(cls, dsn: Dsn) -> Needed | None:
+        return Needed(cls.secret_variable, f"the SMTP login as {dsn.user}") if dsn.user else None
 
     def __init__(self, dsn: Dsn, base_dir: Path, secret: str | None = None) -> None:
         if not dsn.host:
@@ -260,14 +264,6 @@ class SmtpTransport(Transport):
         sender = envelope_address(message.envelope_sender)
         recipient = envelope_address(message.recipient)
         mail_from = f"MAIL FROM:<{sender}>"
-        if not (sender + recipient).isascii():
-            if not connection.has_extn("smtputf8"):
-                return RecipientResult(
-                    message.recipient, message.message_id, "failed",
-                    detail="the server does not accept non-ASCII addresses (no SMTPUTF8)",
-                )
-            connection.command_encoding = "utf-8"
-            mail_from += " SMTPUTF8"
         chunking = connection.has_extn("chunking")
         last = f"BDAT {len(message.data)} LAST" if chunking else "DATA"
         expected = (*_EXPECTED, (250,) if chunking else (354,))
