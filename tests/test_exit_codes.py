@@ -174,6 +174,27 @@ def test_every_missing_secret_is_named_at_once_before_anything_connects(
     assert not (issue.parents[1] / ".mailer" / "ledger.sqlite3").exists()
 
 
+def test_a_signing_secret_too_short_is_named_with_the_missing_ones_before_connecting(
+    issue: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAILER_UNSUBSCRIBE_SECRET", "x7Qz9pL")
+    monkeypatch.delenv("MAILER_SMTP_PASSWORD", raising=False)
+    recorder = Recorder()
+    server = smtp_server(recorder)
+    try:
+        code, out = run("send", issue, "--yes", "--transport",
+                        f"smtp://alice@127.0.0.1:{server.port}")
+    finally:
+        server.stop()
+    assert code == 2, out
+    assert out.splitlines() == [
+        "Error: the SMTP login as alice needs the environment variable MAILER_SMTP_PASSWORD "
+        "(it is not set); MAILER_UNSUBSCRIBE_SECRET is too short for signing the readers' "
+        "unsubscribe links: use a random value of at least 16 characters (32 or more is better)"
+    ]
+    assert recorder.greetings == 0  # nothing connected
+
+
 def test_an_esp_send_names_its_key_and_the_signing_secret_before_any_request(
     issue: Path, monkeypatch: pytest.MonkeyPatch, httpserver
 ) -> None:

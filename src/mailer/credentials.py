@@ -30,6 +30,7 @@ class Needed:
 
     variable: str
     purpose: str  # "SMTP login as alice": what needs it, said when it is missing
+    min_length: int = 1  # a shorter value is as good as none (a key that can be guessed)
 
 
 def missing(needed: Iterable[Needed], environ: Mapping[str, str] | None = None) -> list[Needed]:
@@ -38,18 +39,36 @@ def missing(needed: Iterable[Needed], environ: Mapping[str, str] | None = None) 
     return list(dict.fromkeys(need for need in needed if not values.get(need.variable)))
 
 
+def too_short(needed: Iterable[Needed], environ: Mapping[str, str] | None = None) -> list[Needed]:
+    """Those of ``needed`` that the environment sets, to a value shorter than they need."""
+    values = os.environ if environ is None else environ
+    return list(dict.fromkeys(
+        need for need in needed
+        if values.get(need.variable) and len(values[need.variable]) < need.min_length
+    ))
+
+
 def require(needed: Iterable[Needed], environ: Mapping[str, str] | None = None) -> None:
-    """MissingSecret naming every one of ``needed`` that is not set, in one sentence: a
-    command finds them all before it starts, not one per attempt."""
-    absent = missing(needed, environ)
-    if not absent:
+    """MissingSecret naming every one of ``needed`` that is not set or too short, in one
+    sentence: a command finds them all before it starts, not one per attempt."""
+    needed = list(needed)
+    absent, short = missing(needed, environ), too_short(needed, environ)
+    if not absent and not short:
         return
-    first, *others = absent
-    clauses = [f"{first.purpose} needs the environment variable {first.variable}"]
-    clauses += [f"{need.purpose} needs {need.variable}" for need in others]
-    listed = clauses[0] if not others else f"{', '.join(clauses[:-1])} and {clauses[-1]}"
-    verdict = {1: "it is not set", 2: "neither is set"}.get(len(absent), "none of them is set")
-    raise MissingSecret(f"{listed} ({verdict})")
+    sentences = []
+    if absent:
+        first, *others = absent
+        clauses = [f"{first.purpose} needs the environment variable {first.variable}"]
+        clauses += [f"{need.purpose} needs {need.variable}" for need in others]
+        listed = clauses[0] if not others else f"{', '.join(clauses[:-1])} and {clauses[-1]}"
+        verdict = {1: "it is not set", 2: "neither is set"}.get(len(absent), "none of them is set")
+        sentences.append(f"{listed} ({verdict})")
+    sentences += [
+        f"{need.variable} is too short for {need.purpose}: use a random value of at least "
+        f"{need.min_length} characters (32 or more is better)"
+        for need in short
+    ]
+    raise MissingSecret("; ".join(sentences))
 
 
 # Every secret mailer reads, by the environment variable holding it: text leaving the program

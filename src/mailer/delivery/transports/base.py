@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 from urllib.parse import parse_qsl, urlsplit
 
+from mailer.audience.unsubscribe import MIN_SECRET_LENGTH
 from mailer.audience.unsubscribe import SECRET_VARIABLE as SIGNING_VARIABLE
 from mailer.credentials import Needed, Redactor
 from mailer.delivery.message import OutgoingMessage
@@ -38,7 +39,7 @@ from mailer.errors import UsageError
 
 Status = Literal["sent", "queued", "deferred", "failed"]
 # Each copy that reaches a reader carries an unsubscribe link signed with this secret.
-SIGNING = Needed(SIGNING_VARIABLE, "signing the readers' unsubscribe links")
+SIGNING = Needed(SIGNING_VARIABLE, "signing the readers' unsubscribe links", MIN_SECRET_LENGTH)
 DELIVERED: frozenset[str] = frozenset({"sent", "queued"})
 
 
