@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from projects import Project, new_project
+from required_tools import pytest_runtest_makereport  # noqa: F401  (a hook: CI fails such skips)
 
 from mailer.preview.browser import chromium
 
