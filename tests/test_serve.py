@@ -404,6 +404,7 @@ def test_send_unsubscribe_complain_status_and_the_next_send_skips_both(
     assert not any(addresses[3] in to or addresses[7] in to for to in reached)
 
 
+@pytest.mark.slow
 def test_unsubscribes_during_a_running_send_lose_nothing(project: Path, tmp_path) -> None:
     """Many parallel one-click POSTs while a send writes the same store: every one is
     recorded, none sees "database is locked", the send finishes, and no one who unsubscribed
