@@ -3,6 +3,7 @@ headless Chromium."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,13 @@ from mailer.preview.browser import chromium
 # Settings a developer's shell may hold, which would steer a test's send elsewhere.
 SETTINGS_VARIABLES = ("MAILER_TRANSPORT", "MAILER_SUBSCRIBERS", "MAILER_LEDGER",
                       "MAILER_SUPPRESSION")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Across xdist's workers the slow tests are handed out first, so no worker starts one at
+    the end while the others have finished."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(autouse=True)

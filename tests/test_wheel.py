@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 FIRST_ISSUE = "issues/first-issue.yaml"
 BUILD_LITTER = (
@@ -35,6 +37,7 @@ def run(*args: str | Path, cwd: Path, timeout: float = 600) -> str:
     return result.stdout
 
 
+@pytest.mark.slow
 def test_a_fresh_install_starts_previews_checks_and_sends_a_project(tmp_path):
     # Built from a copy of the working tree: a build in place would reuse build/ from earlier
     # builds, which can still hold files since deleted.
