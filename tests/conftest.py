@@ -3,17 +3,26 @@ headless Chromium."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from projects import Project, new_project
+from required_tools import pytest_runtest_makereport  # noqa: F401  (a hook: CI fails such skips)
 
 from mailer.preview.browser import chromium
 
 # Settings a developer's shell may hold, which would steer a test's send elsewhere.
 SETTINGS_VARIABLES = ("MAILER_TRANSPORT", "MAILER_SUBSCRIBERS", "MAILER_LEDGER",
                       "MAILER_SUPPRESSION")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Across xdist's workers the slow tests are handed out first, so no worker starts one at
+    the end while the others have finished."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(autouse=True)

@@ -244,6 +244,7 @@ def in_flight(ledger: Path) -> set[str]:
         return {row.email for row in book.rows("send-test", ("sending",))}
 
 
+@pytest.mark.slow
 def test_ctrl_c_finishes_in_flight_and_says_how_to_resume(issue: Path, tmp_path) -> None:
     write_subscribers(tmp_path / "subscribers.csv", 3000)
     ledger = issue.parents[1] / ".mailer" / "ledger.sqlite3"

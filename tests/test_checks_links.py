@@ -158,7 +158,9 @@ def test_a_server_error_is_an_error(project, web):
 def test_a_slow_page_times_out_as_an_error(project, web):
     started = time.perf_counter()
     findings = about(run(make_issue(project, web, "/slow")), "/slow")
-    assert time.perf_counter() - started < 1.4  # gave up at the read timeout, did not wait
+    # Gave up at the read timeout: the slow page (1.5 s) had not answered yet. (Not a bound on
+    # the elapsed time, which a busy machine stretches.)
+    assert not any(request.path == "/slow" for request, _ in web.log)
     assert [f.severity for f in findings] == ["error"]
     assert "no answer within 0.5 s" in findings[0].message
     # The server is still answering; let it finish so its request is not logged in the next

@@ -140,6 +140,7 @@ def test_test_copies_go_out_in_every_edition(issue: Path) -> None:
     assert "[TEST] editor@example.org (tr edition): sent" in out
 
 
+@pytest.mark.slow
 def test_kill_9_during_a_two_edition_send_resumes_each_reader_in_their_edition(
     issue: Path, tmp_path: Path
 ) -> None:

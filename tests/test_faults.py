@@ -31,6 +31,7 @@ def send(issue: Path, *args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+@pytest.mark.slow
 def test_half_the_requests_failing_with_429_or_500_still_reach_everyone_once(
     issue: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

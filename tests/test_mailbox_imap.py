@@ -22,6 +22,7 @@ from mailer.feedback.mailbox.imap import ImapMailbox, open_imap, parse_imap_url
 
 WHY_NOT = missing()
 needs_dovecot = pytest.mark.skipif(WHY_NOT is not None, reason=WHY_NOT or "")
+pytestmark = pytest.mark.xdist_group("dovecot")  # one worker starts the module's Dovecot, once
 
 BOUNCE = (FIXTURES / "postfix-5.1.1-user-unknown.eml").read_bytes()
 REPLY = (FIXTURES / "reader-reply.eml").read_bytes()

@@ -605,6 +605,7 @@ def outbox_recipients(project: Path) -> Counter[str]:
     )
 
 
+@pytest.mark.slow
 def test_unsubscribes_during_a_running_send_lose_nothing(project: Path, tmp_path) -> None:
     """Many parallel one-click POSTs while a send writes the same store: every one is
     recorded, none sees "database is locked", the send finishes, and no one who unsubscribed

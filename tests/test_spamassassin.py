@@ -32,11 +32,14 @@ SPAMASSASSIN = shutil.which("spamassassin")
 # signatures no DNS can confirm here, and mail that was never relayed.
 HARMLESS = re.compile(r"HTML_MESSAGE|DKIM_\w+|ALL_TRUSTED|NO_RELAYS|NO_RECEIVED")
 
-pytestmark = pytest.mark.skipif(
-    SPAMASSASSIN is None,
-    reason="Debian's spamassassin is not installed (apt-get install spamassassin; .ci/run "
-    "installs it as root)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        SPAMASSASSIN is None,
+        reason="Debian's spamassassin is not installed (apt-get install spamassassin; .ci/run "
+        "installs it as root)",
+    ),
+    pytest.mark.xdist_group("spamassassin"),  # one worker scores every case, once
+]
 
 READERS = {
     "with a first name": SampleReader(),

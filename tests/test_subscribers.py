@@ -439,6 +439,7 @@ def test_iterating_again_starts_the_counts_afresh(tmp_path: Path) -> None:
     assert reader.skipped_count == 1 and reader.subscribed == 1
 
 
+@pytest.mark.slow
 def test_100k_rows_are_read_with_flat_memory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

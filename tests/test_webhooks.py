@@ -305,7 +305,7 @@ def test_sendgrid_refuses_a_signed_body_it_cannot_read(sendgrid, body):
 @pytest.mark.parametrize("key", [
     "not a key", "", public_key_text(rsa.generate_private_key(65537, 2048)),
     public_key_text(SENDGRID_KEY)[:-8],
-])
+], ids=["not a key", "empty", "an RSA key", "a cut EC key"])  # ids the same on every xdist worker
 def test_sendgrid_needs_an_elliptic_curve_public_key(key):
     with pytest.raises(MissingSecret, match=PUBLIC_KEY):
         SendGridWebhook(key)

@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,6 +38,7 @@ def run(*args: str | Path, cwd: Path, timeout: float = 600, exit_code: int = 0) 
     return result.stdout
 
 
+@pytest.mark.slow
 def test_a_fresh_install_starts_previews_checks_and_sends_a_project(tmp_path):
     # Built from a copy of the working tree: a build in place would reuse build/ from earlier
     # builds, which can still hold files since deleted.
