@@ -41,8 +41,11 @@ def prepare(loaded: LoadedIssue, *, real_send: bool) -> Prepared:
         embedded = EmbeddedImages(domain_of(loaded.sender.address))
         rendered = render_issue(loaded, embedded)
         images = embedded.images
-    signing = unsubscribe_secret(required=real_send)
     bounce_address = settings.bounces.address
+    mode = settings.list.unsubscribe_mode
+    # The secret signs the unsubscribe tokens (of the web link and of the mailto) and VERP;
+    # an ESP answering unsubscribes needs none of ours.
+    signing = unsubscribe_secret(required=real_send and (mode != "esp" or bool(bounce_address)))
     links = UnsubscribeLinks(
         signing,
         settings.list.id,
@@ -54,6 +57,7 @@ def prepare(loaded: LoadedIssue, *, real_send: bool) -> Prepared:
     factory = MessageFactory(
         letterhead(loaded), rendered, images, links, signer=_dkim_signer(loaded),
         verp=Verp(signing, bounce_address) if bounce_address else None,
+        esp_link=esp_unsubscribe_link(settings.send.transport) if mode == "esp" else "",
     )
     return Prepared(loaded, rendered, factory)
 
@@ -91,7 +95,22 @@ def letterhead(loaded: LoadedIssue) -> Letterhead:
         list_name=settings.list.name or loaded.brand.organisation,
         list_id=settings.list.id,
         language=loaded.issue.language,
+        unsubscribe=settings.list.unsubscribe_mode,
     )
+
+
+def esp_unsubscribe_link(transport: str) -> str:
+    """The placeholder the ESP of ``transport`` (a DSN) fills with each reader's own
+    unsubscribe link; "" when it is no ESP."""
+    from mailer.delivery.transports import Dsn, transport_class
+    from mailer.delivery.transports.esp import EspTransport
+
+    dsn = Dsn.parse(transport)
+    try:
+        kind = transport_class(dsn.scheme)
+    except KeyError:
+        return ""
+    return kind.unsubscribe_link(dsn) if issubclass(kind, EspTransport) else ""
 
 
 def _dkim_signer(loaded: LoadedIssue) -> DkimSigner | None:
