@@ -45,7 +45,8 @@ def test_the_mode_follows_what_the_list_gives(project) -> None:
     assert load_settings(project.settings).settings.list.unsubscribe_mode == "web"
     set_list(project.settings, drop=("unsubscribe_url",))
     assert load_settings(project.settings).settings.list.unsubscribe_mode == "mailto"
-    set_list(project.settings, unsubscribe='"web"', unsubscribe_url='"https://e.example.org/u?t={token}"')
+    set_list(project.settings, unsubscribe='"web"',
+             unsubscribe_url='"https://e.example.org/u?t={token}"')
     assert load_settings(project.settings).settings.list.unsubscribe_mode == "web"
 
 
@@ -172,7 +173,7 @@ def test_check_warns_of_mailto_alone_above_5000_readers(
     project = news.parents[1]
     set_list(project / "mailer.toml", unsubscribe='"mailto"')
     write_subscribers(project / "subscribers.example.csv", readers)
-    code, out = mailer("check", news, "--offline")
+    _, out = mailer("check", news, "--offline")
     line = line_of(project / "mailer.toml", "unsubscribe =")
     warning = (f"mailer.toml:{line}: warning [deliverability] the list has more than 5,000 "
                "readers and answers unsubscribes by mail only")
