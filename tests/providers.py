@@ -158,9 +158,13 @@ class SuppressionLists:
         self.group = group
         self.pages: list[str] = []  # the path of each page asked for
         self.failure: Response | None = None  # answered to every request instead, when set
+        self.unsubscribe_tracking = True  # Mailgun: the domain's setting
         prefix = SUPPRESSION_PATHS[name]
         server.expect_request(re.compile(re.escape(prefix) + ".*"), method="GET") \
             .respond_with_handler(self.answer)
+        if name == "mailgun":
+            server.expect_request("/v3/domains/mg.example.org/tracking", method="GET") \
+                .respond_with_handler(self._mailgun_tracking)
 
     def of(self, kind: str) -> list[Suppressed]:
         return [entry for entry in self.entries if entry.kind == kind]
@@ -174,6 +178,16 @@ class SuppressionLists:
         if self.name == "sendgrid":
             return self._sendgrid(request)
         return self._postmark(request)
+
+    def _mailgun_tracking(self, request: Request) -> Response:
+        if self.failure is not None:
+            return self.failure
+        return as_json({"tracking": {
+            "open": {"active": False}, "click": {"active": False},
+            "unsubscribe": {"active": self.unsubscribe_tracking, "html_footer": "",
+                            "text_footer": ""},
+            "web_scheme": "https",
+        }})
 
     def _mailgun(self, request: Request) -> Response:
         listed = request.path.rsplit("/", 1)[1]

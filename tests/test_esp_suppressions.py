@@ -250,7 +250,7 @@ def assert_esp_handling(setup: str, request: Request) -> None:
     [
         (Response("upstream down", 503), 3, "answered HTTP 503"),
         (Response(json.dumps({"message": "Invalid private key"}), 401), 2,
-         "Mailgun (HTTP 401): /v3/mg.example.org/unsubscribes: Invalid private key"),
+         "Mailgun (HTTP 401): /v3/domains/mg.example.org/tracking: Invalid private key"),
     ],
     ids=["unreachable", "key refused"],
 )
@@ -266,6 +266,21 @@ def test_a_pull_that_fails_stops_the_send(
     assert result == code and words in out, out
     assert sends("mailgun", httpserver) == []
     assert not Path(".mailer/ledger.sqlite3").exists()
+
+
+def test_send_stops_when_mailgun_would_not_fill_its_link(
+    news: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use("mailgun", httpserver, monkeypatch)
+    lists = esp_lists("mailgun", httpserver, time.time())
+    lists.unsubscribe_tracking = False
+    accept_sends("mailgun", httpserver)
+    code, out = mailer("send", news, "--yes")
+    assert code == 2, out
+    assert "unsubscribe tracking is off for mg.example.org" in out
+    assert "Tracking > Unsubscribe tracking" in out
+    assert sends("mailgun", httpserver) == []
+    assert mailer("suppressions", "pull", "--esp")[0] == 0  # reading the lists needs it not
 
 
 def test_send_refuses_another_transport_than_the_esp(

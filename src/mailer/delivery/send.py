@@ -154,7 +154,7 @@ def _pull_from_esp(
     TransportError (nothing sent) when it cannot be read."""
     from mailer.delivery.transports.suppressions import pull_esp
 
-    console.say(f"Pulled {pull_esp(transport, store).counts()}")
+    console.say(f"Pulled {pull_esp(transport, store, answering=True).counts()}")
 
 
 def _verify(transport: TransportFactory, *, connect: bool) -> None:

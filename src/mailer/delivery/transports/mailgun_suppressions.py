@@ -10,6 +10,10 @@ items (Mailgun always gives one). The entries:
 - complaints ``{"address", "created_at"}``.
 
 ``created_at`` is an RFC 2822 date ("Fri, 21 Oct 2011 11:02:55 UTC").
+
+Mailgun fills ``%unsubscribe_url%`` and adds its List-Unsubscribe headers only when the domain's
+unsubscribe tracking is on, a setting of the domain (``GET /v3/domains/DOMAIN/tracking``,
+``tracking.unsubscribe.active``): a send that leaves unsubscribes to Mailgun stops without it.
 """
 
 from __future__ import annotations
@@ -53,6 +57,22 @@ class MailgunSuppressions(SuppressionList):
                     break
                 followed.add(following)
                 url, params = following, None
+
+    def handling_off(self) -> str | None:
+        domain = self.transport.domain
+        path = f"/v3/domains/{domain}/tracking"
+        body = self.get(path)
+        tracking = body.get("tracking") if isinstance(body, dict) else None
+        unsubscribe = tracking.get("unsubscribe") if isinstance(tracking, dict) else None
+        if not isinstance(unsubscribe, dict):
+            raise self.malformed(path)
+        if unsubscribe.get("active") is True:
+            return None
+        return (
+            f"unsubscribe tracking is off for {domain}: readers would get a dead "
+            "%unsubscribe_url% link and no List-Unsubscribe header; turn it on in Mailgun "
+            "(Send > Sending > Domain settings > Tracking > Unsubscribe tracking) and send again"
+        )
 
     def _event(self, kind: Kind, item: dict[str, Any]) -> FeedbackEvent:
         stamp = item.get("created_at")

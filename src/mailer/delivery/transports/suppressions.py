@@ -62,6 +62,11 @@ class SuppressionList(ABC):
     def events(self) -> Iterator[FeedbackEvent]:
         """Every entry of every page of every list, in the provider's order."""
 
+    def handling_off(self) -> str | None:
+        """Why the provider would not answer the readers' unsubscribes in what is sent now (a
+        setting of the account that no request can turn on), or None."""
+        return None
+
     # -- helpers for the provider modules ---------------------------------------------------
 
     def get(self, url: str, params: Mapping[str, str | int] | None = None) -> Any:
@@ -162,16 +167,22 @@ class EspPull:
                 f"{self.recorded.new:,} new here, {self.recorded.suppressed:,} newly suppressed")
 
 
-def pull_esp(transport: TransportFactory, store: SuppressionStore) -> EspPull:
+def pull_esp(
+    transport: TransportFactory, store: SuppressionStore, *, answering: bool = False
+) -> EspPull:
     """Read every page of the ESP's suppression lists, then record them in ``store`` (each at
     the provider's time, each once). Unreachable or TransportError, recording nothing, when a
-    page cannot be read."""
+    page cannot be read; with ``answering`` (a send that leaves unsubscribes to the ESP),
+    TransportError too when the ESP's own unsubscribe handling is off."""
     kind = reader_class(transport.dsn.scheme)
     opened = transport()
     if not isinstance(opened, EspTransport):  # the schemes of READERS make ESP transports
         raise UsageError(f"{transport} is not an ESP")
     try:
         reader = kind(opened)
+        problem = reader.handling_off() if answering else None
+        if problem is not None:
+            raise TransportError(opened.name, problem)
         events = list(reader.events())
     finally:
         opened.close()
