@@ -5,6 +5,7 @@ headers), end to end through ``mailer send``."""
 from __future__ import annotations
 
 import email
+import json
 import mailbox
 import re
 from email.message import Message
@@ -14,8 +15,15 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 from projects import mailer
+from providers import PROVIDERS
+from pytest_httpserver import HTTPServer
 from sending import make_project, write_subscribers
 
+from mailer.audience.subscribers import Subscriber
+from mailer.compose.issue import load
+from mailer.delivery.campaign import Builder
+from mailer.delivery.prepare import prepare
+from mailer.delivery.transports import parse_transport
 from mailer.errors import ConfigError
 from mailer.settings import ESP_SCHEMES, load_settings
 
@@ -182,3 +190,39 @@ def test_check_warns_of_mailto_alone_above_5000_readers(
     # The same list answered by its web page is not warned about.
     set_list(project / "mailer.toml", unsubscribe='"web"')
     assert "by mail only" not in mailer("check", news, "--offline")[1]
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+def test_mailto_through_an_esp_asks_for_the_mailto_header_alone(
+    name: str, tmp_path: Path, httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    issue = make_project(tmp_path / "news")
+    set_list(tmp_path / "news" / "mailer.toml", drop=("unsubscribe_url",))
+    provider = PROVIDERS[name]
+    monkeypatch.setenv(provider.secret_variable, "key")
+    httpserver.expect_request(provider.path).respond_with_response(provider.success(2))
+    factory = prepare(load(issue), real_send=False).factory
+    build = Builder(factory, needs_mime=False)
+    messages = [build(Subscriber(f"r{n}@example.org")) for n in range(2)]
+    endpoint = httpserver.url_for("/").rstrip("/")
+    separator = "&" if "?" in provider.scheme else "?"
+    parse_transport(f"{provider.scheme}{separator}endpoint={endpoint}", Path("."))().send(messages)
+    request = httpserver.log[0][0]
+    data = request.get_data(as_text=True)
+    assert WEB_LINK not in data and "List-Unsubscribe-Post" not in data
+    mailtos = [m.personalisation.unsubscribe_mailto for m in messages]
+    assert all(target and target.startswith(f"mailto:{MAILTO}?subject=") for target in mailtos)
+    if name == "mailgun":
+        variables = json.loads(request.form["recipient-variables"])
+        assert [v["h:List-Unsubscribe"] for v in variables.values()] == [
+            f"<{target}>" for target in mailtos
+        ]
+    elif name == "sendgrid":
+        headers = [p["headers"]["List-Unsubscribe"] for p in request.get_json()["personalizations"]]
+        assert headers == [f"<{target}>" for target in mailtos]
+    else:
+        headers = [
+            [h["Value"] for h in m["Headers"] if h["Name"] == "List-Unsubscribe"]
+            for m in request.get_json()
+        ]
+        assert headers == [[f"<{target}>"] for target in mailtos]
