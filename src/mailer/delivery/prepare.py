@@ -16,7 +16,7 @@ from mailer.compose.render import RenderedIssue, render_issue
 from mailer.delivery.dkim import DkimSigner
 from mailer.delivery.editions import EditionFactory
 from mailer.delivery.message import Letterhead, MessageFactory
-from mailer.errors import InputError, Location
+from mailer.errors import InputError, Location, UsageError
 from mailer.fields import domain_of
 
 
@@ -100,17 +100,16 @@ def letterhead(loaded: LoadedIssue) -> Letterhead:
 
 
 def esp_unsubscribe_link(transport: str) -> str:
-    """The placeholder the ESP of ``transport`` (a DSN) fills with each reader's own
-    unsubscribe link; "" when it is no ESP."""
+    """The placeholder the ESP of ``transport`` (a DSN; the settings made sure it names an
+    ESP) fills with each reader's own unsubscribe link."""
     from mailer.delivery.transports import Dsn, transport_class
     from mailer.delivery.transports.esp import EspTransport
 
     dsn = Dsn.parse(transport)
-    try:
-        kind = transport_class(dsn.scheme)
-    except KeyError:
-        return ""
-    return kind.unsubscribe_link(dsn) if issubclass(kind, EspTransport) else ""
+    kind = transport_class(dsn.scheme)
+    if not issubclass(kind, EspTransport):
+        raise UsageError(f"transport {dsn} is not an ESP, which [list] unsubscribe = \"esp\" needs")
+    return kind.unsubscribe_link(dsn)
 
 
 def _dkim_signer(loaded: LoadedIssue) -> DkimSigner | None:

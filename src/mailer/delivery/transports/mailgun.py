@@ -94,15 +94,15 @@ class MailgunTransport(EspTransport):
     def build_request(self, content: SharedContent, messages: Sequence[OutgoingMessage]) -> (
         EspRequest
     ):
-        write = self.variable_writer(content, variable)
+        text_variable = self.variable_writer(content, variable)
+        html_variable = self.variable_writer(content, lambda key: variable(html_key(key)))
         esp = content.unsubscribe == "esp"
         fields = [
             ("from", display_address(content.sender_name, content.sender_address)),
             *(("to", display_address(m.personalisation.name, m.recipient)) for m in messages),
             ("subject", with_variables(content.subject, variable)),
-            ("text", with_variables(content.text, write)),
-            ("html", with_variables(content.html, self.variable_writer(
-                content, lambda key: variable(html_key(key))))),
+            ("text", with_variables(content.text, text_variable)),
+            ("html", with_variables(content.html, html_variable)),
             *((f"h:{name}", value) for name, value in list_headers(content).items()),
             *((f"h:{name}", variable(f"h:{name}")) for name in _per_recipient_headers(content)),
             ("recipient-variables", json.dumps(
