@@ -1,12 +1,17 @@
 """The three ESPs as pytest-httpserver plays them: paths, answers and error bodies as each
-provider documents them, and how to read the recipients out of a request."""
+provider documents them, how to read the recipients out of a request, and the suppression
+lists each keeps (:class:`SuppressionLists`)."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import quote
 
+from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 SENDGRID_HELP = "http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html"
@@ -111,3 +116,125 @@ def recipients_of(name: str, request: Request) -> list[str]:
         return [p["to"][0]["email"] for p in request.get_json()["personalizations"]]
     variables = json.loads(request.form["recipient-variables"])
     return list(variables)
+
+
+# -- the suppression lists each ESP keeps, and serves as it documents -----------------------------
+
+
+@dataclass(frozen=True)
+class Suppressed:
+    """One entry of an ESP's suppression lists."""
+
+    kind: str  # "unsubscribed", "bounced", "complained"; "group": SendGrid's group unsubscribe
+    address: str
+    created: int  # epoch seconds
+    reason: str = ""  # a bounce's words
+
+
+MAILGUN_LISTS = {"unsubscribes": "unsubscribed", "bounces": "bounced", "complaints": "complained"}
+SENDGRID_LISTS = {"unsubscribes": "unsubscribed", "bounces": "bounced",
+                  "spam_reports": "complained"}
+POSTMARK_REASONS = {"unsubscribed": "ManualSuppression", "bounced": "HardBounce",
+                    "complained": "SpamComplaint"}
+SUPPRESSION_PATHS = {
+    "mailgun": "/v3/mg.example.org/", "sendgrid": "/v3/", "postmark": "/message-streams/",
+}
+
+
+def _utc(created: int) -> datetime:
+    return datetime.fromtimestamp(created, UTC)
+
+
+class SuppressionLists:
+    """pytest-httpserver as an ESP's suppression API: each list paged as the provider pages it
+    (Mailgun: ``limit`` and ``paging.next`` links, then an empty page; SendGrid: ``limit`` and
+    ``offset``; Postmark: the whole dump at once). ``entries`` may change between requests."""
+
+    def __init__(self, name: str, server: HTTPServer, entries: list[Suppressed],
+                 group: int | None = None) -> None:
+        self.name = name
+        self.server = server
+        self.entries = entries
+        self.group = group
+        self.pages: list[str] = []  # the path of each page asked for
+        self.failure: Response | None = None  # answered to every request instead, when set
+        self.unsubscribe_tracking = True  # Mailgun: the domain's setting
+        prefix = SUPPRESSION_PATHS[name]
+        server.expect_request(re.compile(re.escape(prefix) + ".*"), method="GET") \
+            .respond_with_handler(self.answer)
+        if name == "mailgun":
+            server.expect_request("/v3/domains/mg.example.org/tracking", method="GET") \
+                .respond_with_handler(self._mailgun_tracking)
+
+    def of(self, kind: str) -> list[Suppressed]:
+        return [entry for entry in self.entries if entry.kind == kind]
+
+    def answer(self, request: Request) -> Response:
+        self.pages.append(request.path)
+        if self.failure is not None:
+            return self.failure
+        if self.name == "mailgun":
+            return self._mailgun(request)
+        if self.name == "sendgrid":
+            return self._sendgrid(request)
+        return self._postmark(request)
+
+    def _mailgun_tracking(self, request: Request) -> Response:
+        if self.failure is not None:
+            return self.failure
+        return as_json({"tracking": {
+            "open": {"active": False}, "click": {"active": False},
+            "unsubscribe": {"active": self.unsubscribe_tracking, "html_footer": "",
+                            "text_footer": ""},
+            "web_scheme": "https",
+        }})
+
+    def _mailgun(self, request: Request) -> Response:
+        listed = request.path.rsplit("/", 1)[1]
+        entries = sorted(self.of(MAILGUN_LISTS[listed]), key=lambda e: e.address)
+        limit = int(request.args.get("limit", 100))
+        after = request.args.get("address") if request.args.get("page") == "next" else None
+        if after is not None:
+            entries = [e for e in entries if e.address > after]
+        page = entries[:limit]
+        last = page[-1].address if page else after or ""
+        base = self.server.url_for(request.path)
+        items = []
+        for entry in page:
+            item: dict = {"address": entry.address,
+                          "created_at": _utc(entry.created).strftime("%a, %d %b %Y %H:%M:%S UTC")}
+            if listed == "unsubscribes":
+                item["tags"] = ["*"]
+            elif listed == "bounces":
+                item.update(code="550", error=entry.reason)
+            items.append(item)
+        return as_json({"items": items, "paging": {
+            "first": f"{base}?limit={limit}", "last": f"{base}?page=last&limit={limit}",
+            "next": f"{base}?page=next&address={quote(last)}&limit={limit}",
+            "previous": f"{base}?page=previous&address={quote(last)}&limit={limit}",
+        }})
+
+    def _sendgrid(self, request: Request) -> Response:
+        if request.path == f"/v3/asm/groups/{self.group}/suppressions":
+            return as_json([entry.address for entry in self.of("group")])
+        listed = request.path.rsplit("/", 1)[1]
+        kind = SENDGRID_LISTS[listed]
+        limit, offset = int(request.args["limit"]), int(request.args.get("offset", 0))
+        assert limit <= 500, "SendGrid's documented limit"
+        rows = []
+        for entry in self.of(kind)[offset:offset + limit]:
+            row: dict = {"created": entry.created, "email": entry.address}
+            if kind == "bounced":
+                row.update(reason=entry.reason, status="5.1.1")
+            elif kind == "complained":
+                row["ip"] = "192.0.2.10"
+            rows.append(row)
+        return as_json(rows)
+
+    def _postmark(self, request: Request) -> Response:
+        assert request.path == "/message-streams/broadcast/suppressions/dump"
+        return as_json({"Suppressions": [
+            {"EmailAddress": entry.address, "SuppressionReason": POSTMARK_REASONS[entry.kind],
+             "Origin": "Recipient", "CreatedAt": _utc(entry.created).isoformat()}
+            for entry in self.entries
+        ]})

@@ -453,13 +453,18 @@ def suppressions_pull(
         str | None,
         typer.Argument(metavar="URL", help="The server's URL (default: [list] serve_url)."),
     ] = None,
+    esp: Annotated[
+        bool,
+        typer.Option("--esp", help="Read the ESP's suppression lists instead (every page): "
+                     "its unsubscribes, bounces and complaints."),
+    ] = False,
     settings: ProjectOpt = None,
 ) -> None:
     """Copy the suppressions of a server running mailer serve into this project's store
-    (bearer token MAILER_SYNC_TOKEN)."""
+    (bearer token MAILER_SYNC_TOKEN), or with --esp those of the ESP of [send] transport."""
     from mailer.feedback.suppressions import pull
 
-    pull(Console(), settings=settings, url=url)
+    pull(Console(), settings=settings, url=url, esp=esp)
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from string import Formatter
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, ValidationError, model_validator
@@ -208,20 +208,59 @@ def _unsubscribe_template(template: str) -> str:
     return template
 
 
+UnsubscribeMode = Literal["web", "esp", "mailto"]
+# The transports whose provider can answer unsubscribes itself ([list] unsubscribe = "esp").
+ESP_SCHEMES = ("mailgun", "sendgrid", "postmark")
+
+
 class ListIdentity(Strict):
     """The mailing list as mail clients see it (List-Id, List-Unsubscribe)."""
 
     id: Line  # RFC 2919 list id, such as "newsletter.turkiye.iom.int"
     name: Line | None = None
+    # "web": mailer serve answers unsubscribe_url; "esp": the ESP's own link and suppression
+    # list (mailer send pulls it first); "mailto": mail to unsubscribe_mailto, for small lists.
+    unsubscribe: UnsubscribeMode | None = None
+    """How readers unsubscribe; default "web" with unsubscribe_url, else "mailto"."""
     # A URL with {token} (the reader and the issue, which only the secret can read) and
     # optionally {issue} and {lang} (the language of the reader's edition: `mailer serve`
     # answers in it). Never the address: {email} is refused.
-    unsubscribe_url: Annotated[Line, AfterValidator(_unsubscribe_template)]
+    unsubscribe_url: Annotated[Line, AfterValidator(_unsubscribe_template)] | None = None
     unsubscribe_mailto: EmailAddress | None = None
     # Where `mailer serve` answers, when it runs on a server: `mailer suppressions pull` reads
     # from it, and `mailer send` warns when the last pull is older than a day.
     serve_url: WebUrl | None = None
     language: Language = "en"  # of the pages `mailer serve` shows (the unsubscribe page)
+
+    @property
+    def unsubscribe_mode(self) -> UnsubscribeMode:
+        """:attr:`unsubscribe` as set, or as the addresses given imply."""
+        if self.unsubscribe is not None:
+            return self.unsubscribe
+        return "web" if self.unsubscribe_url or not self.unsubscribe_mailto else "mailto"
+
+
+def unsubscribe_problem(settings: Settings) -> tuple[str, str] | None:
+    """What makes the list's way of answering unsubscribes unusable: (the ``[list]`` key to
+    blame, why), or None. ``esp`` needs one of :data:`ESP_SCHEMES` as the transport."""
+    listed = settings.list
+    mode = listed.unsubscribe_mode
+    key = "unsubscribe" if listed.unsubscribe is not None else "unsubscribe_url"
+    if mode == "web" and not listed.unsubscribe_url:
+        return key, (
+            "readers need a way to unsubscribe: set unsubscribe_url (answered by mailer serve), "
+            'or unsubscribe = "esp" to let the ESP answer, or unsubscribe = "mailto" with '
+            "unsubscribe_mailto for a small list"
+        )
+    if mode == "mailto" and not listed.unsubscribe_mailto:
+        return key, 'unsubscribe = "mailto" needs unsubscribe_mailto, the address readers write to'
+    scheme = settings.send.transport.partition("://")[0].lower()
+    if mode == "esp" and scheme not in ESP_SCHEMES:
+        return key, (
+            f'unsubscribe = "esp" needs an ESP as [send] transport ({", ".join(ESP_SCHEMES)}), '
+            f"whose own unsubscribe link readers use; the transport is {scheme}://"
+        )
+    return None
 
 
 class SendSettings(Strict):
@@ -365,6 +404,11 @@ def load_settings(path: Path, env: Mapping[str, str] | None = None) -> LoadedSet
         field_path = _as_written(field_path)
         dotted = ".".join(str(p) for p in field_path)
         raise ConfigError(_toml_location(path, text, field_path), message, dotted) from None
+    problem = unsubscribe_problem(settings)
+    if problem is not None:
+        key, message = problem
+        where = toml_location(path, "list", key, text=text)
+        raise ConfigError(where, message, f"list.{key}")
     loaded = LoadedSettings(settings, path.resolve())
     logo = settings.brand.logo
     if logo and not is_remote(logo):

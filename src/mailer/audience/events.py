@@ -13,6 +13,7 @@ from typing import Literal
 
 Kind = Literal["bounced", "soft_bounce", "complained", "unsubscribed"]
 SUPPRESSING: frozenset[str] = frozenset({"bounced", "complained", "unsubscribed"})
+ESP_SOURCE = "esp:"  # the start of the source of what is pulled from an ESP's suppression lists
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class FeedbackEvent:
 
     kind: Kind
     address: str
-    source: str  # "webhook:mailgun", "webhook:sendgrid", "webhook:postmark", "mailbox", ...
+    source: str  # "webhook:mailgun", "mailbox", "esp:mailgun" (its suppression lists), ...
     event_id: str  # the provider's id of the event, for de-duplication; never empty
     detail: str = ""  # the provider's or server's own words (a bounce's diagnostic)
     issue_id: str | None = None  # the issue the feedback is about, when known

@@ -190,12 +190,14 @@ class SuppressionStore:
 
     def record(
         self, events: Iterable[FeedbackEvent], now: float | None = None,
-        replay_key: str | None = None,
+        replay_key: str | None = None, *, at_their_time: bool = False,
     ) -> Recorded:
         """Record ``events`` in one transaction: each once, suppressing as its kind says.
 
         ``replay_key`` (a signed request's nonce) is claimed in the same transaction; a
-        request whose key was seen before records nothing (``replayed``).
+        request whose key was seen before records nothing (``replayed``). ``at_their_time``:
+        each event (and the suppression it makes) is dated by its ``occurred_at`` when it has
+        one, not ``now`` (an ESP's suppression list, pulled long after some of it happened).
         """
         now = time.time() if now is None else now
         new = duplicates = forgotten = 0
@@ -212,8 +214,11 @@ class SuppressionStore:
                 if self._is_forgotten(db, key, address):
                     forgotten += 1
                     continue
+                when = now
+                if at_their_time and event.occurred_at is not None:
+                    when = event.occurred_at
                 if not self._event(db, f"{event.source}:{event.event_id}", address, event.kind,
-                                   event.issue_id, event.detail, event.raw, now):
+                                   event.issue_id, event.detail, event.raw, when):
                     duplicates += 1
                     continue
                 new += 1
@@ -221,7 +226,7 @@ class SuppressionStore:
                 if reason is None and self._soft_bounces(db, address, now) >= self.soft_limit:
                     reason = "bounced"
                 if reason is not None and self._suppress(
-                    db, email, reason, event.source, event.issue_id, event.detail, event.raw, now
+                    db, email, reason, event.source, event.issue_id, event.detail, event.raw, when
                 ):
                     suppressed.add(address)
         return Recorded(new, duplicates, frozenset(suppressed), forgotten)
@@ -415,6 +420,15 @@ class SuppressionStore:
         yield from self.query(
             "SELECT DISTINCT kind, address FROM events WHERE issue = ? ORDER BY kind, address",
             (issue,),
+        )
+
+    def issueless(self, source: str) -> list[tuple[str, str, float]]:
+        """(kind, address, when) of every event whose source starts with ``source`` and that
+        names no issue (an ESP's suppression lists say none)."""
+        pattern = source.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return self.query(
+            "SELECT kind, address, received_at FROM events WHERE issue IS NULL "
+            "AND key LIKE ? ESCAPE '\\' ORDER BY id", (pattern + "%",),
         )
 
     # -- watching during a send ---------------------------------------------------------------

@@ -123,7 +123,7 @@ class UnsubscribeLinks:
     reading of their tokens."""
 
     def __init__(
-        self, secret: str, list_id: str, url_template: str, mailto: str | None,
+        self, secret: str, list_id: str, url_template: str | None, mailto: str | None,
         issue: str = "", language: str = "",
     ) -> None:
         key = HKDF(
@@ -193,10 +193,13 @@ class UnsubscribeLinks:
             return None
         return Claims(address, None)
 
-    def targets(self, email: str) -> tuple[str, str | None]:
-        """The https URL and the mailto target (None if not configured), one token for both."""
+    def targets(self, email: str) -> tuple[str | None, str | None]:
+        """The https URL and the mailto target (each None if not configured), one token for
+        both."""
         token = self.token(email)
-        url = self._template.format(token=token, issue=self._issue, lang=self._language)
+        url = None
+        if self._template:
+            url = self._template.format(token=token, issue=self._issue, lang=self._language)
         if not self._mailto:
             return url, None
         return url, f"mailto:{self._mailto}?subject=unsubscribe%20{token}"

@@ -3,7 +3,9 @@
 
 A subject and a preheader, a visible unsubscribe link plus one-click ``List-Unsubscribe``
 headers (which a Postmark broadcast stream replaces unless the account manages its own
-unsubscribes), a postal address, links on the sender's own domain and no URL shorteners, a
+unsubscribes; which the ESP adds itself when it answers unsubscribes; of which a list answering
+by mail has only the mailto, fine for a small list but not above :data:`MAILTO_READERS`
+readers), a postal address, links on the sender's own domain and no URL shorteners, a
 plain-text part that carries every link, no template code left in what readers see, and a
 bounce address in the From address's organisation (SPF alignment for DMARC).
 """
@@ -14,12 +16,13 @@ import os
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 from functools import cache
+from itertools import islice
 from urllib.parse import urlsplit
 
 from lxml.html import HtmlElement
 from publicsuffixlist import PublicSuffixList
 
-from mailer.audience.subscribers import SampleReader
+from mailer.audience.subscribers import SampleReader, SubscriberReader
 from mailer.checks.base import (
     CheckOptions,
     Finding,
@@ -44,6 +47,9 @@ from mailer.fields import domain_of
 CHECK = "deliverability"
 _finding = finding_maker(CHECK)
 SUBJECT_MAX = 70  # phones show 30-40 characters, desktop clients 60-70
+# Gmail's and Yahoo's bulk senders (5,000 messages a day to them) must offer one-click
+# unsubscribe (RFC 8058), which takes an https link: a mailto alone does not do.
+MAILTO_READERS = 5_000
 LEFTOVER_SYNTAX = ("{{", "{%", "<mj-")
 URL_SHORTENERS = frozenset({
     "bit.ly", "bitly.com", "tinyurl.com", "t.co", "goo.gl", "ow.ly", "is.gd", "buff.ly",
@@ -95,22 +101,12 @@ def _subject_and_preheader(loaded: LoadedIssue, prepared: Prepared) -> list[Find
 def _unsubscribe(
     loaded: LoadedIssue, prepared: Prepared, document: HtmlElement
 ) -> list[Finding]:
-    setting = settings_location(loaded, "list", "unsubscribe_url")
+    mode = loaded.settings.settings.list.unsubscribe_mode
     findings = []
-    headers = BytesHeaderParser(policy=default_policy).parsebytes(sample_message(prepared).data)
-    targets = str(headers.get("List-Unsubscribe", ""))
-    if "<https://" not in targets:
-        findings.append(_finding(
-            "error", "no https:// address in the List-Unsubscribe header; Gmail and Yahoo require "
-            "one-click unsubscribe (RFC 8058) from bulk senders", setting,
-            "set list.unsubscribe_url to an https:// page",
-        ))
-    if str(headers.get("List-Unsubscribe-Post", "")) != "List-Unsubscribe=One-Click":
-        findings.append(_finding(
-            "error", "the List-Unsubscribe-Post: List-Unsubscribe=One-Click header is missing",
-            setting,
-            "the message builder must add it (mailer.delivery.message); report this as a bug",
-        ))
+    if mode == "web":
+        findings += _one_click_headers(loaded, prepared)
+    elif mode == "mailto":
+        findings += _mailto_only(loaded)
     link = token(UNSUBSCRIBE_KEY)
     if not any(text_of(a) for a in _visible_links(document) if a.get("href") == link):
         findings.append(_finding(
@@ -127,6 +123,55 @@ def _unsubscribe(
     return findings
 
 
+def _one_click_headers(loaded: LoadedIssue, prepared: Prepared) -> list[Finding]:
+    """``[list] unsubscribe = "web"``: the https target and RFC 8058's one-click header."""
+    setting = settings_location(loaded, "list", "unsubscribe_url")
+    findings = []
+    headers = BytesHeaderParser(policy=default_policy).parsebytes(sample_message(prepared).data)
+    targets = str(headers.get("List-Unsubscribe", ""))
+    if "<https://" not in targets:
+        findings.append(_finding(
+            "error", "no https:// address in the List-Unsubscribe header; Gmail and Yahoo require "
+            "one-click unsubscribe (RFC 8058) from bulk senders", setting,
+            "set list.unsubscribe_url to an https:// page",
+        ))
+    if str(headers.get("List-Unsubscribe-Post", "")) != "List-Unsubscribe=One-Click":
+        findings.append(_finding(
+            "error", "the List-Unsubscribe-Post: List-Unsubscribe=One-Click header is missing",
+            setting,
+            "the message builder must add it (mailer.delivery.message); report this as a bug",
+        ))
+    return findings
+
+
+def _mailto_only(loaded: LoadedIssue) -> list[Finding]:
+    """``[list] unsubscribe = "mailto"`` has no one-click unsubscribe: fine for a small list,
+    a problem with Gmail and Yahoo once it is a bulk sender's."""
+    readers = _readers_up_to(loaded, MAILTO_READERS + 1)
+    if readers <= MAILTO_READERS:
+        return []
+    listed = loaded.settings.settings.list
+    key = "unsubscribe" if listed.unsubscribe is not None else "unsubscribe_mailto"
+    return [_finding(
+        "warning", f"the list has more than {MAILTO_READERS:,} readers and answers unsubscribes "
+        "by mail only: Gmail and Yahoo require one-click unsubscribe (RFC 8058, an https link) "
+        f"from senders of {MAILTO_READERS:,} messages a day, and may junk or refuse the rest",
+        settings_location(loaded, "list", key),
+        'set unsubscribe = "esp" to let the ESP answer, or "web" with unsubscribe_url '
+        "answered by mailer serve (see docs/unsubscribe-modes.md)",
+    )]
+
+
+def _readers_up_to(loaded: LoadedIssue, most: int) -> int:
+    """How many readers ``[send] subscribers`` lists, counted up to ``most``; 0 when the file
+    cannot be read (mailer send says why)."""
+    path = loaded.settings.resolve(loaded.settings.settings.send.subscribers)
+    try:
+        return sum(1 for _ in islice(SubscriberReader(path), most))
+    except (UsageError, OSError):
+        return 0
+
+
 def _postmark_broadcast(loaded: LoadedIssue) -> list[Finding]:
     """Postmark's broadcast streams handle unsubscribes themselves unless told not to: they add
     their own unsubscribe link and List-Unsubscribe headers, and whoever unsubscribes there is
@@ -138,6 +183,8 @@ def _postmark_broadcast(loaded: LoadedIssue) -> list[Finding]:
     stream = dsn.options.get("stream") or "broadcast"  # the Postmark transport's default
     if dsn.scheme != "postmark" or stream != "broadcast":
         return []
+    if loaded.settings.settings.list.unsubscribe_mode == "esp":
+        return []  # Postmark's own link and headers are the ones wanted
     where = (
         Location(loaded.path) if os.environ.get("MAILER_TRANSPORT")
         else settings_location(loaded, "send", "transport")

@@ -105,8 +105,9 @@ def url_uses(loaded: LoadedIssue) -> list[UrlUse]:
         for index, link in enumerate(settings.social):
             location = settings_location(loaded, "social", "url", index)
             uses.append(UrlUse(link.url, "link", location))
-    location = settings_location(loaded, "list", "unsubscribe_url")
-    uses.append(UrlUse(settings.list.unsubscribe_url, "unsubscribe", location))
+    if settings.list.unsubscribe_mode == "web" and settings.list.unsubscribe_url:
+        location = settings_location(loaded, "list", "unsubscribe_url")
+        uses.append(UrlUse(settings.list.unsubscribe_url, "unsubscribe", location))
     if settings.send.image_base_url:
         uses += _hosted_images(loaded, PublishedImages(settings.send.image_base_url))
     return uses

@@ -222,6 +222,8 @@ def _context(loaded: LoadedIssue, images: ImageLinker, theme: Theme, *, web_page
         "preheader_spacer": PREHEADER_SPACER,
         "image_url": image_url,
         "unsubscribe_url": token(UNSUBSCRIBE_KEY),
+        # The link is a mailto ([list] unsubscribe = "mailto"): the footer says so.
+        "unsubscribe_by_mail": loaded.settings.settings.list.unsubscribe_mode == "mailto",
         "web_page": web_page,
         "view_url": None if web_page else view_url(loaded),
         "direction": issue.text_direction,

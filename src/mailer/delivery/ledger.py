@@ -498,6 +498,25 @@ class Ledger:
             found.update((email, edition) for email, edition in rows if email in wanted)
         return found
 
+    def sent_times(self, emails: Iterable[str]) -> dict[str, list[tuple[str, float]]]:
+        """Each of ``emails`` (lower case) that was sent an issue, with (issue, when it was
+        sent) for every issue it was sent."""
+        wanted = {email.lower() for email in emails}
+        found: dict[str, list[tuple[str, float]]] = {}
+        keys = sorted({address_key(email) for email in wanted})
+        for start in range(0, len(keys), CHUNK):
+            chunk = keys[start:start + CHUNK]
+            with self._lock:  # "issue IN issues": the (issue, key) index serves each issue
+                rows = self._db.execute(
+                    "SELECT lower(r.email), i.name, r.updated_at FROM recipients r "
+                    "JOIN issues i ON i.id = r.issue WHERE r.issue IN (SELECT id FROM issues) "
+                    f"AND r.key IN ({', '.join('?' * len(chunk))}) AND r.state = 3", chunk,
+                ).fetchall()
+            for email, issue, when in rows:
+                if email in wanted:
+                    found.setdefault(email, []).append((issue, when))
+        return found
+
     def forget(self, email: str) -> int:
         """Erase every row of ``email``, whatever the issue (a person's right to erasure);
         the number of rows erased."""

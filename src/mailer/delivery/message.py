@@ -40,6 +40,7 @@ from mailer.delivery.headers import (
 from mailer.delivery.message_ids import message_id_for, message_id_for_test_copy
 from mailer.errors import InvalidRecipient, MessageError
 from mailer.fields import domain_of
+from mailer.settings import UnsubscribeMode
 
 ONE_CLICK = "List-Unsubscribe=One-Click"  # RFC 8058
 TEST_PREFIX = "[TEST] "  # the subject of a test copy (``mailer send --to``) starts with it
@@ -56,6 +57,7 @@ class Letterhead:
     list_name: str  # for List-Id; the organisation's name when the list has none
     list_id: str  # RFC 2919, such as "newsletter.turkiye.iom.int"
     language: str  # Content-Language
+    unsubscribe: UnsubscribeMode = "web"  # [list] unsubscribe: who answers the reader
 
 
 class Recipient(Protocol):
@@ -88,6 +90,14 @@ class SharedContent:
     language: str
     date: str  # RFC 5322 date, the same in every copy
     images: tuple[InlineImage, ...]
+    # "web": our https link and RFC 8058 one-click; "mailto": only the mailto; "esp": the
+    # ESP's own link and headers, none of ours (an ESP transport writes its placeholder).
+    unsubscribe: UnsubscribeMode = "web"
+
+    @property
+    def one_click(self) -> bool:
+        """Whether copies carry ``List-Unsubscribe-Post`` (an https target to post to)."""
+        return self.unsubscribe == "web"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,16 +108,15 @@ class Personalisation:
     name: str
     message_id: str  # without angle brackets
     values: Mapping[str, str]  # merge-field key -> value (raw text)
-    unsubscribe_url: str
+    unsubscribe_url: str | None  # the https target ("web"), signed for this reader
     unsubscribe_mailto: str | None
     envelope_sender: str | None = None  # VERP: bounces+TOKEN@..., when [bounces] is set
 
     @property
     def list_unsubscribe(self) -> str:
-        targets = [f"<{self.unsubscribe_url}>"]
-        if self.unsubscribe_mailto:
-            targets.append(f"<{self.unsubscribe_mailto}>")
-        return ", ".join(targets)
+        """The List-Unsubscribe header's value; empty when the ESP writes its own."""
+        targets = [t for t in (self.unsubscribe_url, self.unsubscribe_mailto) if t]
+        return ", ".join(f"<{target}>" for target in targets)
 
 
 @dataclass(slots=True)
@@ -142,12 +151,17 @@ class MessageFactory:
         images: tuple[InlineImage, ...],
         unsubscribe: UnsubscribeLinks,
         *,
+        esp_link: str = "",
         signer: DkimSigner | None = None,
         verp: Verp | None = None,
         date: str | None = None,
     ) -> None:
+        """``esp_link``: when the ESP answers unsubscribes, the placeholder its API fills with
+        each reader's own link (what the footer shows in a preview)."""
         self._merge = rendered.merge_fields
         self._unsubscribe = unsubscribe
+        self._mode = letterhead.unsubscribe
+        self._esp_link = esp_link
         self._signer = signer
         self.verp = verp
         self._domain = domain_of(letterhead.sender_address)
@@ -170,6 +184,7 @@ class MessageFactory:
             language=letterhead.language,
             date=date or format_datetime(datetime.now(UTC)),
             images=images,
+            unsubscribe=letterhead.unsubscribe,
         )
         self._test_content = replace(
             self.content, subject=FillIn.of(TEST_PREFIX + rendered.subject, escape_html=False)
@@ -187,8 +202,8 @@ class MessageFactory:
         name = check_header(recipient.name or "", "recipient name").strip()
         wire_address(email)  # refuse it now, before a transport or ledger sees it
         values = self._merge.values(recipient.merge_data())
-        url, mailto = self._unsubscribe.targets(email)
-        values[UNSUBSCRIBE_KEY] = url
+        url, mailto = self._targets(email)
+        values[UNSUBSCRIBE_KEY] = url or mailto or self._esp_link
         return Personalisation(
             email=email,
             name=name,
@@ -204,6 +219,14 @@ class MessageFactory:
                 if self.verp is not None and not test else None
             ),
         )
+
+    def _targets(self, email: str) -> tuple[str | None, str | None]:
+        """The https and mailto targets this issue's mode offers ``email``: both (web, the
+        mailto when there is one), the mailto alone, or none (the ESP's own)."""
+        if self._mode == "esp":
+            return None, None
+        url, mailto = self._unsubscribe.targets(email)
+        return (None, mailto) if self._mode == "mailto" else (url, mailto)
 
     def build(
         self, recipient: Recipient, *, test: bool = False, mime: bool = True
@@ -233,8 +256,9 @@ class MessageFactory:
             f"{mailbox('To', p.name, wire_address(p.email))}{CRLF}"
             f"{unstructured('Subject', subject)}{CRLF}"
             f"Message-ID: <{p.message_id}>{CRLF}"
-            f"List-Unsubscribe: {unsubscribe}{CRLF}"
         )
+        if unsubscribe:
+            head += f"List-Unsubscribe: {unsubscribe}{CRLF}"
         encoded: dict[str, bytes] = {}
         data = b"".join((
             head.encode("ascii"),
@@ -261,12 +285,10 @@ class _Skeleton:
         lines = []
         if content.reply_to:
             lines.append(f"Reply-To: {wire_address(content.reply_to)}")
-        lines += [
-            list_id_header,
-            f"List-Unsubscribe-Post: {ONE_CLICK}",
-            f"Content-Language: {content.language}",
-            "MIME-Version: 1.0",
-        ]
+        lines.append(list_id_header)
+        if content.one_click:
+            lines.append(f"List-Unsubscribe-Post: {ONE_CLICK}")
+        lines += [f"Content-Language: {content.language}", "MIME-Version: 1.0"]
         if content.images:
             lines += [
                 f'Content-Type: multipart/related; type="multipart/alternative";{CRLF}'

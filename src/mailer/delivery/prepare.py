@@ -16,8 +16,9 @@ from mailer.compose.render import RenderedIssue, render_issue
 from mailer.delivery.dkim import DkimSigner
 from mailer.delivery.editions import EditionFactory
 from mailer.delivery.message import Letterhead, MessageFactory
-from mailer.errors import InputError, Location
+from mailer.errors import InputError, Location, UsageError
 from mailer.fields import domain_of
+from mailer.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,13 @@ class Prepared:
     loaded: LoadedIssue
     rendered: RenderedIssue
     factory: MessageFactory
+
+
+def signs_links(settings: Settings) -> bool:
+    """Whether the messages carry links signed with the unsubscribe secret: the unsubscribe
+    tokens (of the web link and of the mailto) and VERP. An ESP answering unsubscribes needs
+    none of ours, unless bounces come back to a VERP address."""
+    return settings.list.unsubscribe_mode != "esp" or bool(settings.bounces.address)
 
 
 def prepare(loaded: LoadedIssue, *, real_send: bool) -> Prepared:
@@ -41,8 +49,9 @@ def prepare(loaded: LoadedIssue, *, real_send: bool) -> Prepared:
         embedded = EmbeddedImages(domain_of(loaded.sender.address))
         rendered = render_issue(loaded, embedded)
         images = embedded.images
-    signing = unsubscribe_secret(required=real_send)
     bounce_address = settings.bounces.address
+    mode = settings.list.unsubscribe_mode
+    signing = unsubscribe_secret(required=real_send and signs_links(settings))
     links = UnsubscribeLinks(
         signing,
         settings.list.id,
@@ -54,6 +63,7 @@ def prepare(loaded: LoadedIssue, *, real_send: bool) -> Prepared:
     factory = MessageFactory(
         letterhead(loaded), rendered, images, links, signer=_dkim_signer(loaded),
         verp=Verp(signing, bounce_address) if bounce_address else None,
+        esp_link=esp_unsubscribe_link(settings.send.transport) if mode == "esp" else "",
     )
     return Prepared(loaded, rendered, factory)
 
@@ -91,7 +101,21 @@ def letterhead(loaded: LoadedIssue) -> Letterhead:
         list_name=settings.list.name or loaded.brand.organisation,
         list_id=settings.list.id,
         language=loaded.issue.language,
+        unsubscribe=settings.list.unsubscribe_mode,
     )
+
+
+def esp_unsubscribe_link(transport: str) -> str:
+    """The placeholder the ESP of ``transport`` (a DSN; the settings made sure it names an
+    ESP) fills with each reader's own unsubscribe link."""
+    from mailer.delivery.transports import Dsn, transport_class
+    from mailer.delivery.transports.esp import EspTransport
+
+    dsn = Dsn.parse(transport)
+    kind = transport_class(dsn.scheme)
+    if not issubclass(kind, EspTransport):
+        raise UsageError(f"transport {dsn} is not an ESP, which [list] unsubscribe = \"esp\" needs")
+    return kind.unsubscribe_link(dsn)
 
 
 def _dkim_signer(loaded: LoadedIssue) -> DkimSigner | None:

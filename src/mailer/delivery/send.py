@@ -7,6 +7,10 @@ stop before the ledger is touched.
 
 The checks are a later stage than delivery (they read what delivery builds), so they are
 handed in as a ``gate``: a function that raises when the issue must not go out.
+
+When the ESP answers unsubscribes (``[list] unsubscribe = "esp"``), its suppression lists are
+pulled into the store before the audience is read (a dry run too); a pull that fails stops the
+send: a reader who unsubscribed there must never get the next issue.
 """
 
 from __future__ import annotations
@@ -30,10 +34,11 @@ from mailer.credentials import require
 from mailer.delivery.campaign import Campaign, Factory, Policy, Summary, dry_run, send_test
 from mailer.delivery.editions import EditionFactory
 from mailer.delivery.ledger import FillResult, Ledger
-from mailer.delivery.prepare import Prepared, PreparedEditions, prepare_editions
+from mailer.delivery.prepare import Prepared, PreparedEditions, prepare_editions, signs_links
 from mailer.delivery.transports import TransportFactory, parse_transport
+from mailer.delivery.transports.base import SIGNING
 from mailer.errors import DeliveryError, Interrupted, RecipientsFailed, UsageError
-from mailer.settings import LoadedSettings
+from mailer.settings import ESP_SCHEMES, LoadedSettings
 
 Gate = Callable[[Prepared], None]  # raises (ChecksFailed) when the issue must not be sent
 STALE_PULL = 86400  # seconds: an older pull of suppressions makes a send warn
@@ -138,9 +143,16 @@ def send_issue(request: SendRequest, console: Console, *, gate: Gate | None = No
     editions = load_editions(request.issue, request.settings, edition=request.edition)
     settings = editions.default.settings
     plan = plan_send(settings, editions.issue_id, request)
+    esp = settings.settings.list.unsubscribe_mode == "esp"
+    if esp and plan.transport.dsn.scheme not in ESP_SCHEMES:
+        raise UsageError(
+            f'[list] unsubscribe = "esp": readers unsubscribe with the ESP\'s own link, which '
+            f"{plan.transport} cannot give; send through the ESP ({', '.join(ESP_SCHEMES)})"
+        )
     # Secrets first: every one missing, named at once, before any connection or DNS lookup.
     # A dry run too: it signs the links as the send will, and predicts what the send needs.
-    require(plan.transport.secrets)
+    require(need for need in plan.transport.secrets
+            if signs_links(settings.settings) or need.variable != SIGNING.variable)
     _verify(plan.transport, connect=not request.dry_run)
     prepared = prepare_editions(editions, real_send=plan.transport.reaches_readers)
     if gate is not None:
@@ -151,10 +163,22 @@ def send_issue(request: SendRequest, console: Console, *, gate: Gate | None = No
         return
     plan = replace(plan, reads=prepared.sends_to)
     with store_for(settings) as store:
+        if esp:
+            _pull_from_esp(plan.transport, store, console)
         if request.dry_run:
             _dry_run(plan, store, prepared, console)
         elif request.assume_yes or _ask(plan, store, request, prepared, console):
             _send(plan, store, prepared, request, console)
+
+
+def _pull_from_esp(
+    transport: TransportFactory, store: SuppressionStore, console: Console
+) -> None:
+    """Copy the ESP's suppression lists into ``store``, every page; Unreachable or
+    TransportError (nothing sent) when it cannot be read."""
+    from mailer.delivery.transports.suppressions import pull_esp
+
+    console.say(f"Pulled {pull_esp(transport, store, answering=True).counts()}")
 
 
 def _verify(transport: TransportFactory, *, connect: bool) -> None:

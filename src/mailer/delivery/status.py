@@ -10,7 +10,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from mailer.audience.events import ESP_SOURCE
 from mailer.audience.project_store import read_store_for
+from mailer.audience.store import SuppressionStore
 from mailer.compose.editions import load_default
 from mailer.console import Console
 from mailer.delivery.ledger import Counts, Ledger
@@ -21,6 +23,9 @@ COMPLAINT_LIMIT = 0.001  # complaints per message sent before status warns
 BOUNCE_LIMIT = 0.02  # hard bounces per message sent before status warns
 # Below this many messages sent, one complaint is already over the limits: no rate is judged.
 RATES_FROM = 100
+# Seconds by which an ESP's clock may be behind the ledger's: an entry of its suppression lists
+# this long before an issue was recorded sent to the address may still be about that issue.
+ESP_CLOCKS = 600
 FEEDBACK = {  # event kind -> how status names one, and more
     "unsubscribed": ("unsubscribed", "unsubscribed"), "bounced": ("hard bounce", "hard bounces"),
     "complained": ("complaint", "complaints"), "soft_bounce": ("soft bounce", "soft bounces"),
@@ -133,7 +138,8 @@ def show_status(
     store = read_store_for(loaded.settings)
     if store is not None:
         with store:
-            report = with_feedback(report, store.feedback(loaded.issue.id), loaded.issue.language)
+            feedback = {*store.feedback(loaded.issue.id), *esp_feedback(store, path, report)}
+            report = with_feedback(report, sorted(feedback), loaded.issue.language)
     written = write_report(path, loaded.issue.id, csv_path) if csv_path else None
     if as_json:
         console.say(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
@@ -176,6 +182,25 @@ def status(
         issue_id, ledger_path, counts, failures, max(0, counts.failed - len(failures)),
         editions={tag: c for tag, c in editions.items() if c.total},
     )
+
+
+def esp_feedback(
+    store: SuppressionStore, ledger_path: Path, report: StatusReport
+) -> list[tuple[str, str]]:
+    """(kind, address) of the entries pulled from the ESP's suppression lists (which name no
+    issue) that are about this issue: the last issue the ledger sent the address before the
+    ESP recorded the entry."""
+    entries = store.issueless(ESP_SOURCE)
+    if not entries or not report.counts.sent:
+        return []
+    with Ledger(ledger_path, read_only=True) as ledger:
+        sent = ledger.sent_times(address for _, address, _ in entries)
+    found = []
+    for kind, address, when in entries:
+        before = [(at, issue) for issue, at in sent.get(address, ()) if at <= when + ESP_CLOCKS]
+        if before and max(before)[1] == report.issue_id:
+            found.append((kind, address))
+    return found
 
 
 def with_feedback(

@@ -3,7 +3,8 @@
 ``list``, ``add``, ``remove``, ``import`` and ``export`` work on the project's store;
 ``forget`` erases an address from the store and from every send ledger (a person's right to
 erasure); ``pull`` copies a server's suppressions (``mailer serve``'s ``GET /suppressions``)
-into this store, so a laptop that sends knows who unsubscribed on the server.
+into this store, so a laptop that sends knows who unsubscribed on the server, and ``pull
+--esp`` copies the ESP's own suppression lists (its unsubscribes, bounces and complaints).
 """
 
 from __future__ import annotations
@@ -155,12 +156,19 @@ def _is_ledger(path: Path) -> bool:
     return bool(names & {"recipients", "deliveries"})
 
 
-def pull(console: Console, *, settings: Path | None = None, url: str | None = None) -> None:
+def pull(
+    console: Console, *, settings: Path | None = None, url: str | None = None,
+    esp: bool = False,
+) -> None:
     """Copy the server's suppressions into this project's store (only what changed since the
-    last pull)."""
+    last pull); with ``esp``, every page of the suppression lists of the ESP that
+    ``[send] transport`` names."""
     import requests
 
     loaded = project(settings)
+    if esp:
+        _pull_esp(loaded, console, url)
+        return
     endpoint = _endpoint(url or loaded.settings.list.serve_url)
     token = secret(SYNC_TOKEN_VARIABLE, "pulling suppressions from a server")
     with store_for(loaded) as store:
@@ -194,6 +202,18 @@ def pull(console: Console, *, settings: Path | None = None, url: str | None = No
                 continue  # an entry this version cannot read: the others still count
         store.set_meta(LAST_PULL, str(served_at))
     console.say(f"Pulled {len(entries):,} suppressions from {endpoint}: {added:,} new here")
+
+
+def _pull_esp(loaded: LoadedSettings, console: Console, url: str | None) -> None:
+    from mailer.delivery.transports import parse_transport
+    from mailer.delivery.transports.suppressions import pull_esp
+
+    if url is not None:
+        raise UsageError("--esp reads the ESP that [send] transport names: give no URL")
+    transport = parse_transport(loaded.settings.send.transport, loaded.base_dir)
+    with store_for(loaded) as store:
+        pulled = pull_esp(transport, store)
+    console.say(f"Pulled {pulled.counts()}")
 
 
 def _endpoint(url: str | None) -> str:

@@ -65,8 +65,9 @@ def create_app(
     app = Flask("mailer.web")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions[EXTENSION] = context
-    app.register_blueprint(unsubscribe.blueprint,
-                           url_prefix=unsubscribe_path(listed.unsubscribe_url))
+    if listed.unsubscribe_url:  # else the ESP or the mailbox answers unsubscribes
+        app.register_blueprint(unsubscribe.blueprint,
+                               url_prefix=unsubscribe_path(listed.unsubscribe_url))
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(sync.blueprint)
     if context.archive is not None:

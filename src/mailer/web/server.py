@@ -51,7 +51,8 @@ def serve(
         if isinstance(listener, BaseWSGIServer):
             listener.channel_class = RefusalLoggingChannel
     shown = f"[{host}]" if ":" in host else host
-    path = unsubscribe_path(loaded.settings.list.unsubscribe_url)
+    template = loaded.settings.list.unsubscribe_url
+    path = unsubscribe_path(template) if template else "none"
     site = f"; the site in {archive} at /" if archive else ""
     console.say(
         f"Serving {loaded.settings.list.name or loaded.settings.brand.organisation} on "

@@ -26,6 +26,12 @@ The API key never reaches a message or the ledger: it is checked when the transp
 ``?endpoint=`` with a user or password in it is refused unread, and any text that could hold
 the key is redacted.
 
+Unsubscribes answered by the ESP (``[list] unsubscribe = "esp"``): each provider names, in
+:meth:`EspTransport.unsubscribe_link`, the placeholder it replaces with each reader's own
+unsubscribe link, and turns its own unsubscribe handling on; the footer's link token is written
+as that placeholder in the shared HTML and text (:meth:`EspTransport.variable_writer`), and no
+List-Unsubscribe or List-Unsubscribe-Post of ours is sent: the provider adds its own.
+
 Personalised sending: the message builder leaves merge tokens (``MFQX<key>XQMF``) in the shared
 subject, HTML and text. SendGrid and Mailgun receive those once per batch with each token
 turned into the provider's variable syntax, plus each recipient's values. The HTML gets its
@@ -48,6 +54,7 @@ import requests
 from markupsafe import escape
 
 from mailer.compose.images import InlineImage
+from mailer.compose.merge import UNSUBSCRIBE_KEY
 from mailer.credentials import Needed, Redactor
 from mailer.delivery.message import ONE_CLICK, FillIn, OutgoingMessage, SharedContent
 from mailer.delivery.transports.base import Dsn, RecipientResult, Status, Transport
@@ -140,10 +147,33 @@ class EspTransport(Transport):
             )
         self.session = requests.Session()
         self._images: dict[str, bytes] = {}
+        self.esp_link = self.unsubscribe_link(dsn)
 
     def endpoint_for(self, dsn: Dsn) -> str:
         """The base URL when the DSN names none (Mailgun's depends on the region)."""
         return self.default_endpoint
+
+    @abstractmethod
+    def credentials(self) -> dict[str, Any]:
+        """How a request to the provider shows the key: ``headers`` and ``auth`` as
+        ``requests`` takes them (for the sending requests and the suppression lists' alike)."""
+
+    @classmethod
+    @abstractmethod
+    def unsubscribe_link(cls, dsn: Dsn) -> str:
+        """The placeholder the provider replaces with each reader's own unsubscribe link, as
+        it documents it, when it answers unsubscribes: in an ``href`` and in the text."""
+
+    def variable_writer(
+        self, content: SharedContent, variable: Callable[[str], str]
+    ) -> Callable[[str], str]:
+        """``variable`` for the merge tokens, but the unsubscribe link's written out as
+        :attr:`esp_link` when the provider answers unsubscribes: the provider fills it in, so
+        it must stand in the shared text as it is, never as a reader's (escaped) value."""
+        if content.unsubscribe != "esp":
+            return variable
+        link = self.esp_link
+        return lambda key: link if key == UNSUBSCRIBE_KEY else variable(key)
 
     # -- hooks ------------------------------------------------------------------------------
 
@@ -305,14 +335,18 @@ class EspTransport(Transport):
 
 
 def list_headers(content: SharedContent) -> dict[str, str]:
-    """The headers every copy of an issue shares: List-Id, and RFC 8058 one-click unsubscribe.
+    """The headers every copy of an issue shares: List-Id, and RFC 8058 one-click unsubscribe
+    when the copies carry our https link (not for a mailto alone, nor when the ESP adds its own).
 
     The values are what the message's own header lines hold, in ASCII (a list name such as
     "Bülten" in RFC 2047 encoded words): the APIs pass custom headers on as they get them.
     The per-recipient ones (List-Unsubscribe, Message-ID: ASCII by construction) are each
     provider's to place.
     """
-    return {"List-Id": content.list_id_header, "List-Unsubscribe-Post": ONE_CLICK}
+    headers = {"List-Id": content.list_id_header}
+    if content.one_click:
+        headers["List-Unsubscribe-Post"] = ONE_CLICK
+    return headers
 
 
 def results_for(
@@ -376,15 +410,21 @@ def html_key(key: str) -> str:
 def merge_variables(content: SharedContent, message: OutgoingMessage) -> dict[str, str]:
     """Each merge field's raw value, and its HTML-escaped twin for the HTML part."""
     values = message.personalisation.values
-    variables = {key: values[key] for key in {*content.subject.keys, *content.text.keys}}
-    for key in content.html.keys:
+    skip = {UNSUBSCRIBE_KEY} if content.unsubscribe == "esp" else set()  # the ESP's, written out
+    variables = {key: values[key] for key in {*content.subject.keys, *content.text.keys} - skip}
+    for key in set(content.html.keys) - skip:
         variables[html_key(key)] = str(escape(values[key]))
     return variables
 
 
-def filled(content: SharedContent, message: OutgoingMessage) -> tuple[str, str, str]:
-    """(subject, HTML, text) of one message, for APIs that take each message whole."""
+def filled(
+    content: SharedContent, message: OutgoingMessage, esp_link: str = ""
+) -> tuple[str, str, str]:
+    """(subject, HTML, text) of one message, for APIs that take each message whole; with
+    ``esp_link`` as the unsubscribe link when the provider answers unsubscribes."""
     values = message.personalisation.values
+    if content.unsubscribe == "esp":
+        values = {**values, UNSUBSCRIBE_KEY: esp_link}
     return content.subject.fill(values), content.html.fill(values), content.text.fill(values)
 
 

@@ -7,6 +7,13 @@ individual message; the subject, HTML and text are sent once, with merge fields 
 whose values are themselves recipient variables. Mailgun answers with one id for the whole
 batch; it is every recipient's provider id.
 
+When Mailgun answers unsubscribes (``[list] unsubscribe = "esp"``), the footer's link is
+``%unsubscribe_url%``, which Mailgun replaces with each reader's link to unsubscribe from
+everything the domain sends; with the domain's unsubscribe tracking on (Mailgun's control
+panel, once), Mailgun adds its own List-Unsubscribe and List-Unsubscribe-Post headers and keeps
+the unsubscribes in its suppression list. Open and click tracking stay off, but not tracking
+as a whole (``o:tracking``), which would switch the unsubscribe handling off with it.
+
 A refused request (400) carries one ``message``. Those about the sender, the domain or the
 account (:data:`ACCOUNT_REFUSALS`) stop the send; the one about a recipient ("'to' parameter is
 not a valid address") does not say which, so the batch is halved until it is alone.
@@ -18,7 +25,7 @@ import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import requests
 
@@ -37,10 +44,10 @@ from mailer.delivery.transports.esp import (
 )
 
 REGIONS = {"us": "https://api.mailgun.net", "eu": "https://api.eu.mailgun.net"}
-PER_RECIPIENT_HEADERS = ("List-Unsubscribe", "Message-Id")
 # Tracking off whatever the domain's settings: Mailgun would rewrite the links (the
 # unsubscribe link too) and add an open pixel.
 TRACKING_OFF = (("o:tracking", "no"), ("o:tracking-clicks", "no"), ("o:tracking-opens", "no"))
+UNSUBSCRIBE_LINK = "%unsubscribe_url%"  # Mailgun's variable: unsubscribe from the whole domain
 # Mailgun's words when it refuses the sender, the sending domain or the account, whoever the
 # recipients are: "'from' parameter is not a valid address", "Domain not found: ...",
 # "Domain ... is not allowed to send: Free accounts are for test purposes only" or "Sandbox
@@ -52,6 +59,14 @@ ACCOUNT_REFUSALS = re.compile(
 
 def variable(key: str) -> str:
     return f"%recipient.{key}%"
+
+
+def _per_recipient_headers(content: SharedContent) -> tuple[str, ...]:
+    """The headers each recipient has its own value of: no List-Unsubscribe of ours when
+    Mailgun answers unsubscribes (it adds its own)."""
+    if content.unsubscribe == "esp":
+        return ("Message-Id",)
+    return ("List-Unsubscribe", "Message-Id")
 
 
 class MailgunTransport(EspTransport):
@@ -72,22 +87,29 @@ class MailgunTransport(EspTransport):
             raise dsn.fail(f"region={region} is not one of {', '.join(REGIONS)}")
         return REGIONS[region]
 
+    @classmethod
+    def unsubscribe_link(cls, dsn: Dsn) -> str:
+        return UNSUBSCRIBE_LINK
+
     def build_request(self, content: SharedContent, messages: Sequence[OutgoingMessage]) -> (
         EspRequest
     ):
+        text_variable = self.variable_writer(content, variable)
+        html_variable = self.variable_writer(content, lambda key: variable(html_key(key)))
+        esp = content.unsubscribe == "esp"
         fields = [
             ("from", display_address(content.sender_name, content.sender_address)),
             *(("to", display_address(m.personalisation.name, m.recipient)) for m in messages),
             ("subject", with_variables(content.subject, variable)),
-            ("text", with_variables(content.text, variable)),
-            ("html", with_variables(content.html, lambda key: variable(html_key(key)))),
+            ("text", with_variables(content.text, text_variable)),
+            ("html", with_variables(content.html, html_variable)),
             *((f"h:{name}", value) for name, value in list_headers(content).items()),
-            *((f"h:{name}", variable(f"h:{name}")) for name in PER_RECIPIENT_HEADERS),
+            *((f"h:{name}", variable(f"h:{name}")) for name in _per_recipient_headers(content)),
             ("recipient-variables", json.dumps(
                 {m.recipient: self._variables(content, m) for m in messages},
                 ensure_ascii=False, separators=(",", ":"),
             )),
-            *TRACKING_OFF,
+            *(TRACKING_OFF[1:] if esp else TRACKING_OFF),
         ]
         if content.reply_to:
             fields.append(("h:Reply-To", content.reply_to))
@@ -97,14 +119,18 @@ class MailgunTransport(EspTransport):
             for image, data in self.inline_images(content)
         ] or None
         return EspRequest(
-            f"/v3/{self.domain}/messages", data=fields, files=files, auth=("api", self.key)
+            f"/v3/{self.domain}/messages", data=fields, files=files, **self.credentials()
         )
+
+    def credentials(self) -> dict[str, Any]:
+        return {"auth": ("api", self.key)}
 
     @staticmethod
     def _variables(content: SharedContent, message: OutgoingMessage) -> dict[str, str]:
         p = message.personalisation
         variables = merge_variables(content, message)
-        variables["h:List-Unsubscribe"] = p.list_unsubscribe
+        if p.list_unsubscribe:
+            variables["h:List-Unsubscribe"] = p.list_unsubscribe
         variables["h:Message-Id"] = f"<{p.message_id}>"
         return variables
 

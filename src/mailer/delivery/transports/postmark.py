@@ -6,6 +6,12 @@ a batch is cut into as many requests as the size limit needs. Newsletters belong
 message stream (``broadcast`` unless ``?stream=`` names another). The answer holds one
 ``ErrorCode`` / ``MessageID`` per message, in order: partial failures are per recipient.
 
+When Postmark answers unsubscribes (``[list] unsubscribe = "esp"``), the footer's link is
+Postmark's placeholder ``{{{ pm:unsubscribe }}}``: a broadcast stream (whose unsubscribes
+Postmark manages, its default) replaces it with each reader's link, adds its own
+List-Unsubscribe and List-Unsubscribe-Post headers and keeps the unsubscribes in the stream's
+suppressions; ours are not sent.
+
 Some of Postmark's codes are about the account or the sender, not the recipient
 (:data:`ACCOUNT_CODES`, and 300 about the From or Reply-To address): whether they answer the
 request or each message, they stop the send and fail nobody.
@@ -17,7 +23,7 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import requests
 
@@ -50,6 +56,7 @@ INVALID_REQUEST = 300
 ACCOUNT_CODES = frozenset({10, 400, 401, 405, 411, 412, 413})
 # Code 300 about the sender rather than the recipient: "Invalid 'From' address: ...".
 SENDER_FIELD = re.compile(r"(?:Invalid|Error parsing) '(?:From|Reply-To)'", re.I)
+UNSUBSCRIBE_LINK = "{{{ pm:unsubscribe }}}"  # Postmark's placeholder for the reader's link
 
 
 def refuses_sender(code: int, message: str) -> bool:
@@ -68,6 +75,10 @@ class PostmarkTransport(EspTransport):
         self.message_stream = dsn.options.get("stream") or "broadcast"
         super().__init__(dsn, base_dir, secret)
         self._attachments: list[dict[str, str]] | None = None
+
+    @classmethod
+    def unsubscribe_link(cls, dsn: Dsn) -> str:
+        return UNSUBSCRIBE_LINK
 
     def split(self, messages: Sequence[OutgoingMessage]) -> Iterator[Sequence[OutgoingMessage]]:
         """Requests of at most 500 messages and 50 MB, measured as sent: JSON with every
@@ -112,13 +123,18 @@ class PostmarkTransport(EspTransport):
         attachments = self._attachments_field(content)
         return EspRequest(
             "/email/batch", json=[self._message(content, m) | attachments for m in messages],
-            headers={"X-Postmark-Server-Token": self.key, "Accept": "application/json"},
+            **self.credentials(),
         )
+
+    def credentials(self) -> dict[str, Any]:
+        return {"headers": {"X-Postmark-Server-Token": self.key, "Accept": "application/json"}}
 
     def _message(self, content: SharedContent, message: OutgoingMessage) -> dict:
         """``message`` as Postmark's JSON takes it, without the attachments."""
         p = message.personalisation
-        subject, html, text = filled(content, message)
+        subject, html, text = filled(content, message, self.esp_link)
+        headers = [{"Name": "List-Unsubscribe", "Value": p.list_unsubscribe}] if (
+            p.list_unsubscribe) else []
         body = {
             "From": display_address(content.sender_name, content.sender_address),
             "To": display_address(p.name, p.email),
@@ -130,7 +146,7 @@ class PostmarkTransport(EspTransport):
             "TrackOpens": False,
             "TrackLinks": "None",
             "Headers": [
-                {"Name": "List-Unsubscribe", "Value": p.list_unsubscribe},
+                *headers,
                 *({"Name": name, "Value": value} for name, value in list_headers(content).items()),
                 {"Name": "Message-ID", "Value": f"<{p.message_id}>"},
             ],

@@ -1,4 +1,5 @@
-"""``sendgrid://``: SendGrid's v3 Mail Send API (``POST /v3/mail/send``), key ``SENDGRID_API_KEY``.
+"""``sendgrid://[?asm_group=ID]``: SendGrid's v3 Mail Send API (``POST /v3/mail/send``), key
+``SENDGRID_API_KEY``.
 
 One request carries up to 1,000 personalizations (SendGrid's documented limit), one per
 recipient, with the subject, HTML and text sent once: merge fields become substitution tags
@@ -10,6 +11,13 @@ the whole request, which becomes every recipient's provider id.
 A refused request (400) lists its errors with the ``field`` each is about: a field under
 ``personalizations.<n>`` names the request's n-th recipient, and any other field (``from.email``,
 ``reply_to``, ``subject``, ``content.0.value`` ...) what every copy shares.
+
+When SendGrid answers unsubscribes (``[list] unsubscribe = "esp"``), it does so with an
+unsubscribe group when the DSN names one (``?asm_group=123``: the request's ``asm.group_id``,
+the footer's link ``<%asm_group_unsubscribe_raw_url%>``), or else with subscription tracking
+(``tracking_settings.subscription_tracking`` on, its ``substitution_tag`` where the footer's
+link goes). Either way SendGrid adds its own List-Unsubscribe and List-Unsubscribe-Post
+headers and keeps the unsubscribes in its suppression lists; ours are not sent.
 """
 
 from __future__ import annotations
@@ -17,11 +25,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from email.utils import quote
+from pathlib import Path
+from typing import Any
 
 import requests
 
 from mailer.delivery.message import OutgoingMessage, SharedContent
-from mailer.delivery.transports.base import RecipientResult
+from mailer.delivery.transports.base import Dsn, RecipientResult
 from mailer.delivery.transports.esp import (
     EspRequest,
     EspTransport,
@@ -43,6 +53,10 @@ TRACKING_OFF = {
     "ganalytics": {"enable": False},
 }
 PERSONALIZATION = re.compile(r"personalizations\.(\d+)(?:\.|$)")
+# Where SendGrid puts the raw unsubscribe URL of the group named in ``asm``, and of subscription
+# tracking (a tag of our choosing, given as its substitution_tag).
+GROUP_LINK = "<%asm_group_unsubscribe_raw_url%>"
+TRACKING_LINK = "[unsubscribe_url]"
 
 
 def tag(key: str) -> str:
@@ -55,6 +69,15 @@ class SendGridTransport(EspTransport):
     max_batch = 1000
     default_endpoint = "https://api.sendgrid.com"
     secret_variable = "SENDGRID_API_KEY"
+    options = ("endpoint", "asm_group")
+
+    def __init__(self, dsn: Dsn, base_dir: Path, secret: str | None = None) -> None:
+        self.asm_group = asm_group(dsn)
+        super().__init__(dsn, base_dir, secret)
+
+    @classmethod
+    def unsubscribe_link(cls, dsn: Dsn) -> str:
+        return GROUP_LINK if asm_group(dsn) is not None else TRACKING_LINK
 
     def build_request(self, content: SharedContent, messages: Sequence[OutgoingMessage]) -> (
         EspRequest
@@ -63,14 +86,17 @@ class SendGridTransport(EspTransport):
             "from": {"email": content.sender_address, "name": content.sender_name},
             "subject": with_variables(content.subject, tag),
             "content": [
-                {"type": "text/plain", "value": with_variables(content.text, tag)},
-                {"type": "text/html",
-                 "value": with_variables(content.html, lambda key: tag(html_key(key)))},
+                {"type": "text/plain",
+                 "value": with_variables(content.text, self.variable_writer(content, tag))},
+                {"type": "text/html", "value": with_variables(content.html, self.variable_writer(
+                    content, lambda key: tag(html_key(key))))},
             ],
             "headers": list_headers(content),
             "personalizations": [self._personalization(content, m) for m in messages],
             "tracking_settings": TRACKING_OFF,
         }
+        if content.unsubscribe == "esp":
+            self._answer_unsubscribes(payload)
         if content.reply_to:
             payload["reply_to"] = {"email": content.reply_to}
         if content.images:
@@ -80,10 +106,21 @@ class SendGridTransport(EspTransport):
                  "content_id": image.content_id}
                 for image, data in self.inline_images(content)
             ]
-        return EspRequest(
-            "/v3/mail/send", json=payload,
-            headers={"Authorization": f"Bearer {self.key}", "Accept": "application/json"},
-        )
+        return EspRequest("/v3/mail/send", json=payload, **self.credentials())
+
+    def credentials(self) -> dict[str, Any]:
+        return {"headers": {"Authorization": f"Bearer {self.key}", "Accept": "application/json"}}
+
+    def _answer_unsubscribes(self, payload: dict) -> None:
+        """Turn SendGrid's own unsubscribe handling on in ``payload``: the group's, or
+        subscription tracking with its link where the footer's goes."""
+        if self.asm_group is not None:
+            payload["asm"] = {"group_id": self.asm_group}
+            return
+        payload["tracking_settings"] = {
+            **TRACKING_OFF,
+            "subscription_tracking": {"enable": True, "substitution_tag": TRACKING_LINK},
+        }
 
     @staticmethod
     def _personalization(content: SharedContent, message: OutgoingMessage) -> dict:
@@ -92,9 +129,12 @@ class SendGridTransport(EspTransport):
         if p.name:
             # SendGrid does not quote display names with , or ; in personalizations itself.
             to["name"] = f'"{quote(p.name)}"' if any(c in p.name for c in ",;") else p.name
+        headers = {"Message-ID": f"<{p.message_id}>"}
+        if p.list_unsubscribe:
+            headers = {"List-Unsubscribe": p.list_unsubscribe, **headers}
         personalization = {
             "to": [to],
-            "headers": {"List-Unsubscribe": p.list_unsubscribe, "Message-ID": f"<{p.message_id}>"},
+            "headers": headers,
             "custom_args": {"mailer_message_id": p.message_id},
         }
         variables = merge_variables(content, message)
@@ -144,3 +184,13 @@ class SendGridTransport(EspTransport):
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
         return errors
+
+
+def asm_group(dsn: Dsn) -> int | None:
+    """The unsubscribe group ``?asm_group=`` names (SendGrid's number for it), or None."""
+    value = dsn.options.get("asm_group")
+    if value is None:
+        return None
+    if not value.isdigit() or int(value) == 0:
+        raise dsn.fail(f"asm_group={value} is not the number of a SendGrid unsubscribe group")
+    return int(value)
