@@ -13,25 +13,30 @@ the systemd unit goes through ``systemd-analyze verify``.
 
 from __future__ import annotations
 
+import configparser
 import http.client
 import json
 import os
 import re
+import shlex
 import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from ipaddress import ip_address, ip_network
 from pathlib import Path
 from urllib.parse import urlsplit
 from wsgiref.types import StartResponse, WSGIEnvironment
 
 import pytest
+import yaml
 from sending import free_port, make_project
-from test_serve import links, running, store_of
+from test_serve import ENVIRONMENT, links, running, store_of
 from werkzeug.test import Client
 
 from mailer.errors import ConfigError
@@ -268,3 +273,157 @@ def test_one_click_over_https_through_caddy_is_recorded_with_the_readers_address
     assert refusals(server.stderr()) == [
         (READER, f"GET {UNSUBSCRIBE}", "400"), (FORGER, f"GET {UNSUBSCRIBE}", "400"),
     ]
+
+
+# -- the files of deploy/, checked where they cannot run -----------------------------------------
+
+
+def dockerfile() -> list[tuple[str, str]]:
+    """deploy/Dockerfile's instructions, (INSTRUCTION, its arguments), lines joined."""
+    text = re.sub(r"\\\n", " ", (DEPLOY / "Dockerfile").read_text(encoding="utf-8"))
+    lines = [line.strip() for line in text.splitlines()]
+    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in lines
+            if line and not line.startswith("#")]
+
+
+def instruction(name: str) -> list[str]:
+    """The arguments of each ``name`` instruction of the Dockerfile."""
+    return [arguments for found, arguments in dockerfile() if found == name]
+
+
+def dockerfile_user() -> tuple[str, int]:
+    """The Dockerfile's (last) USER, and the uid its useradd gives that user."""
+    (user,) = instruction("USER")
+    uid = re.search(rf"useradd [^&]*--uid (\d+)[^&]* {user}\b", " ".join(instruction("RUN")))
+    assert uid, f"the Dockerfile does not make the user {user}"
+    return user, int(uid[1])
+
+
+def compose() -> dict:
+    return yaml.safe_load((DEPLOY / "compose.yaml").read_text(encoding="utf-8"))
+
+
+def test_the_image_runs_mailer_serve_as_its_own_user_with_the_data_as_a_volume() -> None:
+    assert [base.split()[0] for base in instruction("FROM")] == ["python:3.11-slim"] * 2
+    user, uid = dockerfile_user()
+    assert user not in ("root", "0") and uid >= 1000
+    assert instruction("VOLUME") == ["/data"] and instruction("WORKDIR")[-1] == "/data"
+    assert any("chown mailer:mailer /data" in run for run in instruction("RUN"))
+    assert json.loads(instruction("CMD")[0]) == [
+        "mailer", "serve", "--host", "0.0.0.0", "--port", "8080"
+    ]
+    (health,) = instruction("HEALTHCHECK")
+    assert "http://127.0.0.1:8080/healthz" in health
+    secrets = set(ENVIRONMENT)  # every secret mailer serve reads: only ever from outside
+    baked = " ".join(instruction("ENV") + instruction("ARG"))
+    assert [name for name in secrets if name in baked] == []
+
+
+def test_the_image_health_check_passes_on_a_serving_mailer_and_fails_without_one(
+    news: Path,
+) -> None:
+    """The image's command (on loopback and a free port here) serves, and its HEALTHCHECK
+    command, run as Docker would, says healthy; once the server stops, unhealthy."""
+    command = json.loads(instruction("CMD")[0])
+    assert command[:2] == ["mailer", "serve"]
+    options = dict(zip(command[2::2], command[3::2], strict=True))
+    assert set(options) == {"--host", "--port"}
+    check = json.loads(instruction("HEALTHCHECK")[0].split("CMD", 1)[1])
+    assert check[0] == "python"
+
+    def health(port: int) -> int:
+        probe = [sys.executable, *check[1:]]
+        probe = [part.replace(":8080/", f":{port}/") for part in probe]
+        return subprocess.run(probe, capture_output=True, timeout=30).returncode
+
+    with running(news, arguments=("--host", "127.0.0.1")) as server:  # --port: running's
+        port = urlsplit(server.base).port or 0
+        assert health(port) == 0
+    assert health(port) != 0
+
+
+def _ignored(path: str) -> bool:
+    """Whether git leaves ``path`` (relative to the repository) out."""
+    return subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT).returncode == 0
+
+
+@pytest.mark.skipif(shutil.which("git") is None or not (ROOT / ".git").exists(),
+                    reason="not a git checkout")
+def test_the_secrets_and_the_data_are_never_committed() -> None:
+    assert _ignored("deploy/mailer.env") and _ignored("deploy/.env")
+    assert _ignored("deploy/data/mailer.toml")
+    assert not _ignored("deploy/mailer.env.example")
+
+
+def test_compose_runs_the_image_behind_caddy_with_the_data_volume_and_secrets_from_a_file(
+) -> None:
+    services = compose()["services"]
+    mailer, caddy = services["mailer"], services["caddy"]
+    build = mailer["build"]
+    assert (DEPLOY / build["context"] / build["dockerfile"]).resolve() == DEPLOY / "Dockerfile"
+    assert [volume.split(":")[-1] for volume in mailer["volumes"]] == ["/data"]
+    _, uid = dockerfile_user()
+    assert mailer["user"] == f"{uid}:{uid}"
+    assert "ports" not in mailer  # only Caddy reaches it
+    # secrets come from the env_file, which git leaves out, and nowhere else
+    assert mailer["env_file"] == "mailer.env"
+    example = (DEPLOY / "mailer.env.example").read_text(encoding="utf-8")
+    assert set(re.findall(r"^([A-Z_]+)=", example, re.M)) == set(ENVIRONMENT)
+    assert "environment" not in mailer
+    assert not set(ENVIRONMENT) & set(caddy.get("environment", {}))
+
+    assert caddy["image"] == "caddy:2"
+    assert {"80:80", "443:443"} <= set(caddy["ports"])
+    assert "./Caddyfile:/etc/caddy/Caddyfile:ro" in caddy["volumes"]
+    assert any(volume.endswith(":/data") for volume in caddy["volumes"])  # its certificates
+    assert caddy["depends_on"]["mailer"]["condition"] == "service_healthy"
+    assert instruction("HEALTHCHECK")  # what service_healthy waits for
+    port = json.loads(instruction("CMD")[0])[-1]
+    assert caddy["environment"]["MAILER_UPSTREAM"] == f"mailer:{port}"
+    assert "MAILER_DOMAIN" in caddy["environment"]
+
+    # Caddy's fixed address is in the network, and it is what the docs tell to trust
+    address = caddy["networks"]["proxy"]["ipv4_address"]
+    (subnet,) = [entry["subnet"] for entry in compose()["networks"]["proxy"]["ipam"]["config"]]
+    assert ip_address(address) in ip_network(subnet)
+    assert mailer["networks"] == ["proxy"]
+    docs = (ROOT / "docs" / "deploying.md").read_text(encoding="utf-8")
+    assert f'trusted_proxies = ["{address}"]' in docs
+
+
+def unit() -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read(DEPLOY / "mailer-serve.service", encoding="utf-8")
+    return parser
+
+
+def test_the_systemd_unit_runs_as_its_own_user_with_its_secrets_and_hardening() -> None:
+    service = unit()["Service"]
+    assert service["User"] not in ("root", "0") and service["Group"] == service["User"]
+    data = service["WorkingDirectory"]
+    assert service["ReadWritePaths"] == data  # the data folder, and nothing else
+    assert service["EnvironmentFile"].startswith("/etc/")  # not in the data folder
+    assert service["NoNewPrivileges"] == "yes" and service["ProtectSystem"] == "strict"
+    assert service["PrivateTmp"] == "yes" and service["Restart"] == "on-failure"
+    command = shlex.split(service["ExecStart"])
+    assert command[1:] == ["serve", "--host", "127.0.0.1", "--port", "8080"]
+    assert Path(command[0]).name == "mailer"
+    assert unit()["Install"]["WantedBy"] == "multi-user.target"
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None,
+                    reason="systemd-analyze is not installed (Debian's systemd package)")
+def test_systemd_finds_nothing_wrong_in_the_unit(tmp_path: Path) -> None:
+    """``systemd-analyze verify``, which checks every key and value and that the command
+    exists: so the command is the mailer installed here, as it is /opt/mailer's there."""
+    installed = Path(sys.executable).parent / "mailer"
+    assert installed.is_file()
+    text = (DEPLOY / "mailer-serve.service").read_text(encoding="utf-8")
+    text, replaced = re.subn(r"^ExecStart=\S+", f"ExecStart={installed}", text, flags=re.M)
+    assert replaced == 1
+    copy = tmp_path / "mailer-serve.service"
+    copy.write_text(text, encoding="utf-8")
+    result = subprocess.run(["systemd-analyze", "verify", str(copy)], capture_output=True,
+                            text=True, timeout=60)
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
