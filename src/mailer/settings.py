@@ -286,7 +286,7 @@ class ServeSettings(Strict):
     # Set ["127.0.0.1"] when the proxy (Caddy) runs on the same host; from any other peer
     # those headers are ignored, and the client is the connection's peer.
     trusted_proxies: list[Annotated[str, AfterValidator(_proxy)]] = []
-    """Proxies (IP addresses, networks) whose X-Forwarded-For and -Proto are believed; none."""
+    """Reverse proxies (IPs, networks) whose X-Forwarded-For/-Proto are believed; default none."""
 
 
 class Settings(Strict):

@@ -5,10 +5,10 @@ while nothing is recorded here. So each one is logged, as ``[client 203.0.113.9]
 /webhooks/mailgun: 403 Mailgun: wrong signature (...)``: the client's address (the peer's, or
 the one a trusted proxy forwarded: :mod:`mailer.web.proxies`), the method, the path, the
 status and a short reason, and never the query string (an unsubscribe token is there), another
-header or the body. A route
-that knows why it refuses says so with :func:`refused`; any other 4xx (a 404 of the site, a
-405) is logged with its status's name. The server logs the requests it refuses itself, before
-the app sees them (a body over the cap), with :func:`log_refusal` too.
+header or the body. A route that knows why it refuses says so with :func:`refused`; any other
+4xx (a 404 of the site, a 405) is logged with its status's name. The server logs the requests
+it refuses itself, before the app sees them (a body over the cap), with :func:`log_refusal`
+too.
 """
 
 from __future__ import annotations
