@@ -1,6 +1,6 @@
 """In CI a test may not skip for want of a tool the suite needs: it fails instead.
 
-Locally a test skips, saying why, when Debian's chromium, spamassassin, dovecot, openssl or the
+Locally a test skips, saying why, when Debian's chromium, spamassassin, dovecot, openssl, caddy or the
 playwright package is missing. In CI (``CI=true``) .ci/run has installed them all, so such a
 skip means the run did not test what it claims to: the hook below turns it into a failure.
 Any other skip is left alone. conftest.py imports the hook so pytest calls it.
@@ -14,7 +14,7 @@ from collections.abc import Generator
 
 import pytest
 
-TOOLS = re.compile(r"chromium|spamassassin|dovecot|openssl|playwright", re.IGNORECASE)
+TOOLS = re.compile(r"chromium|spamassassin|dovecot|openssl|playwright|caddy", re.IGNORECASE)
 
 
 def in_ci() -> bool:

@@ -12,6 +12,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from ipaddress import ip_network
 from pathlib import Path
 from string import Formatter
 from typing import Annotated, Literal
@@ -306,6 +307,27 @@ class ArchiveSettings(Strict):
     out: Line = "site"  # the folder the site is built in, relative to mailer.toml
 
 
+def _proxy(value: str) -> str:
+    """An address or a network, as ``[serve] trusted_proxies`` lists a reverse proxy."""
+    try:
+        ip_network(value.strip())
+    except ValueError:
+        raise ValueError(
+            f"not an IP address or network: {value!r} (such as \"127.0.0.1\" when the proxy "
+            "runs on this host, or \"172.30.119.0/24\"; host names are not looked up)"
+        ) from None
+    return value.strip()
+
+
+class ServeSettings(Strict):
+    """How ``mailer serve`` runs on a server."""
+
+    # Set ["127.0.0.1"] when the proxy (Caddy) runs on the same host; from any other peer
+    # those headers are ignored, and the client is the connection's peer.
+    trusted_proxies: list[Annotated[str, AfterValidator(_proxy)]] = []
+    """Reverse proxies (IPs, networks) whose X-Forwarded-For/-Proto are believed; default none."""
+
+
 class Settings(Strict):
     brand: Brand
     sender: Sender
@@ -315,6 +337,7 @@ class Settings(Strict):
     send: SendSettings = SendSettings()
     bounces: BounceSettings = BounceSettings()
     archive: ArchiveSettings = ArchiveSettings()
+    serve: ServeSettings = ServeSettings()
 
 
 class LoadedSettings:

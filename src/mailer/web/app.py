@@ -7,7 +7,9 @@ webhook verifiers that have their secrets set, and the path of the suppression s
 each server thread opens once. Each area's routes are a blueprint of their own module,
 registered here. Errors are short pages or JSON, never a traceback: a failed check is a 4xx
 and writes nothing; anything else is a 500, which an ESP takes as "try again later", so an
-event is never lost to a bug of ours.
+event is never lost to a bug of ours. The client's address and scheme come from
+``X-Forwarded-*`` only when a proxy of ``[serve] trusted_proxies`` sent them
+(:mod:`mailer.web.proxies`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from mailer.web import archive as site
 from mailer.web import sync, unsubscribe, webhooks
 from mailer.web.context import EXTENSION, Context
 from mailer.web.pages import Pages
+from mailer.web.proxies import TrustedProxies
 from mailer.web.refusals import TOO_LARGE, log_refused, refused
 
 log = logging.getLogger("mailer.serve")
@@ -60,6 +63,7 @@ def create_app(
         pages=Pages.for_settings(settings),
         environ=environ,
         webhooks=webhooks.enabled(environ),
+        proxies=TrustedProxies(settings.settings.serve.trusted_proxies),
         archive=archive.resolve() if archive is not None else None,
     )
     app = Flask("mailer.web")
@@ -74,6 +78,7 @@ def create_app(
         app.register_blueprint(site.blueprint)
     _errors(app, context)
     app.after_request(log_refused)
+    app.wsgi_app = context.proxies.wrap(app.wsgi_app)  # type: ignore[method-assign,assignment]
     return app
 
 

@@ -19,6 +19,7 @@ from mailer.audience.unsubscribe import UnsubscribeLinks
 from mailer.feedback.webhooks import WebhookProvider
 from mailer.settings import LoadedSettings
 from mailer.web.pages import Pages
+from mailer.web.proxies import TrustedProxies
 
 EXTENSION = "mailer"  # the key of app.extensions
 
@@ -26,13 +27,15 @@ EXTENSION = "mailer"  # the key of app.extensions
 @dataclass
 class Context:
     """The settings, the unsubscribe links' checker, the pages, the webhooks whose secrets are
-    set, and each server thread's connection to the suppression store."""
+    set, the proxies believed about the client, and each server thread's connection to the
+    suppression store."""
 
     settings: LoadedSettings
     links: UnsubscribeLinks
     pages: Pages
     environ: Mapping[str, str]
     webhooks: Mapping[str, WebhookProvider]  # by name; a provider without its secrets is absent
+    proxies: TrustedProxies
     archive: Path | None = None  # the site's folder, resolved
     _local: threading.local = field(default_factory=threading.local)
 

@@ -1,12 +1,14 @@
 """One log line for each request ``mailer serve`` refuses (a 4xx), whoever refused it.
 
 A refusal is easy to miss: an ESP whose webhook key was rotated gets its 403s and retries,
-while nothing is recorded here. So each one is logged, as ``refused POST /webhooks/mailgun:
-403 Mailgun: wrong signature (...)``: the method, the path, the status and a short reason,
-and never the query string (an unsubscribe token is there), a header or the body. A route
-that knows why it refuses says so with :func:`refused`; any other 4xx (a 404 of the site, a
-405) is logged with its status's name. The server logs the requests it refuses itself, before
-the app sees them (a body over the cap), with :func:`log_refusal` too.
+while nothing is recorded here. So each one is logged, as ``[client 203.0.113.9] refused POST
+/webhooks/mailgun: 403 Mailgun: wrong signature (...)``: the client's address (the peer's, or
+the one a trusted proxy forwarded: :mod:`mailer.web.proxies`), the method, the path, the
+status and a short reason, and never the query string (an unsubscribe token is there), another
+header or the body. A route that knows why it refuses says so with :func:`refused`; any other
+4xx (a 404 of the site, a 405) is logged with its status's name. The server logs the requests
+it refuses itself, before the app sees them (a body over the cap), with :func:`log_refusal`
+too.
 """
 
 from __future__ import annotations
@@ -41,16 +43,18 @@ def log_refused(response: Response) -> Response:
     status = response.status_code
     if 400 <= status < 500:
         reason = g.get(_REASON) or _phrase(status)
-        log_refusal(request.method, request.path, status, reason)
+        log_refusal(request.method, request.path, status, reason, request.remote_addr or "-")
     return response
 
 
-def log_refusal(method: str, path: str, status: int, reason: str) -> None:
-    """Log one refused request; ``path`` without its query string."""
+def log_refusal(method: str, path: str, status: int, reason: str, client: str) -> None:
+    """Log one refused request from ``client`` (an address); ``path`` without its query
+    string."""
     shown = quote(path, safe="/!$&'()*+,;=:@-._~")  # a line break in it cannot fake a line
     if len(shown) > MAX_PATH:
         shown = shown[:MAX_PATH] + "..."
-    log.warning("refused %s %s: %d %s", _plain(method), shown, status, _plain(reason))
+    log.warning("[client %s] refused %s %s: %d %s", _plain(client), _plain(method), shown,
+                status, _plain(reason))
 
 
 def _phrase(status: int) -> str:

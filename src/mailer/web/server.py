@@ -5,7 +5,7 @@ Waitress reads a request's whole body, into a temporary file past half a megabyt
 app sees it: so the cap on bodies is set in waitress too, which answers 413 to a longer
 ``Content-Length`` before reading a byte of the body, and stops reading a chunked one at the
 cap. Each refused request is one line on standard error (:mod:`mailer.web.refusals`), also
-those waitress refuses by itself.
+those waitress refuses by itself, with the client's address as the app reads it.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from flask import Flask
 from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer, create_server
 from waitress.task import ErrorTask
@@ -24,6 +25,7 @@ from mailer.errors import UsageError
 from mailer.feedback.webhooks import MAX_BODY_BYTES
 from mailer.settings import settings_for
 from mailer.web.app import create_app, unsubscribe_path
+from mailer.web.context import EXTENSION, Context
 from mailer.web.refusals import TOO_LARGE, log, log_refusal
 
 THREADS = 8  # waitress's worker threads: requests are short, the store takes one writer
@@ -46,6 +48,9 @@ def serve(
         app, map=listeners, host=host, port=port, threads=THREADS, ident="mailer",
         # waitress refuses a Content-Length at or over this; the app one over MAX_BODY_BYTES
         max_request_body_size=MAX_BODY_BYTES + 1,
+        # X-Forwarded-* reach the app, which believes them from [serve] trusted_proxies only
+        # (waitress would drop them all, or trust a single address)
+        clear_untrusted_proxy_headers=False,
     )
     for listener in listeners.values():
         if isinstance(listener, BaseWSGIServer):
@@ -94,7 +99,18 @@ class RefusalLoggingTask(ErrorTask):
         if 400 <= status < 500:
             reason = TOO_LARGE if status == 413 else str(getattr(error, "reason", "refused"))
             log_refusal(getattr(request, "command", "") or "-", getattr(request, "path", "") or "-",
-                        status, reason)
+                        status, reason, self._client())
+
+    def _client(self) -> str:
+        """The client's address, read as the app reads it (only a trusted proxy forwards)."""
+        address = self.channel.addr
+        peer = str(address[0] if isinstance(address, tuple) else address or "-")
+        app = self.channel.server.application  # the app serve() made: waitress wraps nothing
+        if not isinstance(app, Flask):
+            return peer
+        context: Context = app.extensions[EXTENSION]
+        headers: dict[str, str] = getattr(self.request, "headers", {})  # names as waitress has them
+        return context.proxies.client(peer, headers.get("X_FORWARDED_FOR"))
 
 
 class RefusalLoggingChannel(HTTPChannel):
