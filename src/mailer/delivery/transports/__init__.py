@@ -40,7 +40,7 @@ SCHEMES: dict[str, str] = {
 }
 
 __all__ = ["SCHEMES", "Dsn", "RecipientResult", "Transport", "TransportFactory", "mask",
-           "parse_transport", "transport_class"]
+           "parse_transport", "secret_variable_for", "transport_class"]
 
 
 def transport_class(scheme: str) -> type[Transport]:
@@ -81,6 +81,24 @@ def parse_transport(
     UsageError (naming the DSN, password masked) if there is no such transport;
     MissingSecret naming the variable if the transport needs a secret that is not set.
     """
+    dsn, kind = _named(text)
+    purpose = kind.secret_purpose(dsn)
+    value = None
+    if purpose is not None and kind.secret_variable is not None:
+        value = secret(kind.secret_variable, purpose, os.environ if environ is None else environ)
+    return TransportFactory(dsn, kind, base_dir, value)
+
+
+def secret_variable_for(text: str) -> str | None:
+    """The environment variable the transport ``text`` takes its secret from, or None when it
+    needs none (the outbox, SMTP without a login); nothing is read from the environment.
+    UsageError, as from :func:`parse_transport`, if there is no such transport."""
+    dsn, kind = _named(text)
+    return kind.secret_variable if kind.secret_purpose(dsn) is not None else None
+
+
+def _named(text: str) -> tuple[Dsn, type[Transport]]:
+    """The DSN ``text`` and the transport it names, its options checked."""
     dsn = Dsn.parse(text)
     if dsn.scheme not in SCHEMES:
         raise UsageError(
@@ -89,8 +107,4 @@ def parse_transport(
         )
     kind = transport_class(dsn.scheme)
     dsn.check_options(kind.options)
-    purpose = kind.secret_purpose(dsn)
-    value = None
-    if purpose is not None and kind.secret_variable is not None:
-        value = secret(kind.secret_variable, purpose, os.environ if environ is None else environ)
-    return TransportFactory(dsn, kind, base_dir, value)
+    return dsn, kind
