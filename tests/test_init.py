@@ -327,6 +327,9 @@ def test_flags_are_not_asked_and_yes_asks_nothing(tmp_path):
     (["--unsubscribe-url", "https://www.example.org/u?t={token}&e={email}"],
      "--unsubscribe-url: must not contain {email}"),
     (["--languages", "English"], "--languages: not a BCP 47 language tag: 'English'"),
+    (["--website", "https://www.bücher.example.org/"],  # a default that does not fit
+     "give --sender: the default 'newsletter@bücher.example.org' does not fit (not an email "
+     "address"),
     (["--transport", "smtp://news:hunter2@mail.example.org"],
      "put the password in the environment (MAILER_SMTP_PASSWORD), never in the DSN"),
     (["--transport", "mailgun"], "--transport: name your Mailgun sending domain, such as "
@@ -385,3 +388,12 @@ def test_a_language_without_a_footer_sentence_gets_a_table_to_fill_in(tmp_path):
     settings = load_settings(path).settings
     assert settings.list.unsubscribe_mailto == "unsubscribe@example.org"
     assert '("mailto")' in path.read_text("utf-8")
+
+
+def test_a_website_without_its_scheme_is_taken_for_https(tmp_path):
+    code, out = mailer("init", tmp_path / "news", "--website", "www.example.net", "--yes")
+    assert code == 0, out
+    settings = load_settings(tmp_path / "news" / "mailer.toml").settings
+    assert settings.brand.website == "https://www.example.net"
+    assert settings.sender.address == "newsletter@example.net"
+    assert settings.list.unsubscribe_url.startswith("https://www.example.net/newsletter/")

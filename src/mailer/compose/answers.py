@@ -52,7 +52,7 @@ class Answers:
     languages: tuple[str, ...]  # the list's own language first
     transport: str  # a DSN
     unsubscribe: str  # one of UNSUBSCRIBE_ANSWERS
-    unsubscribe_url: str
+    unsubscribe_url: str  # the "web" answer's page; mailer.toml needs one for the others too
     unsubscribe_mailto: str | None
 
 
@@ -66,7 +66,8 @@ class Question:
     default: Callable[[Known], str]
     check: Callable[[str, Known], str]  # the answer as mailer.toml takes it; ValueError: why not
     asked: Callable[[Known], bool] = lambda known: True
-    allowed: Callable[[Known], bool] = lambda known: True  # may a flag give it?
+    # May a flag give it? (Only the unsubscribe page and address depend on another answer.)
+    allowed: Callable[[Known], bool] = lambda known: True
     insist: bool = False  # on a terminal, offer no default: the sample's is only a placeholder
 
     @property
@@ -114,30 +115,31 @@ def gather(
 
 def _ask(console: Console, question: Question, known: Known) -> str:
     default = None if question.insist else question.default(known)
-    if default is not None and _why_not(question, default, known):
-        default = None  # follows from an earlier answer, but does not fit: ask for one
+    if default is not None and not _fits(question, default, known):
+        default = None  # it follows from an earlier answer, but does not fit: ask for one
     while True:
-        text = console.ask(question.says(known), default)
-        reason = _why_not(question, text, known)
-        if reason is None:
-            return question.check(text, known)
-        console.say(f"  Not accepted: {reason}", err=True)
+        try:
+            return question.check(console.ask(question.says(known), default), known)
+        except ValueError as exc:
+            console.say(f"  Not accepted: {exc}", err=True)
 
 
 def _assumed(question: Question, known: Known) -> str:
     default = question.default(known)
-    reason = _why_not(question, default, known)
-    if reason is not None:
-        raise UsageError(f"give {question.flag}: the default {default!r} does not fit ({reason})")
-    return question.check(default, known)
+    try:
+        return question.check(default, known)
+    except ValueError as exc:
+        raise UsageError(
+            f"give {question.flag}: the default {default!r} does not fit ({exc})"
+        ) from None
 
 
-def _why_not(question: Question, text: str, known: Known) -> str | None:
+def _fits(question: Question, text: str, known: Known) -> bool:
     try:
         question.check(text, known)
-    except ValueError as exc:
-        return str(exc)
-    return None
+    except ValueError:
+        return False
+    return True
 
 
 def questions(
@@ -182,7 +184,7 @@ def questions(
         ),
         Question(
             "website", lambda known: "Its website",
-            lambda known: str(sample["brand"]["website"]), _https(_field(Brand, "website")),
+            lambda known: str(sample["brand"]["website"]), _website,
         ),
         Question(
             "sender", lambda known: "The address the newsletter comes from (at your own domain)",
@@ -256,6 +258,15 @@ def _https(check: Callable[[str, Known], str]) -> Callable[[str, Known], str]:
         return value
 
     return checked
+
+
+_WEBSITE = _https(_field(Brand, "website"))
+
+
+def _website(text: str, known: Known) -> str:
+    """An https address; ``www.example.org`` is taken for ``https://www.example.org``."""
+    text = text.strip()
+    return _WEBSITE(text if "://" in text or not text else f"https://{text}", known)
 
 
 def _languages(text: str, known: Known) -> str:
