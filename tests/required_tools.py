@@ -1,8 +1,9 @@
 """In CI a test may not skip for want of a tool the suite needs: it fails instead.
 
-Locally a test skips, saying why, when Debian's chromium, spamassassin, dovecot, openssl, caddy or the
-playwright package is missing. In CI (``CI=true``) .ci/run has installed them all, so such a
-skip means the run did not test what it claims to: the hook below turns it into a failure.
+Locally a test skips, saying why, when Debian's chromium, spamassassin, dovecot, openssl or
+caddy, or the playwright package, is missing. In CI (``CI=true``) .ci/run has installed them
+all, so such a skip means the run did not test what it claims to: the hook below turns it into
+a failure.
 Any other skip is left alone. conftest.py imports the hook so pytest calls it.
 """
 

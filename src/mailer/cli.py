@@ -162,11 +162,68 @@ def init(
     folder: Annotated[
         Path, typer.Argument(help="A new or empty folder for the project.", metavar="FOLDER")
     ],
+    organisation: Annotated[
+        str | None, typer.Option(help="Your organisation's name.", metavar="NAME")
+    ] = None,
+    sender: Annotated[
+        str | None,
+        typer.Option(help="The address the newsletter comes from.", metavar="ADDRESS"),
+    ] = None,
+    sender_name: Annotated[
+        str | None,
+        typer.Option(help="The sender's name (default: the organisation).", metavar="NAME"),
+    ] = None,
+    website: Annotated[
+        str | None, typer.Option(help="Your website, https://...", metavar="URL")
+    ] = None,
+    postal_address: Annotated[
+        str | None,
+        typer.Option(help="The postal address every newsletter shows.", metavar="ADDRESS"),
+    ] = None,
+    languages: Annotated[
+        str | None,
+        typer.Option(help="The newsletter's languages, the main one first: en, tr, ar.",
+                     metavar="TAGS"),
+    ] = None,
+    transport: Annotated[
+        str | None,
+        typer.Option(help="How to send: outbox, smtp://USER@HOST:587, mailgun://DOMAIN, "
+                     "sendgrid or postmark.", metavar="DSN"),
+    ] = None,
+    unsubscribe: Annotated[
+        str | None,
+        typer.Option(help="How readers unsubscribe: web, esp (with an ESP) or mailto.",
+                     metavar="HOW"),
+    ] = None,
+    unsubscribe_url: Annotated[
+        str | None, typer.Option(help="The unsubscribe page (web), with {token}.", metavar="URL")
+    ] = None,
+    unsubscribe_mailto: Annotated[
+        str | None,
+        typer.Option(help="The address readers write to to unsubscribe (mailto).",
+                     metavar="ADDRESS"),
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Ask nothing: the defaults for what no flag gives.")
+    ] = False,
 ) -> None:
-    """Start a newsletter project: mailer.toml, a sample issue, subscribers, .gitignore."""
-    from mailer.compose.scaffold import start_project
+    """Start a newsletter project: mailer.toml with your answers, a sample issue, subscribers,
+    .gitignore. On a terminal it asks what no flag answers; otherwise it takes the defaults."""
+    from mailer.audience.unsubscribe import SECRET_VARIABLE
+    from mailer.compose.scaffold import SecretNames, start_project
+    from mailer.delivery.transports import secret_variable_for
 
-    start_project(folder, Console())
+    console = Console()
+    given = {
+        "organisation": organisation, "sender": sender, "sender_name": sender_name,
+        "website": website, "postal_address": postal_address, "languages": languages,
+        "transport": transport, "unsubscribe": unsubscribe, "unsubscribe_url": unsubscribe_url,
+        "unsubscribe_mailto": unsubscribe_mailto,
+    }
+    start_project(
+        folder, console, given, asking=console.interactive and not yes,
+        secrets=SecretNames(secret_variable_for, SECRET_VARIABLE),
+    )
 
 
 @app.command()

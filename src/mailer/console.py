@@ -67,12 +67,24 @@ class Console:
     def warn(self, text: str) -> None:
         typer.echo(self.redact(f"Warning: {text}"), err=True)
 
+    @property
+    def interactive(self) -> bool:
+        """Whether there is someone to ask: standard input is a terminal (not CI, not a pipe)."""
+        return sys.stdin.isatty()
+
     def confirm(self, question: str, *, otherwise: str) -> None:
         """Ask ``question``; only a yes goes on. Without a terminal to ask on, UsageError
         with ``otherwise`` (what to add to the command instead)."""
-        if not sys.stdin.isatty():
+        if not self.interactive:
             raise UsageError(f"not asking on a non-interactive input: {otherwise}")
         typer.confirm(question, abort=True)
+
+    def ask(self, question: str, default: str | None = None) -> str:
+        """The answer typed to ``question``; an empty one is ``default``, shown in brackets
+        (without a default the question is asked again). Only when :attr:`interactive`."""
+        if not self.interactive:
+            raise UsageError(f"not asking on a non-interactive input: {question}")
+        return str(typer.prompt(question, default=default))
 
     @contextmanager
     def progress(self, label: str, total: int, done: int = 0) -> Iterator[Update]:

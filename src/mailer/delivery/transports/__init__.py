@@ -42,7 +42,7 @@ SCHEMES: dict[str, str] = {
 }
 
 __all__ = ["SCHEMES", "Dsn", "RecipientResult", "Transport", "TransportFactory", "mask",
-           "parse_transport", "transport_class"]
+           "parse_transport", "secret_variable_for", "transport_class"]
 
 
 def transport_class(scheme: str) -> type[Transport]:
@@ -101,6 +101,25 @@ def parse_transport(
     UsageError (naming the DSN, password masked) if there is no such transport. Nothing here
     connects or looks a name up.
     """
+    dsn, kind = _named(text)
+    login = kind.login(dsn)
+    value = None
+    if login is not None:
+        value = (os.environ if environ is None else environ).get(login.variable) or None
+    return TransportFactory(dsn, kind, base_dir, value)
+
+
+def secret_variable_for(text: str) -> str | None:
+    """The environment variable the transport ``text`` takes its login secret from, or None
+    when it needs none (the outbox, SMTP without a login); nothing is read from the
+    environment. UsageError, as from :func:`parse_transport`, if there is no such transport."""
+    dsn, kind = _named(text)
+    login = kind.login(dsn)
+    return login.variable if login is not None else None
+
+
+def _named(text: str) -> tuple[Dsn, type[Transport]]:
+    """The DSN ``text`` and the transport it names, its options checked."""
     dsn = Dsn.parse(text)
     if dsn.scheme not in SCHEMES:
         raise UsageError(
@@ -109,8 +128,4 @@ def parse_transport(
         )
     kind = transport_class(dsn.scheme)
     dsn.check_options(kind.options)
-    login = kind.login(dsn)
-    value = None
-    if login is not None:
-        value = (os.environ if environ is None else environ).get(login.variable) or None
-    return TransportFactory(dsn, kind, base_dir, value)
+    return dsn, kind
