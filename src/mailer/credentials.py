@@ -12,6 +12,7 @@ import base64
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from urllib.parse import quote, quote_plus
 
 from mailer.errors import MissingSecret
@@ -23,6 +24,52 @@ def secret(name: str, purpose: str, environ: Mapping[str, str] | None = None) ->
     if not value:
         raise MissingSecret(f"{purpose} needs the environment variable {name} (it is not set)")
     return value
+
+
+@dataclass(frozen=True)
+class SecretNeed:
+    """An environment variable a command needs, what for, and how long it must be at least.
+
+    A command that needs several names them all before it starts (:func:`require`), so that
+    a person setting them up learns every missing one at once, not one per attempt.
+    """
+
+    variable: str
+    purpose: str  # "SMTP login as alice", said when the variable is missing
+    min_length: int = 1
+
+    def problem(self, environ: Mapping[str, str] | None = None) -> str | None:
+        """What is wrong with the variable in ``environ`` (the process's), or None."""
+        value = (os.environ if environ is None else environ).get(self.variable)
+        if not value:
+            return "not set"
+        if len(value) < self.min_length:
+            return f"too short: use at least {self.min_length} random characters"
+        return None
+
+    def describe(self, problem: str) -> str:
+        """``NAME (for PURPOSE): PROBLEM``, never the value."""
+        return f"{self.variable} ({self.purpose}): {problem}"
+
+
+def unmet(needs: Iterable[SecretNeed], environ: Mapping[str, str] | None = None) -> list[str]:
+    """Each need ``environ`` does not meet, described (:meth:`SecretNeed.describe`), in order."""
+    found = []
+    for need in dict.fromkeys(needs):
+        problem = need.problem(environ)
+        if problem is not None:
+            found.append(need.describe(problem))
+    return found
+
+
+def require(needs: Iterable[SecretNeed], environ: Mapping[str, str] | None = None) -> None:
+    """MissingSecret naming every need that is not met, together, or nothing."""
+    problems = unmet(needs, environ)
+    if problems:
+        raise MissingSecret(
+            f"{'; '.join(problems)}. Set {'them' if len(problems) > 1 else 'it'} in the "
+            "environment, never in mailer.toml (mailer doctor lists what a send needs)"
+        )
 
 
 # Every secret mailer reads, by the environment variable holding it: text leaving the program

@@ -23,13 +23,15 @@ from mailer.audience.audience import Audience
 from mailer.audience.project_store import store_for
 from mailer.audience.store import SuppressionStore
 from mailer.audience.subscribers import Subscriber, SubscriberReader, normalise_address
+from mailer.audience.unsubscribe import SECRET_NEED as UNSUBSCRIBE_SECRET
 from mailer.compose.editions import load_editions
 from mailer.console import Console
+from mailer.credentials import SecretNeed, require
 from mailer.delivery.campaign import Campaign, Factory, Policy, Summary, dry_run, send_test
 from mailer.delivery.editions import EditionFactory
 from mailer.delivery.ledger import FillResult, Ledger
 from mailer.delivery.prepare import Prepared, PreparedEditions, prepare_editions
-from mailer.delivery.transports import TransportFactory, parse_transport
+from mailer.delivery.transports import Dsn, TransportFactory, parse_transport, transport_secrets
 from mailer.errors import DeliveryError, Interrupted, RecipientsFailed, UsageError
 from mailer.settings import LoadedSettings
 
@@ -83,11 +85,15 @@ def plan_send(
     """Resolve the send's settings; paths in ``mailer.toml`` are relative to its folder.
 
     ``reads`` says, from a reader's language, whether they get one of the editions sent.
+    MissingSecret naming every secret the send needs that is not set, before anything
+    connects.
     """
     send = settings.settings.send
+    transport = request.transport or send.transport
+    require(send_secrets(transport, real_send=not request.dry_run))
     return SendPlan(
         issue_id=issue_id,
-        transport=parse_transport(request.transport or send.transport, settings.base_dir),
+        transport=parse_transport(transport, settings.base_dir),
         subscribers=(
             request.subscribers.resolve() if request.subscribers
             else settings.resolve(send.subscribers)
@@ -103,6 +109,15 @@ def plan_send(
         serve_url=settings.settings.list.serve_url,
         reads=reads,
     )
+
+
+def send_secrets(transport: str, *, real_send: bool) -> tuple[SecretNeed, ...]:
+    """Every secret a send through ``transport`` needs: the transport's own, and for a real
+    send (not a dry run, not the outbox) the key of the unsubscribe links."""
+    needs = transport_secrets(transport)
+    if real_send and Dsn.parse(transport).scheme != "outbox":
+        needs += (UNSUBSCRIBE_SECRET,)
+    return needs
 
 
 def send_issue(request: SendRequest, console: Console, *, gate: Gate | None = None) -> None:

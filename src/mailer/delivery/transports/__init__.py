@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mailer.credentials import secret
+from mailer.credentials import SecretNeed, require
 from mailer.delivery.transports.base import Dsn, RecipientResult, Transport, mask
 from mailer.errors import UsageError
 
@@ -40,7 +40,7 @@ SCHEMES: dict[str, str] = {
 }
 
 __all__ = ["SCHEMES", "Dsn", "RecipientResult", "Transport", "TransportFactory", "mask",
-           "parse_transport", "transport_class"]
+           "parse_transport", "transport_class", "transport_secrets"]
 
 
 def transport_class(scheme: str) -> type[Transport]:
@@ -73,6 +73,24 @@ class TransportFactory:
         return str(self.dsn)
 
 
+def _kind(dsn: Dsn) -> type[Transport]:
+    """The transport class for ``dsn``, its options checked; UsageError if there is none."""
+    if dsn.scheme not in SCHEMES:
+        raise UsageError(
+            f"transport {dsn}: unknown scheme {dsn.scheme!r} "
+            f"(known: {', '.join(f'{s}://' for s in SCHEMES)})"
+        )
+    kind = transport_class(dsn.scheme)
+    dsn.check_options(kind.options)
+    return kind
+
+
+def transport_secrets(text: str) -> tuple[SecretNeed, ...]:
+    """The secrets the transport ``text`` names needs (UsageError if it names none)."""
+    dsn = Dsn.parse(text)
+    return _kind(dsn).secrets(dsn)
+
+
 def parse_transport(
     text: str, base_dir: Path, environ: Mapping[str, str] | None = None
 ) -> TransportFactory:
@@ -82,15 +100,8 @@ def parse_transport(
     MissingSecret naming the variable if the transport needs a secret that is not set.
     """
     dsn = Dsn.parse(text)
-    if dsn.scheme not in SCHEMES:
-        raise UsageError(
-            f"transport {dsn}: unknown scheme {dsn.scheme!r} "
-            f"(known: {', '.join(f'{s}://' for s in SCHEMES)})"
-        )
-    kind = transport_class(dsn.scheme)
-    dsn.check_options(kind.options)
-    purpose = kind.secret_purpose(dsn)
-    value = None
-    if purpose is not None and kind.secret_variable is not None:
-        value = secret(kind.secret_variable, purpose, os.environ if environ is None else environ)
-    return TransportFactory(dsn, kind, base_dir, value)
+    kind = _kind(dsn)
+    values = os.environ if environ is None else environ
+    needs = kind.secrets(dsn)
+    require(needs, values)
+    return TransportFactory(dsn, kind, base_dir, values[needs[0].variable] if needs else None)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from mailer.credentials import Redactor
+from mailer.credentials import Redactor, SecretNeed
 from mailer.delivery.message import OutgoingMessage
 from mailer.errors import UsageError
 
@@ -86,6 +86,15 @@ class Transport(ABC):
         when this DSN needs no secret."""
         return None
 
+    @classmethod
+    def secrets(cls, dsn: Dsn) -> tuple[SecretNeed, ...]:
+        """The secrets a transport for ``dsn`` needs: its ``secret_variable``, when
+        :meth:`secret_purpose` says this DSN needs one."""
+        purpose = cls.secret_purpose(dsn)
+        if purpose is None or cls.secret_variable is None:
+            return ()
+        return (SecretNeed(cls.secret_variable, purpose),)
+
     @abstractmethod
     def stream(self, messages: Sequence[OutgoingMessage]) -> Generator[list[RecipientResult]]:
         """Deliver ``messages`` (at most ``max_batch``, all of the same issue), one exchange
@@ -113,10 +122,11 @@ class Transport(ABC):
     def verify(self) -> None:  # noqa: B027 - a transport without a server has nothing to check
         """Check that the settings work, before anything is sent; TransportError if not.
 
-        Called once before a send starts, so that an unknown host, a refused login or a wrong
-        TLS mode stops the command at once instead of deferring every message. What can be
-        checked without the network (a key's format) is already checked when the transport
-        is made. The transport may be used or closed afterwards.
+        Called once before a send starts (and by ``mailer doctor``), so that an unknown host, a
+        refused login or a wrong TLS mode stops the command at once instead of deferring every
+        message; it sends nothing and changes nothing on the server. What can be checked
+        without the network (a key's format) is already checked when the transport is made.
+        The transport may be used or closed afterwards.
         """
 
     def close(self) -> None:  # noqa: B027 - most transports hold nothing to release

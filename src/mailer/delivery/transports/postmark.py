@@ -6,6 +6,8 @@ a batch is cut into as many requests as the size limit needs. Newsletters belong
 message stream (``broadcast`` unless ``?stream=`` names another). The answer holds one
 ``ErrorCode`` / ``MessageID`` per message, in order: partial failures are per recipient.
 
+The token is checked before a send with ``GET /server``, the server the token belongs to.
+
 Some of Postmark's codes are about the account or the sender, not the recipient
 (:data:`ACCOUNT_CODES`, and 300 about the From or Reply-To address): whether they answer the
 request or each message, they stop the send and fail nobody.
@@ -110,8 +112,14 @@ class PostmarkTransport(EspTransport):
         attachments = self._attachments_field(content)
         return EspRequest(
             "/email/batch", json=[self._message(content, m) | attachments for m in messages],
-            headers={"X-Postmark-Server-Token": self.key, "Accept": "application/json"},
+            headers=self._headers(),
         )
+
+    def check_request(self) -> EspRequest:
+        return EspRequest("/server", headers=self._headers())
+
+    def _headers(self) -> dict[str, str]:
+        return {"X-Postmark-Server-Token": self.key, "Accept": "application/json"}
 
     def _message(self, content: SharedContent, message: OutgoingMessage) -> dict:
         """``message`` as Postmark's JSON takes it, without the attachments."""

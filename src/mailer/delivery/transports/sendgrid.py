@@ -7,6 +7,9 @@ Message-ID go in each personalization's ``headers``; List-Id and List-Unsubscrib
 for everyone, in the message's ``headers``. SendGrid answers 202 with one ``X-Message-Id`` for
 the whole request, which becomes every recipient's provider id.
 
+The key is checked before a send with ``GET /v3/scopes``, which any key may call: it lists
+what the key may do, and without ``mail.send`` it cannot send.
+
 A refused request (400) lists its errors with the ``field`` each is about: a field under
 ``personalizations.<n>`` names the request's n-th recipient, and any other field (``from.email``,
 ``reply_to``, ``subject``, ``content.0.value`` ...) what every copy shares.
@@ -33,6 +36,7 @@ from mailer.delivery.transports.esp import (
     results_for,
     with_variables,
 )
+from mailer.errors import TransportError
 
 # Every tracking setting off, whatever the account's defaults: SendGrid would otherwise rewrite
 # the links (the unsubscribe link too), add an open pixel or its own unsubscribe footer.
@@ -80,10 +84,24 @@ class SendGridTransport(EspTransport):
                  "content_id": image.content_id}
                 for image, data in self.inline_images(content)
             ]
-        return EspRequest(
-            "/v3/mail/send", json=payload,
-            headers={"Authorization": f"Bearer {self.key}", "Accept": "application/json"},
-        )
+        return EspRequest("/v3/mail/send", json=payload, headers=self._headers())
+
+    def check_request(self) -> EspRequest:
+        return EspRequest("/v3/scopes", headers=self._headers())
+
+    def check_answer(self, response: requests.Response) -> None:
+        try:
+            scopes = response.json()["scopes"]
+        except (ValueError, KeyError, TypeError):
+            return  # an answer of another shape: the 200 says the key was accepted
+        if isinstance(scopes, list) and "mail.send" not in scopes:
+            raise TransportError(
+                self.name, "this API key may not send mail (it lacks the mail.send scope): "
+                "give it Mail Send access in SendGrid's API Keys settings",
+            )
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}", "Accept": "application/json"}
 
     @staticmethod
     def _personalization(content: SharedContent, message: OutgoingMessage) -> dict:
