@@ -55,8 +55,7 @@ SECRET_VARIABLE = "MAILER_UNSUBSCRIBE_SECRET"
 MIN_SECRET_LENGTH = 16
 # What a real send (and ``mailer serve``) needs: named with the transport's secrets, together.
 SECRET_NEED = SecretNeed(
-    SECRET_VARIABLE, "a long random string that encrypts the unsubscribe links; sending needs it",
-    MIN_SECRET_LENGTH,
+    SECRET_VARIABLE, "the key of the unsubscribe links, a long random string", MIN_SECRET_LENGTH,
 )
 # Used only for the local preview and the outbox transport, where nothing reaches a real reader.
 DEVELOPMENT_SECRET = "development-only-secret-do-not-use-for-real-sends"
