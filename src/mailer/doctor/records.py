@@ -158,7 +158,8 @@ def _smtp_spf(sending: Sending, lookup: Lookup, domain: str, record: str) -> Fin
     failing = {str(address): outcome for address, outcome in verdicts.items() if outcome != "pass"}
     if not failing:
         shown = ", ".join(map(str, addresses))
-        return Finding("dns", "ok", f"SPF of {domain} lets {host} ({shown}) send")
+        named = host if shown == host else f"{host} ({shown})"
+        return Finding("dns", "ok", f"SPF of {domain} lets {named} send")
     said = ", ".join(f"{address}: {outcome}" for address, outcome in failing.items())
     return Finding(
         "dns", "error", f"SPF of {domain} does not let {host} send ({said}); its record is "
