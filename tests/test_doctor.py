@@ -284,9 +284,24 @@ def test_offline_uses_no_network(live: Live, environment, httpserver: HTTPServer
     assert report.code == 0, report.stdout
     assert report.lines("ok", "secrets")
     assert "login not tried (--offline)" in report.lines("note", "transport")[0]
-    assert report.lines("note", "dns") == [
-        "note     dns          SPF, DKIM, DMARC and MX: not checked (--offline)."
-    ]
+    dkim, records = report.lines("note", "dns")
+    assert dkim.startswith("note     dns          DKIM: dkim.pem holds an RSA key; its record "
+                           "at news._domainkey.iom.int was not looked up (--offline). Fix: ")
+    assert f'"v=DKIM1; k=rsa; p={live.key}"' in dkim
+    assert records == ("note     dns          SPF, DKIM, DMARC and MX records: not looked up "
+                       "(--offline).")
+
+
+def test_offline_finds_a_dkim_key_file_that_cannot_be_read(live: Live, environment) -> None:
+    live.configure()
+    live.settings.write_text(
+        live.settings.read_text(encoding="utf-8").replace('"dkim.pem"', '"missing.pem"'),
+        encoding="utf-8",
+    )
+    report = doctor(live.settings, "--offline")
+    assert report.code == 1
+    (dkim,) = report.lines("error", "dns")
+    assert "DKIM: cannot read [send] dkim_key_file" in dkim and "missing.pem" in dkim
 
 
 def test_json_holds_the_same_findings(live: Live, environment) -> None:

@@ -72,8 +72,9 @@ def diagnose(
     found: list[Finding] = []
     if offline:
         found += [
-            Finding("dns", "note", "SPF, DKIM, DMARC and MX: not checked (--offline)"),
-            Finding("unsubscribe", "note", "the unsubscribe page: not checked (--offline)"),
+            *records.check_key_file(loaded),
+            Finding("dns", "note", "SPF, DKIM, DMARC and MX records: not looked up (--offline)"),
+            Finding("unsubscribe", "note", "the unsubscribe page: not tried (--offline)"),
         ]
     else:
         jobs += [

@@ -228,8 +228,18 @@ def _dkim(sending: Sending, lookup: Lookup) -> list[Finding]:
     )]
 
 
-def _our_key(sending: Sending, lookup: Lookup) -> Finding:
-    """The record of ``[send] dkim_selector`` against the public half of ``dkim_key_file``."""
+def check_key_file(loaded: LoadedSettings) -> list[Finding]:
+    """Without the network: whether ``[send] dkim_key_file`` holds a key mailer can sign with,
+    and the record that must be published for it."""
+    sending = Sending.of(loaded)
+    if sending.key_file is None or sending.scheme not in MAILER_SIGNS:
+        return []
+    return [_our_key(sending, None)]
+
+
+def _our_key(sending: Sending, lookup: Lookup | None) -> Finding:
+    """The record of ``[send] dkim_selector`` against the public half of ``dkim_key_file``
+    (without ``lookup``, only the key file is read)."""
     path = sending.key_file
     assert path is not None
     try:
@@ -246,6 +256,12 @@ def _our_key(sending: Sending, lookup: Lookup) -> Finding:
         )
     name = f"{sending.selector}._domainkey.{sending.dkim_domain}"
     record = f"v=DKIM1; k={kind}; p={ours}"
+    if lookup is None:
+        return Finding(
+            "dns", "note", f"DKIM: {path.name} holds an {kind.upper()} key; its record at "
+            f"{name} was not looked up (--offline)",
+            f'unless it is there already, publish a TXT record at {name}: "{record}"',
+        )
     published = _published_keys(lookup, name)
     if ours in published:
         return Finding("dns", "ok", f"DKIM: the key at {name} is the public key of {path.name}")
