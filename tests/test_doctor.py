@@ -499,21 +499,29 @@ def test_a_sendgrid_key_that_may_not_send_is_found(
     assert "this API key may not send mail (it lacks the mail.send scope)" in line
 
 
+@pytest.mark.parametrize(("name", "spf_at", "record", "expected"), [
+    ("mailgun", "mg.example.org", "v=spf1 include:mailgun.org ~all",
+     "ok       dns          SPF of mg.example.org includes mailgun.org."),
+    ("sendgrid", "iom.int", "v=spf1 ip4:127.0.0.1 -all",
+     'warning  dns          SPF of iom.int does not include sendgrid.net, which SendGrid '
+     'documents. Fix: add "include:sendgrid.net" to the SPF record of iom.int'),
+])
 def test_an_esp_spf_include_is_what_counts(
-    live: Live, environment, httpserver: HTTPServer
+    name: str, spf_at: str, record: str, expected: str, live: Live, environment,
+    httpserver: HTTPServer,
 ) -> None:
-    environment.setenv("MAILGUN_API_KEY", "key-0123456789")
-    httpserver.expect_request(PROVIDERS["mailgun"].check_path).respond_with_json(
-        PROVIDERS["mailgun"].check_answer
-    )
+    provider = PROVIDERS[name]
+    environment.setenv(provider.secret_variable, "key-0123456789")
+    httpserver.expect_request(provider.check_path).respond_with_json(provider.check_answer)
+    separator = "&" if "?" in provider.scheme else "?"
     endpoint = httpserver.url_for("/").rstrip("/")
-    live.configure(transport=f"mailgun://mg.example.org?endpoint={endpoint}", dkim=False)
-    zone = {**good_zone(live.key),
-            "mg.example.org": [("TXT", "v=spf1 include:mailgun.org ~all")]}
+    live.configure(transport=f"{provider.scheme}{separator}endpoint={endpoint}", dkim=False)
+    zone = good_zone(live.key)
+    zone[spf_at] = [("TXT", record), ("MX", "mx.iom.int")]
     with name_server(Zone(zone)) as nameserver:
         environment.setenv("MAILER_NAMESERVER", nameserver)
         report = doctor(live.settings)
-    assert "ok       dns          SPF of mg.example.org includes mailgun.org." in report.stdout
+    assert expected in report.stdout, report.stdout
 
 
 # -- mailer send does the blocking part first ----------------------------------------------------

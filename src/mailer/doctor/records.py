@@ -19,7 +19,7 @@ from pathlib import Path
 
 from mailer.checks.deliverability import organisational_domain
 from mailer.delivery.dkim import public_key_record, signing_names
-from mailer.delivery.transports import Dsn
+from mailer.delivery.transports import Dsn, transport_class
 from mailer.doctor import spf
 from mailer.doctor.lookup import DnsUnavailable, IpAddress, Lookup
 from mailer.doctor.report import Finding, Severity
@@ -87,6 +87,11 @@ class Sending:
         )
 
     @property
+    def provider(self) -> str:
+        """The ESP's name as it writes it ("SendGrid"), for an ESP's transport."""
+        return transport_class(self.scheme).name
+
+    @property
     def spf_domain(self) -> str:
         """The envelope's domain, which SPF checks."""
         return self.host if self.scheme == "mailgun" else self.bounce_domain
@@ -139,7 +144,7 @@ def _esp_spf(sending: Sending, lookup: Lookup, domain: str) -> Finding:
     severity: Severity = "error" if sending.scheme == "mailgun" else "warning"
     return Finding(
         "dns", severity, f"SPF of {domain} does not include {include}, which "
-        f"{sending.scheme.capitalize()} documents", _add_to_spf(domain, f"include:{include}"),
+        f"{sending.provider} documents", _add_to_spf(domain, f"include:{include}"),
     )
 
 
@@ -208,8 +213,8 @@ def _dkim(sending: Sending, lookup: Lookup) -> list[Finding]:
         ESP_SELECTORS.get(sending.scheme) or RELAYS.get(sending.host, ("", ()))[1]
     )
     if not selectors:
-        signer = "mailer does not sign (no [send] dkim_key_file)" if sending.scheme in \
-            MAILER_SIGNS else f"{sending.scheme.capitalize()} signs"
+        signer = f"{sending.provider} signs" if sending.scheme in ESP_SPF else \
+            "mailer does not sign (no [send] dkim_key_file)"
         return [Finding(
             "dns", "warning", f"DKIM: {signer}, and doctor does not know the selector your "
             "provider signs with, so it cannot check that its key is published",
