@@ -342,6 +342,19 @@ def test_a_nameserver_that_cannot_be_read_is_a_settings_error(live: Live, enviro
     assert "environment variable MAILER_NAMESERVER: '127.0.0.1:dns': the port" in report.stderr
 
 
+def test_a_name_server_that_does_not_answer_is_one_finding(live: Live, environment) -> None:
+    live.configure()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:  # takes, never answers
+        silent.bind(("127.0.0.1", 0))
+        environment.setenv("MAILER_NAMESERVER", f"127.0.0.1:{silent.getsockname()[1]}")
+        report = doctor(live.settings)
+    assert report.code == 1
+    (dns,) = [line for line in report.findings() if line.split()[1] == "dns"]
+    assert dns.startswith("error    dns          DNS: the name server did not answer for iom.int")
+    assert "MAILER_NAMESERVER=HOST[:PORT]" in dns
+    assert report.lines("ok", "transport") and report.lines("ok", "unsubscribe")
+
+
 # -- SPF as receivers evaluate it ------------------------------------------------------------
 
 
