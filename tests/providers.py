@@ -34,6 +34,11 @@ class Provider:
     sender_error: tuple[int, dict]
     # The answer to a request for ``recipients`` when those in ``refused`` are refused for good.
     refuse: Callable[[list[str], Collection[str]], Response]
+    # The read-only call that checks the key before a send, its 200 answer and its answer to a
+    # key it does not accept, as each provider documents them.
+    check_path: str = ""
+    check_answer: object = None
+    key_refused: tuple[int, object] = (401, None)
 
     @property
     def sender_words(self) -> str:
@@ -79,12 +84,21 @@ PROVIDERS = {
         (400, {"errors": [{"message": "The from email does not contain a valid address.",
                            "field": "from.email", "help": f"{SENDGRID_HELP}#message.from"}]}),
         _sendgrid_refusal,
+        check_path="/v3/scopes",
+        check_answer={"scopes": ["mail.send", "suppression.read"]},
+        key_refused=(401, {"errors": [{"field": None, "message": "authorization required"}]}),
     ),
     "mailgun": Provider(
         "mailgun://mg.example.org", "MAILGUN_API_KEY", "/v3/mg.example.org/messages", 1000,
         lambda n: as_json({"id": "<mg-batch-1@mg.example.org>", "message": "Queued. Thank you."}),
         (400, {"message": "'from' parameter is not a valid address. please check documentation"}),
         lambda recipients, refused: as_json({"message": MAILGUN_BAD_TO}, 400),
+        check_path="/v3/domains/mg.example.org",
+        check_answer={
+            "domain": {"name": "mg.example.org", "state": "active", "type": "custom"},
+            "receiving_dns_records": [], "sending_dns_records": [],
+        },
+        key_refused=(401, "Forbidden"),
     ),
     "postmark": Provider(
         "postmark://", "POSTMARK_SERVER_TOKEN", "/email/batch", 500,
@@ -94,8 +108,19 @@ PROVIDERS = {
             "your account. Please add and confirm this address in order to be able to use it in "
             "the 'From' field of your messages.")}),
         _postmark_refusal,
+        check_path="/server",
+        check_answer={"ID": 1, "Name": "Newsletter", "DeliveryType": "Live"},
+        key_refused=(401, {"ErrorCode": 10, "Message": "Bad or missing API token"}),
     ),
 }
+
+
+def answer_key_checks(server: HTTPServer, name: str) -> None:
+    """``server`` accepts the key of provider ``name`` as the provider documents it."""
+    provider = PROVIDERS[name]
+    server.expect_request(provider.check_path, method="GET").respond_with_json(
+        provider.check_answer
+    )
 
 
 def request_size(name: str, request: Request) -> int:

@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from providers import answer_key_checks
 from pytest_httpserver import HTTPServer
 from sending import Busy, make_project, smtp_server, write_subscribers
 from typer.testing import CliRunner
@@ -59,6 +60,7 @@ def test_half_the_requests_failing_with_429_or_500_still_reach_everyone_once(
                         content_type="application/json")
 
     httpserver.expect_request("/v3/mg.example.org/messages").respond_with_handler(answer)
+    answer_key_checks(httpserver, "mailgun")
     endpoint = httpserver.url_for("/").rstrip("/")
     code, out = send(issue, "--transport", f"mailgun://mg.example.org?endpoint={endpoint}",
                      "--concurrency", "2")
@@ -135,6 +137,7 @@ def test_a_server_echoing_the_key_never_gets_it_into_the_ledger_status_or_errors
         return Response(f"gateway refused {header} ({quote(header)})", status_code[0])
 
     httpserver.expect_request("/v3/mg.example.org/messages").respond_with_handler(echo)
+    answer_key_checks(httpserver, "mailgun")
     transport = f"mailgun://mg.example.org?endpoint={httpserver.url_for('/').rstrip('/')}"
     code, out = send(issue, "--transport", transport)
     assert code == 3 and "gateway refused Basic ***" in out, out

@@ -20,7 +20,7 @@ GROUND = (
 )
 STAGES = (
     "ground", "compose", "audience", "delivery", "archive", "feedback", "web", "preview", "checks",
-    "cli",
+    "doctor", "cli",
 )
 
 

@@ -296,6 +296,29 @@ def send(
 
 @app.command()
 @_reported
+def doctor(
+    offline: Annotated[
+        bool, typer.Option("--offline", help="No network: the secrets and local files only.")
+    ] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the findings as JSON.")
+    ] = False,
+    settings: Annotated[
+        Path | None,
+        typer.Option("--settings", metavar="PATH",
+                     help="mailer.toml to use (default: the nearest in this folder or above)."),
+    ] = None,
+) -> None:
+    """Find what a real send still needs: secrets, the transport's login, SPF, DKIM, DMARC,
+    the unsubscribe page. Exit status: 0 ready (warnings allowed), 1 something blocks a real
+    send, 2 the settings cannot be loaded."""
+    from mailer.doctor import run_doctor
+
+    run_doctor(Console(), settings=settings, offline=offline, json_output=json_output)
+
+
+@app.command()
+@_reported
 def status(
     issue: IssueArg,
     ledger: LedgerOpt = None,

@@ -32,6 +32,19 @@ class Needed:
     purpose: str  # "SMTP login as alice": what needs it, said when it is missing
     min_length: int = 1  # a shorter value is as good as none (a key that can be guessed)
 
+    def problem(self, environ: Mapping[str, str] | None = None) -> str | None:
+        """What is wrong with the variable in ``environ`` (the process's), or None."""
+        value = (os.environ if environ is None else environ).get(self.variable)
+        if not value:
+            return "not set"
+        if len(value) < self.min_length:
+            return f"too short: use at least {self.min_length} random characters"
+        return None
+
+    def describe(self, problem: str) -> str:
+        """``NAME (for PURPOSE): PROBLEM``, never the value."""
+        return f"{self.variable} ({self.purpose}): {problem}"
+
 
 def missing(needed: Iterable[Needed], environ: Mapping[str, str] | None = None) -> list[Needed]:
     """Those of ``needed`` that the environment does not set (or sets empty), once each."""
@@ -69,6 +82,16 @@ def require(needed: Iterable[Needed], environ: Mapping[str, str] | None = None) 
         for need in short
     ]
     raise MissingSecret("; ".join(sentences))
+
+
+def unmet(needs: Iterable[Needed], environ: Mapping[str, str] | None = None) -> list[str]:
+    """Each need ``environ`` does not meet, described (:meth:`Needed.describe`), in order."""
+    found = []
+    for need in dict.fromkeys(needs):
+        problem = need.problem(environ)
+        if problem is not None:
+            found.append(need.describe(problem))
+    return found
 
 
 # Every secret mailer reads, by the environment variable holding it: text leaving the program

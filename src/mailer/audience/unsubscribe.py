@@ -47,12 +47,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from mailer.errors import MissingSecret
+from mailer.credentials import Needed, require
 
 SECRET_VARIABLE = "MAILER_UNSUBSCRIBE_SECRET"
 # Anyone can see their own link, so a short secret could be guessed offline from it and then
 # sign links for every other address.
 MIN_SECRET_LENGTH = 16
+# What a real send (and ``mailer serve``) needs: named with the transport's secrets, together.
+SECRET_NEED = Needed(SECRET_VARIABLE, "signing the readers' unsubscribe links", MIN_SECRET_LENGTH)
 # Used only for the local preview and the outbox transport, where nothing reaches a real reader.
 DEVELOPMENT_SECRET = "development-only-secret-do-not-use-for-real-sends"
 
@@ -82,19 +84,9 @@ def _unb64(text: str) -> bytes:
 
 def unsubscribe_secret(*, required: bool) -> str:
     """The signing secret from the environment; the development one only when not required."""
-    value = os.environ.get(SECRET_VARIABLE)
     if required:
-        if not value:
-            raise MissingSecret(
-                f"sending needs {SECRET_VARIABLE} (a long random string that encrypts "
-                "unsubscribe links); set it in the environment, never in mailer.toml"
-            )
-        if len(value) < MIN_SECRET_LENGTH:
-            raise MissingSecret(
-                f"{SECRET_VARIABLE} is too short to keep unsubscribe links from being forged: "
-                f"use at least {MIN_SECRET_LENGTH} random characters (32 or more is better)"
-            )
-    return value or DEVELOPMENT_SECRET
+        require([SECRET_NEED])
+    return os.environ.get(SECRET_VARIABLE) or DEVELOPMENT_SECRET
 
 
 def _shows_an_at(token: str, data: bytes) -> bool:

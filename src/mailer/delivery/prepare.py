@@ -13,7 +13,7 @@ from mailer.compose.editions import Editions, normalise_tag
 from mailer.compose.images import EmbeddedImages, ImageLinker, PublishedImages
 from mailer.compose.issue import LoadedIssue
 from mailer.compose.render import RenderedIssue, render_issue
-from mailer.delivery.dkim import DkimSigner
+from mailer.delivery.dkim import DkimSigner, signing_names
 from mailer.delivery.editions import EditionFactory
 from mailer.delivery.message import Letterhead, MessageFactory
 from mailer.errors import InputError, Location, UsageError
@@ -130,5 +130,4 @@ def _dkim_signer(loaded: LoadedIssue) -> DkimSigner | None:
             Location(loaded.settings.path), f"cannot read DKIM key {key_path}: {exc.strerror}",
             "send.dkim_key_file",
         ) from None
-    domain = send.dkim_domain or domain_of(loaded.sender.address)
-    return DkimSigner(send.dkim_selector or "mailer", domain, key)
+    return DkimSigner(*signing_names(send, loaded.sender.address), key)

@@ -30,7 +30,7 @@ from mailer.audience.store import SuppressionStore
 from mailer.audience.subscribers import Subscriber, SubscriberReader, normalise_address
 from mailer.compose.editions import load_editions
 from mailer.console import Console, command_line, count, plural
-from mailer.credentials import require
+from mailer.credentials import Needed, require
 from mailer.delivery.campaign import Campaign, Factory, Policy, Summary, dry_run, send_test
 from mailer.delivery.editions import EditionFactory
 from mailer.delivery.ledger import FillResult, Ledger
@@ -131,6 +131,14 @@ def plan_send(
     )
 
 
+def send_secrets(settings: LoadedSettings, transport: TransportFactory) -> list[Needed]:
+    """Every secret a send through ``transport`` needs: its login, and the unsubscribe links'
+    key when the messages reach readers with links of ours. The one list a send requires
+    before it connects, and ``mailer doctor`` reports."""
+    return [need for need in transport.secrets
+            if signs_links(settings.settings) or need.variable != SIGNING.variable]
+
+
 def send_issue(request: SendRequest, console: Console, *, gate: Gate | None = None) -> None:
     """Send the issue to every subscriber once (or the test copies, or a dry run).
 
@@ -151,8 +159,7 @@ def send_issue(request: SendRequest, console: Console, *, gate: Gate | None = No
         )
     # Secrets first: every one missing, named at once, before any connection or DNS lookup.
     # A dry run too: it signs the links as the send will, and predicts what the send needs.
-    require(need for need in plan.transport.secrets
-            if signs_links(settings.settings) or need.variable != SIGNING.variable)
+    require(send_secrets(settings, plan.transport))
     _verify(plan.transport, connect=not request.dry_run)
     prepared = prepare_editions(editions, real_send=plan.transport.reaches_readers)
     if gate is not None:

@@ -41,8 +41,18 @@ SCHEMES: dict[str, str] = {
     "postmark": "postmark:PostmarkTransport",
 }
 
-__all__ = ["SCHEMES", "Dsn", "RecipientResult", "Transport", "TransportFactory", "mask",
-           "parse_transport", "secret_variable_for", "transport_class"]
+__all__ = [
+    "SCHEMES",
+    "Dsn",
+    "RecipientResult",
+    "Transport",
+    "TransportFactory",
+    "login_for",
+    "mask",
+    "parse_transport",
+    "secret_variable_for",
+    "transport_class",
+]
 
 
 def transport_class(scheme: str) -> type[Transport]:
@@ -109,12 +119,17 @@ def parse_transport(
     return TransportFactory(dsn, kind, base_dir, value)
 
 
-def secret_variable_for(text: str) -> str | None:
-    """The environment variable the transport ``text`` takes its login secret from, or None
-    when it needs none (the outbox, SMTP without a login); nothing is read from the
-    environment. UsageError, as from :func:`parse_transport`, if there is no such transport."""
+def login_for(text: str) -> Needed | None:
+    """The login secret the transport ``text`` needs, or None when it needs none (the outbox,
+    SMTP without a user); nothing is read from the environment. UsageError, as from
+    :func:`parse_transport`, if there is no such transport."""
     dsn, kind = _named(text)
-    login = kind.login(dsn)
+    return kind.login(dsn)
+
+
+def secret_variable_for(text: str) -> str | None:
+    """The environment variable :func:`login_for` names, or None."""
+    login = login_for(text)
     return login.variable if login is not None else None
 
 

@@ -31,15 +31,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from mailer.audience.unsubscribe import MIN_SECRET_LENGTH
-from mailer.audience.unsubscribe import SECRET_VARIABLE as SIGNING_VARIABLE
+from mailer.audience.unsubscribe import SECRET_NEED as SIGNING
 from mailer.credentials import Needed, Redactor
 from mailer.delivery.message import OutgoingMessage
 from mailer.errors import UsageError
 
 Status = Literal["sent", "queued", "deferred", "failed"]
 # Each copy that reaches a reader carries an unsubscribe link signed with this secret.
-SIGNING = Needed(SIGNING_VARIABLE, "signing the readers' unsubscribe links", MIN_SECRET_LENGTH)
 DELIVERED: frozenset[str] = frozenset({"sent", "queued"})
 
 
@@ -136,10 +134,11 @@ class Transport(ABC):
     def verify(self) -> None:  # noqa: B027 - a transport without a server has nothing to check
         """Check that the settings work, before anything is sent; TransportError if not.
 
-        Called once before a send starts, so that an unknown host, a refused login or a wrong
-        TLS mode stops the command at once instead of deferring every message. What can be
-        checked without the network (a key's format) is already checked when the transport
-        is made. The transport may be used or closed afterwards.
+        Called once before a send starts (and by ``mailer doctor``), so that an unknown host, a
+        refused login or a wrong TLS mode stops the command at once instead of deferring every
+        message; it sends nothing and changes nothing on the server. What can be checked
+        without the network (a key's format) is already checked when the transport is made.
+        The transport may be used or closed afterwards.
         """
 
     def close(self) -> None:  # noqa: B027 - most transports hold nothing to release

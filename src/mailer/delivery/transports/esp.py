@@ -21,6 +21,10 @@ refuses the whole request, and the provider's error body says why (:class:`Rejec
 * nothing useful: the batch is sent again in halves until the culprit is alone (at most
   :data:`MAX_SPLITS` times per ``send``), and only a single recipient's 4xx is ``failed``.
 
+Before a send, :meth:`~EspTransport.verify` makes the provider's documented read-only call
+(:meth:`~EspTransport.check_request`: Mailgun's domain, SendGrid's scopes, Postmark's server),
+which answers 200 only to a key it accepts; nothing is sent or changed.
+
 The API key never reaches a message or the ledger: it is checked when the transport is made
 (no spaces, control or non-ASCII characters, which ``requests`` would quote in its error), an
 ``?endpoint=`` with a user or password in it is refused unread, and any text that could hold
@@ -58,7 +62,7 @@ from mailer.compose.merge import UNSUBSCRIBE_KEY
 from mailer.credentials import Needed, Redactor
 from mailer.delivery.message import ONE_CLICK, FillIn, OutgoingMessage, SharedContent
 from mailer.delivery.transports.base import Dsn, RecipientResult, Status, Transport
-from mailer.errors import TransportError, UsageError
+from mailer.errors import TransportError, Unreachable, UsageError
 
 TIMEOUT = (10.0, 120.0)  # connect, read: a 1,000-recipient batch can take a while to accept
 CONFIGURATION_STATUSES = (401, 403, 404)
@@ -70,7 +74,8 @@ MAX_SPLITS = 32
 
 @dataclass
 class EspRequest:
-    """One HTTP POST to the provider, relative to its base URL."""
+    """One HTTP request to the provider, relative to its base URL: a POST that sends, or the
+    GET of :meth:`EspTransport.check_request`."""
 
     path: str
     json: Any = None
@@ -184,6 +189,14 @@ class EspTransport(Transport):
         """The documented request that sends ``messages`` (which share ``content``)."""
 
     @abstractmethod
+    def check_request(self) -> EspRequest:
+        """The provider's documented read-only call that needs an accepted key (a GET)."""
+
+    def check_answer(self, response: requests.Response) -> None:
+        """TransportError when the 200 answer of :meth:`check_request` says the key cannot
+        send after all (SendGrid's scopes); by default a 200 is enough."""
+
+    @abstractmethod
     def parse_results(
         self, messages: Sequence[OutgoingMessage], response: requests.Response
     ) -> list[RecipientResult]:
@@ -289,11 +302,7 @@ class EspTransport(Transport):
                 files=request.files, headers=request.headers, auth=request.auth, timeout=TIMEOUT,
             )
         except (requests.exceptions.InvalidHeader, requests.exceptions.InvalidURL):
-            # Their text quotes the header or URL, which can hold the key: never pass it on.
-            raise TransportError(
-                self.name, f"the request cannot be sent: check {self.secret_variable} and the "
-                f"endpoint {self.endpoint}",
-            ) from None
+            raise self._unsendable() from None
         except requests.RequestException as exc:
             return results_for(messages, "deferred", f"{self.name}: {type(exc).__name__}: {exc}")
         status = response.status_code
@@ -316,6 +325,46 @@ class EspTransport(Transport):
                 k: prefix + words for k, words in rejection.culprits.items()
                 if 0 <= k < len(messages)
             },
+        )
+
+    def verify(self) -> None:
+        """The read-only call of :meth:`check_request`: TransportError when the provider
+        refuses the key, the account or the domain (4xx), Unreachable when it cannot be asked
+        now (no connection, 429, 5xx)."""
+        request = self.check_request()
+        try:
+            response = self.session.get(
+                self.endpoint + request.path, headers=request.headers, auth=request.auth,
+                timeout=TIMEOUT,
+            )
+        except (requests.exceptions.InvalidHeader, requests.exceptions.InvalidURL):
+            raise self._unsendable() from None
+        except requests.RequestException as exc:
+            raise Unreachable(
+                f"{self.name}: cannot reach {self.endpoint}: {type(exc).__name__}"
+            ) from None
+        status = response.status_code
+        if 200 <= status < 300:
+            self.check_answer(response)
+            return
+        words = self.redact(self.error_message(response))
+        if status == 429 or status >= 500:
+            raise Unreachable(f"{self.name} HTTP {status}: {words}; try again later")
+        raise TransportError(
+            self.name, f"GET {request.path} was refused: {words} ({self.refusal_hint(status)})",
+            status,
+        )
+
+    def refusal_hint(self, status: int) -> str:
+        """What to do when the provider refuses the read-only call with ``status``."""
+        return f"check {self.secret_variable}: it must be the key of the account that sends"
+
+    def _unsendable(self) -> TransportError:
+        """A request that cannot be made: the key or the endpoint holds what a header or URL
+        cannot (the library's error would quote them, so it is never passed on)."""
+        return TransportError(
+            self.name, f"the request cannot be sent: check {self.secret_variable} and the "
+            f"endpoint {self.endpoint}",
         )
 
     def close(self) -> None:

@@ -14,6 +14,9 @@ panel, once), Mailgun adds its own List-Unsubscribe and List-Unsubscribe-Post he
 the unsubscribes in its suppression list. Open and click tracking stay off, but not tracking
 as a whole (``o:tracking``), which would switch the unsubscribe handling off with it.
 
+The key is checked before a send with ``GET /v3/domains/DOMAIN``, the domain's own record: a
+domain sending key may only post messages, so it is refused there; an account API key is needed.
+
 A refused request (400) carries one ``message``. Those about the sender, the domain or the
 account (:data:`ACCOUNT_REFUSALS`) stop the send; the one about a recipient ("'to' parameter is
 not a valid address") does not say which, so the batch is halved until it is alone.
@@ -133,6 +136,17 @@ class MailgunTransport(EspTransport):
             variables["h:List-Unsubscribe"] = p.list_unsubscribe
         variables["h:Message-Id"] = f"<{p.message_id}>"
         return variables
+
+    def check_request(self) -> EspRequest:
+        return EspRequest(f"/v3/domains/{self.domain}", auth=("api", self.key))
+
+    def refusal_hint(self, status: int) -> str:
+        if status == 404:
+            return f"the domain {self.domain} is not in this Mailgun account (or region)"
+        return (
+            "check MAILGUN_API_KEY: an account API key, not a domain sending key, which "
+            "cannot read its domain"
+        )
 
     def classify_rejection(
         self, response: requests.Response, messages: Sequence[OutgoingMessage]

@@ -12,6 +12,8 @@ Postmark manages, its default) replaces it with each reader's link, adds its own
 List-Unsubscribe and List-Unsubscribe-Post headers and keeps the unsubscribes in the stream's
 suppressions; ours are not sent.
 
+The token is checked before a send with ``GET /server``, the server the token belongs to.
+
 Some of Postmark's codes are about the account or the sender, not the recipient
 (:data:`ACCOUNT_CODES`, and 300 about the From or Reply-To address): whether they answer the
 request or each message, they stop the send and fail nobody.
@@ -128,6 +130,9 @@ class PostmarkTransport(EspTransport):
 
     def credentials(self) -> dict[str, Any]:
         return {"headers": {"X-Postmark-Server-Token": self.key, "Accept": "application/json"}}
+
+    def check_request(self) -> EspRequest:
+        return EspRequest("/server", **self.credentials())
 
     def _message(self, content: SharedContent, message: OutgoingMessage) -> dict:
         """``message`` as Postmark's JSON takes it, without the attachments."""

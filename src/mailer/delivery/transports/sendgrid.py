@@ -8,6 +8,9 @@ Message-ID go in each personalization's ``headers``; List-Id and List-Unsubscrib
 for everyone, in the message's ``headers``. SendGrid answers 202 with one ``X-Message-Id`` for
 the whole request, which becomes every recipient's provider id.
 
+The key is checked before a send with ``GET /v3/scopes``, which any key may call: it lists
+what the key may do, and without ``mail.send`` it cannot send.
+
 A refused request (400) lists its errors with the ``field`` each is about: a field under
 ``personalizations.<n>`` names the request's n-th recipient, and any other field (``from.email``,
 ``reply_to``, ``subject``, ``content.0.value`` ...) what every copy shares.
@@ -43,6 +46,7 @@ from mailer.delivery.transports.esp import (
     results_for,
     with_variables,
 )
+from mailer.errors import TransportError
 
 # Every tracking setting off, whatever the account's defaults: SendGrid would otherwise rewrite
 # the links (the unsubscribe link too), add an open pixel or its own unsubscribe footer.
@@ -110,6 +114,20 @@ class SendGridTransport(EspTransport):
 
     def credentials(self) -> dict[str, Any]:
         return {"headers": {"Authorization": f"Bearer {self.key}", "Accept": "application/json"}}
+
+    def check_request(self) -> EspRequest:
+        return EspRequest("/v3/scopes", **self.credentials())
+
+    def check_answer(self, response: requests.Response) -> None:
+        try:
+            scopes = response.json()["scopes"]
+        except (ValueError, KeyError, TypeError):
+            return  # an answer of another shape: the 200 says the key was accepted
+        if isinstance(scopes, list) and "mail.send" not in scopes:
+            raise TransportError(
+                self.name, "this API key may not send mail (it lacks the mail.send scope): "
+                "give it Mail Send access in SendGrid's API Keys settings",
+            )
 
     def _answer_unsubscribes(self, payload: dict) -> None:
         """Turn SendGrid's own unsubscribe handling on in ``payload``: the group's, or
