@@ -238,8 +238,8 @@ def test_missing_secrets_are_named_together_in_one_finding(live: Live, environme
         report = doctor(live.settings)
     assert report.code == 1
     (secrets,) = report.lines("error", "secrets")
-    assert "MAILER_SMTP_PASSWORD (SMTP login as alice): not set" in secrets
-    assert "MAILER_UNSUBSCRIBE_SECRET (the key of the unsubscribe links" in secrets
+    assert "MAILER_SMTP_PASSWORD (the SMTP login as alice): not set" in secrets
+    assert "MAILER_UNSUBSCRIBE_SECRET (signing the readers' unsubscribe links): not set" in secrets
     assert "$env:MAILER_SMTP_PASSWORD = '...'" in secrets  # PowerShell
     assert "export MAILER_SMTP_PASSWORD='...' MAILER_UNSUBSCRIBE_SECRET='...'" in secrets
     # The first line a person reads after the heading is the one to fix first.
@@ -556,5 +556,7 @@ def test_send_names_every_missing_secret_before_it_connects(
             smtp.accept()  # nobody connected
     assert result.exit_code == 2
     (line,) = result.stderr.splitlines()
-    assert "MAILER_SMTP_PASSWORD (SMTP login as alice): not set" in line
-    assert "MAILER_UNSUBSCRIBE_SECRET (the key of the unsubscribe links" in line
+    assert line == (
+        "Error: the SMTP login as alice needs the environment variable MAILER_SMTP_PASSWORD and "
+        "signing the readers' unsubscribe links needs MAILER_UNSUBSCRIBE_SECRET (neither is set)"
+    )

@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 from projects import mailer
-from providers import PROVIDERS, Suppressed, SuppressionLists, recipients_of, request_size
+from providers import (
+    PROVIDERS,
+    Suppressed,
+    SuppressionLists,
+    answer_key_checks,
+    recipients_of,
+    request_size,
+)
 from pytest_httpserver import HTTPServer
 from sending import make_project, write_subscribers
 from werkzeug import Request, Response
@@ -89,10 +96,12 @@ def use(setup: str, server: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> None
     endpoint = server.url_for("/").rstrip("/")
     dsn = f"{provider.scheme}{query}{separator}endpoint={endpoint}"
     monkeypatch.setenv("MAILER_TRANSPORT", dsn)
+    answer_key_checks(server, name)  # a send checks the key first, as mailer doctor does
 
 
 def accept_sends(name: str, server: HTTPServer) -> None:
     provider = PROVIDERS[name]
+    answer_key_checks(server, name)
     server.expect_request(provider.path, method="POST").respond_with_handler(
         lambda request: provider.success(request_size(name, request))
     )

@@ -206,13 +206,13 @@ def test_secret_comes_from_the_environment(monkeypatch):
 
 def test_sending_without_a_secret_is_refused(monkeypatch):
     monkeypatch.delenv(SECRET_VARIABLE, raising=False)
-    with pytest.raises(MailerError, match=f"{SECRET_VARIABLE} .*: not set"):
+    with pytest.raises(MailerError, match=f"{SECRET_VARIABLE} \\(it is not set\\)"):
         unsubscribe_secret(required=True)
     assert unsubscribe_secret(required=False) == DEVELOPMENT_SECRET  # preview, outbox
 
 
 def test_a_short_secret_is_refused_for_sending(monkeypatch):
-    monkeypatch.setenv(SECRET_VARIABLE, "short")
+    monkeypatch.setenv(SECRET_VARIABLE, "x7Qz9pL")
     with pytest.raises(MailerError, match="too short"):
         unsubscribe_secret(required=True)
 
