@@ -350,7 +350,8 @@ class Settings(Strict):
     social: builtins.list[SocialLink] = []  # the field above hides the type
     """The social links, one [[social]] table each, shown as icons on the masthead band."""
     send: SendSettings = SendSettings()
-    """How `mailer send` delivers."""
+    """How `mailer send` delivers. The environment variable MAILER_<KEY> overrides a key
+    (MAILER_TRANSPORT, MAILER_SUBSCRIBERS ...), and the command's option overrides both."""
     bounces: BounceSettings = BounceSettings()
     """The bounce mailbox that `mailer bounces` reads."""
     archive: ArchiveSettings = ArchiveSettings()
