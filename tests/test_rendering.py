@@ -216,8 +216,8 @@ def test_without_playwright_the_check_warns_and_screenshots_say_how_to_install(
     ready = prepare(load(path), real_send=False)
     findings = rendering.check(ready.loaded, ready, options=CheckOptions(render=True))
     assert [f.severity for f in findings] == ["warning"]
-    assert "pip install 'mailer[browser]'" in findings[0].message
-    with pytest.raises(MailerError, match=r"pip install 'mailer\[browser\]'"):
+    assert "pip install 'newsletter-as-code[browser]'" in findings[0].message
+    with pytest.raises(MailerError, match=r"pip install 'newsletter-as-code\[browser\]'"):
         take_screenshots(project.root / "index.html")
 
 

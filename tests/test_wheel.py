@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import mailbox
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,7 +28,10 @@ BUILD_LITTER = (
 )
 
 
-def run(*args: str | Path, cwd: Path, timeout: float = 600, exit_code: int = 0) -> str:
+def run(
+    *args: str | Path, cwd: Path, timeout: float = 600, exit_code: int = 0, stderr: bool = False,
+) -> str:
+    """The command's standard output (and its standard error after it, with ``stderr``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "MAILER_"))}
     result = subprocess.run(
         [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True,
@@ -35,7 +39,7 @@ def run(*args: str | Path, cwd: Path, timeout: float = 600, exit_code: int = 0) 
     )
     assert result.returncode == exit_code, f"{args}: exit {result.returncode}\n" \
         f"{result.stdout}\n{result.stderr}"
-    return result.stdout
+    return result.stdout + result.stderr if stderr else result.stdout
 
 
 @pytest.mark.slow
@@ -45,14 +49,24 @@ def test_a_fresh_install_starts_previews_checks_and_sends_a_project(tmp_path):
     source = tmp_path / "source"
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*BUILD_LITTER))
     dist = tmp_path / "dist"
-    run(sys.executable, "-m", "pip", "wheel", source, "--no-deps", "--quiet", "-w", dist,
-        cwd=tmp_path)
-    (wheel,) = dist.glob("mailer-*.whl")
+    # Not quiet: pip shows the build backend's warnings (a deprecated license form, a data
+    # folder setuptools takes for a package), and there must be none.
+    built = run(sys.executable, "-m", "pip", "wheel", source, "--no-deps", "-w", dist,
+                cwd=tmp_path, stderr=True)
+    assert not re.findall(r"\b[A-Z]\w*Warning\b", built), built
+    # The distribution is newsletter-as-code (PyPI's "mailer" is someone else's); the command
+    # it installs is mailer.
+    (wheel,) = dist.glob("newsletter_as_code-*.whl")
+    version = wheel.name.split("-")[1]
     fresh = tmp_path / "venv"
     run(sys.executable, "-m", "venv", fresh, cwd=tmp_path)
     run(fresh / "bin" / "python", "-m", "pip", "install", "--quiet", wheel, cwd=tmp_path)
 
     python, mailer = fresh / "bin" / "python", fresh / "bin" / "mailer"
+    assert run(mailer, "--version", cwd=tmp_path) == f"mailer {version} (newsletter-as-code)\n"
+    licence = run(python, "-c", "from importlib.metadata import metadata; "
+                  "print(metadata('newsletter-as-code')['License-Expression'])", cwd=tmp_path)
+    assert licence.strip() == "MIT"
     theme = run(python, "-c", "from mailer.compose.theme import default_folder; "
                 "print(default_folder())", cwd=tmp_path).strip()
     assert Path(theme).is_relative_to(fresh) and not Path(theme).is_relative_to(ROOT)

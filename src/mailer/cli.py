@@ -34,6 +34,34 @@ app = typer.Typer(
 )
 
 
+DISTRIBUTION = "newsletter-as-code"  # the name pip knows mailer by ("mailer" is another package)
+
+
+def _show_version(wanted: bool) -> None:
+    """``mailer --version``: the version pip installed, from the package's metadata."""
+    if not wanted:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        installed = version(DISTRIBUTION)
+    except PackageNotFoundError:  # imported from a source folder, never installed
+        installed = "(not installed)"
+    typer.echo(f"mailer {installed} ({DISTRIBUTION})")
+    raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True,
+                     help="Print the installed version and stop."),
+    ] = False,
+) -> None:
+    """The options of ``mailer`` itself, before any command."""
+
+
 def _reported(command: Callable[P, R]) -> Callable[P, R]:
     """The one place a library error becomes ``Error: ...`` and its exit status."""
 

@@ -15,9 +15,13 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Str
 
 
 class Strict(BaseModel):
-    """Base for every user-written model: unknown keys are errors, values are immutable."""
+    """Base for every user-written model: unknown keys are errors, values are immutable.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    The docstring under a field is its description, which the settings reference of the user
+    guide is generated from (docs/hooks/reference.py).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 def _single_line(value: str) -> str:

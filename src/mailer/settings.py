@@ -53,15 +53,24 @@ SocialNetwork = Annotated[str, AfterValidator(_network)]
 
 
 class Sender(Strict):
+    """Who the newsletter comes from: the From header."""
+
     name: Line
+    """The name readers see in their inbox, such as "IOM Turkey"."""
     address: EmailAddress
+    """The From address, at a domain of your own that publishes SPF, DKIM and DMARC."""
     reply_to: EmailAddress | None = None
+    """Where readers' replies go (Reply-To); unset: to the From address."""
 
 
 class SocialLink(Strict):
     network: SocialNetwork
+    """The network, as the theme's social.toml names it and its icon: facebook, linkedin,
+    x, instagram, youtube, website ... in the default theme."""
     url: WebUrl
-    label: Line | None = None  # shown next to the icon; defaults to the network's name
+    """The organisation's page on that network."""
+    label: Line | None = None
+    """The words shown next to the icon; unset: the network's name."""
 
 
 class Brand(Strict):
@@ -75,27 +84,51 @@ class Brand(Strict):
     """
 
     organisation: Line
-    logo: str | None = None  # a local path (relative to the file naming it) or an https URL
+    """The organisation's name: the masthead's title (unless the issue has a title), the
+    footer, and the alt text of the logo."""
+    logo: str | None = None
+    """The logo on the masthead band: a file (relative to mailer.toml) or an https URL; white
+    or light on a transparent PNG."""
     logo_alt: str | None = None
-    logo_dark: str | None = None  # a logo for dark mode, when the light one does not suit it
-    logo_width_px: int = Field(default=150, ge=40, le=552)  # the logo's width in the email
+    """The logo's alt text, for readers who do not see images; unset: the organisation."""
+    logo_dark: str | None = None
+    """A logo shown instead in dark mode, when the light one does not suit it."""
+    logo_width_px: int = Field(default=150, ge=40, le=552)
+    """The logo's width in the email, in pixels."""
     website: WebUrl | None = None
-    primary_color: Colour = "#0033A0"  # the masthead band, headlines, links, buttons
-    masthead_text_color: Colour = "#FFFFFF"  # text and icons on the band, the button's text
+    """The organisation's website: the logo links to it."""
+    primary_color: Colour = "#0033A0"
+    """The masthead band, headlines, links and buttons."""
+    masthead_text_color: Colour = "#FFFFFF"
+    """The title, period and icons on the band, and the buttons' text."""
     text_color: Colour = "#222222"
-    muted_color: Colour = "#555555"  # captions, credits, the footer
-    background_color: Colour = "#F2F4F7"  # around the email, and the footer
+    """Body text."""
+    muted_color: Colour = "#555555"
+    """Captions, credits and the footer."""
+    background_color: Colour = "#F2F4F7"
+    """Around the email, and behind the footer."""
     content_background: Colour = "#FFFFFF"
-    accent_background: Colour | None = None  # the section title bands; a tint of primary_color
+    """Behind the stories."""
+    accent_background: Colour | None = None
+    """The section title bands; unset: a tint of primary_color."""
     dark_primary_color: Colour = "#9DBBFF"
-    dark_masthead_color: Colour | None = None  # the band in dark mode; a deeper primary_color
+    """primary_color in dark mode: headlines, links and buttons."""
+    dark_masthead_color: Colour | None = None
+    """The masthead band in dark mode; unset: a deeper primary_color."""
     dark_text_color: Colour = "#E6E9EF"
+    """Body text in dark mode."""
     dark_muted_color: Colour = "#B4BCC8"
+    """Captions, credits and the footer in dark mode."""
     dark_background_color: Colour = "#0E121A"
+    """Around the email in dark mode."""
     dark_content_background: Colour = "#171C26"
+    """Behind the stories in dark mode."""
     dark_accent_background: Colour | None = None
+    """The section title bands in dark mode; unset: mixed from the dark colours."""
     font_family: Line = "Arial, Helvetica, sans-serif"
+    """The fonts, as a CSS font-family list (fonts readers' devices have)."""
     font_size_px: int = Field(default=16, ge=10, le=24)
+    """The body text's size, in pixels."""
 
 
 class BrandOverride(Strict):
@@ -129,7 +162,9 @@ class FooterOverride(Strict):
     """Footer sentences said otherwise: an issue's ``footer:``, or a ``[footer.<tag>]`` table."""
 
     postal_address: Text | None = None
+    """The postal address in this language; unset: [footer]'s."""
     reason: Text | None = None
+    """Why the reader gets the newsletter, in this language; unset: [footer]'s."""
 
 
 class Footer(Strict):
@@ -139,8 +174,12 @@ class Footer(Strict):
     words for what that table leaves out (see :meth:`for_language`)."""
 
     postal_address: Text
-    reason: Text  # why the reader gets this newsletter
-    languages: dict[Language, FooterOverride] = {}  # the [footer.<tag>] tables, by their tag
+    """The organisation's postal address, which the law of many countries requires in every
+    newsletter."""
+    reason: Text
+    """Why the reader gets this newsletter, such as "You subscribed on our website"."""
+    languages: dict[Language, FooterOverride] = {}
+    """The [footer.<tag>] tables (such as [footer.tr]), by their language tag."""
 
     @model_validator(mode="before")
     @classmethod
@@ -217,21 +256,30 @@ ESP_SCHEMES = ("mailgun", "sendgrid", "postmark")
 class ListIdentity(Strict):
     """The mailing list as mail clients see it (List-Id, List-Unsubscribe)."""
 
-    id: Line  # RFC 2919 list id, such as "newsletter.turkiye.iom.int"
+    id: Line
+    """The list's id (List-Id, RFC 2919): a name under your own domain, such as
+    "newsletter.turkiye.iom.int"."""
     name: Line | None = None
-    # "web": mailer serve answers unsubscribe_url; "esp": the ESP's own link and suppression
-    # list (mailer send pulls it first); "mailto": mail to unsubscribe_mailto, for small lists.
+    """The list's name, in List-Id and on the unsubscribe page; unset: the organisation."""
     unsubscribe: UnsubscribeMode | None = None
-    """How readers unsubscribe; default "web" with unsubscribe_url, else "mailto"."""
-    # A URL with {token} (the reader and the issue, which only the secret can read) and
-    # optionally {issue} and {lang} (the language of the reader's edition: `mailer serve`
-    # answers in it). Never the address: {email} is refused.
+    """How readers unsubscribe: "web" (`mailer serve` answers unsubscribe_url), "esp" (the
+    sending service's own link and suppression list, which `mailer send` pulls first) or
+    "mailto" (mail to unsubscribe_mailto, for small lists); unset: "web" with
+    unsubscribe_url, else "mailto"."""
     unsubscribe_url: Annotated[Line, AfterValidator(_unsubscribe_template)] | None = None
+    """Each reader's unsubscribe link: a URL with {token} (the reader and the issue, which only
+    MAILER_UNSUBSCRIBE_SECRET can read) and optionally {issue} and {lang} (the language of
+    the reader's edition, which `mailer serve` answers in). Never the address: {email} is
+    refused."""
     unsubscribe_mailto: EmailAddress | None = None
-    # Where `mailer serve` answers, when it runs on a server: `mailer suppressions pull` reads
-    # from it, and `mailer send` warns when the last pull is older than a day.
+    """An address readers can unsubscribe by mail to (List-Unsubscribe), read by
+    `mailer bounces`."""
     serve_url: WebUrl | None = None
-    language: Language = "en"  # of the pages `mailer serve` shows (the unsubscribe page)
+    """Where `mailer serve` answers, when it runs on a server: `mailer suppressions pull` reads
+    from it, and `mailer send` warns when the last pull is older than a day."""
+    language: Language = "en"
+    """The list's language: of the [footer] sentences and of the pages `mailer serve` shows
+    (the unsubscribe page)."""
 
     @property
     def unsubscribe_mode(self) -> UnsubscribeMode:
@@ -265,26 +313,47 @@ def unsubscribe_problem(settings: Settings) -> tuple[str, str] | None:
 
 
 class SendSettings(Strict):
+    """How `mailer send` delivers; each key may be overridden by the environment variable
+    MAILER_<KEY> (MAILER_TRANSPORT, ...), and that by the command's option."""
+
     transport: Line = "outbox://outbox"
+    """Where messages go, as a DSN: outbox://PATH (a folder to look at), smtp://USER@HOST:587,
+    smtps://, sendgrid://, mailgun://DOMAIN, postmark://."""
     subscribers: Line = "subscribers.example.csv"
+    """The subscribers' CSV file, relative to mailer.toml."""
     suppression: Line | None = None
+    """The suppression store; unset: .mailer/suppressions.sqlite3 beside mailer.toml."""
     ledger: Line = ".mailer/ledger.sqlite3"
+    """The send ledger, which makes every send exactly once and resumable."""
     image_base_url: WebUrl | None = None
+    """Where the images are published; unset: they travel inside each message."""
     concurrency: int = Field(default=4, ge=1, le=64)
+    """Connections (or requests) in parallel."""
     rate: float | None = Field(default=None, gt=0)
+    """At most this many messages a second; unset: as fast as the server takes them."""
     max_errors_in_a_row: int = Field(default=50, ge=1)
-    retry_for: Duration = 900.0  # how long a send keeps trying a deferred message
+    """Errors in a row that pause the send, to be resumed by running it again."""
+    retry_for: Duration = 900.0
+    """How long a send keeps trying a deferred message: seconds, or "15m", "1h"."""
     dkim_selector: Line | None = None
+    """The DKIM selector of the key mailer signs with; unset: "mailer"."""
     dkim_domain: Line | None = None
+    """The domain the DKIM key is published for; unset: the From address's domain."""
     dkim_key_file: Line | None = None
+    """The DKIM private key (PEM) mailer signs each message with; unset: mailer does not sign
+    (the server or provider does). Keep it out of git."""
 
 
 class BounceSettings(Strict):
     """The bounce mailbox: VERP at send time, and how ``mailer bounces`` judges soft bounces."""
 
-    address: EmailAddress | None = None  # "bounces@example.org": envelope bounces+TOKEN@...
-    soft_limit: int = Field(default=3, ge=1)  # soft bounces that suppress an address ...
-    soft_days: int = Field(default=30, ge=1)  # ... within this many days
+    address: EmailAddress | None = None
+    """The bounce mailbox, such as "bounces@example.org": each message's envelope sender is
+    then bounces+TOKEN@example.org (VERP); unset: bounces go to the From address."""
+    soft_limit: int = Field(default=3, ge=1)
+    """Soft bounces that suppress an address ..."""
+    soft_days: int = Field(default=30, ge=1)
+    """... within this many days."""
 
 
 def _site_url(value: str) -> str:
@@ -301,10 +370,11 @@ class ArchiveSettings(Strict):
     """The newsletter's site, built by ``mailer archive``: every issue's page, the indexes,
     the feeds and the sitemap."""
 
-    # Where the site is published, such as "https://news.example.org/" or
-    # "https://www.example.org/newsletter/"; with it every email links to its page.
     base_url: Annotated[WebUrl, AfterValidator(_site_url)] | None = None
-    out: Line = "site"  # the folder the site is built in, relative to mailer.toml
+    """Where the site is published, such as "https://news.example.org/" or
+    "https://www.example.org/newsletter/"; with it every email links to its page."""
+    out: Line = "site"
+    """The folder the site is built in, relative to mailer.toml."""
 
 
 def _proxy(value: str) -> str:
@@ -329,15 +399,27 @@ class ServeSettings(Strict):
 
 
 class Settings(Strict):
+    """Everything in ``mailer.toml``: one table per field."""
+
     brand: Brand
+    """How the newsletter looks; an issue may override any key under brand:."""
     sender: Sender
+    """Who it comes from; an issue may override it under sender:."""
     footer: Footer
+    """What the footer says, in the list's language; an issue may override it under footer:."""
     list: ListIdentity
+    """The mailing list as mail clients see it, and how readers leave it."""
     social: builtins.list[SocialLink] = []  # the field above hides the type
+    """The social links, one [[social]] table each, shown as icons on the masthead band."""
     send: SendSettings = SendSettings()
+    """How `mailer send` delivers. The environment variable MAILER_<KEY> overrides a key
+    (MAILER_TRANSPORT, MAILER_SUBSCRIBERS ...), and the command's option overrides both."""
     bounces: BounceSettings = BounceSettings()
+    """The bounce mailbox that `mailer bounces` reads."""
     archive: ArchiveSettings = ArchiveSettings()
+    """The newsletter's site that `mailer archive` builds."""
     serve: ServeSettings = ServeSettings()
+    """How `mailer serve` runs on a server (the reverse proxies it believes)."""
 
 
 class LoadedSettings:

@@ -51,7 +51,8 @@ def chromium() -> Iterator[Browser]:
         from playwright.sync_api import Error, sync_playwright
     except ImportError:
         raise ToolMissing(
-            "Playwright is not installed: pip install 'mailer[browser]' (it drives chromium)"
+            "Playwright is not installed: pip install 'newsletter-as-code[browser]' "
+            "(it drives chromium)"
         ) from None
 
     try:
