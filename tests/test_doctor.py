@@ -20,7 +20,7 @@ from dnslib import AAAA, MX, QTYPE, RCODE, RR, TXT, A, DNSRecord
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 from providers import PROVIDERS, as_json
 from pytest_httpserver import HTTPServer
-from sending import Recorder, make_project, smtp_server
+from sending import Recorder, make_project, smtp_server, write_subscribers
 from test_serve import SECRET, serving, store_of
 from typer.testing import CliRunner
 
@@ -560,3 +560,25 @@ def test_send_names_every_missing_secret_before_it_connects(
         "Error: the SMTP login as alice needs the environment variable MAILER_SMTP_PASSWORD and "
         "signing the readers' unsubscribe links needs MAILER_UNSUBSCRIBE_SECRET (neither is set)"
     )
+
+
+def test_a_large_list_answering_unsubscribes_by_mail_only_is_warned(
+    tmp_path: Path, environment
+) -> None:
+    """Gmail's and Yahoo's bulk-sender line: 5,000 readers with no one-click unsubscribe."""
+    root = tmp_path / "news"
+    make_project(root)
+    settings = root / "mailer.toml"
+    text = settings.read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^unsubscribe_url = .*$", 'unsubscribe = "mailto"', text)
+    text = re.sub(r"(?m)^unsubscribe_mailto = .*$", 'unsubscribe_mailto = "unsubscribe@iom.int"',
+                  text)
+    settings.write_text(text, encoding="utf-8")
+    subscribers = root / "subscribers.example.csv"
+    write_subscribers(subscribers, 5_000)
+    small = doctor(settings, "--offline")
+    assert small.lines("warning", "unsubscribe") == [], small.stdout
+    write_subscribers(subscribers, 5_001)
+    large = doctor(settings, "--offline")
+    (warning,) = large.lines("warning", "unsubscribe")
+    assert "more than 5,000 readers" in warning and 'unsubscribe = "esp"' in warning

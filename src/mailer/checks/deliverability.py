@@ -43,6 +43,7 @@ from mailer.delivery.prepare import Prepared
 from mailer.delivery.transports import Dsn
 from mailer.errors import Location, UsageError
 from mailer.fields import domain_of
+from mailer.settings import LoadedSettings
 
 CHECK = "deliverability"
 _finding = finding_maker(CHECK)
@@ -147,7 +148,7 @@ def _one_click_headers(loaded: LoadedIssue, prepared: Prepared) -> list[Finding]
 def _mailto_only(loaded: LoadedIssue) -> list[Finding]:
     """``[list] unsubscribe = "mailto"`` has no one-click unsubscribe: fine for a small list,
     a problem with Gmail and Yahoo once it is a bulk sender's."""
-    readers = _readers_up_to(loaded, MAILTO_READERS + 1)
+    readers = readers_up_to(loaded.settings, MAILTO_READERS + 1)
     if readers <= MAILTO_READERS:
         return []
     listed = loaded.settings.settings.list
@@ -162,10 +163,10 @@ def _mailto_only(loaded: LoadedIssue) -> list[Finding]:
     )]
 
 
-def _readers_up_to(loaded: LoadedIssue, most: int) -> int:
+def readers_up_to(settings: LoadedSettings, most: int) -> int:
     """How many readers ``[send] subscribers`` lists, counted up to ``most``; 0 when the file
     cannot be read (mailer send says why)."""
-    path = loaded.settings.resolve(loaded.settings.settings.send.subscribers)
+    path = settings.resolve(settings.settings.send.subscribers)
     try:
         return sum(1 for _ in islice(SubscriberReader(path), most))
     except (UsageError, OSError):

@@ -68,6 +68,7 @@ def diagnose(
             settings.send.transport, loaded.base_dir, environ, offline=offline
         ),
         tools.check,
+        lambda: pages.check_mailto_size(loaded),
     ]
     found: list[Finding] = []
     if offline:

@@ -17,9 +17,10 @@ import requests
 from lxml.etree import ParserError
 
 from mailer.audience.unsubscribe import SECRET_NEED, UnsubscribeLinks
+from mailer.checks.deliverability import MAILTO_READERS, readers_up_to
 from mailer.doctor.report import Finding
 from mailer.fields import domain_of
-from mailer.settings import Settings
+from mailer.settings import LoadedSettings, Settings
 
 TIMEOUT = (5.0, 10.0)  # connect, read
 TEST_ISSUE = "doctor-test"
@@ -117,3 +118,19 @@ def _without_query(url: str) -> str:
     """``url`` without its query: the token needs no showing."""
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def check_mailto_size(loaded: LoadedSettings) -> list[Finding]:
+    """A list answering unsubscribes by mail only is fine while it is small: Gmail and Yahoo
+    want one-click (an https link) from bulk senders."""
+    if loaded.settings.list.unsubscribe_mode != "mailto":
+        return []
+    if readers_up_to(loaded, MAILTO_READERS + 1) <= MAILTO_READERS:
+        return []
+    return [Finding(
+        "unsubscribe", "warning", f"the list has more than {MAILTO_READERS:,} readers and "
+        "answers unsubscribes by mail only: Gmail and Yahoo require one-click unsubscribe "
+        f"(RFC 8058) from senders of {MAILTO_READERS:,} messages a day",
+        'set [list] unsubscribe = "esp" to let the sending service answer, or "web" with '
+        "unsubscribe_url answered by mailer serve (see the guide's three ways)",
+    )]
