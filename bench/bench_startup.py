@@ -2,32 +2,37 @@
 
 Run from the repository root:  .venv/bin/python bench/bench_startup.py [--base REF]
 
-Both trees run with the same interpreter and libraries (this checkout's .venv), interleaved
-in one hyperfine call, so the host's drift hits both alike. The earlier tree is a git
-worktree of REF in a temporary folder (default: the commit before the package layout,
-29cbf06). Targets (issue #8): ``--help`` under 200 ms, ``preview --no-serve`` under 300 ms.
+Both trees run with the same interpreter and libraries (this checkout's .venv), each from its
+own ``src/`` (``PYTHONPATH``, checked through ``mailer.__file__``) and previewing its own copy
+of the example issue with its own settings and theme. The earlier tree is a git worktree of
+REF in a temporary folder (default: the commit before the package layout, 29cbf06). The runs
+are interleaved, so that the host's drift hits both alike: ``--rounds`` hyperfine calls, each
+timing every command in turn (the order reversed every other round), or without hyperfine a
+loop that runs each command once a turn. Medians of all runs. Targets (issue #8): ``--help``
+under 200 ms, ``preview --no-serve`` under 300 ms; and (issue #18) preview no slower than REF.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-from benchlib import ROOT, machine, write_section
+from benchlib import ROOT, base_checkout, commit_of, machine, mailer_from, median, write_section
 
 BASE = "29cbf06"
 ISSUE = "issues/2018-03-iom-turkey.yaml"
-RUNS = 30
+ROUNDS = 5
+RUNS = 6  # per command and round
 
 
 def launcher(src: Path, folder: Path, name: str) -> Path:
-    """A script running ``mailer`` from the sources in ``src``, byte-compiled first (this
-    machine sets PYTHONDONTWRITEBYTECODE; any normal interpreter keeps its .pyc files)."""
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(src)], check=True)
+    """A script running ``mailer`` from the sources in ``src`` (byte-compiled already)."""
     script = folder / name
     script.write_text(
         f'#!/bin/sh\nPYTHONPATH="{src}" exec "{sys.executable}" '
@@ -38,49 +43,75 @@ def launcher(src: Path, folder: Path, name: str) -> Path:
     return script
 
 
-def hyperfine(commands: list[str], export: Path) -> list[dict]:
+def with_hyperfine(commands: list[str], runs: int, export: Path) -> list[list[float]]:
+    """Each command's run times (seconds), from one hyperfine call."""
     subprocess.run(
-        ["hyperfine", "-N", "--warmup", "3", "--runs", str(RUNS), "--export-json", str(export),
+        ["hyperfine", "-N", "--warmup", "2", "--runs", str(runs), "--export-json", str(export),
          "--style", "none", *commands],
         cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
     )
-    return json.loads(export.read_text())["results"]
+    return [result["times"] for result in json.loads(export.read_text())["results"]]
+
+
+def with_loop(commands: list[str], runs: int) -> list[list[float]]:
+    """Each command's run times (seconds): every command once a turn, after one warm-up."""
+    times: list[list[float]] = [[] for _ in commands]
+    for turn in range(runs + 1):
+        for n, command in enumerate(commands):
+            started = time.perf_counter()
+            subprocess.run(command.split(), cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+            if turn:
+                times[n].append(time.perf_counter() - started)
+    return times
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base", default=BASE, help="the commit to compare with")
-    base = parser.parse_args().base
-    with tempfile.TemporaryDirectory() as scratch:
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
+    parser.add_argument("--runs", type=int, default=RUNS, help="per command and round")
+    args = parser.parse_args()
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "src")], check=True)
+    tool = "hyperfine" if shutil.which("hyperfine") else "loop"
+    labels = [f"before ({commit_of(args.base)})", f"now ({commit_of('HEAD')})"]
+    with base_checkout(args.base) as tree, tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
-        tree = folder / "base"
-        subprocess.run(["git", "worktree", "add", "-q", "--detach", str(tree), base],
-                       cwd=ROOT, check=True)
-        try:
-            before = launcher(tree / "src", folder, "before")
-            now = launcher(ROOT / "src", folder, "now")
-            out = folder / "out"
-            commands = []
-            for script in (before, now):
-                commands += [f"{script} --help",
-                             f"{script} preview {ISSUE} --no-serve --out {out}"]
-            results = hyperfine(commands, folder / "hyperfine.json")
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT,
-                           check=True)
-    ms = [f"{r['median'] * 1000:.0f} ms" for r in results]
+        commands = []
+        for n, checkout in enumerate((tree, ROOT)):
+            mailer_from(checkout / "src")
+            script = launcher(checkout / "src", folder, f"mailer-{n}")
+            commands += [f"{script} --help",
+                         f"{script} preview {checkout / ISSUE} --no-serve --out {folder / 'out'}"]
+        times: list[list[float]] = [[] for _ in commands]
+        for round_ in range(args.rounds):
+            order = list(range(len(commands)))
+            if round_ % 2:
+                order.reverse()
+            ordered = [commands[n] for n in order]
+            if tool == "hyperfine":
+                measured = with_hyperfine(ordered, args.runs, folder / "hyperfine.json")
+            else:
+                measured = with_loop(ordered, args.runs)
+            for n, runs in zip(order, measured, strict=True):
+                times[n] += runs
+    ms = [median(runs) * 1000 for runs in times]
+    how = (f"`hyperfine -N --warmup 2 --runs {args.runs}` of the four commands, {args.rounds} "
+           "times, the order reversed every other time" if tool == "hyperfine" else
+           f"{args.rounds} × {args.runs} runs of each command, one each in turn")
+    total = args.rounds * args.runs
     body = f"""
 ## Start-up (`bench/bench_startup.py`)
 
 Machine: {machine()}
-Command: `.venv/bin/python bench/bench_startup.py --base {base}`: `hyperfine -N --warmup 3
---runs {RUNS}`, the four commands interleaved; medians. "before" is commit `{base}` run with
-the same interpreter and libraries.
+Command: `.venv/bin/python bench/bench_startup.py --base {args.base}`: {how}; medians of the
+{total} runs of each command. "before" is commit `{args.base}`, run with the same interpreter
+and libraries from its own checkout (sources, settings, theme and example issue).
 
-| command | before ({base}) | now | target |
-| --- | --- | --- | --- |
-| `mailer --help` | {ms[0]} | {ms[2]} | < 200 ms |
-| `mailer preview {ISSUE} --no-serve` | {ms[1]} | {ms[3]} | < 300 ms |
+| command | {labels[0]} | {labels[1]} | now / before | target |
+| --- | ---: | ---: | ---: | --- |
+| `mailer --help` | {ms[0]:.0f} ms | {ms[2]:.0f} ms | {ms[2] / ms[0]:.2f} | < 200 ms |
+| `mailer preview {ISSUE} --no-serve` | {ms[1]:.0f} ms | {ms[3]:.0f} ms | {ms[3] / ms[1]:.2f} \
+| < 300 ms, and no slower than before |
 
 `--help` imports only typer and the CLI module; every command imports what it uses when it
 runs. `preview` still imports what rendering needs: pydantic (the issue model), PyYAML,

@@ -6,6 +6,7 @@ Each script owns one section of ``docs/benchmarks.md``, between ``<!-- NAME -->`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -15,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +59,48 @@ def compile_sources() -> None:
     mailer's sources (installed in editable mode, so pip compiled none of them).
     """
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "src")], check=True)
+
+
+@contextlib.contextmanager
+def base_checkout(ref: str) -> Iterator[Path]:
+    """The repository at ``ref``, checked out (``git worktree add``) in a temporary folder that
+    is removed afterwards, its sources byte-compiled as :func:`compile_sources` does ours."""
+    with tempfile.TemporaryDirectory(prefix="bench-base-") as scratch:
+        tree = Path(scratch) / "tree"
+        subprocess.run(["git", "worktree", "add", "-q", "--detach", str(tree), ref], cwd=ROOT,
+                       check=True)
+        try:
+            subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "src")],
+                           check=True)
+            yield tree
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT,
+                           check=True)
+
+
+def commit_of(ref: str) -> str:
+    """``ref``'s short commit id, with ``+changes`` when it is HEAD and the tree has edits."""
+    short = subprocess.run(["git", "rev-parse", "--short", ref], cwd=ROOT, check=True,
+                           capture_output=True, text=True).stdout.strip()
+    if ref == "HEAD":
+        status = subprocess.run(["git", "status", "--porcelain", "--", "src", "templates"],
+                                cwd=ROOT, check=True, capture_output=True, text=True).stdout
+        if status.strip():
+            short += "+changes"
+    return short
+
+
+def mailer_from(src: Path) -> str:
+    """The file of the ``mailer`` package a child with ``PYTHONPATH=src`` imports, printed;
+    RuntimeError unless it is the one in ``src`` (and not, say, the editable install's)."""
+    found = subprocess.run(
+        [sys.executable, "-c", "import mailer; print(mailer.__file__)"],
+        env={**os.environ, "PYTHONPATH": str(src)}, check=True, capture_output=True, text=True,
+    ).stdout.strip()
+    if not Path(found).resolve().is_relative_to(src.resolve()):
+        raise RuntimeError(f"PYTHONPATH={src} imports mailer from {found}, not from {src}")
+    print(f"PYTHONPATH={src}: mailer.__file__ = {found}", file=sys.stderr)
+    return found
 
 
 def median(values: list[float]) -> float:
