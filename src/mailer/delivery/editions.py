@@ -9,11 +9,15 @@ is routed by their ``language`` (see :meth:`mailer.compose.editions.Editions.rou
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, TypeGuard
 
 from mailer.compose.editions import normalise_tag
-from mailer.delivery.ledger import LedgerRecipient
 from mailer.delivery.message import MessageFactory, OutgoingMessage, Recipient, SharedContent
+
+if TYPE_CHECKING:  # not imported: ``mailer preview`` has no ledger (and no need of SQLite)
+    from mailer.delivery.ledger import LedgerRecipient
 
 
 class EditionFactory:
@@ -28,6 +32,7 @@ class EditionFactory:
         self._factories = {normalise_tag(tag): factory for tag, factory in factories.items()}
         self._default = normalise_tag(default)
         self._route = route
+        self._by_language: dict[str, str] = {}  # a reader's language -> their edition's tag
         first = self._factories.get(default) or next(iter(self._factories.values()))
         self.content: SharedContent = first.content  # the issue's id and sender
         self.verp = first.verp
@@ -44,14 +49,28 @@ class EditionFactory:
 
     def tag_for(self, reader: Recipient) -> str:
         """The edition ``reader`` gets: the one their ledger row names, else by language."""
-        if isinstance(reader, LedgerRecipient):  # the edition it was queued with
+        if _is_ledger_row(reader):  # the edition it was queued with
             queued = reader.edition or self._default
             if queued in self._factories:
                 return queued
-        return normalise_tag(self._route(reader.merge_data().get("language", "")))
+        return self.tag_for_language(reader.merge_data().get("language", ""))
+
+    def tag_for_language(self, language: str) -> str:
+        """The edition of a reader of ``language`` (routed once per language, not per reader)."""
+        tag = self._by_language.get(language)
+        if tag is None:
+            tag = self._by_language[language] = normalise_tag(self._route(language))
+        return tag
 
     def build(
         self, recipient: Recipient, *, test: bool = False, mime: bool = True
     ) -> OutgoingMessage:
         # A send narrowed to some editions has only their readers (see the plan's audience).
         return self._factories[self.tag_for(recipient)].build(recipient, test=test, mime=mime)
+
+
+def _is_ledger_row(reader: Recipient) -> TypeGuard[LedgerRecipient]:
+    """Whether ``reader`` is a row of the send ledger, asked without importing the ledger:
+    while it is not imported, no reader can come from it."""
+    ledger = sys.modules.get("mailer.delivery.ledger")
+    return ledger is not None and isinstance(reader, ledger.LedgerRecipient)

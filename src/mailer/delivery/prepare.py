@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from mailer.audience.unsubscribe import UnsubscribeLinks, unsubscribe_secret
 from mailer.audience.verp import Verp
-from mailer.compose.editions import Editions, normalise_tag
+from mailer.compose.editions import Editions
 from mailer.compose.images import EmbeddedImages, ImageLinker, PublishedImages
 from mailer.compose.issue import LoadedIssue
 from mailer.compose.render import RenderedIssue, render_issue
@@ -78,7 +78,7 @@ class PreparedEditions:
 
     def sends_to(self, language: str) -> bool:
         """Whether a reader of ``language`` gets one of the chosen editions."""
-        return normalise_tag(self.editions.route(language)) in self.factory.tags
+        return self.factory.tag_for_language(language) in self.factory.tags
 
 
 def prepare_editions(editions: Editions, *, real_send: bool) -> PreparedEditions:
