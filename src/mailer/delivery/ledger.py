@@ -351,11 +351,14 @@ class Ledger:
                 (issue,),
             )
         self._issues[issue_id] = issue
-        rows = (
-            (issue, address_key(r.email), r.email,
-             *((r.merge_data().get(c) or None) for c in MERGE_COLUMNS), edition_of(r), fill, now)
-            for r in audience
-        )
+
+        def row(reader: Recipient) -> tuple:
+            data = reader.merge_data()  # a new dict each call: once a reader
+            return (issue, address_key(reader.email), reader.email,
+                    *[data.get(column) or None for column in MERGE_COLUMNS],
+                    edition_of(reader), fill, now)
+
+        rows = map(row, audience)
         while chunk := list(islice(rows, CHUNK)):
             with self._transaction() as db:
                 db.executemany(
