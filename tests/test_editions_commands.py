@@ -248,6 +248,7 @@ def test_an_edition_that_cannot_be_loaded_stops_every_command(issue: Path) -> No
 @pytest.mark.skipif(not Path("/usr/bin/chromium").exists(),
                     reason="Debian's chromium is not installed (apt-get install chromium)")
 def test_the_live_preview_switches_between_editions(issue: Path, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
     from test_preview_cli import live_preview
 
     from mailer.preview.browser import chromium
@@ -261,9 +262,10 @@ def test_the_live_preview_switches_between_editions(issue: Path, tmp_path: Path)
         buttons.nth(1).click()
         for frame_id in ("phone", "desktop"):
             frame = page.frame_locator(f"#{frame_id}")
-            assert frame.locator("html").get_attribute("lang") == "tr"
+            # expect waits for the frame to reload: a busy machine takes its time.
+            expect(frame.locator("html")).to_have_attribute("lang", "tr")
             frame.get_by_text("Ana haber").first.wait_for()
-        assert "Ana haber" in page.locator("#text").inner_text()
+        expect(page.locator("#text")).to_contain_text("Ana haber")
 
 
 @pytest.mark.parametrize("name", ["mailgun", "sendgrid", "postmark"])
