@@ -49,11 +49,11 @@ def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:
         yield from _models_in(argument)
 
 
-def every_setting(model: type[BaseModel] = Settings, path: str = "") -> Iterator[tuple[str, Any]]:
-    """Every field of every model reachable from ``model``, as ``(dotted path, FieldInfo)``."""
+def every_setting(model: type[BaseModel] = Settings, path: str = "") -> Iterator[tuple[str, str]]:
+    """Every field of every model reachable from ``model``, as ``(dotted path, description)``."""
     for name, info in model.model_fields.items():
         dotted = f"{path}.{name}" if path else name
-        yield dotted, info
+        yield dotted, _hook().description(model, name)
         for inner in _models_in(info.annotation):
             yield from every_setting(inner, dotted)
 
@@ -80,7 +80,7 @@ def sections(page: str) -> dict[str, str]:
 
 
 def test_every_setting_has_a_description():
-    undescribed = [path for path, info in every_setting() if not (info.description or "").strip()]
+    undescribed = [path for path, words in every_setting() if not words.strip()]
     assert not undescribed, (
         f"settings without a description (a docstring under the field): {undescribed}"
     )
@@ -95,7 +95,8 @@ def test_the_settings_page_names_every_key_under_its_table():
                 continue
             row = re.search(rf"^\| `{name}` \|(.*)$", page[heading], flags=re.M)
             assert row, f"{heading} {name} is not on the settings page"
-            description = html.escape(" ".join((info.description or "").split()), quote=False)
+            words = _hook().description(model, name)
+            description = html.escape(" ".join(words.split()), quote=False)
             assert description.replace("|", "\\|") in row.group(1)
 
 

@@ -10,8 +10,11 @@ and tests/test_reference.py fails while a setting has no description.
 
 from __future__ import annotations
 
+import ast
+import functools
 import html
 import inspect
+import itertools
 import types
 import typing
 from collections.abc import Iterator
@@ -118,6 +121,29 @@ def _default(info: FieldInfo) -> str:
     return "none"
 
 
+@functools.cache
+def _docstrings(model: type) -> dict[str, str]:
+    """The docstring under each field of ``model`` (and of the classes it inherits from)."""
+    found: dict[str, str] = {}
+    for cls in reversed(model.__mro__):
+        if not (inspect.isclass(cls) and issubclass(cls, BaseModel)) or cls is BaseModel:
+            continue
+        (definition,) = ast.parse(inspect.cleandoc("\n" + inspect.getsource(cls))).body
+        assert isinstance(definition, ast.ClassDef)
+        body = definition.body
+        for field, after in itertools.pairwise(body):
+            if (isinstance(field, ast.AnnAssign) and isinstance(field.target, ast.Name)
+                    and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
+                    and isinstance(after.value.value, str)):
+                found[field.target.id] = inspect.cleandoc(after.value.value)
+    return found
+
+
+def description(model: type[BaseModel], name: str) -> str:
+    """The description of ``model``'s field ``name``: the docstring under it in the source."""
+    return _docstrings(model).get(name, "")
+
+
 def _is_model(annotation: Any) -> TypeGuard[type[BaseModel]]:
     return inspect.isclass(annotation) and issubclass(annotation, BaseModel)
 
@@ -127,10 +153,10 @@ def _keys(model: type[BaseModel], environment: bool = False) -> tuple[Key, ...]:
     for name, info in model.model_fields.items():
         if get_origin(info.annotation) is dict:  # the [table.<tag>] tables, listed on their own
             continue
-        description = _words(info.description)
+        words = _words(description(model, name))
         if environment:  # settings.load_settings reads MAILER_<KEY> over every [send] key
-            description += f" Environment: `MAILER_{name.upper()}`."
-        keys.append(Key(name, _kind(info), _default(info), description))
+            words += f" Environment: `MAILER_{name.upper()}`."
+        keys.append(Key(name, _kind(info), _default(info), words))
     return tuple(keys)
 
 
@@ -140,15 +166,16 @@ def settings_tables() -> Iterator[Table]:
         annotation = info.annotation
         if get_origin(annotation) is list:
             (model,) = get_args(annotation)
-            yield Table(f"[[{name}]]", _words(info.description), _keys(model))
+            yield Table(f"[[{name}]]", _words(description(Settings, name)), _keys(model))
             continue
         assert _is_model(annotation), f"Settings.{name} is not a table"
-        yield Table(f"[{name}]", _words(info.description),
+        yield Table(f"[{name}]", _words(description(Settings, name)),
                     _keys(annotation, environment=annotation is SendSettings))
-        for inner_info in annotation.model_fields.values():
+        for inner, inner_info in annotation.model_fields.items():
             if get_origin(inner_info.annotation) is dict:
                 _, model = get_args(inner_info.annotation)
-                yield Table(f"[{name}.<tag>]", _words(inner_info.description), _keys(model))
+                yield Table(f"[{name}.<tag>]", _words(description(annotation, inner)),
+                            _keys(model))
 
 
 def _installed() -> str:

@@ -18,10 +18,11 @@ class Strict(BaseModel):
     """Base for every user-written model: unknown keys are errors, values are immutable.
 
     The docstring under a field is its description, which the settings reference of the user
-    guide is generated from (docs/hooks/reference.py).
+    guide is generated from (docs/hooks/reference.py reads it from the source; pydantic's
+    ``use_attribute_docstrings`` would parse every model's source at each start-up).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _single_line(value: str) -> str:
