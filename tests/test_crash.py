@@ -25,7 +25,7 @@ from mailer.delivery.transports.outbox import file_name
 
 MAILER = [sys.executable, "-c", "from mailer.cli import main; main()"]
 KILLS = 20
-READERS = 3000  # far more than 20 kills reach, so no run ends before its kill
+READERS = 1300  # more than 20 kills reach (at most 60 each), so no run ends before its kill
 CONCURRENCY = 4
 
 

@@ -90,3 +90,21 @@ def test_an_older_copy_of_the_labels_gets_the_words_added_since(project):
     assert "Leave this list" in english.text  # the project's own word still wins
     turkish = render(project.write_issue(ISSUE.replace("subject:", "language: tr\nsubject:")))
     assert turkish.text.startswith("Tarayıcıda görüntüle:\n")
+
+
+def test_two_projects_with_one_template_name_each_render_their_own(tmp_path):
+    """Compiled templates are kept by their source, not by their name: a second project in the
+    same process (the tests; a preview of another folder) whose template differs gets its own,
+    and a template edited between two renders is used at once."""
+    from projects import new_project
+
+    first, second = new_project(tmp_path / "first"), new_project(tmp_path / "second")
+    template = second.root / "templates" / "newsletter.txt.j2"
+    template.write_text("Second project's text\n" + template.read_text(encoding="utf-8"),
+                        encoding="utf-8")
+    assert not render(first.write_issue(ISSUE)).text.startswith("Second project's text")
+    second_issue = second.write_issue(ISSUE)
+    assert render(second_issue).text.startswith("Second project's text")
+    template.write_text("Edited\n" + template.read_text(encoding="utf-8"), encoding="utf-8")
+    assert render(second_issue).text.startswith("Edited\nSecond project's text")
+    assert any((second.root / ".mailer" / "template-cache").iterdir())  # kept for the next run
