@@ -6,7 +6,10 @@ The file has a header line; ``subscribers.example.csv`` shows the columns::
 
 Only ``email`` is required. ``tags`` holds several tags separated by ``|`` (``partners|ankara``):
 not ``;``, because ``;`` is the column separator of spreadsheet exports in Turkish and most
-European locales. ``status`` is ``subscribed`` (also when empty) or ``unsubscribed``.
+European locales; a comma list as Mailchimp writes it (``"partners, ankara"``, or each tag in
+double quotes) is read too (:func:`split_tags`). A row's tags are the topics its reader
+follows (``[list.topics]``, an issue's ``audience:``). ``status`` is ``subscribed`` (also when
+empty) or ``unsubscribed``.
 
 Spreadsheet exports are taken as they come: a UTF-8 byte order mark, ``,`` ``;`` or tab as the
 separator, header names in any case and spacing or under a common alias (``E-mail``,
@@ -40,7 +43,6 @@ from mailer.textfiles import first_line_not_utf8
 if TYPE_CHECKING:
     from email_validator import ValidatedEmail
 
-TAG_SEPARATOR = "|"
 STATUSES = ("subscribed", "unsubscribed")
 MAX_RECORDED = 1000  # skipped rows and warnings kept for the report; the counts go on
 
@@ -71,6 +73,27 @@ class Subscriber:
     def merge_data(self) -> dict[str, str]:
         """The values of the ``{{ subscriber.* }}`` merge fields."""
         return {field: getattr(self, field) for field in SUBSCRIBER_FIELDS}
+
+    @property
+    def topics(self) -> frozenset[str]:
+        """The names of the topics the reader follows: the row's tags."""
+        return frozenset(self.tags)
+
+
+def split_tags(text: str) -> tuple[str, ...]:
+    """The tags of a ``tags`` cell, each once, in order: separated by ``|`` (``partners|ankara``)
+    or by commas, as Mailchimp writes them (``partners, ankara``, or ``"partners","ankara"``
+    with each tag in double quotes, which may then hold a comma of its own)."""
+    tags: list[str] = []
+    for part in text.split("|"):
+        line = " ".join(part.split())
+        if not line:
+            continue
+        try:
+            tags.extend(next(csv.reader([line], skipinitialspace=True), []))
+        except csv.Error:  # a stray double quote: the commas alone separate
+            tags.extend(line.split(","))
+    return tuple(dict.fromkeys(tag.strip() for tag in tags if tag.strip()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -536,14 +559,13 @@ class SubscriberReader:
             )
         first_name = values.get("first_name", "")
         last_name = values.get("last_name", "")
-        tags = filter(None, map(str.strip, values.get("tags", "").split(TAG_SEPARATOR)))
         return Subscriber(
             email=email,
             name=values.get("name") or " ".join(filter(None, (first_name, last_name))),
             first_name=first_name,
             last_name=last_name,
             language=values.get("language", ""),
-            tags=tuple(dict.fromkeys(tags)),
+            tags=split_tags(values.get("tags", "")),
             status=status,
             line=row.line,
         )
