@@ -125,8 +125,13 @@ def _address(value: str) -> str:
 _BCP47 = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?(-[A-Za-z0-9]{5,8})*$")
 
 
+def is_language_tag(value: str) -> bool:
+    """Whether ``value`` is a BCP 47 language tag in the shape mail clients use."""
+    return bool(_BCP47.match(value))
+
+
 def _language(value: str) -> str:
-    if not _BCP47.match(value):
+    if not is_language_tag(value):
         raise ValueError(f"not a BCP 47 language tag: {value!r} (for example 'en', 'tr', 'ar')")
     return value
 

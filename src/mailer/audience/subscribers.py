@@ -28,12 +28,12 @@ import io
 import math
 import re
 from array import array
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from hashlib import blake2b
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, TextIO
+from typing import IO, TYPE_CHECKING, TextIO
 
 from mailer.console import count
 from mailer.errors import InputError, Location
@@ -303,13 +303,16 @@ class CsvTable:
 
     ``columns`` maps each known column to the header names accepted for it, compared in lower
     case with ``_`` read as a space; other columns are listed in ``ignored``. The separator is
-    whichever of ``,`` ``;`` and tab the header line has most of.
+    whichever of ``,`` ``;`` and tab the header line has most of. ``opener`` gives the bytes
+    of a file that is not on disk (a member of a zip), which messages name ``path``.
     """
 
     def __init__(
-        self, path: Path, columns: Mapping[str, Sequence[str]], required: Sequence[str]
+        self, path: Path, columns: Mapping[str, Sequence[str]], required: Sequence[str],
+        opener: Callable[[], IO[bytes]] | None = None,
     ) -> None:
         self.path = path
+        self._opener = opener
         self.delimiter = ","
         self.header_line = 0
         self.layout: list[str | None] = []  # known column of each field, None if ignored
@@ -322,7 +325,10 @@ class CsvTable:
 
     def __enter__(self) -> CsvTable:
         try:
-            self._file = open(self.path, encoding="utf-8-sig", newline="")
+            if self._opener is None:
+                self._file = open(self.path, encoding="utf-8-sig", newline="")
+            else:
+                self._file = io.TextIOWrapper(self._opener(), encoding="utf-8-sig", newline="")
         except OSError as exc:
             raise InputError(Location(self.path), f"cannot read file ({exc.strerror})") from None
         try:
@@ -436,7 +442,7 @@ class CsvTable:
 
     def _not_utf8(self, exc: UnicodeDecodeError) -> InputError:
         return InputError(
-            Location(self.path, first_line_not_utf8(self.path)),
+            Location(self.path, first_line_not_utf8(self._opener or self.path)),
             f"the file is not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save it from the "
             "spreadsheet as 'CSV UTF-8'",
         )
