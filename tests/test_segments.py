@@ -4,6 +4,7 @@ by their CSV tags, and what ``send --dry-run``, the prompt and ``mailer status``
 from __future__ import annotations
 
 import csv
+import json
 import mailbox
 from email.utils import parseaddr
 from pathlib import Path
@@ -199,3 +200,22 @@ def test_a_segment_that_reaches_nobody_sends_nothing_and_says_why(project: Path)
     assert code == 0, out
     assert "no reader is in the issue's audience (topics partners; 2 readers left out)" in out
     assert not (project.parents[1] / "outbox").exists()
+
+
+def segment_warnings(issue: Path) -> list[dict]:
+    code, out = mailer("check", issue, "--offline", "--json")
+    assert code == 0, out
+    return [f for f in json.loads(out)["findings"] if "audience" in f["message"]]
+
+
+def test_check_warns_when_the_audience_reaches_nobody_in_the_list(project: Path) -> None:
+    with_audience(project, "audience:\n  topics: [staff]\n")
+    assert segment_warnings(project) == []  # omar and mehmet
+    write_readers(project.parents[1] / "subscribers.example.csv", READERS[:3])
+    (warning,) = segment_warnings(project)
+    assert warning["severity"] == "warning"
+    assert warning["message"] == (
+        "the issue's audience (topics staff) reaches none of the 3 readers of "
+        "subscribers.example.csv: the issue would go to nobody"
+    )
+    assert position(project, "audience:").endswith(warning["where"])

@@ -9,10 +9,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Set
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mailer.audience.store import SuppressionStore
 from mailer.audience.subscribers import SkippedRow, Subscriber, SubscriberReader, address_key
 from mailer.fields import topic_key
+
+if TYPE_CHECKING:
+    from mailer.compose.issue import Issue
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,13 @@ class Segment:
     def of(cls, topics: Iterable[str] = (), exclude: Iterable[str] = ()) -> Segment:
         """The segment of these topic names (as the issue writes them)."""
         return cls(frozenset(map(topic_key, topics)), frozenset(map(topic_key, exclude)))
+
+    @classmethod
+    def of_issue(cls, issue: Issue) -> Segment:
+        """The readers ``issue`` goes to: its ``audience:``, else every reader."""
+        if issue.audience is None:
+            return EVERYONE
+        return cls.of(issue.audience.topics, issue.audience.exclude)
 
     @property
     def everyone(self) -> bool:

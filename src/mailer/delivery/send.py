@@ -29,7 +29,6 @@ from mailer.audience.project_store import store_for
 from mailer.audience.store import SuppressionStore
 from mailer.audience.subscribers import Subscriber, SubscriberReader, normalise_address
 from mailer.compose.editions import load_editions
-from mailer.compose.issue import Issue
 from mailer.console import Console, command_line, count, plural
 from mailer.credentials import Needed, require
 from mailer.delivery.campaign import Campaign, Factory, Policy, Summary, dry_run, send_test
@@ -103,13 +102,6 @@ class SendPlan:
         return Audience(reader, store, wanted=self.reads, segment=self.segment)
 
 
-def segment_of(issue: Issue) -> Segment:
-    """The readers ``issue`` goes to by their topics: its ``audience:``, else every reader."""
-    if issue.audience is None:
-        return EVERYONE
-    return Segment.of(issue.audience.topics, issue.audience.exclude)
-
-
 def plan_send(
     settings: LoadedSettings, issue_id: str, request: SendRequest,
     reads: Callable[[str], bool] = lambda language: True,
@@ -177,7 +169,7 @@ def send_issue(request: SendRequest, console: Console, *, gate: Gate | None = No
     if request.test_addresses:
         _send_test_copies(plan, prepared, request.test_addresses, console)
         return
-    plan = replace(plan, reads=prepared.sends_to, segment=segment_of(editions.default.issue))
+    plan = replace(plan, reads=prepared.sends_to, segment=Segment.of_issue(editions.default.issue))
     with store_for(settings) as store:
         if esp:
             _pull_from_esp(plan.transport, store, console)
