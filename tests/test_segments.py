@@ -171,12 +171,19 @@ def test_an_issue_for_partners_reaches_only_the_partners(project: Path) -> None:
     assert "Segment:   topics partners; not staff: 3 readers, 4 left out" in out
     assert recipients(project) == PARTNERS_NOT_STAFF
 
+    code, out = mailer("status", project)
+    assert code == 0, out
+    assert out.startswith("send-test: 3 sent, 0 failed, 0 deferred, 0 queued, 0 in flight, of 3")
+    assert "  segment: topics partners; not staff: 4 readers left out" in out
+
 
 def test_an_issue_without_audience_goes_to_everyone(project: Path) -> None:
     code, out = mailer("send", project, "--yes")
     assert code == 0, out
     assert "Segment:" not in out
     assert len(recipients(project)) == len(READERS)
+    code, out = mailer("status", project, "--json")
+    assert json.loads(out)["segment"] is None
 
 
 def test_the_counts_per_edition_say_who_the_segment_left_out(project: Path) -> None:
@@ -191,6 +198,18 @@ def test_the_counts_per_edition_say_who_the_segment_left_out(project: Path) -> N
     # en: sarah and layla (ar has no edition); tr: ayse. Left out: omar, jean (en), mehmet,
     # fatma (tr).
     assert "Editions:  en 2 (2 left out by the segment), tr 1 (2 left out by the segment)" in out
+    code, out = mailer("send", project, "--yes")
+    assert code == 0, out
+    assert "Editions:  en 2 (2 left out by the segment), tr 1 (2 left out by the segment)" in out
+    code, out = mailer("status", project)
+    sent = "sent, 0 failed, 0 deferred, 0 queued, 0 in flight, of"
+    assert f"  en edition: 2 {sent} 2 (2 left out by the segment)" in out
+    assert f"  tr edition: 1 {sent} 1 (2 left out by the segment)" in out
+    code, out = mailer("status", project, "--json")
+    assert json.loads(out)["segment"] == {
+        "audience": "topics partners; not staff", "left_out": 4,
+        "left_out_by_edition": {"en": 2, "tr": 2},
+    }
 
 
 def test_a_segment_that_reaches_nobody_sends_nothing_and_says_why(project: Path) -> None:

@@ -31,7 +31,7 @@ from mailer.audience.subscribers import Subscriber, SubscriberReader, normalise_
 from mailer.compose.editions import load_editions
 from mailer.console import Console, command_line, count, plural
 from mailer.credentials import Needed, require
-from mailer.delivery.campaign import Campaign, Factory, Policy, Summary, dry_run, send_test
+from mailer.delivery.campaign import Campaign, Policy, Summary, dry_run, send_test
 from mailer.delivery.editions import EditionFactory
 from mailer.delivery.ledger import FillResult, Ledger
 from mailer.delivery.prepare import Prepared, PreparedEditions, prepare_editions, signs_links
@@ -399,17 +399,22 @@ def _nobody_to_send_to(path: Path, audience: Audience, console: Console) -> None
 
 @contextlib.contextmanager
 def _started(
-    plan: SendPlan, store: SuppressionStore, factory: Factory,
-    readers: Iterator[Subscriber],
+    plan: SendPlan, store: SuppressionStore, factory: EditionFactory,
+    audience: Audience, readers: Iterator[Subscriber],
 ) -> Iterator[tuple[Campaign, FillResult]]:
-    """Lock the plan's ledger for this process, queue the readers in it, yield the runner."""
+    """Lock the plan's ledger for this process, queue the readers in it (and what the segment
+    left out, for ``mailer status``), yield the runner."""
     with Ledger(plan.ledger) as book:
         book.lock_for_sending()
         runner = Campaign(
             factory, book, plan.transport, plan.policy,
             suppression=store,
         )
-        yield runner, runner.fill(readers)
+        filled = runner.fill(readers)
+        segment = None if audience.segment.everyone else str(audience.segment)
+        left_out = left_out_by_edition(audience, factory)
+        book.record_left_out(plan.issue_id, segment, {tag: left_out[tag] for tag in factory.tags})
+        yield runner, filled
 
 
 def _send(
@@ -427,7 +432,7 @@ def _send(
         console.warn(stale)
     tally: Counter[str] = Counter()
     queued = _tallied(readers, prepared.factory, tally)
-    with _started(plan, store, prepared.factory, queued) as (runner, filled):
+    with _started(plan, store, prepared.factory, audience, queued) as (runner, filled):
         _report_rows(audience, console)
         if request.assume_yes:
             console.say(_what_is_sent(plan, request.issue, audience, tally, prepared))
