@@ -145,9 +145,17 @@ def settings_tables() -> Iterator[Table]:
         assert _is_model(annotation), f"Settings.{name} is not a table"
         yield Table(f"[{name}]", _words(info.description),
                     _keys(annotation, environment=annotation is SendSettings))
-        for inner_info in annotation.model_fields.values():
-            if get_origin(inner_info.annotation) is dict:
-                _, model = get_args(inner_info.annotation)
+        for inner_name, inner_info in annotation.model_fields.items():
+            if get_origin(inner_info.annotation) is not dict:
+                continue
+            _, model = get_args(inner_info.annotation)
+            if get_origin(model) is dict:  # named tables of a value per language: [list.topics]
+                _, value = get_args(model)
+                label = Key("<tag>", _metadata_kind(value, []), "not set",
+                            "Its value in the language `<tag>` (`en`, `tr`, `ar`).")
+                yield Table(f"[{name}.{inner_name}.<name>]", _words(inner_info.description),
+                            (label,))
+            else:
                 yield Table(f"[{name}.<tag>]", _words(inner_info.description), _keys(model))
 
 
