@@ -108,9 +108,16 @@ def test_an_unknown_topic_in_the_audience_is_located(project: Path) -> None:
     )
 
 
-def test_an_empty_audience_is_refused(project: Path) -> None:
-    with_audience(project, "audience: {}\n")
-    with pytest.raises(InputError, match="audience: name the topics the issue goes to"):
+@pytest.mark.parametrize(("audience", "message"), [
+    ("audience: {}\n", "audience: name the topics the issue goes to"),
+    ("audience: {topics: [partners], exclude: [Partners]}\n",
+     "audience: partners: both in topics and in exclude"),
+])
+def test_an_audience_that_says_nothing_or_contradicts_itself_is_refused(
+    project: Path, audience: str, message: str
+) -> None:
+    with_audience(project, audience)
+    with pytest.raises(InputError, match=message):
         load(project)
 
 

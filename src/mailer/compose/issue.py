@@ -121,6 +121,12 @@ class IssueAudience(Strict):
                 "name the topics the issue goes to (topics: [...]) or those it leaves out "
                 "(exclude: [...]); without audience: it goes to every reader"
             )
+        both = {topic_key(name) for name in self.topics} & {topic_key(n) for n in self.exclude}
+        if both:
+            raise ValueError(
+                f"{', '.join(sorted(both))}: both in topics and in exclude, which would leave "
+                "out every reader of it; keep it in one"
+            )
         return self
 
 
