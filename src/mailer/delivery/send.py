@@ -269,7 +269,7 @@ def _tallied(
 def _editions_line(tally: Counter[str], audience: Audience, factory: EditionFactory) -> str:
     """``en 2, tr 6, ar 2`` in the editions' order, each with the readers the segment left out
     (and the readers of editions not sent this time)."""
-    left_out = left_out_by_edition(audience, factory)
+    left_out = _left_out_by_edition(audience, factory)
     order = factory.tags
     parts = []
     for tag in sorted(tally.keys() | left_out.keys(), key=order.index):
@@ -283,7 +283,7 @@ def _editions_line(tally: Counter[str], audience: Audience, factory: EditionFact
     return line
 
 
-def left_out_by_edition(audience: Audience, factory: EditionFactory) -> Counter[str]:
+def _left_out_by_edition(audience: Audience, factory: EditionFactory) -> Counter[str]:
     """The readers the segment left out, by the tag of the edition they would have got."""
     left_out: Counter[str] = Counter()
     for language, readers in audience.outside_languages.items():
@@ -412,7 +412,7 @@ def _started(
         )
         filled = runner.fill(readers)
         segment = None if audience.segment.everyone else str(audience.segment)
-        left_out = left_out_by_edition(audience, factory)
+        left_out = _left_out_by_edition(audience, factory)
         book.record_left_out(plan.issue_id, segment, {tag: left_out[tag] for tag in factory.tags})
         yield runner, filled
 
