@@ -84,16 +84,17 @@ def split_tags(text: str) -> tuple[str, ...]:
     """The tags of a ``tags`` cell, each once, in order: separated by ``|`` (``partners|ankara``)
     or by commas, as Mailchimp writes them (``partners, ankara``, or ``"partners","ankara"``
     with each tag in double quotes, which may then hold a comma of its own)."""
-    tags: list[str] = []
-    for part in text.split("|"):
-        line = " ".join(part.split())
-        if not line:
-            continue
-        try:
-            tags.extend(next(csv.reader([line], skipinitialspace=True), []))
-        except csv.Error:  # a stray double quote: the commas alone separate
-            tags.extend(line.split(","))
-    return tuple(dict.fromkeys(tag.strip() for tag in tags if tag.strip()))
+    if '"' not in text:  # the common case: plain splits, a few times cheaper than the csv module
+        tags = text.replace(",", "|").split("|") if "," in text else text.split("|")
+    else:
+        tags = []
+        for part in text.split("|"):
+            line = " ".join(part.split())
+            try:
+                tags.extend(next(csv.reader([line], skipinitialspace=True), []))
+            except csv.Error:  # a stray double quote: the commas alone separate
+                tags.extend(line.split(","))
+    return tuple(dict.fromkeys(tag.strip() for tag in tags if tag and not tag.isspace()))
 
 
 @dataclass(frozen=True, slots=True)
