@@ -67,8 +67,9 @@ def tables() -> Iterator[tuple[str, type[BaseModel]]]:
         yield (f"[[{name}]]" if get_origin(info.annotation) is list else f"[{name}]"), model
         for inner in model.model_fields.values():
             if get_origin(inner.annotation) is dict:
-                (tagged,) = _models_in(inner.annotation)
-                yield f"[{name}.<tag>]", tagged
+                # [list.topics.<name>] holds a label per language, not a model's keys
+                for tagged in _models_in(inner.annotation):
+                    yield f"[{name}.<tag>]", tagged
 
 
 def sections(page: str) -> dict[str, str]:
@@ -98,6 +99,13 @@ def test_the_settings_page_names_every_key_under_its_table():
             words = _hook().description(model, name)
             description = html.escape(" ".join(words.split()), quote=False)
             assert description.replace("|", "\\|") in row.group(1)
+
+
+def test_the_settings_page_shows_the_topics_table_and_its_labels():
+    topics = sections(_hook().settings_page())["[list.topics.<name>]"]
+    assert "[list.topics.partners]" in topics  # the description's example
+    assert re.search(r"^\| `<tag>` \| text, one line \| not set \| Its value in the language",
+                     topics, flags=re.M)
 
 
 def test_the_settings_page_shows_types_and_defaults():

@@ -171,11 +171,18 @@ def settings_tables() -> Iterator[Table]:
         assert _is_model(annotation), f"Settings.{name} is not a table"
         yield Table(f"[{name}]", _words(description(Settings, name)),
                     _keys(annotation, environment=annotation is SendSettings))
-        for inner, inner_info in annotation.model_fields.items():
-            if get_origin(inner_info.annotation) is dict:
-                _, model = get_args(inner_info.annotation)
-                yield Table(f"[{name}.<tag>]", _words(description(annotation, inner)),
-                            _keys(model))
+        for inner_name, inner_info in annotation.model_fields.items():
+            if get_origin(inner_info.annotation) is not dict:
+                continue
+            _, model = get_args(inner_info.annotation)
+            words = _words(description(annotation, inner_name))
+            if get_origin(model) is dict:  # named tables of a value per language: [list.topics]
+                _, value = get_args(model)
+                label = Key("<tag>", _metadata_kind(value, []), "not set",
+                            "Its value in the language `<tag>` (`en`, `tr`, `ar`).")
+                yield Table(f"[{name}.{inner_name}.<name>]", words, (label,))
+            else:
+                yield Table(f"[{name}.<tag>]", words, _keys(model))
 
 
 def _installed() -> str:

@@ -38,6 +38,35 @@ MERGE_FIELD = re.compile(r"{{(.*?)}}", re.S)
 SUBSCRIBER_FIELDS = ("email", "name", "first_name", "last_name", "language")
 
 
+# The characters that separate the tags of a subscribers CSV row (``partners|ankara``, or
+# Mailchimp's ``"partners, ankara"``): a topic's name cannot hold them.
+TAG_SEPARATORS = "|,"
+MAX_TOPIC_NAME = 100
+
+
+def topic_key(name: str) -> str:
+    """How topic names and tags compare: case and runs of white space aside, so that the tag
+    ``Partners`` of a CSV row (or ``partner  news`` of a spreadsheet) is the topic
+    ``partners`` (``Partner news``)."""
+    return " ".join(name.split()).casefold()
+
+
+def _topic_name(value: str) -> str:
+    name = " ".join(value.split())
+    if not name:
+        raise ValueError("a topic's name cannot be empty")
+    if len(name) > MAX_TOPIC_NAME or not name.isprintable():
+        raise ValueError(
+            f"not a topic name: {value!r} (at most {MAX_TOPIC_NAME} characters on one line)"
+        )
+    if any(separator in name for separator in TAG_SEPARATORS):
+        raise ValueError(
+            f"not a topic name: {value!r} (| and , separate the tags of a subscribers CSV "
+            "row, so a topic's name cannot hold them)"
+        )
+    return name
+
+
 def is_remote(source: str) -> bool:
     """Whether an image or logo ``source`` is a web address rather than a local file."""
     return source.startswith(("http://", "https://"))
@@ -97,8 +126,13 @@ def _address(value: str) -> str:
 _BCP47 = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?(-[A-Za-z0-9]{5,8})*$")
 
 
+def is_language_tag(value: str) -> bool:
+    """Whether ``value`` is a BCP 47 language tag in the shape mail clients use."""
+    return bool(_BCP47.match(value))
+
+
 def _language(value: str) -> str:
-    if not _BCP47.match(value):
+    if not is_language_tag(value):
         raise ValueError(f"not a BCP 47 language tag: {value!r} (for example 'en', 'tr', 'ar')")
     return value
 
@@ -130,6 +164,7 @@ Colour = Annotated[str, AfterValidator(_colour)]
 Language = Annotated[str, AfterValidator(_language)]
 EmailAddress = Annotated[str, AfterValidator(_address)]
 Duration = Annotated[float, BeforeValidator(_duration)]
+TopicName = Annotated[str, AfterValidator(_topic_name)]
 
 RTL_LANGUAGES = frozenset({"ar", "he", "fa", "ur", "ps", "sd", "ug", "yi", "dv", "ckb"})
 

@@ -30,9 +30,11 @@ from mailer.fields import (
     Line,
     Strict,
     Text,
+    TopicName,
     WebUrl,
     is_remote,
     language_keys,
+    topic_key,
 )
 from mailer.textfiles import first_line_not_utf8
 
@@ -280,6 +282,38 @@ class ListIdentity(Strict):
     language: Language = "en"
     """The list's language: of the [footer] sentences and of the pages `mailer serve` shows
     (the unsubscribe page)."""
+    topics: dict[TopicName, dict[Language, Line]] = {}
+    """The topics readers may follow, and an issue may be sent to (its `audience:`), each a
+    table of its label in each language: `[list.topics.partners]` with `en = "Partner news"`
+    and `tr = "Ortak haberleri"`. A reader follows the topics their subscribers CSV row
+    tags (its `tags` column); names and tags compare case aside, and a name cannot hold `|`
+    or `,`, which separate tags."""
+
+    @model_validator(mode="after")
+    def _distinct_topics(self) -> ListIdentity:
+        seen: dict[str, str] = {}
+        for name in self.topics:
+            first = seen.setdefault(topic_key(name), name)
+            if first != name:
+                raise ValueError(
+                    f"topics {first!r} and {name!r} are one topic (names compare case aside); "
+                    "keep one"
+                )
+        return self
+
+    def topic_label(self, name: str, language: str) -> str:
+        """The label of the topic ``name`` for readers of ``language``: its label in that
+        language (or its primary language), else in the list's language, else the name."""
+        wanted = topic_key(name)
+        labels = next(
+            (labels for known, labels in self.topics.items() if topic_key(known) == wanted), {}
+        )
+        by_key = {language_keys(tag)[0]: label for tag, label in labels.items()}
+        for wanted in (language, self.language):
+            for key in language_keys(wanted):
+                if key in by_key:
+                    return by_key[key]
+        return name
 
     @property
     def unsubscribe_mode(self) -> UnsubscribeMode:
@@ -550,6 +584,8 @@ def _as_written(field_path: tuple) -> tuple:
     ``reason`` in the table ``[footer.tr]``."""
     if field_path[:2] == ("footer", "languages") and len(field_path) > 2:
         return (f"footer.{field_path[2]}", *field_path[3:])
+    if field_path[:2] == ("list", "topics") and len(field_path) > 2:
+        return (f"list.topics.{field_path[2]}", *field_path[3:])
     return field_path
 
 

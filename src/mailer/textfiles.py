@@ -4,17 +4,20 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 
-def first_line_not_utf8(path: Path) -> int | None:
-    """The number of the first line of ``path`` that is not UTF-8 text, if any.
+def first_line_not_utf8(path: Path | Callable[[], IO[bytes]]) -> int | None:
+    """The number of the first line of ``path`` (a file, or what opens one) that is not UTF-8
+    text, if any.
 
     Decoders read ahead in blocks, so their errors say which byte is wrong but not on which
     line; a person fixing the file needs the line.
     """
     try:
-        with open(path, "rb") as file:
+        with path() if callable(path) else open(path, "rb") as file:
             for number, raw in enumerate(file, start=1):
                 try:
                     raw.decode("utf-8")

@@ -1,4 +1,4 @@
-"""Who an issue goes to: the subscribers file minus the list's store.
+"""Who an issue goes to: the subscribers file minus the list's store, narrowed by its segment.
 
 The store is read once, into a table of keys (16 bytes an address), so no query runs per
 subscriber; erased addresses are tested by their keyed hash.
@@ -6,14 +6,73 @@ subscriber; erased addresses are tested by their keyed hash.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Set
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mailer.audience.store import SuppressionStore
 from mailer.audience.subscribers import SkippedRow, Subscriber, SubscriberReader, address_key
+from mailer.fields import topic_key
+
+if TYPE_CHECKING:
+    from mailer.compose.issue import Issue
+
+
+@dataclass(frozen=True)
+class Segment:
+    """The readers an issue reaches by the topics they follow (an issue's ``audience:``).
+
+    The one test every reader passes, whatever list they come from: :meth:`reaches` takes the
+    set of topic names a reader follows (a subscribers CSV row's tags, a sign-up's topics).
+    Names compare as :func:`~mailer.fields.topic_key` says (case aside).
+    """
+
+    topics: frozenset[str] = frozenset()  # a reader must follow one of these; none: any reader
+    exclude: frozenset[str] = frozenset()  # a reader who follows one of these is left out
+
+    @classmethod
+    def of(cls, topics: Iterable[str] = (), exclude: Iterable[str] = ()) -> Segment:
+        """The segment of these topic names (as the issue writes them)."""
+        return cls(frozenset(map(topic_key, topics)), frozenset(map(topic_key, exclude)))
+
+    @classmethod
+    def of_issue(cls, issue: Issue) -> Segment:
+        """The readers ``issue`` goes to: its ``audience:``, else every reader."""
+        if issue.audience is None:
+            return EVERYONE
+        return cls.of(issue.audience.topics, issue.audience.exclude)
+
+    @property
+    def everyone(self) -> bool:
+        """Whether every reader is reached (an issue without ``audience:``)."""
+        return not (self.topics or self.exclude)
+
+    def reaches(self, topics: Set[str]) -> bool:
+        """Whether the issue goes to a reader who follows ``topics`` (topic names)."""
+        if self.everyone:
+            return True
+        followed = {topic_key(name) for name in topics}
+        if self.topics and self.topics.isdisjoint(followed):
+            return False
+        return self.exclude.isdisjoint(followed)
+
+    def __str__(self) -> str:
+        """``topics partners, donors; not staff``: the segment as a person reads it."""
+        parts = []
+        if self.topics:
+            parts.append(f"topics {', '.join(sorted(self.topics))}")
+        if self.exclude:
+            parts.append(f"not {', '.join(sorted(self.exclude))}")
+        return "; ".join(parts) or "every reader"
+
+
+EVERYONE = Segment()
 
 
 class Audience:
-    """Who an issue goes to: the subscribers file minus the suppression store.
+    """Who an issue goes to: the subscribers file minus the suppression store, narrowed by
+    the issue's segment.
 
     Iterating yields subscribers; the counts are complete once it ends. The store is read
     once, into a table of keys (16 bytes an address), so no query runs per subscriber.
@@ -21,21 +80,29 @@ class Audience:
 
     def __init__(
         self, reader: SubscriberReader, store: SuppressionStore,
-        wanted: Callable[[str], bool] = lambda language: True,
+        wanted: Callable[[str], bool] = lambda language: True, segment: Segment = EVERYONE,
     ) -> None:
         """``wanted`` says by a reader's language whether this send is for them (a send of
-        some editions only); the others are counted in :attr:`elsewhere`."""
+        some editions only); the others are counted in :attr:`elsewhere`. ``segment`` says by
+        their topics whether the issue is for them; of the readers of the editions sent, the
+        others are counted in :attr:`outside`, and by their language in
+        :attr:`outside_languages`."""
         self.reader = reader
         self.store = store
         self.wanted = wanted
+        self.segment = segment
         self.subscribed = 0  # yielded: to be written to
         self.suppressed = 0
         self.elsewhere = 0  # readers of editions this send does not send
+        self.outside = 0  # readers of the editions sent whom the segment leaves out
+        self.outside_languages: Counter[str] = Counter()  # the same, by the reader's language
 
     def __iter__(self) -> Iterator[Subscriber]:
-        self.subscribed = self.suppressed = self.elsewhere = 0
+        self.subscribed = self.suppressed = self.elsewhere = self.outside = 0
+        self.outside_languages = Counter()
         suppressed = self.store.keys()
         forgotten = self.store.forgotten_test()
+        segment = None if self.segment.everyone else self.segment
         for subscriber in self.reader:
             if suppressed.get(address_key(subscriber.email.lower())) is not None or (
                 forgotten is not None and subscriber.email in forgotten
@@ -44,6 +111,10 @@ class Audience:
                 continue
             if not self.wanted(subscriber.language):
                 self.elsewhere += 1
+                continue
+            if segment is not None and not segment.reaches(subscriber.topics):
+                self.outside += 1
+                self.outside_languages[subscriber.language] += 1
                 continue
             self.subscribed += 1
             yield subscriber

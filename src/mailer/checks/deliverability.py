@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from lxml.html import HtmlElement
 from publicsuffixlist import PublicSuffixList
 
+from mailer.audience.audience import Segment
 from mailer.audience.subscribers import SampleReader, SubscriberReader
 from mailer.checks.base import (
     CheckOptions,
@@ -39,6 +40,7 @@ from mailer.checks.links import UrlUse, fetch_target, url_places, url_uses
 from mailer.compose.issue import LoadedIssue
 from mailer.compose.merge import UNSUBSCRIBE_KEY, FillIn, token
 from mailer.compose.theme import HTML_TEMPLATE, TEXT_TEMPLATE
+from mailer.console import count
 from mailer.delivery.prepare import Prepared
 from mailer.delivery.transports import Dsn
 from mailer.errors import Location, UsageError
@@ -69,6 +71,7 @@ def check(loaded: LoadedIssue, prepared: Prepared, *, options: CheckOptions) -> 
         *_subject_and_preheader(loaded, prepared),
         *_unsubscribe(loaded, prepared, document),
         *_postmark_broadcast(loaded),
+        *_segment_reach(loaded),
         *_postal_address(loaded, prepared, document),
         *_sender_domain(loaded, uses),
         *_bounce_alignment(loaded),
@@ -160,6 +163,31 @@ def _mailto_only(loaded: LoadedIssue) -> list[Finding]:
         settings_location(loaded, "list", key),
         'set unsubscribe = "esp" to let the ESP answer, or "web" with unsubscribe_url '
         "answered by mailer serve (see docs/unsubscribe-modes.md)",
+    )]
+
+
+def _segment_reach(loaded: LoadedIssue) -> list[Finding]:
+    """An issue for some topics (``audience:``) that no reader of the subscribers CSV follows
+    would send nothing: a misspelt tag, or a column not filled in yet. Reading stops at the
+    first reader it reaches."""
+    if loaded.issue.audience is None or ("audience",) not in loaded.source.positions:
+        return []  # an edition's audience is its issue's, checked in the issue's file
+    segment = Segment.of_issue(loaded.issue)
+    path = loaded.settings.resolve(loaded.settings.settings.send.subscribers)
+    readers = 0
+    try:
+        for reader in SubscriberReader(path):
+            if segment.reaches(reader.topics):
+                return []
+            readers += 1
+    except (UsageError, OSError):
+        return []  # mailer send says what is wrong with the file
+    return [_finding(
+        "warning", f"the issue's audience ({segment}) reaches none of the "
+        f"{count(readers, 'reader')} of {path.name}: the issue would go to nobody",
+        loaded.source.locate(("audience",)),
+        "tag the readers in the subscribers CSV's tags column (partners|ankara), or change "
+        "the audience",
     )]
 
 

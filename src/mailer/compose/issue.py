@@ -19,7 +19,17 @@ from mailer.compose.theme import ICONS_FOLDER, theme_for
 from mailer.compose.yaml_source import FieldPath, YamlDocument, load_yaml
 from mailer.errors import InputError, Location, MergeFieldError
 from mailer.field_errors import describe_errors
-from mailer.fields import Language, Line, Strict, Text, WebUrl, direction_of, is_remote
+from mailer.fields import (
+    Language,
+    Line,
+    Strict,
+    Text,
+    TopicName,
+    WebUrl,
+    direction_of,
+    is_remote,
+    topic_key,
+)
 from mailer.settings import (
     Brand,
     BrandOverride,
@@ -97,6 +107,29 @@ class Section(Strict):
     items: list[Item] = Field(min_length=1)
 
 
+class IssueAudience(Strict):
+    """Which readers an issue goes to, by the topics of ``[list.topics]`` they follow:
+    ``audience: {topics: [partners], exclude: [staff]}``. Without it, every reader."""
+
+    topics: list[TopicName] = []  # a reader who follows one of these; none: every reader ...
+    exclude: list[TopicName] = []  # ... but not one who follows one of these
+
+    @model_validator(mode="after")
+    def _names_someone(self) -> IssueAudience:
+        if not (self.topics or self.exclude):
+            raise ValueError(
+                "name the topics the issue goes to (topics: [...]) or those it leaves out "
+                "(exclude: [...]); without audience: it goes to every reader"
+            )
+        both = {topic_key(name) for name in self.topics} & {topic_key(n) for n in self.exclude}
+        if both:
+            raise ValueError(
+                f"{', '.join(sorted(both))}: both in topics and in exclude, which would leave "
+                "out every reader of it; keep it in one"
+            )
+        return self
+
+
 class Issue(Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,99}$")
     subject: Line
@@ -109,6 +142,7 @@ class Issue(Strict):
     # that was never sent; a sent one is dated by its first send.
     date: Day | None = None
     archive: bool = True  # false: mailer archive never publishes it (an internal issue)
+    audience: IssueAudience | None = None  # the readers it goes to by topic; None: all
     sender: Sender | None = None
     brand: BrandOverride | None = None
     footer: FooterOverride | None = None
@@ -193,6 +227,7 @@ def complete_issue(document: YamlDocument, settings: LoadedSettings) -> LoadedIs
         field_path, message = describe_errors(exc, Issue)[0]
         raise InputError(document.locate(field_path), message, dotted(field_path)) from None
     _check_merge_fields(document)
+    _check_topics(document, issue, settings)
     loaded = LoadedIssue(
         issue=issue,
         source=document,
@@ -239,6 +274,28 @@ def strings_with_paths(node: object, here: FieldPath) -> Iterator[tuple[FieldPat
     elif isinstance(node, list):
         for index, value in enumerate(node):
             yield from strings_with_paths(value, (*here, index))
+
+
+def _check_topics(document: YamlDocument, issue: Issue, settings: LoadedSettings) -> None:
+    """Every topic the issue's ``audience:`` names is one of ``[list.topics]``: a misspelt
+    topic would send the issue to nobody, or exclude nobody, without a word."""
+    if issue.audience is None:
+        return
+    topics = settings.settings.list.topics
+    known = {topic_key(name) for name in topics}
+    for part in ("topics", "exclude"):
+        for index, name in enumerate(getattr(issue.audience, part)):
+            if topic_key(name) in known:
+                continue
+            field_path: FieldPath = ("audience", part, index)
+            if topics:
+                listed = ", ".join(sorted(topics, key=topic_key))
+                why = (f"unknown topic {name!r} (the list's topics, [list.topics] in "
+                       f"{settings.path.name}: {listed})")
+            else:
+                why = (f"unknown topic {name!r}: {settings.path.name} declares no topics; add "
+                       f"one as [list.topics.{name}] with its label in each language")
+            raise InputError(document.locate(field_path), why, dotted(field_path))
 
 
 def _check_local_images(loaded: LoadedIssue) -> None:

@@ -29,7 +29,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from hashlib import blake2b
 from itertools import islice
@@ -131,6 +131,20 @@ def _version_3(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE recipients ADD COLUMN edition TEXT")
 
 
+def _version_4(db: sqlite3.Connection) -> None:
+    """The readers the issue's segment (its ``audience:``) left out of the last fill, by the
+    edition they would have got: ``mailer status`` tells them from the readers never queued."""
+    db.execute(
+        """CREATE TABLE left_out (
+            issue INTEGER NOT NULL,   -- issues.id
+            edition TEXT NOT NULL,    -- the language tag of the edition they would have got
+            segment TEXT NOT NULL,    -- the segment as a person reads it
+            readers INTEGER NOT NULL,
+            PRIMARY KEY (issue, edition)
+        )"""
+    )
+
+
 def _issue_number(db: sqlite3.Connection, issue_id: str, domain: str = "") -> int:
     db.execute("INSERT OR IGNORE INTO issues (name, domain) VALUES (?, ?)", (issue_id, domain))
     if domain:
@@ -142,7 +156,7 @@ def _issue_number(db: sqlite3.Connection, issue_id: str, domain: str = "") -> in
 # Each step takes the ledger from one schema version (``PRAGMA user_version``) to the next, in
 # one transaction (:func:`mailer.database.migrate`); a ledger from before versions were kept is
 # version 0 with the table of step 1 already there. Later versions add steps here.
-MIGRATIONS: tuple[Migration, ...] = (_version_1, _version_2, _version_3)
+MIGRATIONS: tuple[Migration, ...] = (_version_1, _version_2, _version_3, _version_4)
 SCHEMA_VERSION = len(MIGRATIONS)
 WHAT = "the send ledger"
 
@@ -378,6 +392,37 @@ class Ledger:
             total = self._count(self._db, issue)
         self._fills[issue_id] = fill
         return FillResult(added=total - before, total=total, resumed=resumed, left=left)
+
+    def record_left_out(
+        self, issue_id: str, segment: str | None, by_edition: Mapping[str, int]
+    ) -> None:
+        """What the issue's ``segment`` left out of this fill, by edition (the language tag
+        the readers would have got; every edition sent, 0 too); it replaces what an earlier
+        fill recorded for those editions. None: the issue has no segment (any more)."""
+        with self._transaction() as db:
+            issue = _issue_number(db, issue_id)
+            db.executemany("DELETE FROM left_out WHERE issue = ? AND edition = ?",
+                           [(issue, tag) for tag in by_edition])
+            if segment is not None:
+                db.executemany(
+                    "INSERT INTO left_out (issue, edition, segment, readers) VALUES (?, ?, ?, ?)",
+                    [(issue, tag, segment, readers) for tag, readers in by_edition.items()],
+                )
+
+    def left_out(self, issue_id: str) -> tuple[str, dict[str, int]] | None:
+        """The segment and what it left out of the last fill, by edition; None when the issue
+        has no segment (or was last filled before one was recorded)."""
+        issue = self._issue(issue_id)
+        if issue is None:
+            return None
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT segment, edition, readers FROM left_out WHERE issue = ? ORDER BY edition",
+                (issue,),
+            ).fetchall()
+        if not rows:
+            return None
+        return rows[0][0], {edition: readers for _, edition, readers in rows}
 
     def _current(self, issue_id: str) -> tuple[int, int]:
         try:

@@ -24,14 +24,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from mailer.audience.audience import Audience
+from mailer.audience.audience import EVERYONE, Audience, Segment
 from mailer.audience.project_store import store_for
 from mailer.audience.store import SuppressionStore
 from mailer.audience.subscribers import Subscriber, SubscriberReader, normalise_address
 from mailer.compose.editions import load_editions
 from mailer.console import Console, command_line, count, plural
 from mailer.credentials import Needed, require
-from mailer.delivery.campaign import Campaign, Factory, Policy, Summary, dry_run, send_test
+from mailer.delivery.campaign import Campaign, Policy, Summary, dry_run, send_test
 from mailer.delivery.editions import EditionFactory
 from mailer.delivery.ledger import FillResult, Ledger
 from mailer.delivery.prepare import Prepared, PreparedEditions, prepare_editions, signs_links
@@ -91,6 +91,7 @@ class SendPlan:
     serve_url: str | None = None  # [list] serve_url: where unsubscribes are answered
     # Which readers this send is for, by their language (a send narrowed to some editions).
     reads: Callable[[str], bool] = lambda language: True
+    segment: Segment = EVERYONE  # and by their topics (the issue's audience:)
 
     def audience(self, store: SuppressionStore) -> Audience:
         """Subscribers minus suppressed addresses, read afresh on each iteration; a reader the
@@ -98,7 +99,7 @@ class SendPlan:
         reader = SubscriberReader(
             self.subscribers, strict=self.strict, smtputf8=self.transport.smtputf8
         )
-        return Audience(reader, store, wanted=self.reads)
+        return Audience(reader, store, wanted=self.reads, segment=self.segment)
 
 
 def plan_send(
@@ -168,7 +169,7 @@ def send_issue(request: SendRequest, console: Console, *, gate: Gate | None = No
     if request.test_addresses:
         _send_test_copies(plan, prepared, request.test_addresses, console)
         return
-    plan = replace(plan, reads=prepared.sends_to)
+    plan = replace(plan, reads=prepared.sends_to, segment=Segment.of_issue(editions.default.issue))
     with store_for(settings) as store:
         if esp:
             _pull_from_esp(plan.transport, store, console)
@@ -250,8 +251,10 @@ def _dry_run(
         f"Dry run: built {count(built.messages, 'message')} ({built.size / 1e6:,.1f} MB) in "
         f"{built.seconds:.1f} s; nothing was sent."
     )
+    if not plan.segment.everyone:
+        console.say(_segment_line(audience, built.messages))
     if prepared.editions.several:
-        console.say(f"Editions:  {_editions_line(tally, audience, prepared.factory.tags)}")
+        console.say(f"Editions:  {_editions_line(tally, audience, prepared.factory)}")
 
 
 def _tallied(
@@ -263,13 +266,37 @@ def _tallied(
         yield reader
 
 
-def _editions_line(tally: Counter[str], audience: Audience, order: list[str]) -> str:
-    """``en 2, tr 6, ar 2`` in the editions' ``order`` (and the readers of editions not sent
-    this time)."""
-    line = ", ".join(f"{tag} {tally[tag]:,}" for tag in sorted(tally, key=order.index))
+def _editions_line(tally: Counter[str], audience: Audience, factory: EditionFactory) -> str:
+    """``en 2, tr 6, ar 2`` in the editions' order, each with the readers the segment left out
+    (and the readers of editions not sent this time)."""
+    left_out = _left_out_by_edition(audience, factory)
+    order = factory.tags
+    parts = []
+    for tag in sorted(tally.keys() | left_out.keys(), key=order.index):
+        part = f"{tag} {tally[tag]:,}"
+        if left_out[tag]:
+            part += f" ({left_out[tag]:,} left out by the segment)"
+        parts.append(part)
+    line = ", ".join(parts)
     if audience.elsewhere:
         line += f" ({count(audience.elsewhere, 'reader')} of other editions not sent this time)"
     return line
+
+
+def _left_out_by_edition(audience: Audience, factory: EditionFactory) -> Counter[str]:
+    """The readers the segment left out, by the tag of the edition they would have got."""
+    left_out: Counter[str] = Counter()
+    for language, readers in audience.outside_languages.items():
+        left_out[factory.tag_for_language(language)] += readers
+    return left_out
+
+
+def _segment_line(audience: Audience, reached: int) -> str:
+    """``Segment:   topics partners: 3 readers, 22 left out``."""
+    return (
+        f"Segment:   {audience.segment}: {count(reached, 'reader')}, "
+        f"{audience.outside:,} left out"
+    )
 
 
 def _ask(
@@ -299,14 +326,17 @@ def _what_is_sent(
 ) -> str:
     """The issue, its readers (per edition), the transport and the ledger: what the person is
     asked about, and what a send with --yes logs (cron, CI) before it starts."""
-    editions = ""
+    editions = segment = ""
     if prepared.editions.several:
-        editions = f"Editions:  {_editions_line(tally, audience, prepared.factory.tags)}\n"
+        editions = f"Editions:  {_editions_line(tally, audience, prepared.factory)}\n"
+    if not audience.segment.everyone:
+        segment = f"{_segment_line(audience, sum(tally.values()))}\n"
     return (
         f"Issue:     {plan.issue_id} ({issue})\n"
         f"Audience:  {count(sum(tally.values()), 'subscriber')} ({audience.suppressed:,} "
         f"suppressed, {audience.unsubscribed:,} unsubscribed, {count(audience.skipped, 'row')} "
         f"skipped)\n"
+        f"{segment}"
         f"{editions}"
         f"Transport: {plan.transport}\nLedger:    {plan.ledger}"
     )
@@ -339,6 +369,13 @@ def _nobody_to_send_to(path: Path, audience: Audience, console: Console) -> None
     mistake it for a send that went out, so it is a warning that says nothing was sent.
     """
     valid = audience.suppressed + audience.unsubscribed + audience.duplicates
+    if audience.outside:
+        console.warn(
+            f"{path}: no one to send to: no reader is in the issue's audience "
+            f"({audience.segment}; {count(audience.outside, 'reader')} left out); nothing was "
+            "sent"
+        )
+        return
     if audience.elsewhere:
         console.warn(
             f"{path}: no one to send to: no reader of this edition (the others have "
@@ -362,17 +399,22 @@ def _nobody_to_send_to(path: Path, audience: Audience, console: Console) -> None
 
 @contextlib.contextmanager
 def _started(
-    plan: SendPlan, store: SuppressionStore, factory: Factory,
-    readers: Iterator[Subscriber],
+    plan: SendPlan, store: SuppressionStore, factory: EditionFactory,
+    audience: Audience, readers: Iterator[Subscriber],
 ) -> Iterator[tuple[Campaign, FillResult]]:
-    """Lock the plan's ledger for this process, queue the readers in it, yield the runner."""
+    """Lock the plan's ledger for this process, queue the readers in it (and what the segment
+    left out, for ``mailer status``), yield the runner."""
     with Ledger(plan.ledger) as book:
         book.lock_for_sending()
         runner = Campaign(
             factory, book, plan.transport, plan.policy,
             suppression=store,
         )
-        yield runner, runner.fill(readers)
+        filled = runner.fill(readers)
+        segment = None if audience.segment.everyone else str(audience.segment)
+        left_out = _left_out_by_edition(audience, factory)
+        book.record_left_out(plan.issue_id, segment, {tag: left_out[tag] for tag in factory.tags})
+        yield runner, filled
 
 
 def _send(
@@ -390,7 +432,7 @@ def _send(
         console.warn(stale)
     tally: Counter[str] = Counter()
     queued = _tallied(readers, prepared.factory, tally)
-    with _started(plan, store, prepared.factory, queued) as (runner, filled):
+    with _started(plan, store, prepared.factory, audience, queued) as (runner, filled):
         _report_rows(audience, console)
         if request.assume_yes:
             console.say(_what_is_sent(plan, request.issue, audience, tally, prepared))

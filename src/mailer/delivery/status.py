@@ -13,8 +13,8 @@ from pathlib import Path
 from mailer.audience.events import ESP_SOURCE
 from mailer.audience.project_store import read_store_for
 from mailer.audience.store import SuppressionStore
-from mailer.compose.editions import load_default
-from mailer.console import Console
+from mailer.compose.editions import load_default, normalise_tag
+from mailer.console import Console, count
 from mailer.delivery.ledger import Counts, Ledger
 from mailer.errors import UsageError, WriteFailed
 from mailer.spreadsheets import SafeWriter
@@ -54,6 +54,12 @@ class StatusReport:
     editions: dict[str, Counts] = field(default_factory=dict)  # language tag -> its counts
     # language tag -> event kind -> addresses, for the readers the ledger has in that edition
     edition_feedback: dict[str, dict[str, int]] = field(default_factory=dict)
+    segment: str | None = None  # the issue's audience: at its last fill; None: every reader
+    left_out: dict[str, int] = field(default_factory=dict)  # edition -> readers it left out
+
+    def left_out_of(self, tag: str) -> int:
+        """The readers the segment left out of the edition ``tag``."""
+        return self.left_out.get(normalise_tag(tag), 0)
 
     def rate(self, kind: str) -> float:
         """Addresses that gave feedback of ``kind`` on this issue, per message sent."""
@@ -96,6 +102,11 @@ class StatusReport:
             "feedback_by_edition": {
                 tag: {kind: tally.get(kind, 0) for kind in FEEDBACK}
                 for tag, tally in self.edition_feedback.items()
+            },
+            "segment": None if self.segment is None else {
+                "audience": self.segment,
+                "left_out": sum(self.left_out.values()),
+                "left_out_by_edition": {tag: self.left_out_of(tag) for tag in self.editions},
             },
             "warnings": self.warnings(),
         }
@@ -145,9 +156,15 @@ def show_status(
         console.say(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     else:
         console.say(f"{report.issue_id}: {_counts_line(report.counts)} ({report.ledger})")
+        if report.segment is not None:
+            left_out = sum(report.left_out.values())
+            console.say(f"  segment: {report.segment}: {count(left_out, 'reader')} left out")
         if len(report.editions) > 1:
             for tag, counts in report.editions.items():
-                console.say(f"  {tag} edition: {_counts_line(counts)}")
+                line = _counts_line(counts)
+                if report.left_out_of(tag):
+                    line += f" ({report.left_out_of(tag):,} left out by the segment)"
+                console.say(f"  {tag} edition: {line}")
                 console.say("    feedback: " + _feedback_line(
                     report.edition_feedback.get(tag, {}), counts.sent))
         for failure in report.failures:
@@ -171,6 +188,7 @@ def status(
     with Ledger(ledger_path, read_only=True) as ledger:
         counts = ledger.counts(issue_id)
         by_edition = ledger.counts_by_edition(issue_id)
+        segment, left_out = ledger.left_out(issue_id) or (None, {})
         failures: list[Failure] = []
         for row in ledger.rows(issue_id, ("failed",)):
             if len(failures) == limit:
@@ -181,6 +199,7 @@ def status(
     return StatusReport(
         issue_id, ledger_path, counts, failures, max(0, counts.failed - len(failures)),
         editions={tag: c for tag, c in editions.items() if c.total},
+        segment=segment, left_out=left_out,
     )
 
 
