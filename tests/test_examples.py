@@ -505,10 +505,11 @@ def test_html_is_not_clipped_by_gmail(name: str) -> None:
 
 
 def test_the_long_example_keeps_room_below_gmails_clipping() -> None:
-    """Seed 004, the longest issue, stays under 90 KB: room for a longer issue, a longer name
-    in the merge fields, and the unsubscribe URL, before Gmail clips at 102 KB."""
+    """Seed 004, the longest example (22 stories), stays at 60 KB or under: room for a much
+    longer issue, a longer name in the merge fields, and the unsubscribe URL, before Gmail
+    clips at 102 KB."""
     size = len(_render(IOM_TURKEY)[1].html.encode("utf-8"))
-    assert size < 90_000, f"{size} bytes"
+    assert size <= 60_000, f"{size} bytes"
 
 
 # ---------------------------------------------------------------------------------------------
