@@ -185,7 +185,7 @@ def test_headline_only_stories_are_a_list_whose_headline_is_the_link():
     html = document(example(SEED_004).rendered.html)
     items = html.xpath("//ul[contains(@class, 'm-list')]/li[.//a[contains(@class, 'm-item')]]")
     assert len(items) == 10  # seed 004's nine "title + Read more" and one "+ Watch here"
-    (link,) = [li for li in items if "Bilateral Consultation" in li.text_content()][0].iter("a")
+    (link,) = next(li for li in items if "Bilateral Consultation" in li.text_content()).iter("a")
     assert link.get("href").endswith("bilateral-consultation-between-iom-and-government-turkey")
     assert " ".join(link.text_content().split()) == (
         "Bilateral Consultation between IOM and the Government of Turkey Read more"

@@ -15,7 +15,14 @@ import re
 import lxml.html
 from lxml.etree import ParserError
 
-from mailer.checks.base import CheckOptions, Finding, finding_maker, sample_html, template_location
+from mailer.checks.base import (
+    CheckOptions,
+    Finding,
+    finding_maker,
+    sample_html,
+    template_location,
+    text_of,
+)
 from mailer.compose.bidi import ghost_tables
 from mailer.compose.issue import LoadedIssue
 from mailer.delivery.prepare import Prepared
@@ -52,7 +59,7 @@ def buttons_without_outlook_markup(html: str) -> tuple[int, list[str]]:
         cell = next(link.iterancestors("td"), None)
         padded = cell is not None and "mso-padding-alt" in (cell.get("style") or "")
         if not padded and link.get("href") not in vml:
-            bare.append(" ".join(link.text_content().split())[:40])
+            bare.append(text_of(link)[:40])
     return buttons, bare
 
 

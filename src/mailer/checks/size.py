@@ -1,8 +1,8 @@
 """Size: Gmail clips an email whose HTML passes about 102 KB ("[Message clipped]", and the
 unsubscribe link with the footer disappears); very large messages are slow or refused.
 
-The theme is held to a long issue too: what each story costs in HTML (the issue rendered with
-and without its sections), so that an issue of :data:`LONG_ISSUE_STORIES` such stories stays
+The theme is held to a long issue too: what each story costs in HTML (the issue rendered
+with each story once and twice), so that an issue of :data:`LONG_ISSUE_STORIES` such stories stays
 under the clipping, whichever theme a project uses."""
 
 from __future__ import annotations
@@ -67,18 +67,19 @@ def check(loaded: LoadedIssue, prepared: Prepared, *, options: CheckOptions) -> 
 
 
 def story_cost(loaded: LoadedIssue) -> tuple[int, int, int] | None:
-    """``(stories, HTML bytes, bytes a story)`` of the issue: its sections' stories are what
-    a longer issue has more of, so a story costs what the sections add, shared among them.
-    None for an issue without sections."""
+    """``(stories, HTML bytes, bytes a story)`` of the issue: a story costs what the HTML
+    grows by when each of the sections' stories comes twice (the sections' own bands and
+    tables do not grow). None for an issue without sections."""
     sections = loaded.issue.sections
     stories = sum(len(section.items) for section in sections)
     if not stories:
         return None
+    twice = [section.model_copy(update={"items": section.items * 2}) for section in sections]
+    longer = replace(loaded, issue=loaded.issue.model_copy(update={"sections": twice}))
     domain = domain_of(loaded.sender.address)
-    bare = replace(loaded, issue=loaded.issue.model_copy(update={"sections": []}))
     full = len(render_issue(loaded, EmbeddedImages(domain)).html.encode("utf-8"))
-    base = len(render_issue(bare, EmbeddedImages(domain)).html.encode("utf-8"))
-    return stories, full, max(0, full - base) // stories
+    doubled = len(render_issue(longer, EmbeddedImages(domain)).html.encode("utf-8"))
+    return stories, full, max(0, doubled - full) // stories
 
 
 def _long_issue(loaded: LoadedIssue) -> list[Finding]:
