@@ -132,11 +132,15 @@ class TestOnAPhone:
         page = open_page(browser, path, 375)
         quote = page.evaluate("""() => {
           const style = getComputedStyle(document.querySelector("blockquote p"));
-          return {style: style.fontStyle, family: style.fontFamily,
+          const box = getComputedStyle(document.querySelector("blockquote"));
+          return {style: style.fontStyle, family: style.fontFamily, colour: style.color,
+                  border: box.borderRightWidth,
                   ratio: parseFloat(style.lineHeight) / parseFloat(style.fontSize)};
         }""")
         page.context.close()
         assert quote["style"] == "normal"
+        # Marked instead by the border on its reading side and the headlines' colour.
+        assert quote["border"] == "4px" and quote["colour"] == "rgb(0, 51, 160)"
         assert quote["family"].startswith("Tahoma")
         assert quote["ratio"] == pytest.approx(1.7, abs=0.05)
 
