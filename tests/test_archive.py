@@ -237,6 +237,11 @@ def test_editions_point_at_each_other_and_each_language_has_its_index(news) -> N
     assert [(a.text_content(), a.get("href")) for a in turkish.cssselect("main h2 a")] == [
         ("Kış haberleri", "../2026-01/tr/"),
     ]
+    # Each index names the newsletter in its own language (archive_title in labels.toml).
+    arabic = lxml.html.parse(str(site / "ar" / "index.html")).getroot()
+    mastheads = [page.cssselect(".site-masthead h1")[0].text_content()
+                 for page in (root, turkish, arabic)]
+    assert mastheads == ["IOM Turkey Newsletter", "IOM Turkey Bülteni", "نشرة IOM Turkey"]
     sitemap = (site / "sitemap.xml").read_text(encoding="utf-8")
     assert re.findall(r"<loc>(.*?)</loc>", sitemap) == [
         BASE, f"{BASE}ar/", f"{BASE}tr/", f"{BASE}2026-02/", f"{BASE}2026-01/",

@@ -259,15 +259,36 @@ def _document(name: str) -> lxml.html.HtmlElement:
     return lxml.html.document_fromstring(_render(name)[1].html)
 
 
-def html_text(name: str) -> str:
-    """What a reader sees: the text content of the HTML body, white space normalised.
+@cache
+def _seen(name: str) -> lxml.html.HtmlElement:
+    """The document without the words only screen readers get (a link's story, m-sr)."""
+    document = lxml.html.document_fromstring(_render(name)[1].html)
+    for hidden in document.find_class("m-sr"):
+        hidden.drop_tree()
+    return document
+
+
+def html_text(name: str, without: str = "") -> str:
+    """What a reader sees: the text content of the HTML body, white space normalised; but the
+    elements of class ``without``, if given.
 
     Block elements are separated by a space so that adjacent headings and paragraphs do not
     run together.
     """
-    body = _document(name).body
+    body = _seen(name).body
+    if without:
+        body = lxml.html.fromstring(lxml.html.tostring(body))
+        for element in body.find_class(without):
+            element.drop_tree()
     parts = [normalise(chunk) for chunk in body.itertext()]
     return " ".join(part for part in parts if part)
+
+
+def link_label(link: lxml.html.HtmlElement) -> str:
+    """The label a reader sees on a link: a headline-only story's link is its headline, with
+    the label after it (m-more)."""
+    more = link.find_class("m-more")
+    return normalise((more[0] if more else link).text_content())
 
 
 def plain_text(name: str) -> str:
@@ -379,7 +400,7 @@ def test_non_ascii_kept_exactly() -> None:
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_headlines_the_pdf_repeated_appear_once(name: str) -> None:
     for headline in SEEDS[name]["once"]:
-        assert html_text(name).count(headline) == 1
+        assert html_text(name, without="m-contents").count(headline) == 1
         assert plain_text(name).count(headline) == 1
 
 
@@ -409,7 +430,7 @@ def test_seed_urls_kept(name: str) -> None:
 
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_link_labels_as_in_seed(name: str) -> None:
-    labels = Counter(normalise(a.text_content()) for a in _document(name).iter("a"))
+    labels = Counter(link_label(a) for a in _seen(name).iter("a"))
     for label, count in SEEDS[name]["link_labels"].items():
         assert labels[label] == count, (label, labels)
     label_lines = r"^(Read more|Watch here|Share on Facebook):\nhttps://"
@@ -484,10 +505,11 @@ def test_html_is_not_clipped_by_gmail(name: str) -> None:
 
 
 def test_the_long_example_keeps_room_below_gmails_clipping() -> None:
-    """Seed 004, the longest issue, stays under 90 KB: room for a longer issue, a longer name
-    in the merge fields, and the unsubscribe URL, before Gmail clips at 102 KB."""
+    """Seed 004, the longest example (22 stories), stays at 60 KB or under: room for a much
+    longer issue, a longer name in the merge fields, and the unsubscribe URL, before Gmail
+    clips at 102 KB."""
     size = len(_render(IOM_TURKEY)[1].html.encode("utf-8"))
-    assert size < 90_000, f"{size} bytes"
+    assert size <= 60_000, f"{size} bytes"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from mailer.checks import (
     images,
     language,
     links,
+    outlook,
     rendering,
     report,
     secrets,
@@ -40,8 +41,8 @@ __all__ = [
 CHECKS: dict[str, Check] = {
     module.CHECK: module.check
     for module in (
-        content, links, images, size, accessibility, language, deliverability, spam, rendering,
-        archive, secrets,
+        content, links, images, size, accessibility, language, deliverability, spam, outlook,
+        rendering, archive, secrets,
     )
 }
 

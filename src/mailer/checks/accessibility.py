@@ -22,6 +22,7 @@ from mailer.checks.base import (
     finding_maker,
     is_hidden,
     parse_html,
+    seen_text_of,
     template_location,
     text_of,
     yaml_location,
@@ -161,9 +162,11 @@ def _link_names(loaded: LoadedIssue, document: HtmlElement) -> list[Finding]:
     for link in document.iter("a"):
         href = link.get("href", "")
         where = places.get(href) or template_location(loaded, "<a ")
-        visible = text_of(link)
+        visible = seen_text_of(link)
+        # What a screen reader says: the aria-label, else the whole text (with the words
+        # hidden for it alone) and the alt texts.
         name = " ".join((link.get("aria-label") or "").split()) or " ".join(
-            [visible, *(img.get("alt", "") for img in link.iter("img"))]
+            [text_of(link), *(img.get("alt", "") for img in link.iter("img"))]
         ).strip()
         if not name:
             findings.append(_finding(

@@ -8,6 +8,7 @@ and a hint how to fix it.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -89,6 +90,19 @@ def text_of(element: HtmlElement) -> str:
 
 
 _HIDDEN = re.compile(r"display\s*:\s*none", re.IGNORECASE)
+# Text kept for screen readers but drawn in a 1 px box (a link's "Read more: <title>").
+_ONE_PIXEL = re.compile(r"(?:^|;)\s*width\s*:\s*[01]px", re.IGNORECASE)
+
+
+def seen_text_of(element: HtmlElement) -> str:
+    """The element's text as a sighted reader sees it: without what inline styles hide
+    (display: none, or a 1 px box with overflow hidden: words for screen readers only)."""
+    seen = copy.deepcopy(element)
+    for node in list(seen.iterdescendants()):
+        style = node.get("style") or ""
+        if _HIDDEN.search(style) or (_ONE_PIXEL.search(style) and "overflow:hidden" in style):
+            node.drop_tree()
+    return text_of(seen)
 
 
 def clip(text: str, limit: int = 60) -> str:

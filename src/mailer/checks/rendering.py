@@ -25,7 +25,7 @@ from mailer.checks.base import (
     template_location,
     yaml_location,
 )
-from mailer.compose.bidi import text_direction
+from mailer.compose.bidi import has_rtl_letters, text_direction
 from mailer.compose.issue import LoadedIssue
 from mailer.compose.palette import contrast_ratio
 from mailer.delivery.prepare import Prepared
@@ -46,6 +46,11 @@ if TYPE_CHECKING:
 CHECK = "rendering"
 _finding = finding_maker(CHECK)
 MIN_CONTRAST = 4.5
+# The smallest touch targets on a phone: 44 px for a button (Apple's guidelines, WCAG 2.5.5),
+# 32 px for an icon in a row with room around it.
+PHONE_WIDTH = 375
+MIN_BUTTON_PX = 44
+MIN_ICON_PX = 32
 
 # Runs in the page: how wide the document is, which images stick out, and the element that
 # most likely causes it (to name it in the finding): among the innermost elements that stick
@@ -99,9 +104,29 @@ _MEASURE = r"""() => {
     const isolated = !!mark && mark !== document.documentElement
       && getComputedStyle(mark).display.startsWith("inline");
     texts.push({text: own.replace(/\s+/g, " ").slice(0, 80), colour: style.color, layers,
-                direction: style.direction, isolated});
+                direction: style.direction, isolated, italic: style.fontStyle !== "normal"});
   }
-  return {width, scrollWidth: document.documentElement.scrollWidth, images, culprit, texts};
+  // What a finger taps: links drawn as buttons (a box with a border or a background), and
+  // small pictures that are links (social icons), with their size on the screen.
+  const buttons = [], icons = [];
+  for (const link of document.body.querySelectorAll("a")) {
+    const style = getComputedStyle(link);
+    const box = link.getBoundingClientRect();
+    if (box.width === 0 || box.height === 0) continue;
+    const painted = parseFloat(style.borderTopWidth) > 0
+      || !["transparent", "rgba(0, 0, 0, 0)"].includes(style.backgroundColor);
+    if (painted && style.display !== "inline") {
+      buttons.push({text: link.textContent.trim().slice(0, 40), height: box.height});
+    }
+    for (const img of link.querySelectorAll("img")) {
+      const r = img.getBoundingClientRect();
+      if (r.width > 0 && r.width < 64 && r.height < 64) {
+        icons.push({alt: img.alt, width: r.width, height: r.height});
+      }
+    }
+  }
+  return {width, scrollWidth: document.documentElement.scrollWidth, images, culprit, texts,
+          buttons, icons};
 }"""
 
 
@@ -135,6 +160,10 @@ def check(loaded: LoadedIssue, prepared: Prepared, *, options: CheckOptions) -> 
             overflowing.add(width)
         findings += _findings(loaded, width, scheme, result)
     findings += _direction(loaded, measured[0][2])  # the same at every width, in every mode
+    findings += _italics(loaded, measured[0][2])
+    findings += _touch_targets(loaded, next(
+        result for width, scheme, result in measured if width == PHONE_WIDTH
+    ))
     findings = list(dict.fromkeys(findings))  # the same text at both widths: one finding
     if not findings:
         sizes = " and ".join(f"{width} px" for width in WIDTHS)
@@ -208,6 +237,48 @@ def _direction(loaded: LoadedIssue, result: dict) -> list[Finding]:
         "<mj-column> in <mj-attributes>); put only a run written the other way, such as a "
         'URL, in <span dir="ltr">',
     )]
+
+
+def _italics(loaded: LoadedIssue, result: dict) -> list[Finding]:
+    """Right-to-left scripts have no italics: a browser slants Arabic letters, which readers
+    take for a broken font."""
+    if loaded.issue.text_direction != "rtl":
+        return []
+    slanted = [t["text"] for t in result["texts"] if t["italic"] and has_rtl_letters(t["text"])]
+    if not slanted:
+        return []
+    return [_finding(
+        "error", f"{len(slanted)} text(s) in a right-to-left script are set in italics in "
+        f"Chromium, such as '{slanted[0][:60]}': the script has none, so the letters are only "
+        "slanted", yaml_location(loaded, slanted[0][:40], template_location(loaded, "italic")),
+        "set font-style: normal for right-to-left issues in the template (mark quotes with a "
+        "border or a colour instead)",
+    )]
+
+
+def _touch_targets(loaded: LoadedIssue, result: dict) -> list[Finding]:
+    """Buttons at least 44 px tall and icons at least 32 px, at a phone's width."""
+    findings = []
+    short = [b for b in result["buttons"] if b["height"] < MIN_BUTTON_PX - 0.5]
+    if short:
+        first = short[0]
+        findings.append(_finding(
+            "error", f"at {PHONE_WIDTH} px {len(short)} button(s) are less than "
+            f"{MIN_BUTTON_PX} px tall, such as '{first['text']}' ({first['height']:.0f} px): "
+            "too small to tap", template_location(loaded, "m-cta"),
+            f"give the template's buttons padding and line height that add up to "
+            f"{MIN_BUTTON_PX} px or more",
+        ))
+    small = [i for i in result["icons"] if min(i["width"], i["height"]) < MIN_ICON_PX - 0.5]
+    if small:
+        first = small[0]
+        findings.append(_finding(
+            "error", f"at {PHONE_WIDTH} px {len(small)} linked icon(s) are smaller than "
+            f"{MIN_ICON_PX} px, such as '{first['alt']}' ({first['width']:.0f} px): too "
+            "small to tap", template_location(loaded, "m-social"),
+            f"show the template's icons at {MIN_ICON_PX} px or more (width and height)",
+        ))
+    return findings
 
 
 def _rgba(css: str) -> tuple[float, float, float, float]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from html import unescape
 from typing import Literal
 
@@ -142,3 +143,48 @@ def _starts_otherwise(line: str) -> bool:
         if char.isalpha():
             return unicodedata.bidirectional(char) == "L"
     return False
+
+
+# Languages written in the Arabic script. Arabic type has no italics (a slanted Naskh is a
+# computer's distortion, not a style) and needs more room between lines for its marks.
+ARABIC_SCRIPT = frozenset({"ar", "fa", "ur", "ps", "ckb", "sd", "ug", "ks"})
+ARABIC_FONTS = "Tahoma, 'Segoe UI', 'Geeza Pro', 'Noto Naskh Arabic'"
+ARABIC_LINE_HEIGHT = "1.7"
+LINE_HEIGHT = "1.55"
+
+
+@dataclass(frozen=True)
+class Typography:
+    """How the template sets an issue's text: faces, line height, and the style of quotes."""
+
+    font_family: str
+    line_height: str
+    quote_style: str  # "italic", or "normal" where the script has no italics
+
+
+def typography(language: str, direction: str, font_family: str) -> Typography:
+    """The type for ``language``: the Arabic script's faces ahead of the brand's font and a
+    taller line; quotes upright in every right-to-left script (marked by their border)."""
+    arabic = language.split("-")[0].lower() in ARABIC_SCRIPT
+    return Typography(
+        font_family=f"{ARABIC_FONTS}, {font_family}" if arabic else font_family,
+        line_height=ARABIC_LINE_HEIGHT if arabic else LINE_HEIGHT,
+        quote_style="normal" if direction == "rtl" else "italic",
+    )
+
+
+# Outlook's Word engine lays out the "ghost" tables MJML writes inside <!--[if mso | IE]>
+# comments, cell by cell in source order: without dir="rtl" an Arabic story's photo column
+# stands on the left. MRML gives them no direction, so it is added after compiling.
+_GHOST = re.compile(r"<!--\[if mso[^\]]*\]>.*?<!\[endif\]-->", re.S)
+_GHOST_TABLE = re.compile(r"<table(?![^>]*\bdir=)")
+
+
+def ghost_tables_right_to_left(html: str) -> str:
+    """``html`` with ``dir="rtl"`` on every table inside Outlook's conditional comments."""
+    return _GHOST.sub(lambda match: _GHOST_TABLE.sub('<table dir="rtl"', match.group(0)), html)
+
+
+def ghost_tables(html: str) -> list[str]:
+    """Every ``<table ...>`` tag inside Outlook's conditional comments in ``html``."""
+    return [tag for block in _GHOST.findall(html) for tag in re.findall(r"<table\b[^>]*>", block)]

@@ -32,7 +32,7 @@ from markupsafe import Markup
 
 from mailer.compose import bidi, markdown
 from mailer.compose.images import ImageLinker
-from mailer.compose.issue import Image, LoadedIssue
+from mailer.compose.issue import Image, Item, LoadedIssue
 from mailer.compose.merge import UNSUBSCRIBE_KEY, FillIn, MergeFields, outside_tokens, token
 from mailer.compose.palette import palettes
 from mailer.compose.site import view_url
@@ -42,12 +42,15 @@ from mailer.errors import ThemeError
 from mailer.fields import language_keys
 
 TEXT_WIDTH = 72
+CONTENTS_OVER = 12  # an issue with more stories than this opens with "In this issue"
 # After the preheader: invisible characters that fill the inbox's preview line, so that it does
 # not run on into the first words of the email.
 PREHEADER_SPACER = Markup("&#847;&zwnj;&nbsp;" * 60)
 
 _DOCTYPE = "<!DOCTYPE html>"
 _MJML_TAG = re.compile(r"<(mj-[a-z-]+)")
+_STYLE_ATTRIBUTE = re.compile(r'style="([^"]*)"')
+_STYLE_SPACES = re.compile(r"\s*([:;])\s*")
 _MJML_RESETS = re.compile(r'<style type="text/css">(\s*#outlook a)')
 
 
@@ -71,7 +74,7 @@ def render_issue(loaded: LoadedIssue, images: ImageLinker) -> RenderedIssue:
     merge = MergeFields()
     html_env, text_env, context = _prepare(loaded, images, merge, web_page=False)
     mjml_source = html_env.get_template(HTML_TEMPLATE).render(context)
-    html = inline_css(compile_mjml(mjml_source))
+    html = inline_css(compile_mjml(mjml_source, loaded.issue.text_direction))
     text = text_env.get_template(TEXT_TEMPLATE).render(context)
     issue = loaded.issue
     return RenderedIssue(
@@ -93,7 +96,8 @@ def render_page(loaded: LoadedIssue, images: ImageLinker) -> str:
     """
     merge = MergeFields()
     html_env, _, context = _prepare(loaded, images, merge, web_page=True)
-    html = compile_mjml(html_env.get_template(HTML_TEMPLATE).render(context))
+    source = html_env.get_template(HTML_TEMPLATE).render(context)
+    html = compile_mjml(source, loaded.issue.text_direction)
     return FillIn.of(html, escape_html=True).fill(merge.values({}))
 
 
@@ -248,7 +252,7 @@ def _context(loaded: LoadedIssue, images: ImageLinker, theme: Theme, *, web_page
         return images.url_for(path) if path else getattr(loaded.brand, field)
 
     light, dark = palettes(loaded.brand)
-    names = theme.network_names() if loaded.social else {}
+    names = theme.network_names(issue.language) if loaded.social else {}
     social = [
         {
             "network": link.network,
@@ -259,6 +263,9 @@ def _context(loaded: LoadedIssue, images: ImageLinker, theme: Theme, *, web_page
         for link in loaded.social
     ]
     rtl = issue.text_direction == "rtl"
+    type_ = bidi.typography(issue.language, issue.text_direction, loaded.brand.font_family)
+    items = issue.all_items()
+    anchors = {id(item): f"story-{number}" for number, item in enumerate(items, start=1)}
     return {
         "labels": labels_for(theme, issue.language, loaded.brand.organisation),
         "issue": issue,
@@ -281,7 +288,33 @@ def _context(loaded: LoadedIssue, images: ImageLinker, theme: Theme, *, web_page
         "direction": issue.text_direction,
         "align": "right" if rtl else "left",
         "opposite": "left" if rtl else "right",
+        "font_family": type_.font_family,
+        "line_height": type_.line_height,
+        "quote_style": type_.quote_style,
+        "story_runs": story_runs,
+        # A long issue opens with its headlines, each a jump to its story.
+        "contents": [item for item in items if item.title] if len(items) > CONTENTS_OVER else [],
+        "anchor": lambda item: anchors[id(item)],
     }
+
+
+def is_compact(item: Item) -> bool:
+    """A story that is only a headline and its links: shown as one line of a list."""
+    return bool(item.title and item.links) and not (item.body or item.image or item.quote)
+
+
+def story_runs(items: list[Item]) -> list[tuple[str, list[Item]]]:
+    """A section's stories as the template lays them out: ``("photo", [item])`` for a story
+    with a photo beside its text, ``("text", [item])`` for one without, and ``("compact",
+    items)`` for a run of stories that are only a headline and links (a list)."""
+    runs: list[tuple[str, list[Item]]] = []
+    for item in items:
+        kind = "photo" if item.image else "compact" if is_compact(item) else "text"
+        if kind == "compact" and runs and runs[-1][0] == "compact":
+            runs[-1][1].append(item)
+        else:
+            runs.append((kind, [item]))
+    return runs
 
 
 @lru_cache(maxsize=1)
@@ -300,11 +333,12 @@ def _skip_css_validation() -> None:
 
 
 
-def compile_mjml(source: str) -> str:
+def compile_mjml(source: str, direction: str = "ltr") -> str:
     """MJML -> HTML with MRML, refusing what MRML would let through silently.
 
     MRML does not validate: an unknown ``<mj-...>`` tag is copied into the HTML verbatim, where
     mail clients would show nothing. ``fonts={}`` stops it linking Google Fonts by default.
+    Right to left, Outlook's ghost tables get the direction MRML leaves off.
     """
     try:
         html = mjml.mjml2html(source, disable_comments=True, fonts={})
@@ -313,7 +347,7 @@ def compile_mjml(source: str) -> str:
     leftover = _MJML_TAG.search(html)
     if leftover:
         raise ThemeError(f"the template uses an unknown MJML tag <{leftover.group(1)}>")
-    return html
+    return bidi.ghost_tables_right_to_left(html) if direction == "rtl" else html
 
 
 @lru_cache(maxsize=16)
@@ -350,7 +384,15 @@ def inline_css(html: str) -> str:
     )
     body = inliner.transform(pretty_print=False)
     body = re.sub(r"^\s*<!doctype[^>]*>\s*", "", body, flags=re.I)
-    return f"{_DOCTYPE}\n{body}"
+    return f"{_DOCTYPE}\n{_STYLE_ATTRIBUTE.sub(_tight_style, body)}"
+
+
+def _tight_style(match: re.Match[str]) -> str:
+    """A ``style`` attribute without the spaces premailer writes around ``:`` and ``;`` (a
+    few KB of a long issue, which Gmail counts toward its clipping)."""
+    tight = _STYLE_SPACES.sub(r"\1", match.group(1)).strip()
+    return f'style="{tight}"'
+
 
 
 def wrap(text: str, width: int = TEXT_WIDTH, indent: str = "") -> str:

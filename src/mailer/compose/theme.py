@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 from mailer.errors import InputError, Location, ThemeError
+from mailer.fields import language_keys
 
 PROJECT_FOLDER = "templates"
 HTML_TEMPLATE = "newsletter.mjml.j2"
@@ -66,10 +67,16 @@ class Theme:
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise InputError(Location(path), f"cannot read the theme's {name} ({exc})") from None
 
-    def network_names(self) -> dict[str, str]:
-        """``facebook -> Facebook``: the networks ``social.toml`` names."""
-        networks = self.read_toml(NETWORKS_FILE).get("networks", {})
-        return {str(key): str(value) for key, value in networks.items()}
+    def network_names(self, language: str = "") -> dict[str, str]:
+        """``facebook -> Facebook``: the networks ``social.toml`` names, in ``language`` where
+        its ``[names.<language>]`` table names one ("website" is "الموقع" in Arabic)."""
+        data = self.read_toml(NETWORKS_FILE)
+        networks = data.get("networks", {})
+        names = {str(key): str(value) for key, value in networks.items()}
+        translated = data.get("names", {})
+        for key in reversed(language_keys(language) if language else []):
+            names.update({str(k): str(v) for k, v in translated.get(key, {}).items()})
+        return names
 
     def icon(self, network: str) -> Path | None:
         return self.find(f"{ICONS_FOLDER}/{network}.png")
