@@ -307,6 +307,11 @@ def send(
     strict: Annotated[
         bool, typer.Option("--strict", help="A bad row in the CSV stops the send (default: skip).")
     ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help="Before the issue's send_at, wait for it and send "
+                     "(default: say when it is scheduled and send nothing)."),
+    ] = False,
     edition: EditionOpt = None,
     settings: SettingsOpt = None,
 ) -> None:
@@ -317,7 +322,7 @@ def send(
     request = SendRequest(
         issue=issue, settings=settings, subscribers=subscribers, transport=transport,
         ledger=ledger, concurrency=concurrency, rate=rate, test_addresses=tuple(to or ()),
-        dry_run=dry_run, assume_yes=yes, strict=strict, edition=edition, force=force,
+        dry_run=dry_run, assume_yes=yes, strict=strict, edition=edition, force=force, wait=wait,
     )
     send_issue(request, Console(), gate=None if force else refuse_on_errors)
 

@@ -21,6 +21,7 @@ from mailer.checks import (
     links,
     rendering,
     report,
+    schedule,
     secrets,
     size,
     spam,
@@ -41,7 +42,7 @@ CHECKS: dict[str, Check] = {
     module.CHECK: module.check
     for module in (
         content, links, images, size, accessibility, language, deliverability, spam, rendering,
-        archive, secrets,
+        archive, secrets, schedule,
     )
 }
 
