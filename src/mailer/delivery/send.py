@@ -35,6 +35,7 @@ from mailer.delivery.campaign import Campaign, Factory, Policy, Summary, dry_run
 from mailer.delivery.editions import EditionFactory
 from mailer.delivery.ledger import FillResult, Ledger
 from mailer.delivery.prepare import Prepared, PreparedEditions, prepare_editions, signs_links
+from mailer.delivery.reviewed import committed
 from mailer.delivery.schedule import Clock, SystemClock, scheduled, wait_until
 from mailer.delivery.transports import TransportFactory, parse_transport
 from mailer.delivery.transports.base import SIGNING
@@ -91,6 +92,7 @@ class SendPlan:
     policy: Policy
     strict: bool = False
     serve_url: str | None = None  # [list] serve_url: where unsubscribes are answered
+    commit: str | None = None  # [send] require = "committed": the commit the files are from
     # Which readers this send is for, by their language (a send narrowed to some editions).
     reads: Callable[[str], bool] = lambda language: True
 
@@ -175,6 +177,8 @@ def send_issue(
     require(send_secrets(settings, plan.transport))
     send_at = editions.default.issue.send_at
     real = not (request.test_addresses or request.dry_run)  # test copies are never held back
+    if real and settings.settings.send.require == "committed":
+        plan = replace(plan, commit=committed(editions))
     if real and send_at is not None and not request.wait:
         when = scheduled(send_at, clock)
         if when is not None:
@@ -333,6 +337,7 @@ def _what_is_sent(
         f"skipped)\n"
         f"{editions}"
         f"Transport: {plan.transport}\nLedger:    {plan.ledger}"
+        + (f"\nCommit:    {plan.commit}" if plan.commit else "")
     )
 
 
@@ -396,7 +401,7 @@ def _started(
             factory, book, plan.transport, plan.policy,
             suppression=store,
         )
-        yield runner, runner.fill(readers)
+        yield runner, runner.fill(readers, commit=plan.commit)
 
 
 def _send(
