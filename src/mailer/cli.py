@@ -124,6 +124,15 @@ def preview(
             help="Also save PNGs at 375 and 600 px, light and dark (needs chromium).",
         ),
     ] = False,
+    publish: Annotated[
+        Path | None,
+        typer.Option(
+            "--publish", metavar="FOLDER",
+            help="Instead, write a review copy for colleagues into FOLDER, for any static host: "
+            "every edition at phone and desktop width, light and dark, under a name nobody "
+            "can guess.",
+        ),
+    ] = None,
     edition: EditionOpt = None,
     settings: SettingsOpt = None,
 ) -> None:
@@ -132,7 +141,7 @@ def preview(
 
     preview_issue(
         issue, Console(), settings=settings, out=out, serve=serve_preview, port=port,
-        open_browser=open_browser, screenshots=screenshots, edition=edition,
+        open_browser=open_browser, screenshots=screenshots, edition=edition, publish=publish,
     )
 
 
