@@ -5,6 +5,11 @@ before anything connects or is built, the issue is rendered once, the checks may
 and only then is the ledger filled and the campaign run. A test copy (``--to``) and a dry run
 stop before the ledger is touched.
 
+A real send (not a test copy, not a dry run) is also held to the issue's ``send_at``
+(:mod:`mailer.delivery.schedule`: before it, nothing is sent, or with ``--wait`` the send waits
+once everything is checked) and, with ``[send] require = "committed"``, to git's last commit
+(:mod:`mailer.delivery.reviewed`), which each ledger row then records.
+
 The checks are a later stage than delivery (they read what delivery builds), so they are
 handed in as a ``gate``: a function that raises when the issue must not go out.
 
