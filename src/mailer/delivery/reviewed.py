@@ -71,7 +71,11 @@ def committed(editions: Editions) -> str:
         "status", "--porcelain", "-z", "--untracked-files=all", "--ignored", "--",
         *(str(path) for path in files),
     )
-    differing = [f"{_shown([top / name])} ({state})" for name, state in _entries(status)]
+    theme = theme_for(settings.base_dir).project_folder
+    differing = [
+        f"{_shown([top / name])} ({state})" for name, state in _entries(status)
+        if not _hidden_in(theme, top / name)
+    ]
     if differing:
         raise InputError(
             git.where,
@@ -81,6 +85,13 @@ def committed(editions: Editions) -> str:
             "send.require",
         )
     return commit
+
+
+def _hidden_in(theme: Path | None, path: Path) -> bool:
+    """A hidden file in the theme's folder (a desktop's ``.DS_Store``): never a theme file."""
+    return theme is not None and path.name.startswith(".") and path.is_relative_to(
+        theme.resolve()
+    )
 
 
 def _entries(status: bytes) -> Iterator[tuple[str, str]]:
