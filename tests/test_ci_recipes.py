@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 from projects import mailer
+from sending import ISSUE, make_project, write_subscribers
 
 WORKFLOW = Path(".github") / "workflows" / "newsletter.yml"
 
@@ -47,6 +48,12 @@ def test_github_accepts_the_workflow_and_the_send_gets_its_secrets(project: Path
     assert "mailer check" in review and "mailer preview" in review and "--publish review" in review
     assert "mailer send \"$issue\" --yes" in steps(project, "send")[
         "Send each issue whose send_at has come"]["run"]
+
+    for job in workflow["jobs"].values():  # every script at least parses as bash
+        for step in job["steps"]:
+            if "run" in step:
+                parsed = subprocess.run(["bash", "-n", "-c", step["run"]], capture_output=True)
+                assert parsed.returncode == 0, (step, parsed.stderr)
 
     broken = project / "broken.yml"  # the same check refuses a workflow GitHub would
     broken.write_text((project / WORKFLOW).read_text("utf-8").replace("runs-on:", "runs_on:"))
@@ -105,3 +112,33 @@ def test_the_ledger_is_kept_between_runs_as_one_commit(
 
     git(following, "remote", "set-url", "origin", str(tmp_path / "gone.git"))
     assert run(restore, following).returncode != 0  # unreachable: stop, never send afresh
+
+
+def test_the_scheduled_job_sends_due_issues_and_never_a_sent_one_again(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The send step's script as the runner runs it, with the real mailer: the issue already
+    sent is not sent again to the readers who subscribed since; the one due is sent."""
+    script = steps(project, "send")["Send each issue whose send_at has come"]["run"]
+    sent = make_project(tmp_path / "news")
+    sent.write_text(ISSUE.lstrip() + "send_at: 2026-01-15T09:00+03:00\n", encoding="utf-8")
+    due = sent.with_name("due.yaml")
+    due.write_text(sent.read_text("utf-8").replace("id: send-test", "id: due"), "utf-8")
+    listed = tmp_path / "news" / "subscribers.example.csv"
+    write_subscribers(listed, 3)
+    monkeypatch.chdir(tmp_path / "news")
+    assert mailer("send", sent, "--yes")[0] == 0
+    write_subscribers(listed, 5)  # two more readers subscribe after that send
+
+    environment = {
+        **os.environ, "RUNNER_TEMP": str(tmp_path),
+        "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"],
+    }
+    done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+                          cwd=tmp_path / "news", env=environment, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "issues/send-test.yaml: sent already" in done.stdout
+    assert "Issue:     due (issues/due.yaml)" in done.stdout
+    assert "Done: sent 5 now" in done.stdout
+    assert len(list((tmp_path / "news" / "outbox" / "new").iterdir())) == 3 + 5
