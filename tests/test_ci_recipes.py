@@ -71,6 +71,8 @@ def test_the_ledger_is_kept_between_runs_as_one_commit(
     for who in ("AUTHOR", "COMMITTER"):
         monkeypatch.setenv(f"GIT_{who}_NAME", "Editor")
         monkeypatch.setenv(f"GIT_{who}_EMAIL", "editor@example.org")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)  # none of this machine's git settings
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     send = steps(project, "send")
     restore = send["Bring back the ledger and the suppression list"]["run"]
     keep_step = send["Keep the ledger and the suppression list for the next run"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import mailbox
+import os
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -27,6 +28,8 @@ def news(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for who in ("AUTHOR", "COMMITTER"):
         monkeypatch.setenv(f"GIT_{who}_NAME", "Editor")
         monkeypatch.setenv(f"GIT_{who}_EMAIL", "editor@example.org")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)  # none of this machine's git settings
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     issue = make_project(tmp_path / "news")
     root = tmp_path / "news"
     write_subscribers(root / "subscribers.example.csv", 5)
