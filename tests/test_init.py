@@ -40,8 +40,8 @@ def started(tmp_path, monkeypatch) -> Path:
 def test_init_writes_a_commented_project(started):
     files = sorted(str(p.relative_to(started)) for p in started.rglob("*") if p.is_file())
     assert files == [
-        ".gitignore", "issues/assets/logo.png", "issues/assets/photo.png", FIRST_ISSUE,
-        "mailer.toml", "subscribers.csv",
+        ".github/workflows/newsletter.yml", ".gitignore", "issues/assets/logo.png",
+        "issues/assets/photo.png", FIRST_ISSUE, "mailer.toml", "subscribers.csv",
     ]
     ignored = (started / ".gitignore").read_text("utf-8").split()
     assert {".mailer/", "out/"} <= set(ignored)

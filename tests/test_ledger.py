@@ -169,6 +169,7 @@ def test_a_ledger_from_before_schema_versions_is_migrated_and_keeps_its_rows(tmp
         )
     report = status(path, "news")  # read-only readers upgrade it too
     assert (report.counts.sent, report.counts.failed, report.counts.queued) == (1, 1, 1)
+    assert report.commits == []  # sent before [send] require = "committed" recorded any
     assert [f.reason for f in report.failures] == ["550 5.1.1 unknown"]
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
@@ -180,6 +181,19 @@ def test_a_ledger_from_before_schema_versions_is_migrated_and_keeps_its_rows(tmp
         (claimed,) = ledger.claim("news", 10)  # the queued one; sent and failed stay done
         assert claimed.email == "c@example.org"
         assert claimed.edition is None  # rows from before editions: the default edition
+
+
+def test_a_row_keeps_the_commit_it_was_sent_from(tmp_path) -> None:
+    reviewed, revised = "a" * 40, "b" * 40
+    with Ledger(tmp_path / "ledger.sqlite3") as ledger:
+        ledger.fill(ISSUE, readers(2), commit=reviewed)
+        first, _ = ledger.claim(ISSUE, 10)
+        ledger.record([Outcome(first.id, "sent")])  # the other was in flight when it stopped
+        assert ledger.commits(ISSUE) == [reviewed]
+        ledger.fill(ISSUE, readers(2), commit=revised)  # resumed after another commit
+        assert ledger.commits(ISSUE) == [reviewed, revised]
+        ledger.fill(ISSUE, readers(2))  # and once without the setting: no commit to name
+        assert ledger.commits(ISSUE) == [reviewed]
 
 
 def test_a_ledger_from_a_newer_mailer_is_refused_untouched(tmp_path) -> None:

@@ -124,6 +124,15 @@ def preview(
             help="Also save PNGs at 375 and 600 px, light and dark (needs chromium).",
         ),
     ] = False,
+    publish: Annotated[
+        Path | None,
+        typer.Option(
+            "--publish", metavar="FOLDER",
+            help="Instead, write a review copy for colleagues into FOLDER, for any static host: "
+            "every edition at phone and desktop width, light and dark, under a name nobody "
+            "can guess.",
+        ),
+    ] = None,
     edition: EditionOpt = None,
     settings: SettingsOpt = None,
 ) -> None:
@@ -132,7 +141,7 @@ def preview(
 
     preview_issue(
         issue, Console(), settings=settings, out=out, serve=serve_preview, port=port,
-        open_browser=open_browser, screenshots=screenshots, edition=edition,
+        open_browser=open_browser, screenshots=screenshots, edition=edition, publish=publish,
     )
 
 
@@ -307,6 +316,11 @@ def send(
     strict: Annotated[
         bool, typer.Option("--strict", help="A bad row in the CSV stops the send (default: skip).")
     ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help="Before the issue's send_at, wait for it and send "
+                     "(default: say when it is scheduled and send nothing)."),
+    ] = False,
     edition: EditionOpt = None,
     settings: SettingsOpt = None,
 ) -> None:
@@ -317,7 +331,7 @@ def send(
     request = SendRequest(
         issue=issue, settings=settings, subscribers=subscribers, transport=transport,
         ledger=ledger, concurrency=concurrency, rate=rate, test_addresses=tuple(to or ()),
-        dry_run=dry_run, assume_yes=yes, strict=strict, edition=edition, force=force,
+        dry_run=dry_run, assume_yes=yes, strict=strict, edition=edition, force=force, wait=wait,
     )
     send_issue(request, Console(), gate=None if force else refuse_on_errors)
 

@@ -376,6 +376,10 @@ class SendSettings(Strict):
     dkim_key_file: Line | None = None
     """The DKIM private key (PEM) mailer signs each message with; unset: mailer does not sign
     (the server or provider does). Keep it out of git."""
+    require: Literal["committed"] | None = None
+    """"committed": send only what git's last commit (HEAD) holds: the issue, its editions,
+    the images they use, the theme's files and mailer.toml, none changed or untracked; each
+    ledger row records the commit it was sent from. Unset: files are sent as they are."""
 
 
 class BounceSettings(Strict):

@@ -20,7 +20,7 @@ from pathlib import Path
 from mailer.archive.cache import FOLDER, ArchiveCache, Edition, IssueEntry, fingerprint
 from mailer.archive.feeds import FEED_ENTRIES, FeedEntry, atom_feed, sitemap
 from mailer.archive.output import SiteWriter
-from mailer.archive.pages import Listed, describe, index_page, render
+from mailer.archive.pages import Listed, describe, index_page, render, with_source
 from mailer.archive.site import INDEX, SITEMAP, Site, relative_root
 from mailer.compose.editions import issue_files, load_editions
 from mailer.compose.yaml_source import load_yaml
@@ -49,6 +49,8 @@ class Published:
     entry: IssueEntry
     updated: datetime.datetime  # its first send, else its date:, in UTC
     year: int  # of its date: (else of its first send): its feed entries' ids
+    commits: tuple[str, ...] = ()  # the git commits it was sent from, as the ledger has them
+    source: str = ""  # its file, relative to the project folder
 
     def edition_in(self, language: str, fallback: bool) -> Edition | None:
         """Its edition in ``language``; with ``fallback``, else its default (or first
@@ -94,21 +96,30 @@ def build_archive(request: ArchiveRequest, console: Console) -> None:
     )
 
 
+@dataclass(frozen=True)
+class Sends:
+    """What the ledger says of each issue, by id: when it first reached a reader (None: never)
+    and the git commits it was sent from."""
+
+    first_sent: Callable[[str], float | None]
+    commits: Callable[[str], list[str]]
+
+
 @contextmanager
-def first_sends(ledger: Path) -> Iterator[Callable[[str], float | None]]:
-    """When each issue first reached a reader, by id; None for every issue without a ledger."""
+def first_sends(ledger: Path) -> Iterator[Sends]:
+    """The ledger's :class:`Sends`; never sent and no commit for every issue without one."""
     if not ledger.is_file():
-        yield lambda issue_id: None
+        yield Sends(lambda issue_id: None, lambda issue_id: [])
         return
     from mailer.delivery.ledger import Ledger  # only with a ledger: it brings filelock
 
     with Ledger(ledger, read_only=True) as opened:
-        yield opened.first_sent
+        yield Sends(opened.first_sent, opened.commits)
 
 
 def _choose(
     request: ArchiveRequest, settings: LoadedSettings, site: Site, cache: ArchiveCache,
-    files: dict[Path, tuple[Path, ...]], sent: Callable[[str], float | None],
+    files: dict[Path, tuple[Path, ...]], sent: Sends,
 ) -> tuple[list[Published], set[str]]:
     """The issues that go on the site, rendered (from the cache when it holds), newest first;
     and the ids of all issues."""
@@ -121,7 +132,7 @@ def _choose(
             editions = load_editions(path, settings.path)
             entry = describe(editions, sources)
         ids.add(entry.issue_id)
-        first = sent(entry.issue_id)
+        first = sent.first_sent(entry.issue_id)
         wanted = (
             bool(entry.published)
             and request.issue in (None, entry.issue_id)
@@ -131,12 +142,16 @@ def _choose(
             entry = render(entry, editions or load_editions(path, settings.path), site, cache)
         cache.put(entry)
         if wanted:
-            chosen.append(_published(entry, first))
+            source = path.relative_to(settings.base_dir).as_posix() if path.is_relative_to(
+                settings.base_dir) else path.name
+            chosen.append(_published(entry, first, tuple(sent.commits(entry.issue_id)), source))
     chosen.sort(key=lambda item: (-item.updated.timestamp(), item.entry.issue_id))
     return chosen, ids
 
 
-def _published(entry: IssueEntry, first: float | None) -> Published:
+def _published(
+    entry: IssueEntry, first: float | None, commits: tuple[str, ...] = (), source: str = ""
+) -> Published:
     day = entry.editions[0].date
     dated = datetime.date.fromisoformat(day) if day else None
     if first is not None:
@@ -149,7 +164,7 @@ def _published(entry: IssueEntry, first: float | None) -> Published:
             "on the site and in the feeds, add one, such as date: 2026-03-31 (the last day of "
             "its period)", "date",
         )
-    return Published(entry, updated, (dated or updated).year)
+    return Published(entry, updated, (dated or updated).year, commits, source)
 
 
 def _id_location(entry: IssueEntry) -> Location:
@@ -186,7 +201,11 @@ def _write_site(
     for item in chosen:
         for edition in item.entry.published:
             blob = edition.page or ""
-            writer.put(edition.path + INDEX, blob, partial(cache.blob, blob))
+            if item.commits:  # the page names the commit it was sent from
+                page = with_source(cache.blob(blob), item.source, item.commits)
+                writer.put_bytes(edition.path + INDEX, page)
+            else:
+                writer.put(edition.path + INDEX, blob, partial(cache.blob, blob))
             images.update(
                 (place, (source, item.entry.sources[source][2]))
                 for place, source in edition.images.items()

@@ -85,6 +85,18 @@ def _images(loaded: LoadedIssue, root: str) -> tuple[ImageLinker, dict[str, Path
     return linker, linker.files
 
 
+def with_source(page: bytes, source: str, commits: tuple[str, ...]) -> bytes:
+    """``page`` with a comment first in its head naming the issue's file and the git commits
+    it was sent from (``[send] require = "committed"``): who reads the page's source can find
+    the very bytes that were reviewed."""
+    named = source.replace("--", "- -")  # a comment cannot hold "--"
+    comment = f"\n<!-- {named}, sent from commit {', '.join(commits)} -->".encode()
+    head = page.find(b"<head>")
+    if head < 0:
+        return comment.lstrip() + b"\n" + page
+    return page[: head + 6] + comment + page[head + 6 :]
+
+
 def feed_content(html: str) -> str:
     """The email's body for a feed entry: what a feed reader shows (it drops the head's styles
     anyway), without the comments Outlook's layout hides in."""

@@ -22,6 +22,7 @@ from mailer.checks import (
     outlook,
     rendering,
     report,
+    schedule,
     secrets,
     size,
     spam,
@@ -42,7 +43,7 @@ CHECKS: dict[str, Check] = {
     module.CHECK: module.check
     for module in (
         content, links, images, size, accessibility, language, deliverability, spam, outlook,
-        rendering, archive, secrets,
+        rendering, archive, secrets, schedule,
     )
 }
 

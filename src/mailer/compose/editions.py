@@ -6,10 +6,11 @@ An edition is a whole issue in its language, except for what does not change wit
 language, which it may leave out and takes from the default file:
 
 * ``id`` (an edition has the issue's id or none), ``brand``, ``sender``, ``social``, ``date``,
-  ``archive`` and ``audience`` (:data:`INHERITED`; an edition goes to its issue's audience,
-  and may not name another); ``brand`` and ``sender`` key by key, so that an edition may give
-  only what it words differently (``brand.logo_alt``, ``sender.name``) and keep the rest;
-  and the issue's own ``footer.postal_address`` (its ``reason`` is the translator's);
+  ``archive``, ``audience`` and ``send_at`` (:data:`INHERITED`; an edition goes to its
+  issue's audience, in the issue's one send, and may name no other audience or time);
+  ``brand`` and ``sender`` key by key, so that an edition may give only what it words
+  differently (``brand.logo_alt``, ``sender.name``) and keep the rest; and the issue's own
+  ``footer.postal_address`` (its ``reason`` is the translator's);
 * in the lead and in each item, matched by position (the lead with the lead, the n-th item of
   the m-th section with the n-th item of the m-th section): the image's ``src``, ``link`` and
   ``credit`` (unless the edition names a photo of its own; the whole image when the
@@ -42,8 +43,9 @@ _EDITION_FILE = re.compile(
     r"^(?P<issue>.+)\.(?P<tag>[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?"
     r"(-[A-Za-z0-9]{5,8})*)\.ya?ml$"
 )
-INHERITED = ("id", "brand", "sender", "social", "date", "archive", "audience")  # and
-# footer.postal_address
+INHERITED = (  # and footer.postal_address
+    "id", "brand", "sender", "social", "date", "archive", "audience", "send_at",
+)
 IMAGE_INHERITED = ("src", "link", "credit")
 
 
@@ -243,6 +245,14 @@ def inherit(edition: YamlDocument, default: dict, default_path: Path) -> dict:
             f"an edition goes to its issue's readers: say audience: in {default_path.name} "
             "only (the send reads it there)",
             "audience",
+        )
+    own_time = data.get("send_at")
+    if own_time is not None and own_time != default.get("send_at"):
+        raise InputError(
+            edition.locate(("send_at",)),
+            f"every edition is sent at the issue's send_at ({default.get('send_at')}); set it "
+            f"in {default_path.name} alone",
+            "send_at",
         )
     for key in INHERITED:
         theirs = copy.deepcopy(default.get(key))

@@ -59,6 +59,35 @@ def _day(value: object) -> datetime.date:
 Day = Annotated[datetime.date, BeforeValidator(_day)]
 
 
+def _moment(value: object) -> datetime.datetime:
+    """A moment with its offset from UTC, written in ISO 8601: ``2026-01-15T09:00+03:00`` or
+    ``2026-01-15T06:00Z``. A time without an offset is refused: it would mean another moment
+    on a laptop in Ankara and on a CI runner in UTC."""
+    moment: object = value
+    if isinstance(value, str):
+        try:
+            moment = datetime.datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(
+                f"not a time: {value!r} (write it in ISO 8601 with its offset from UTC, such "
+                "as 2026-01-15T09:00+03:00)"
+            ) from None
+    if not isinstance(moment, datetime.datetime):
+        raise ValueError(
+            f"not a time: {value!r} (a day and a time with its offset from UTC, such as "
+            "2026-01-15T09:00+03:00)"
+        )
+    if moment.utcoffset() is None:
+        raise ValueError(
+            f"{moment.isoformat()} has no offset from UTC, so it would mean another moment on "
+            f"another machine: add one, such as {moment.isoformat()}+03:00 (or Z for UTC)"
+        )
+    return moment
+
+
+Moment = Annotated[datetime.datetime, BeforeValidator(_moment)]
+
+
 class Link(Strict):
     label: Line  # "Read more", "Watch here", "Share on", ...
     url: WebUrl
@@ -143,6 +172,8 @@ class Issue(Strict):
     date: Day | None = None
     archive: bool = True  # false: mailer archive never publishes it (an internal issue)
     audience: IssueAudience | None = None  # the readers it goes to by topic; None: all
+    # When mailer send may send it (mailer.delivery.schedule); None: whenever it is run.
+    send_at: Moment | None = None
     sender: Sender | None = None
     brand: BrandOverride | None = None
     footer: FooterOverride | None = None

@@ -57,8 +57,10 @@ STARTER_FILES = {
     "issues/first-issue.yaml": "issues/first-issue.yaml",
     "issues/assets/logo.png": "issues/assets/logo.png",
     "issues/assets/photo.png": "issues/assets/photo.png",
+    "newsletter.yml": ".github/workflows/newsletter.yml",  # checks, review copies, sends in CI
 }
 SETTINGS = "mailer.toml"
+WORKFLOW = "newsletter.yml"
 FIRST_ISSUE = "issues/first-issue.yaml"
 
 
@@ -68,8 +70,9 @@ def start_project(
 ) -> None:
     """Write a new newsletter project into ``folder`` (new or empty): mailer.toml with
     comments and the answers (``given`` by flag, asked when ``asking``, else the sample's),
-    a sample issue with placeholder images, a subscriber list and a .gitignore; then say what
-    comes next. The templates are mailer's own until the project adds a ``templates/``."""
+    a sample issue with placeholder images, a subscriber list, a .gitignore and a GitHub
+    Actions workflow; then say what comes next. The templates are mailer's own until the
+    project adds a ``templates/``."""
     if folder.exists() and not folder.is_dir():
         raise WriteFailed(f"cannot start a project in {folder}: it is a file")
     if folder.is_dir() and any(folder.iterdir()):
@@ -91,11 +94,25 @@ def start_project(
             path.parent.mkdir(parents=True, exist_ok=True)
             if source == SETTINGS:
                 path.write_text(settings_text(sample, answers), encoding="utf-8", newline="\n")
+            elif source == WORKFLOW:
+                workflow = workflow_text(
+                    _read(starter, source).decode("utf-8"), needed_secrets(answers, secrets)
+                )
+                path.write_text(workflow, encoding="utf-8", newline="\n")
             else:
                 path.write_bytes(_read(starter, source))
     except OSError as exc:
         raise WriteFailed(f"cannot write the project in {folder}: {exc.strerror}") from None
     console.say(next_steps(folder, answers, secrets))
+
+
+def workflow_text(template: str, secrets: list[str]) -> str:
+    """The GitHub Actions workflow with each secret a send needs taken from the repository's
+    secret store into the send job's environment (where mailer reads it)."""
+    lines = "\n".join(f"      {name}: ${{{{ secrets.{name} }}}}" for name in secrets)
+    if not lines:
+        return template.replace("    env:\n__SECRETS__\n", "")
+    return template.replace("__SECRETS__", lines)
 
 
 def _read(starter: Traversable, name: str) -> bytes:
@@ -159,6 +176,9 @@ def next_steps(folder: Path, answers: Answers, secrets: SecretNames) -> str:
         ]
     lines += [
         "",
+        f"On GitHub, {folder / '.github' / 'workflows' / 'newsletter.yml'} checks pull requests "
+        "and sends the issues whose send_at has come; it takes the secrets from the "
+        "repository's secret store (see the guide's Scheduled sends and CI).",
         f"Next, in {folder}: mailer doctor    (what a real send still needs, each with its fix)",
     ]
     return "\n".join(lines)

@@ -170,12 +170,13 @@ class Campaign:
         self._total = 0
         self._start_sent = self._start_failed = 0
 
-    def fill(self, audience: Iterable[Recipient]) -> FillResult:
-        """Queue the audience in the ledger (a no-op for readers already there)."""
+    def fill(self, audience: Iterable[Recipient], *, commit: str | None = None) -> FillResult:
+        """Queue the audience in the ledger (a no-op for readers already there); ``commit``:
+        the git commit the messages are made from, recorded in each row."""
         domain = domain_of(self.factory.content.sender_address)
         result = self.ledger.fill(
             self.issue_id, self._registering(audience), domain=domain,
-            edition_of=self.factory.edition_of,
+            edition_of=self.factory.edition_of, commit=commit,
         )
         self._baseline()
         return result

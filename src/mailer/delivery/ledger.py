@@ -145,6 +145,20 @@ def _version_4(db: sqlite3.Connection) -> None:
     )
 
 
+def _version_5(db: sqlite3.Connection) -> None:
+    """The git commit each row was sent from (``[send] require = "committed"``), by number:
+    NULL for rows sent without that setting, and for every row before it."""
+    db.execute("CREATE TABLE commits (id INTEGER PRIMARY KEY, sha TEXT NOT NULL UNIQUE)")
+    db.execute("ALTER TABLE recipients ADD COLUMN source INTEGER")  # commits.id
+
+
+def _commit_number(db: sqlite3.Connection, commit: str | None) -> int | None:
+    if commit is None:
+        return None
+    db.execute("INSERT OR IGNORE INTO commits (sha) VALUES (?)", (commit,))
+    return db.execute("SELECT id FROM commits WHERE sha = ?", (commit,)).fetchone()[0]
+
+
 def _issue_number(db: sqlite3.Connection, issue_id: str, domain: str = "") -> int:
     db.execute("INSERT OR IGNORE INTO issues (name, domain) VALUES (?, ?)", (issue_id, domain))
     if domain:
@@ -156,7 +170,9 @@ def _issue_number(db: sqlite3.Connection, issue_id: str, domain: str = "") -> in
 # Each step takes the ledger from one schema version (``PRAGMA user_version``) to the next, in
 # one transaction (:func:`mailer.database.migrate`); a ledger from before versions were kept is
 # version 0 with the table of step 1 already there. Later versions add steps here.
-MIGRATIONS: tuple[Migration, ...] = (_version_1, _version_2, _version_3, _version_4)
+MIGRATIONS: tuple[Migration, ...] = (
+    _version_1, _version_2, _version_3, _version_4, _version_5,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 WHAT = "the send ledger"
 
@@ -337,6 +353,7 @@ class Ledger:
     def fill(
         self, issue_id: str, audience: Iterable[Recipient], *, domain: str = "",
         edition_of: Callable[[Recipient], str | None] = lambda reader: None,
+        commit: str | None = None,
     ) -> FillResult:
         """Queue every reader of ``audience`` not yet in the ledger for ``issue_id``.
 
@@ -348,10 +365,14 @@ class Ledger:
 
         ``edition_of`` names each reader's edition (None for the default). A row keeps the
         edition of the fill that queued it: a resumed send sends the same edition again.
+
+        ``commit`` is the git commit the messages are made from: every row this fill may send
+        records it (a row sent earlier keeps the commit it was sent from).
         """
         now = int(time.time())
         with self._transaction() as db:
             issue = _issue_number(db, issue_id, domain)
+            source = _commit_number(db, commit)
             fill = db.execute(
                 "SELECT coalesce(max(fill), 0) + 1 FROM recipients WHERE issue = ?", (issue,)
             ).fetchone()[0]
@@ -370,15 +391,17 @@ class Ledger:
             data = reader.merge_data()  # a new dict each call: once a reader
             return (issue, address_key(reader.email), reader.email,
                     *[data.get(column) or None for column in MERGE_COLUMNS],
-                    edition_of(reader), fill, now)
+                    edition_of(reader), fill, source, now)
 
         rows = map(row, audience)
         while chunk := list(islice(rows, CHUNK)):
             with self._transaction() as db:
                 db.executemany(
                     "INSERT INTO recipients (issue, key, email, name, first_name, last_name, "
-                    "language, edition, fill, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "language, edition, fill, source, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (issue, key) DO UPDATE SET fill = excluded.fill, "
+                    "source = excluded.source, "
                     "name = excluded.name, first_name = excluded.first_name, "
                     "last_name = excluded.last_name, language = excluded.language "
                     "WHERE state != 3",
@@ -631,6 +654,19 @@ class Ledger:
                     provider, reason, updated,
                 )
             last = page[-1][0]
+
+    def commits(self, issue_id: str) -> list[str]:
+        """The git commits the issue's rows record (``[send] require = "committed"``), the
+        first sent from first; empty when none does."""
+        issue = self._issue(issue_id)
+        if issue is None:
+            return []
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT c.sha FROM recipients r JOIN commits c ON c.id = r.source "
+                "WHERE r.issue = ? GROUP BY c.sha ORDER BY min(r.updated_at), c.sha", (issue,)
+            ).fetchall()
+        return [sha for (sha,) in rows]
 
     def first_sent(self, issue_id: str) -> float | None:
         """When ``issue_id`` first reached a reader (the earliest sent row), or None if it has

@@ -5,6 +5,11 @@ before anything connects or is built, the issue is rendered once, the checks may
 and only then is the ledger filled and the campaign run. A test copy (``--to``) and a dry run
 stop before the ledger is touched.
 
+A real send (not a test copy, not a dry run) is also held to the issue's ``send_at``
+(:mod:`mailer.delivery.schedule`: before it, nothing is sent, or with ``--wait`` the send waits
+once everything is checked) and, with ``[send] require = "committed"``, to git's last commit
+(:mod:`mailer.delivery.reviewed`), which each ledger row then records.
+
 The checks are a later stage than delivery (they read what delivery builds), so they are
 handed in as a ``gate``: a function that raises when the issue must not go out.
 
@@ -35,6 +40,8 @@ from mailer.delivery.campaign import Campaign, Policy, Summary, dry_run, send_te
 from mailer.delivery.editions import EditionFactory
 from mailer.delivery.ledger import FillResult, Ledger
 from mailer.delivery.prepare import Prepared, PreparedEditions, prepare_editions, signs_links
+from mailer.delivery.reviewed import committed
+from mailer.delivery.schedule import Clock, SystemClock, scheduled, wait_until
 from mailer.delivery.transports import TransportFactory, parse_transport
 from mailer.delivery.transports.base import SIGNING
 from mailer.errors import DeliveryError, Interrupted, RecipientsFailed, UsageError
@@ -61,6 +68,7 @@ class SendRequest:
     strict: bool = False  # a bad CSV row stops the send instead of being skipped
     edition: str | None = None  # --edition: only this edition, to its readers
     force: bool = False  # --force: the checks' errors do not stop it (the caller's gate says)
+    wait: bool = False  # --wait: before the issue's send_at, wait for it instead of stopping
 
     def again(self) -> str:
         """This send as a command line that runs it again, and so resumes it: every option it
@@ -89,6 +97,7 @@ class SendPlan:
     policy: Policy
     strict: bool = False
     serve_url: str | None = None  # [list] serve_url: where unsubscribes are answered
+    commit: str | None = None  # [send] require = "committed": the commit the files are from
     # Which readers this send is for, by their language (a send narrowed to some editions).
     reads: Callable[[str], bool] = lambda language: True
     segment: Segment = EVERYONE  # and by their topics (the issue's audience:)
@@ -140,15 +149,26 @@ def send_secrets(settings: LoadedSettings, transport: TransportFactory) -> list[
             if signs_links(settings.settings) or need.variable != SIGNING.variable]
 
 
-def send_issue(request: SendRequest, console: Console, *, gate: Gate | None = None) -> None:
+def send_issue(
+    request: SendRequest, console: Console, *, gate: Gate | None = None,
+    clock: Clock | None = None,
+) -> None:
     """Send the issue to every subscriber once (or the test copies, or a dry run).
 
-    Returns when every reader was reached. Raises RecipientsFailed when some failed for good,
-    DeliveryError when some are still to be sent (deferred, or paused after errors), and
-    Interrupted after Ctrl-C; in the last two, running the same request again continues.
+    Returns when every reader was reached, or at once, having sent nothing, before the issue's
+    ``send_at`` (read from ``clock``; with ``wait``, it waits for it, and sends). Raises
+    RecipientsFailed when some failed for good, DeliveryError when some are still to be sent
+    (deferred, or paused after errors), and Interrupted after Ctrl-C; in the last two, running
+    the same request again continues.
     """
     if request.test_addresses and request.dry_run:
         raise UsageError("--to sends test copies and --dry-run sends nothing: choose one")
+    if request.wait and (request.test_addresses or request.dry_run or not request.assume_yes):
+        raise UsageError(
+            "--wait waits for the issue's send_at and then sends with nobody there to answer: "
+            "use it with --yes, and without --to or --dry-run (which never wait)"
+        )
+    clock = clock or SystemClock()
     editions = load_editions(request.issue, request.settings, edition=request.edition)
     settings = editions.default.settings
     plan = plan_send(settings, editions.issue_id, request)
@@ -161,6 +181,17 @@ def send_issue(request: SendRequest, console: Console, *, gate: Gate | None = No
     # Secrets first: every one missing, named at once, before any connection or DNS lookup.
     # A dry run too: it signs the links as the send will, and predicts what the send needs.
     require(send_secrets(settings, plan.transport))
+    send_at = editions.default.issue.send_at
+    real = not (request.test_addresses or request.dry_run)  # test copies are never held back
+    if real and settings.settings.send.require == "committed":
+        plan = replace(plan, commit=committed(editions))
+    if real and send_at is not None and not request.wait:
+        when = scheduled(send_at, clock)
+        if when is not None:
+            console.say(f"{plan.issue_id}: {when}; nothing sent.")
+            console.say("Run the same command at or after that time to send it (a scheduled job "
+                        "may run it every few minutes), or add --wait to wait for it.")
+            return
     _verify(plan.transport, connect=not request.dry_run)
     prepared = prepare_editions(editions, real_send=plan.transport.reaches_readers)
     if gate is not None:
@@ -170,6 +201,8 @@ def send_issue(request: SendRequest, console: Console, *, gate: Gate | None = No
         _send_test_copies(plan, prepared, request.test_addresses, console)
         return
     plan = replace(plan, reads=prepared.sends_to, segment=Segment.of_issue(editions.default.issue))
+    if real and send_at is not None:  # --wait: everything was checked; now the time
+        wait_until(send_at, clock, console)
     with store_for(settings) as store:
         if esp:
             _pull_from_esp(plan.transport, store, console)
@@ -339,6 +372,7 @@ def _what_is_sent(
         f"{segment}"
         f"{editions}"
         f"Transport: {plan.transport}\nLedger:    {plan.ledger}"
+        + (f"\nCommit:    {plan.commit}" if plan.commit else "")
     )
 
 
@@ -410,7 +444,7 @@ def _started(
             factory, book, plan.transport, plan.policy,
             suppression=store,
         )
-        filled = runner.fill(readers)
+        filled = runner.fill(readers, commit=plan.commit)
         segment = None if audience.segment.everyone else str(audience.segment)
         left_out = _left_out_by_edition(audience, factory)
         book.record_left_out(plan.issue_id, segment, {tag: left_out[tag] for tag in factory.tags})

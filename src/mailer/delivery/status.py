@@ -60,6 +60,8 @@ class StatusReport:
     def left_out_of(self, tag: str) -> int:
         """The readers the segment left out of the edition ``tag``."""
         return self.left_out.get(normalise_tag(tag), 0)
+    # the git commits its rows were sent from ([send] require = "committed"), first first
+    commits: list[str] = field(default_factory=list)
 
     def rate(self, kind: str) -> float:
         """Addresses that gave feedback of ``kind`` on this issue, per message sent."""
@@ -90,6 +92,7 @@ class StatusReport:
         return {
             "issue": self.issue_id,
             "ledger": str(self.ledger),
+            "commits": self.commits,
             "counts": _counts_dict(self.counts),
             "editions": {tag: _counts_dict(counts) for tag, counts in self.editions.items()},
             "failures": [{"email": f.email, "reason": f.reason} for f in self.failures],
@@ -159,6 +162,8 @@ def show_status(
         if report.segment is not None:
             left_out = sum(report.left_out.values())
             console.say(f"  segment: {report.segment}: {count(left_out, 'reader')} left out")
+        if report.commits:
+            console.say(f"  sent from commit {', '.join(report.commits)}")
         if len(report.editions) > 1:
             for tag, counts in report.editions.items():
                 line = _counts_line(counts)
@@ -189,6 +194,7 @@ def status(
         counts = ledger.counts(issue_id)
         by_edition = ledger.counts_by_edition(issue_id)
         segment, left_out = ledger.left_out(issue_id) or (None, {})
+        commits = ledger.commits(issue_id)
         failures: list[Failure] = []
         for row in ledger.rows(issue_id, ("failed",)):
             if len(failures) == limit:
@@ -199,7 +205,7 @@ def status(
     return StatusReport(
         issue_id, ledger_path, counts, failures, max(0, counts.failed - len(failures)),
         editions={tag: c for tag, c in editions.items() if c.total},
-        segment=segment, left_out=left_out,
+        segment=segment, left_out=left_out, commits=commits,
     )
 
 

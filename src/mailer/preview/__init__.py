@@ -21,10 +21,25 @@ def preview_issue(
     open_browser: bool = False,
     screenshots: bool = False,
     edition: str | None = None,
+    publish: Path | None = None,
 ) -> None:
     """Write the preview files of every edition (or ``edition``) to ``out/<issue id>/``; with
-    ``serve``, serve them with live reload on 127.0.0.1 until Ctrl-C."""
+    ``serve``, serve them with live reload on 127.0.0.1 until Ctrl-C. With ``publish``, write
+    only the review copy for colleagues into that folder (see :mod:`mailer.preview.publish`).
+    """
     editions = load_editions(issue, settings, edition=edition)
+    if publish is not None:
+        from mailer.preview.publish import publish_review
+
+        copy = publish_review(editions, publish)
+        console.say(f"Wrote the review copy in {copy.folder}")
+        if copy.url:
+            console.say(f"Once {publish} is published, colleagues open it at {copy.url}")
+        else:
+            console.say(f"Publish {publish} on any static host; the copy is its folder "
+                        f"{copy.folder.name}/ (with [archive] base_url set, its address is "
+                        "printed here)")
+        return
     folder = out / editions.issue_id
     for written in write_editions(editions, folder):
         files = written.files

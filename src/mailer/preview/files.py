@@ -15,6 +15,7 @@ from mailer.audience.subscribers import SampleReader
 from mailer.compose.editions import Editions
 from mailer.compose.images import InlineImage, PreviewImages
 from mailer.compose.issue import LoadedIssue
+from mailer.compose.merge import FillIn
 from mailer.delivery.prepare import prepare
 from mailer.errors import WriteFailed
 
@@ -49,19 +50,43 @@ def write_editions(editions: Editions, out_dir: Path) -> list[EditionPreview]:
     ]
 
 
-def write_preview(loaded: LoadedIssue, out_dir: Path) -> PreviewFiles:
-    """Render ``loaded`` for the sample reader into ``out_dir``."""
+@dataclass(frozen=True)
+class Sample:
+    """An edition as the sample reader gets it (no subscriber's data in any of it)."""
+
+    subject: str
+    preheader: str  # the line inboxes show after the subject ("" for none)
+    html: str  # the HTML part, each ``cid:`` image pointing at a copy in the folder it was for
+    text: str  # the plain-text part
+    eml: bytes  # the whole message
+
+
+def sample_of(loaded: LoadedIssue, out_dir: Path) -> Sample:
+    """Render ``loaded`` for the sample reader; its local images are copied into ``out_dir``
+    (``images/``), where the HTML expects them."""
     prepared = prepare(loaded, real_send=False)
     message = prepared.factory.build(SampleReader())
     values = message.personalisation.values
     content = prepared.factory.content
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return Sample(
+        subject=content.subject.fill(values),
+        # the preheader is in the HTML part, so its merge fields are among the values
+        preheader=FillIn.of(loaded.issue.preheader or "", escape_html=False).fill(values),
+        html=_browser_view(content.html.fill(values), content.images, out_dir),
+        text=content.text.fill(values),
+        eml=message.data,
+    )
+
+
+def write_preview(loaded: LoadedIssue, out_dir: Path) -> PreviewFiles:
+    """Render ``loaded`` for the sample reader into ``out_dir``."""
     files = PreviewFiles(out_dir / "index.html", out_dir / "message.txt", out_dir / "message.eml")
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        page = _browser_view(content.html.fill(values), content.images, out_dir)
-        files.html.write_text(page, encoding="utf-8")
-        files.text.write_text(content.text.fill(values), encoding="utf-8")
-        files.eml.write_bytes(message.data)
+        sample = sample_of(loaded, out_dir)
+        files.html.write_text(sample.html, encoding="utf-8")
+        files.text.write_text(sample.text, encoding="utf-8")
+        files.eml.write_bytes(sample.eml)
     except OSError as exc:
         raise WriteFailed(f"cannot write {exc.filename or out_dir}: {exc.strerror}") from None
     return files
