@@ -24,6 +24,7 @@ from mailer.checks import (
     secrets,
     size,
     spam,
+    translations,
 )
 from mailer.checks.base import SEVERITIES, Check, CheckOptions, Finding, Severity
 from mailer.checks.editions import compare
@@ -41,7 +42,7 @@ CHECKS: dict[str, Check] = {
     module.CHECK: module.check
     for module in (
         content, links, images, size, accessibility, language, deliverability, spam, rendering,
-        archive, secrets,
+        archive, secrets, translations,
     )
 }
 
@@ -106,6 +107,7 @@ def check_issue(
         )
         if prepared.loaded is not editions.default:
             found += compare(prepared.loaded, editions.default)
+            found += translations.stale(prepared.loaded, editions.default)
         findings += _of_edition(found, prepared.loaded, editions, findings)
     findings.sort(key=lambda finding: SEVERITIES.index(finding.severity))
     report.write_report(findings, issue, as_json=as_json)
