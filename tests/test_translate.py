@@ -17,7 +17,7 @@ import polib
 import pytest
 from projects import Project, mailer, position
 
-from mailer.checks import translations
+from mailer.checks import CHECKS, translations
 from mailer.checks.base import CheckOptions
 from mailer.compose.editions import load_editions
 from mailer.compose.yaml_source import load_yaml
@@ -206,6 +206,7 @@ def test_translate_starts_an_edition_with_every_text_marked_and_check_refuses_it
         "[TRANSLATE] Delbaz, from Al-Hasakeh"
     )
 
+    assert CHECKS["translations"] is translations.check  # which mailer send runs first, too
     errors = translations.check(loaded, None, options=CheckOptions())  # type: ignore[arg-type]
     assert len(errors) == 12 and {e.severity for e in errors} == {"error"}
     assert (str(errors[0].location), errors[0].message) == (
