@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from mailer.cli import app
 
-COMMANDS = ["preview", "check", "init", "new", "send", "status", "archive", "serve"]
+COMMANDS = ["preview", "check", "init", "new", "translate", "send", "status", "archive", "serve"]
 
 
 def help_of(command: str) -> str:

@@ -278,6 +278,39 @@ def new(
 
 @app.command()
 @_reported
+def translate(
+    issue: IssueArg,
+    lang: Annotated[
+        str,
+        typer.Option("--lang", help="The edition's language, e.g. fr or pt-BR.", metavar="LANG"),
+    ],
+    po: Annotated[
+        Path | None,
+        typer.Option("--po", help="Export the edition's texts as a PO file.", metavar="FILE"),
+    ] = None,
+    po_import: Annotated[
+        Path | None,
+        typer.Option(
+            "--po-import", help="Write a PO file's translations into the edition.", metavar="FILE"
+        ),
+    ] = None,
+    refresh: Annotated[
+        bool,
+        typer.Option(
+            "--refresh",
+            help="Outside git: record the default's texts of now as those translated from.",
+        ),
+    ] = False,
+    settings: SettingsOpt = None,
+) -> None:
+    """Start an edition in another language, or trade its texts as a PO file."""
+    from mailer.compose.translate import translate as run
+
+    run(issue, lang, Console(), settings=settings, po=po, po_import=po_import, refresh=refresh)
+
+
+@app.command()
+@_reported
 def send(
     issue: IssueArg,
     subscribers: Annotated[

@@ -26,6 +26,7 @@ from mailer.checks import (
     secrets,
     size,
     spam,
+    translations,
 )
 from mailer.checks.base import SEVERITIES, Check, CheckOptions, Finding, Severity
 from mailer.checks.editions import compare
@@ -43,7 +44,7 @@ CHECKS: dict[str, Check] = {
     module.CHECK: module.check
     for module in (
         content, links, images, size, accessibility, language, deliverability, spam, outlook,
-        rendering, archive, secrets, schedule,
+        rendering, archive, secrets, schedule, translations,
     )
 }
 
@@ -108,6 +109,7 @@ def check_issue(
         )
         if prepared.loaded is not editions.default:
             found += compare(prepared.loaded, editions.default)
+            found += translations.stale(prepared.loaded, editions.default)
         findings += _of_edition(found, prepared.loaded, editions, findings)
     findings.sort(key=lambda finding: SEVERITIES.index(finding.severity))
     report.write_report(findings, issue, as_json=as_json)

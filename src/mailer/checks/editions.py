@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 
 from mailer.checks.base import Finding, clip, finding_maker
-from mailer.compose.editions import IMAGE_INHERITED, INHERITED, describe
+from mailer.compose.editions import describe
 from mailer.compose.issue import (
     Issue,
     Item,
@@ -31,16 +31,13 @@ from mailer.compose.issue import (
     dotted,
     strings_with_paths,
 )
+from mailer.compose.translations import is_translatable, value_at
 from mailer.compose.yaml_source import FieldPath
 from mailer.fields import MERGE_FIELD
 
 CHECK = "editions"
 _finding = finding_maker(CHECK)
 
-# Fields whose value is the same in every language: the edition takes them from the default
-# (INHERITED, IMAGE_INHERITED, link URLs), or they hold no words to translate.
-_NOT_WORDS = frozenset({*INHERITED, *IMAGE_INHERITED, "url", "language", "direction",
-                        "postal_address"})
 _TAKEN_WHOLE = ", taken whole with the image or links this edition's item leaves out"
 _GIVE_ITS_OWN = (
     "give the item its image or links here with their words translated: the edition takes "
@@ -132,9 +129,9 @@ def _other_urls(
 def _untranslated(edition: LoadedIssue, default: LoadedIssue) -> list[Finding]:
     findings = []
     for field_path, text in strings_with_paths(edition.source.data, ()):
-        if _NOT_WORDS.intersection(key for key in field_path if isinstance(key, str)):
+        if not is_translatable(field_path):
             continue
-        theirs = _value_at(default.source.data, field_path)
+        theirs = value_at(default.source.data, field_path)
         if not isinstance(theirs, str) or _words(theirs) != _words(text):
             continue
         if not _worth_translating(text):
@@ -172,14 +169,3 @@ def _words(text: str) -> str:
     """``text`` with its white space collapsed: a reflowed paragraph is still the same text."""
     return " ".join(text.split())
 
-
-def _value_at(data: object, field_path: FieldPath) -> object:
-    """The value at ``field_path`` in YAML data, or None where it has none."""
-    for key in field_path:
-        if isinstance(key, int) and isinstance(data, list) and key < len(data):
-            data = data[key]
-        elif isinstance(key, str) and isinstance(data, dict):
-            data = data.get(key)
-        else:
-            return None
-    return data

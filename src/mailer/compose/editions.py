@@ -210,7 +210,15 @@ def _second_edition(path: Path, tag: str, first: Path) -> InputError:
 
 def load_edition(default: LoadedIssue, path: Path, settings: LoadedSettings) -> LoadedIssue:
     """The edition at ``path``, completed with what it takes from ``default``."""
-    document = load_yaml(path)
+    return edition_from(default, load_yaml(path), settings)
+
+
+def edition_from(
+    default: LoadedIssue, document: YamlDocument, settings: LoadedSettings
+) -> LoadedIssue:
+    """The edition read as ``document`` (named for its edition file), completed from
+    ``default``."""
+    path = document.path
     if not isinstance(document.data, dict):
         raise InputError(document.locate(()), "the issue must be a mapping of fields (key: value)")
     named = _EDITION_FILE.match(path.name)

@@ -61,7 +61,11 @@ class YamlDocument:
 
 def load_yaml(path: Path) -> YamlDocument:
     """Parse ``path``; raise :class:`InputError` with the position of anything wrong in it."""
-    text = _read(path)
+    return parse_yaml(path, _read(path))
+
+
+def parse_yaml(path: Path, text: str) -> YamlDocument:
+    """Parse ``text``, which is (or is about to be) the file ``path``, as :func:`load_yaml`."""
     if not text.strip():
         raise InputError(Location(path, 1), "the file is empty")
     try:
