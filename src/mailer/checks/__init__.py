@@ -75,7 +75,9 @@ def run_checks(
 def offline_errors(loaded: LoadedIssue, prepared: Prepared) -> list[Finding]:
     """The errors the offline checks find; ``mailer send`` refuses to send while there are any
     (unless forced)."""
-    findings = run_checks(loaded, prepared, offline=True, render=False)
+    findings = run_checks(
+        loaded, prepared, offline=True, render=False, options=CheckOptions(errors_only=True)
+    )
     return [finding for finding in findings if finding.severity == "error"]
 
 

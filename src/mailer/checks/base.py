@@ -52,6 +52,9 @@ class CheckOptions:
     connect_timeout: float = 3.0
     read_timeout: float = 5.0
     cache_ttl: float = 600.0  # seconds a good link result is reused; 0 turns the cache off
+    # Only errors are wanted (the gate before every send): work that can only find a warning
+    # or a note is skipped, such as the long-issue projection's two extra renders.
+    errors_only: bool = False
 
 
 def finding_maker(check: str) -> Callable[[Severity, str, Location | None, str], Finding]:

@@ -61,7 +61,7 @@ def check(loaded: LoadedIssue, prepared: Prepared, *, options: CheckOptions) -> 
             "warning", f"the message is {message_kb} KB: slow to download on phones",
             where, _LIGHTEN,
         ))
-    if html_bytes < CLIP_WARNING_BYTES:  # else the issue itself is already said to be long
+    if html_bytes < CLIP_WARNING_BYTES and not options.errors_only:  # a long issue is said
         findings += _long_issue(loaded)
     return findings
 
