@@ -98,7 +98,7 @@ def _shows_an_at(token: str, data: bytes) -> bool:
     bit offsets 6k, 6k + 8, ...: all of them are among the bytes at even bit offsets, which
     shifting the stream by 0, 2, 4 and 6 bits lines up with whole bytes.
     """
-    if "40" in token:
+    if _AT in data or "40" in token:  # the first alignment (``data`` itself), or hex: cheap
         return True
     bits = 6 * len(token)
     # The bits of ``data``, and the spare (zero) bits of the last character.
