@@ -160,7 +160,8 @@ def send_issue(request: SendRequest, console: Console, *, gate: Gate | None = No
     # Secrets first: every one missing, named at once, before any connection or DNS lookup.
     # A dry run too: it signs the links as the send will, and predicts what the send needs.
     require(send_secrets(settings, plan.transport))
-    _verify(plan.transport, connect=not request.dry_run)
+    allowed = _verify(plan.transport, connect=not request.dry_run)
+    plan = replace(plan, policy=_within(plan.policy, allowed))
     prepared = prepare_editions(editions, real_send=plan.transport.reaches_readers)
     if gate is not None:
         for edition in prepared.each:
@@ -188,17 +189,26 @@ def _pull_from_esp(
     console.say(f"Pulled {pull_esp(transport, store, answering=True).counts()}")
 
 
-def _verify(transport: TransportFactory, *, connect: bool) -> None:
+def _verify(transport: TransportFactory, *, connect: bool) -> float | None:
     """Stop before anything is built or queued when the transport cannot work at all.
 
-    Opening it checks the DSN; ``connect`` also logs in (SMTP) and leaves.
+    Opening it checks the DSN; ``connect`` also logs in (SMTP) and leaves. Returns the send
+    rate the provider allows the account, when it said (Amazon SES).
     """
     opened = transport()
     try:
         if connect:
             opened.verify()
+        return opened.send_rate
     finally:
         opened.close()
+
+
+def _within(policy: Policy, allowed: float | None) -> Policy:
+    """``policy`` kept to the rate the provider allows the account, when it said one."""
+    if allowed is None or (policy.rate is not None and policy.rate <= allowed):
+        return policy
+    return replace(policy, rate=allowed)
 
 
 def _send_test_copies(
