@@ -1,48 +1,47 @@
-"""A local Amazon SES: moto's server (its server mode, on loopback), and a proxy in front of it
-(pytest-httpserver) that plays what moto does not: an account's send quota, throttling, a
-refused recipient, a server quoting the credentials it was sent. Everything else is moto's own
-answer, SigV4-signed requests in, SES's documented XML and JSON out."""
+"""A local Amazon SES for the tests: tests/local_ses.py (moto's server app with a thin layer
+that plays the account's quota, throttling and refusals) in its own process, started once a
+session, and :class:`LocalSes` to set it up and read back what it took."""
 
 from __future__ import annotations
 
 import email
-import json
-import re
-import threading
-from collections.abc import Callable, Iterator
+import subprocess
+import sys
+from collections.abc import Iterator
 from email.message import Message
+from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 import pytest
 import requests
-from pytest_httpserver import HTTPServer
 from sending import free_port
-from werkzeug import Request, Response
 
 REGION = "eu-central-1"
-ACCOUNT = "123456789012"  # moto's default account
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"  # AWS's documented example key id
 SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 SENDER_DOMAIN = "iom.int"  # the test project's From domain (mailer.toml)
-SEND_PATH = "/v2/email/outbound-emails"
 
 
 @pytest.fixture(scope="session")
-def moto_url() -> Iterator[str]:
-    """moto's server mode, in a thread, for the whole session."""
-    from moto.server import ThreadedMotoServer
-
+def local_ses_url() -> Iterator[str]:
+    """tests/local_ses.py on a free port, for the whole session."""
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    process = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("local_ses.py")), str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert process.stdout is not None and process.stdout.readline().strip() == b"ready"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.kill()
+        process.wait()
 
 
-def aws_environment(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """The credentials of a test account, in the environment where AWS tools read them."""
-    environ = {"AWS_ACCESS_KEY_ID": KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
+def aws_environment(monkeypatch: pytest.MonkeyPatch, secret: str = SECRET_KEY) -> dict[str, str]:
+    """The credentials of a test account, in the environment where AWS tools read them (and
+    no credentials file or profile of the machine's)."""
+    environ = {"AWS_ACCESS_KEY_ID": KEY_ID, "AWS_SECRET_ACCESS_KEY": secret}
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
     for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
@@ -52,40 +51,28 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     return environ
 
 
-def error(status: int, code: str, message: str) -> Response:
-    """An SES v2 error answer, as its REST-JSON protocol writes one."""
-    return Response(
-        json.dumps({"message": message}), status,
-        headers={"x-amzn-ErrorType": code}, content_type="application/json",
-    )
-
-
 class LocalSes:
-    """moto (reset: a fresh account) behind a proxy on ``server``; :attr:`dsn` reaches it."""
+    """The local SES, reset (a fresh account, no rules); :attr:`dsn` reaches it."""
 
-    def __init__(self, moto_url: str, server: HTTPServer, *, rate: float = 1000.0) -> None:
-        self.moto_url = moto_url
-        requests.post(f"{moto_url}/moto-api/reset", timeout=10).raise_for_status()
-        self.rate = rate  # MaxSendRate of the account's quota
-        self.deferred: set[str] = set()
-        self.refused: set[str] = set()
-        self.echo = False
-        self.throttle: Callable[[int], bool] = lambda call: False  # by the SendEmail call's number
-        self.account_error: tuple[str, str] | None = None  # (code, message) for every send
-        self.calls = 0
-        self.throttled = 0
-        self._lock = threading.Lock()
-        self._forward = requests.Session()
-        server.expect_request(re.compile("/.*")).respond_with_handler(self._answer)
-        self.endpoint = server.url_for("/").rstrip("/")
-        self.dsn = f"ses://{REGION}?endpoint={self.endpoint}"
+    def __init__(self, url: str) -> None:
+        self.url = url
+        requests.post(f"{url}/moto-api/reset", timeout=10).raise_for_status()
+        self._post("/_reset", {})
+        self.dsn = f"ses://{REGION}?endpoint={url}"
+
+    def rules(self, **rules: Any) -> None:
+        """Change how the layer answers (see local_ses.DEFAULT_RULES)."""
+        self._post("/_rules", rules)
+
+    def _post(self, path: str, body: dict[str, Any]) -> None:
+        requests.post(self.url + path, json=body, timeout=10).raise_for_status()
 
     def client(self, service: str = "sesv2") -> Any:
-        """A botocore client straight to moto, to set the account up as its owner would."""
+        """A botocore client, to set the account up as its owner would."""
         import botocore.session
 
         return botocore.session.Session().create_client(
-            service, region_name=REGION, endpoint_url=self.moto_url,
+            service, region_name=REGION, endpoint_url=self.url,
             aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET_KEY,
         )
 
@@ -93,73 +80,19 @@ class LocalSes:
         """Verify the sending identity through the API (moto verifies at once)."""
         self.client().create_email_identity(EmailIdentity=identity)
 
-    def sent(self) -> list[Message]:
-        """Every raw message moto took, parsed, in the order it took them (from its backend:
-        moto runs in this process)."""
-        from moto.ses.models import ses_backends
-
-        backend = ses_backends[ACCOUNT][REGION]
-        return [email.message_from_string(m.raw_data) for m in backend.sent_messages]
+    def state(self) -> dict[str, Any]:
+        """What moto's backend took (``raw``), the SendEmail calls made, those throttled, and
+        when each arrived (``stamps``)."""
+        answer = requests.get(f"{self.url}/_sent", timeout=30)
+        answer.raise_for_status()
+        return answer.json()
 
     def raw(self) -> list[bytes]:
-        from moto.ses.models import ses_backends
+        """Every raw message moto took, in the order it took them."""
+        return [data.encode() for data in self.state()["raw"]]
 
-        return [m.raw_data.encode() for m in ses_backends[ACCOUNT][REGION].sent_messages]
+    def sent(self) -> list[Message]:
+        return [email.message_from_bytes(data) for data in self.raw()]
 
     def received(self) -> list[str]:
         return [str(message["To"]).rpartition("<")[2].rstrip(">") for message in self.sent()]
-
-    def _answer(self, request: Request) -> Response:
-        if request.path == SEND_PATH:
-            refusal = self._refusal(request)
-            if refusal is not None:
-                return refusal
-        elif parse_qs(request.get_data(as_text=True)).get("Action") == ["GetSendQuota"]:
-            return self._quota()
-        return self._pass_on(request)
-
-    def _refusal(self, request: Request) -> Response | None:
-        recipient = json.loads(request.get_data())["Destination"]["ToAddresses"][0]
-        with self._lock:
-            self.calls += 1
-            call = self.calls
-        if self.echo:
-            quoted = " ".join(
-                str(request.headers.get(name)) for name in ("Authorization", "X-Amz-Security-Token")
-            )
-            return error(503, "ServiceUnavailable", f"upstream refused {quoted}")
-        if self.account_error is not None:
-            return error(400, *self.account_error)
-        if recipient in self.deferred or self.throttle(call):
-            with self._lock:
-                self.throttled += 1
-            return error(429, "TooManyRequestsException", "Maximum sending rate exceeded.")
-        if recipient in self.refused:
-            return error(400, "BadRequestException", f"Illegal address: {recipient}")
-        return None
-
-    def _quota(self) -> Response:
-        return Response(
-            '<GetSendQuotaResponse xmlns="http://ses.amazonaws.com/doc/2010-12-01/">'
-            "<GetSendQuotaResult><SentLast24Hours>0.0</SentLast24Hours>"
-            f"<Max24HourSend>1000000.0</Max24HourSend><MaxSendRate>{self.rate}</MaxSendRate>"
-            "</GetSendQuotaResult><ResponseMetadata><RequestId>quota-1</RequestId>"
-            "</ResponseMetadata></GetSendQuotaResponse>",
-            200, content_type="text/xml",
-        )
-
-    def _pass_on(self, request: Request) -> Response:
-        headers = {
-            name: value for name, value in request.headers.items()
-            if name.lower() not in ("host", "content-length")
-        }
-        answer = self._forward.request(
-            request.method, self.moto_url + request.full_path.rstrip("?"),
-            data=request.get_data(), headers=headers, timeout=30,
-        )
-        kept = {
-            name: value for name, value in answer.headers.items()
-            if name.lower() not in ("content-length", "transfer-encoding", "connection",
-                                    "content-encoding")
-        }
-        return Response(answer.content, answer.status_code, headers=kept)

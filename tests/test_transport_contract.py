@@ -1,7 +1,7 @@
 """The transport contract, the same cases against every transport of the registry
 (``mailer.delivery.transports.SCHEMES``: outbox, SMTP, SMTPS, SendGrid, Mailgun, Postmark and
 Amazon SES), each with a real server of its kind (a Maildir, aiosmtpd with and without TLS,
-pytest-httpserver speaking each provider's documented API, moto's SES server behind a proxy that
+pytest-httpserver speaking each provider's documented API, moto's SES server with a layer that
 plays throttling and refusals). A transport added to the registry
 without a harness here fails every case, by name.
 
@@ -242,7 +242,7 @@ class EspHarness(Harness):
 
 
 class SesHarness(Harness):
-    """moto's SES, through the proxy that refuses or defers a recipient when told."""
+    """moto's SES, whose layer refuses or defers a recipient when told."""
 
     name = "ses"
 
@@ -256,13 +256,13 @@ class SesHarness(Harness):
         monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
 
     def defer(self, message: OutgoingMessage) -> None:
-        self.ses.deferred.add(message.recipient)
+        self.ses.rules(deferred=[message.recipient])
 
     def refuse(self, message: OutgoingMessage) -> None:
-        self.ses.refused.add(message.recipient)
+        self.ses.rules(refused=[message.recipient])
 
     def echo_secret(self) -> None:
-        self.ses.echo = True  # SigV4 never sends the secret: it quotes the key id and signature
+        self.ses.rules(echo=True)  # SigV4 never sends the secret: it quotes the key id instead
 
     def received(self) -> list[str]:
         return self.ses.received()
@@ -284,7 +284,7 @@ def harness(request, tmp_path: Path) -> Iterator[Harness]:
     elif scheme in PROVIDERS:
         made = EspHarness(scheme, request.getfixturevalue("httpserver"))
     elif scheme == "ses":
-        ses = LocalSes(request.getfixturevalue("moto_url"), request.getfixturevalue("httpserver"))
+        ses = LocalSes(request.getfixturevalue("local_ses_url"))
         made = SesHarness(ses, request.getfixturevalue("monkeypatch"))
     else:
         pytest.fail(

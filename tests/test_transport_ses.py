@@ -1,11 +1,10 @@
-"""``ses://``: ``mailer send`` through Amazon SES as moto's server plays it (with a proxy in front
-for the account's quota, throttling and refusals: tests/aws.py). The shared transport cases
+"""``ses://``: ``mailer send`` through Amazon SES as moto's server plays it (with a layer in front
+for the account's quota, throttling and refusals: tests/local_ses.py). The shared transport cases
 run in tests/test_transport_contract.py."""
 
 from __future__ import annotations
 
 import base64
-import time
 from pathlib import Path
 
 import dkim
@@ -24,10 +23,10 @@ SELECTOR = "news2026"
 
 
 @pytest.fixture
-def ses(moto_url: str, httpserver, monkeypatch: pytest.MonkeyPatch) -> LocalSes:
+def ses(local_ses_url: str, monkeypatch: pytest.MonkeyPatch) -> LocalSes:
     aws_environment(monkeypatch)
     monkeypatch.setenv("MAILER_UNSUBSCRIBE_SECRET", "u" * 40)
-    return LocalSes(moto_url, httpserver)
+    return LocalSes(local_ses_url)
 
 
 @pytest.fixture
@@ -69,13 +68,13 @@ def assert_as_built(raw: bytes, record: bytes) -> None:
 def test_everyone_gets_the_message_mailer_built_once_and_throttling_waits(ses, project) -> None:
     issue, record = project
     ses.verify_sender()
-    ses.throttle = lambda call: call in (3, 4)  # SES's "Maximum sending rate exceeded."
-    code, out = send(issue, ses, 12)
+    ses.rules(throttle_every=8)  # SES's "Maximum sending rate exceeded." to the 8th call
+    code, out = send(issue, ses, 8)
     assert code == 0, out
-    assert "12 sent, 0 failed, 0 waiting, of 12" in out
-    assert ses.throttled == 2
+    assert "8 sent, 0 failed, 0 waiting, of 8" in out
+    assert ses.state()["throttled"] == 1
     received = ses.received()
-    assert sorted(received) == sorted(f"reader{n}@example.org" for n in range(12))  # once each
+    assert sorted(received) == sorted(f"reader{n}@example.org" for n in range(8))  # once each
     for raw in ses.raw():
         assert_as_built(raw, record)
 
@@ -83,14 +82,13 @@ def test_everyone_gets_the_message_mailer_built_once_and_throttling_waits(ses, p
 def test_the_account_s_send_rate_is_kept_without_rate(ses, project) -> None:
     issue, _ = project
     ses.verify_sender()
-    ses.rate = 10.0
-    stamps: list[float] = []
-    throttle = ses.throttle
-    ses.throttle = lambda call: bool(stamps.append(time.monotonic())) or throttle(call)
+    ses.rules(rate=5.0)
     code, out = send(issue, ses, 11)
     assert code == 0, out
-    # Eleven messages at ten a second: the last is sent a second after the first, or later.
-    assert stamps[-1] - stamps[0] >= 0.9
+    stamps = ses.state()["stamps"]
+    # Eleven messages at five a second: the last is booked two seconds after the first five
+    # (which take a fraction of that to build and send); without the rate, all in a moment.
+    assert stamps[-1] - stamps[0] >= 1.5
 
 
 def test_an_unverified_sender_stops_the_send_with_ses_s_words_and_fails_nobody(
@@ -109,15 +107,15 @@ def test_an_unverified_sender_stops_the_send_with_ses_s_words_and_fails_nobody(
 def test_a_sandbox_refusal_stops_the_send_and_the_same_send_resumes(ses, project) -> None:
     issue, _ = project
     ses.verify_sender()
-    ses.account_error = ("MessageRejected", (
+    ses.rules(account_error=["MessageRejected", (
         "Email address is not verified. The following identities failed the check in region "
         "EU-CENTRAL-1: reader0@example.org"
-    ))
+    )])
     code, out = send(issue, ses, 4)
     assert code == 2, out
     assert "following identities failed the check" in out
     assert ses.received() == []
-    ses.account_error = None  # out of the sandbox
+    ses.rules(account_error=None)  # out of the sandbox
     code, out = send(issue, ses, 4)
     assert code == 0, out
     assert sorted(ses.received()) == [f"reader{n}@example.org" for n in range(4)]
@@ -132,7 +130,7 @@ def test_a_send_names_the_aws_variables_it_lacks_before_it_connects(
     code, out = send(issue, ses, 3)
     assert code == 2, out
     assert "AWS_ACCESS_KEY_ID" in out and "AWS_SECRET_ACCESS_KEY" in out
-    assert ses.calls == 0
+    assert ses.state()["calls"] == 0
 
 
 def test_the_quota_gives_the_rate_and_a_refused_key_stops_the_send(ses, project) -> None:
@@ -141,11 +139,11 @@ def test_the_quota_gives_the_rate_and_a_refused_key_stops_the_send(ses, project)
     transport = parse_transport(ses.dsn, Path("."))()
     try:
         transport.verify()
-        assert transport.send_rate == ses.rate
+        assert transport.send_rate == 1000.0  # the quota's MaxSendRate
     finally:
         transport.close()
-    ses.account_error = ("UnrecognizedClientException", "The security token included in the "
-                         "request is invalid.")
+    ses.rules(account_error=["UnrecognizedClientException", "The security token included in "
+                             "the request is invalid."])
     code, out = send(issue, ses, 3)
     assert code == 2 and "The security token included in the request is invalid" in out
     assert SECRET_KEY not in out
@@ -162,11 +160,11 @@ def test_a_region_must_be_written_alone() -> None:
 def test_three_thousand_readers_once_each_through_throttling(ses, project) -> None:
     issue, record = project
     ses.verify_sender()
-    ses.throttle = lambda call: call % 500 == 0
+    ses.rules(throttle_every=500)
     code, out = send(issue, ses, 3000)
     assert code == 0, out
     assert "3,000 sent, 0 failed, 0 waiting, of 3,000" in out
-    assert ses.throttled >= 6
+    assert ses.state()["throttled"] >= 6
     received = ses.received()
     assert len(received) == 3000 and len(set(received)) == 3000
     for n, raw in enumerate(ses.raw()):

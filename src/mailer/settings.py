@@ -398,6 +398,29 @@ class ServeSettings(Strict):
     """Reverse proxies (IPs, networks) whose X-Forwarded-For/-Proto are believed; default none."""
 
 
+# An SNS topic's ARN, as the SNS console shows it (arn:aws:sns:REGION:ACCOUNT:NAME).
+_TOPIC_ARN = re.compile(
+    r"arn:aws(?:-[a-z]+)*:sns:[a-z]{2}(?:-[a-z]+)+-\d{1,2}:\d{12}:[A-Za-z0-9_-]{1,256}"
+)
+
+
+def _topic(value: str) -> str:
+    if not _TOPIC_ARN.fullmatch(value.strip()):
+        raise ValueError(
+            f"not an SNS topic ARN: {value!r} (such as "
+            '"arn:aws:sns:eu-central-1:123456789012:newsletter-feedback")'
+        )
+    return value.strip()
+
+
+class WebhookSettings(Strict):
+    """What ``mailer serve``'s webhooks accept beyond what their secrets say."""
+
+    ses_topics: list[Annotated[str, AfterValidator(_topic)]] = []
+    """The SNS topics (ARNs) whose Amazon SES notifications /webhooks/ses accepts, and whose
+    subscription it confirms; default none (the webhook is off)."""
+
+
 class Settings(Strict):
     """Everything in ``mailer.toml``: one table per field."""
 
@@ -420,6 +443,8 @@ class Settings(Strict):
     """The newsletter's site that `mailer archive` builds."""
     serve: ServeSettings = ServeSettings()
     """How `mailer serve` runs on a server (the reverse proxies it believes)."""
+    webhooks: WebhookSettings = WebhookSettings()
+    """The webhooks of `mailer serve`: the SNS topics of Amazon SES's notifications."""
 
 
 class LoadedSettings:
