@@ -31,6 +31,7 @@ DEFAULT_RULES: dict[str, Any] = {
     "refused": [],  # recipients answered BadRequestException
     "throttle_every": 0,  # every n-th SendEmail call is throttled (0: none)
     "account_error": None,  # [code, message] for every SendEmail call
+    "account_error_after": 0,  # ... only once this many SendEmail calls were answered
     "echo": False,  # every SendEmail answered 503, quoting the request's credentials
 }
 
@@ -97,7 +98,7 @@ class Layer:
                 str(request.headers.get(name)) for name in ("Authorization", "X-Amz-Security-Token")
             )
             return error(503, "ServiceUnavailable", f"upstream refused {quoted}")
-        if rules["account_error"]:
+        if rules["account_error"] and call > rules["account_error_after"]:
             return error(400, *rules["account_error"])
         every = rules["throttle_every"]
         if recipient in rules["deferred"] or (every and call % every == 0):

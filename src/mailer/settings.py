@@ -303,11 +303,18 @@ def unsubscribe_problem(settings: Settings) -> tuple[str, str] | None:
         )
     if mode == "mailto" and not listed.unsubscribe_mailto:
         return key, 'unsubscribe = "mailto" needs unsubscribe_mailto, the address readers write to'
-    scheme = settings.send.transport.partition("://")[0].lower()
-    if mode == "esp" and scheme not in ESP_SCHEMES:
+    schemes = [dsn.partition("://")[0].lower() for dsn in settings.send.transports]
+    for scheme in schemes:
+        if mode == "esp" and scheme not in ESP_SCHEMES:
+            return key, (
+                f'unsubscribe = "esp" needs an ESP as [send] transport '
+                f"({', '.join(ESP_SCHEMES)}), whose own unsubscribe link readers use; the "
+                f"transport is {scheme}://"
+            )
+    if mode == "esp" and len(set(schemes)) > 1:
         return key, (
-            f'unsubscribe = "esp" needs an ESP as [send] transport ({", ".join(ESP_SCHEMES)}), '
-            f"whose own unsubscribe link readers use; the transport is {scheme}://"
+            'unsubscribe = "esp" fails over only between accounts of one ESP: each writes its '
+            f"own unsubscribe link into the messages, and [send] transport lists {schemes}"
         )
     return None
 
@@ -316,9 +323,14 @@ class SendSettings(Strict):
     """How `mailer send` delivers; each key may be overridden by the environment variable
     MAILER_<KEY> (MAILER_TRANSPORT, ...), and that by the command's option."""
 
-    transport: Line = "outbox://outbox"
+    transport: Line | Annotated[builtins.list[Line], Field(min_length=1)] = "outbox://outbox"
     """Where messages go, as a DSN: outbox://PATH (a folder to look at), smtp://USER@HOST:587,
-    smtps://, sendgrid://, mailgun://DOMAIN, postmark://."""
+    smtps://, sendgrid://, mailgun://DOMAIN, postmark://, ses://REGION. A list of DSNs fails
+    over: when one refuses the account, or stays unreachable for failover_after, the readers
+    left go through the next."""
+    failover_after: Duration = 120.0
+    """How long a transport of a list may stay unreachable before the send moves on to the
+    next one: seconds, or "2m"."""
     subscribers: Line = "subscribers.example.csv"
     """The subscribers' CSV file, relative to mailer.toml."""
     suppression: Line | None = None
@@ -342,6 +354,11 @@ class SendSettings(Strict):
     dkim_key_file: Line | None = None
     """The DKIM private key (PEM) mailer signs each message with; unset: mailer does not sign
     (the server or provider does). Keep it out of git."""
+
+    @property
+    def transports(self) -> builtins.list[str]:
+        """The transport's DSNs, in the order they are tried: one unless it fails over."""
+        return [self.transport] if isinstance(self.transport, str) else self.transport
 
 
 class BounceSettings(Strict):

@@ -25,7 +25,7 @@ _finding = finding_maker(CHECK)
 def check(loaded: LoadedIssue, prepared: Prepared, *, options: CheckOptions) -> list[Finding]:
     settings = loaded.settings
     try:
-        transport = parse_transport(settings.settings.send.transport, settings.base_dir)
+        transport = parse_transport(settings.settings.send.transports[0], settings.base_dir)
     except UsageError:
         return []  # a DSN that cannot be read is mailer send's to report
     where = (
