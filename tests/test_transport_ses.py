@@ -5,6 +5,7 @@ run in tests/test_transport_contract.py."""
 from __future__ import annotations
 
 import base64
+import os
 from pathlib import Path
 
 import dkim
@@ -17,6 +18,7 @@ from sending import make_project, write_subscribers
 
 from mailer.delivery.ledger import Ledger
 from mailer.delivery.transports import parse_transport
+from mailer.doctor import transport as doctor_transport
 from mailer.errors import UsageError
 
 SELECTOR = "news2026"
@@ -172,3 +174,22 @@ def test_three_thousand_readers_once_each_through_throttling(ses, project) -> No
             assert_as_built(raw, record)
         else:
             assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in raw
+
+
+def test_doctor_checks_that_the_configuration_set_publishes_to_a_listed_topic(ses) -> None:
+    topic = "arn:aws:sns:eu-central-1:123456789012:newsletter-feedback"
+    v1 = ses.client("ses")
+    v1.create_configuration_set(ConfigurationSet={"Name": "newsletter"})
+    v1.create_configuration_set_event_destination(
+        ConfigurationSetName="newsletter", EventDestination={
+            "Name": "feedback", "Enabled": True, "MatchingEventTypes": ["bounce", "complaint"],
+            "SNSDestination": {"TopicARN": topic},
+        },
+    )
+    dsn = f"{ses.dsn}&configuration_set=newsletter"
+    found = doctor_transport.check(dsn, Path("."), os.environ, offline=False, topics=[topic])
+    assert [f.severity for f in found] == ["ok", "ok"]
+    assert f"publishes bounces and complaints to {topic}" in found[1].message
+    other = "arn:aws:sns:eu-central-1:123456789012:another"
+    found = doctor_transport.check(dsn, Path("."), os.environ, offline=False, topics=[other])
+    assert found[1].severity == "error" and topic in found[1].message

@@ -184,6 +184,36 @@ class SesTransport(Transport):
         rate = float(quota.get("MaxSendRate") or 0)
         self.send_rate = rate if rate > 0 else None
 
+    def feedback_topics(self) -> list[str]:
+        """The SNS topics the configuration set publishes both bounces and complaints to, by
+        an enabled event destination (``DescribeConfigurationSet``); [] without a set.
+        TransportError or Unreachable as :meth:`verify`."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if not self.configuration_set:
+            return []
+        try:
+            with _LOCK:
+                client = self._client(self._session, "ses")
+            found = client.describe_configuration_set(
+                ConfigurationSetName=self.configuration_set,
+                ConfigurationSetAttributeNames=["eventDestinations"],
+            )
+        except ClientError as exc:
+            code, words, status = _error(exc)
+            raise TransportError(self.name, self.redact(f"{code}: {words}"), status) from None
+        except BotoCoreError as exc:
+            raise Unreachable(
+                f"{self.name}: cannot reach SES in {self.region}: {type(exc).__name__}"
+            ) from None
+        topics = []
+        for destination in found.get("EventDestinations") or []:
+            kinds = {str(kind).lower() for kind in destination.get("MatchingEventTypes") or []}
+            topic = (destination.get("SNSDestination") or {}).get("TopicARN")
+            if destination.get("Enabled") and {"bounce", "complaint"} <= kinds and topic:
+                topics.append(str(topic))
+        return topics
+
     def close(self) -> None:
         self.client.close()
 
