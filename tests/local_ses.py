@@ -33,6 +33,9 @@ DEFAULT_RULES: dict[str, Any] = {
     "account_error": None,  # [code, message] for every SendEmail call
     "account_error_after": 0,  # ... only once this many SendEmail calls were answered
     "echo": False,  # every SendEmail answered 503, quoting the request's credentials
+    # False: a SendEmail the layer lets through is answered as SES does (a MessageId) without
+    # moto keeping the message (a benchmark's million would fill its memory); counted only.
+    "keep": True,
 }
 
 
@@ -61,6 +64,9 @@ class Layer:
             refusal = self._refusal(request, json.loads(body))
             if refusal is not None:
                 return refusal(environ, start_response)
+            if not self.rules["keep"]:
+                answer = json.dumps({"MessageId": f"local-{self.calls}"})
+                return Response(answer, content_type="application/json")(environ, start_response)
         elif request.method == "POST" and request.path == "/":
             body = request.get_data()
             environ["wsgi.input"] = _Replay(body)

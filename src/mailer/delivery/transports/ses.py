@@ -32,9 +32,14 @@ from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+import botocore.session
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
 from mailer.credentials import Needed, Redactor
 from mailer.delivery.message import OutgoingMessage
 from mailer.delivery.transports.base import Dsn, RecipientResult, Transport
+from mailer.delivery.transports.smtp import envelope_address
 from mailer.errors import DeliveryError, TransportError, Unreachable, UsageError
 
 REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
@@ -74,8 +79,6 @@ class SesTransport(Transport):
         return [KEY_ID, *found] if cls.login(dsn) is not None else found
 
     def __init__(self, dsn: Dsn, base_dir: Path, secret: str | None = None) -> None:
-        from botocore.exceptions import BotoCoreError
-
         self.region = dsn.host
         if not REGION.fullmatch(self.region) or dsn.path.strip("/") or dsn.user or dsn.port:
             raise dsn.fail("write the AWS region alone after ses://, such as ses://eu-central-1")
@@ -106,8 +109,6 @@ class SesTransport(Transport):
             raise TransportError(self.name, self.redact(str(exc))) from None
 
     def _client(self, session: Any, service: str) -> Any:
-        from botocore.config import Config
-
         config = Config(
             retries={"total_max_attempts": 1, "mode": "standard"},  # deferrals are ours
             max_pool_connections=1, user_agent_extra="mailer", **TIMEOUTS,
@@ -121,10 +122,6 @@ class SesTransport(Transport):
             yield [self.scrub(self._send(message))]
 
     def _send(self, message: OutgoingMessage) -> RecipientResult:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        from mailer.delivery.transports.smtp import envelope_address
-
         request: dict[str, Any] = {
             "Destination": {"ToAddresses": [envelope_address(message.recipient)]},
             "Content": {"Raw": {"Data": message.data}},
@@ -164,8 +161,6 @@ class SesTransport(Transport):
         """``GetSendQuota`` (v1: the API every account has) for the key and the rate, then the
         configuration set; TransportError when SES refuses either, Unreachable when it cannot
         be asked now."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
         try:
             with _LOCK:
                 quota_client = self._client(self._session, "ses")
@@ -188,8 +183,6 @@ class SesTransport(Transport):
         """The SNS topics the configuration set publishes both bounces and complaints to, by
         an enabled event destination (``DescribeConfigurationSet``); [] without a set.
         TransportError or Unreachable as :meth:`verify`."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
         if not self.configuration_set:
             return []
         try:
@@ -225,8 +218,6 @@ _NO_CREDENTIALS = (
 
 
 def _session(profile: str | None) -> Any:
-    import botocore.session
-
     return botocore.session.Session(profile=profile)
 
 
