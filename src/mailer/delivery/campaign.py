@@ -104,6 +104,7 @@ class RateLimiter:
     """At most ``per_second`` messages a second across threads (each call books its slots)."""
 
     def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_second = per_second
         self._interval = 1.0 / per_second
         self._clock = clock
         self._next = 0.0
@@ -327,8 +328,8 @@ class Campaign:
             return
         build = Builder(self.factory, transport.needs_mime)
         batch_size = transport.max_batch
-        if self.policy.rate:  # keep bursts short when the rate is low
-            batch_size = max(1, min(batch_size, int(self.policy.rate)))
+        if self._limiter is not None:  # keep bursts short when the rate is low
+            batch_size = max(1, min(batch_size, int(self._limiter.per_second)))
         try:
             while not self._stop.is_set():
                 if self._gone_quiet():
