@@ -63,7 +63,9 @@ _LOCK = threading.Lock()
 
 class SesTransport(Transport):
     name = "Amazon SES"
-    max_batch = 50  # messages claimed per ledger round trip; one SendEmail call each
+    # Messages claimed (and built: whole, images and all) per ledger round trip, one SendEmail
+    # call each: few, so that a worker holds little memory.
+    max_batch = 10
     secret_variable: ClassVar[str] = "AWS_SECRET_ACCESS_KEY"
     options: ClassVar[tuple[str, ...]] = ("configuration_set", "profile", "endpoint")
 
