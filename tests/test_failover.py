@@ -140,3 +140,16 @@ def test_a_provider_unreachable_for_failover_after_leaves_the_rest_to_the_next(
     assert (len(first.taken), sorted(second.taken)) == (
         0, sorted(f"reader{n}@example.org" for n in range(20)))
     assert by_transport(issue) == {second.dsn: 20}
+
+
+def test_a_send_names_the_missing_secret_of_a_transport_it_may_fail_over_to(
+    tmp_path, monkeypatch, httpserver: HTTPServer,
+) -> None:
+    first = Provider("postmark", httpserver)
+    issue = project(tmp_path, monkeypatch, [first.dsn, "mailgun://mg.example.org"], 3)
+    monkeypatch.delenv("MAILGUN_API_KEY")
+    code, out = mailer("send", issue, "--yes")
+    assert code == 2 and "MAILGUN_API_KEY" in out, out
+    assert first.taken == [] and httpserver.log == []  # nothing connected
+    code, out = mailer("check", issue)
+    assert "MAILGUN_API_KEY is not set: a send through mailgun://mg.example.org" in out
