@@ -123,6 +123,18 @@ def test_a_sandbox_refusal_stops_the_send_and_the_same_send_resumes(ses, project
     assert sorted(ses.received()) == [f"reader{n}@example.org" for n in range(4)]
 
 
+def test_a_used_up_daily_quota_stops_the_send_unfinished_and_fails_nobody(ses, project) -> None:
+    issue, _ = project
+    ses.verify_sender()
+    ses.rules(account_error=["LimitExceededException", "Daily message quota exceeded."])
+    code, out = send(issue, ses, 3)
+    assert code == 3, out
+    assert "Daily message quota exceeded" in out and "run the same send again later" in out
+    with Ledger(issue.parents[1] / ".mailer" / "ledger.sqlite3") as ledger:
+        counts = ledger.counts("send-test")
+    assert (counts.sent, counts.failed) == (0, 0)
+
+
 def test_a_send_names_the_aws_variables_it_lacks_before_it_connects(
     ses, project, monkeypatch
 ) -> None:
