@@ -4,11 +4,10 @@ session, and :class:`LocalSes` to set it up and read back what it took."""
 
 from __future__ import annotations
 
-import email
 import subprocess
 import sys
 from collections.abc import Iterator
-from email.message import Message
+from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Any
 
@@ -91,8 +90,10 @@ class LocalSes:
         """Every raw message moto took, in the order it took them."""
         return [data.encode() for data in self.state()["raw"]]
 
-    def sent(self) -> list[Message]:
-        return [email.message_from_bytes(data) for data in self.raw()]
-
-    def received(self) -> list[str]:
-        return [str(message["To"]).rpartition("<")[2].rstrip(">") for message in self.sent()]
+    def received(self, raw: list[bytes] | None = None) -> list[str]:
+        """The recipient (To) of each message moto took, or of ``raw`` (its :meth:`raw`)."""
+        parser = BytesHeaderParser()
+        return [
+            str(parser.parsebytes(data)["To"]).rpartition("<")[2].rstrip(">")
+            for data in (self.raw() if raw is None else raw)
+        ]
