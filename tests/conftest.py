@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aws import local_ses_url  # noqa: F401  (a fixture: moto's SES server, started once)
 from projects import Project, new_project
 from required_tools import pytest_runtest_makereport  # noqa: F401  (a hook: CI fails such skips)
 

@@ -1,7 +1,8 @@
 """The transport contract, the same cases against every transport of the registry
-(``mailer.delivery.transports.SCHEMES``: outbox, SMTP, SMTPS, SendGrid, Mailgun and Postmark),
-each with a real server of its kind (a Maildir, aiosmtpd with and without TLS,
-pytest-httpserver speaking each provider's documented API). A transport added to the registry
+(``mailer.delivery.transports.SCHEMES``: outbox, SMTP, SMTPS, SendGrid, Mailgun, Postmark and
+Amazon SES), each with a real server of its kind (a Maildir, aiosmtpd with and without TLS,
+pytest-httpserver speaking each provider's documented API, moto's SES server with a layer that
+plays throttling and refusals). A transport added to the registry
 without a harness here fails every case, by name.
 
 What every transport promises (``mailer.delivery.transports.base``): one normalised result
@@ -25,6 +26,7 @@ from urllib.parse import quote
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from aws import KEY_ID, LocalSes
 from providers import PROVIDERS, postmark_answer, recipients_of
 from pytest_httpserver import HTTPServer
 from sending import free_port, make_certificate, make_project
@@ -239,6 +241,33 @@ class EspHarness(Harness):
         return Response(json.dumps(answers), 200, content_type="application/json")
 
 
+class SesHarness(Harness):
+    """moto's SES, whose layer refuses or defers a recipient when told."""
+
+    name = "ses"
+
+    def __init__(self, ses: LocalSes, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.ses = ses
+        ses.verify_sender()
+        self.dsn = ses.dsn
+        self.environ = {"AWS_ACCESS_KEY_ID": KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET}
+        for name, value in self.environ.items():  # where botocore's resolver reads them
+            monkeypatch.setenv(name, value)
+        monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+
+    def defer(self, message: OutgoingMessage) -> None:
+        self.ses.rules(deferred=[message.recipient])
+
+    def refuse(self, message: OutgoingMessage) -> None:
+        self.ses.rules(refused=[message.recipient])
+
+    def echo_secret(self) -> None:
+        self.ses.rules(echo=True)  # SigV4 never sends the secret: it quotes the key id instead
+
+    def received(self) -> list[str]:
+        return self.ses.received()
+
+
 @pytest.fixture(scope="module")
 def factory(tmp_path_factory: pytest.TempPathFactory) -> MessageFactory:
     return prepare(load(make_project(tmp_path_factory.mktemp("contract"))), real_send=False).factory
@@ -254,6 +283,9 @@ def harness(request, tmp_path: Path) -> Iterator[Harness]:
         made = SmtpHarness(tmp_path, implicit_tls=scheme == "smtps")
     elif scheme in PROVIDERS:
         made = EspHarness(scheme, request.getfixturevalue("httpserver"))
+    elif scheme == "ses":
+        ses = LocalSes(request.getfixturevalue("local_ses_url"))
+        made = SesHarness(ses, request.getfixturevalue("monkeypatch"))
     else:
         pytest.fail(
             f"the transport {scheme}:// is in the registry (SCHEMES) but has no contract "

@@ -91,7 +91,10 @@ def _metadata_kind(annotation: Any, metadata: list[Any]) -> str:
 def _kind(info: FieldInfo) -> str:
     annotation, metadata = info.annotation, list(info.metadata)
     if get_origin(annotation) in (typing.Union, types.UnionType):
-        (annotation,) = (a for a in get_args(annotation) if a is not type(None))
+        options = [a for a in get_args(annotation) if a is not type(None)]
+        if len(options) > 1:  # a DSN, or a list of them
+            return " or ".join(_metadata_kind(option, metadata) for option in options)
+        (annotation,) = options
     words = _metadata_kind(annotation, metadata)
     bounds = []
     for item in metadata:

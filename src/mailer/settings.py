@@ -337,11 +337,18 @@ def unsubscribe_problem(settings: Settings) -> tuple[str, str] | None:
         )
     if mode == "mailto" and not listed.unsubscribe_mailto:
         return key, 'unsubscribe = "mailto" needs unsubscribe_mailto, the address readers write to'
-    scheme = settings.send.transport.partition("://")[0].lower()
-    if mode == "esp" and scheme not in ESP_SCHEMES:
+    schemes = [dsn.partition("://")[0].lower() for dsn in settings.send.transports]
+    for scheme in schemes:
+        if mode == "esp" and scheme not in ESP_SCHEMES:
+            return key, (
+                f'unsubscribe = "esp" needs an ESP as [send] transport '
+                f"({', '.join(ESP_SCHEMES)}), whose own unsubscribe link readers use; the "
+                f"transport is {scheme}://"
+            )
+    if mode == "esp" and len(set(schemes)) > 1:
         return key, (
-            f'unsubscribe = "esp" needs an ESP as [send] transport ({", ".join(ESP_SCHEMES)}), '
-            f"whose own unsubscribe link readers use; the transport is {scheme}://"
+            'unsubscribe = "esp" fails over only between accounts of one ESP: each writes its '
+            f"own unsubscribe link into the messages, and [send] transport lists {schemes}"
         )
     return None
 
@@ -350,9 +357,14 @@ class SendSettings(Strict):
     """How `mailer send` delivers; each key may be overridden by the environment variable
     MAILER_<KEY> (MAILER_TRANSPORT, ...), and that by the command's option."""
 
-    transport: Line = "outbox://outbox"
+    transport: Line | Annotated[builtins.list[Line], Field(min_length=1)] = "outbox://outbox"
     """Where messages go, as a DSN: outbox://PATH (a folder to look at), smtp://USER@HOST:587,
-    smtps://, sendgrid://, mailgun://DOMAIN, postmark://."""
+    smtps://, sendgrid://, mailgun://DOMAIN, postmark://, ses://REGION. A list of DSNs fails
+    over: when one refuses the account, or stays unreachable for failover_after, the readers
+    left go through the next."""
+    failover_after: Duration = 120.0
+    """How long a transport of a list may stay unreachable before the send moves on to the
+    next one: seconds, or "2m"."""
     subscribers: Line = "subscribers.example.csv"
     """The subscribers' CSV file, relative to mailer.toml."""
     suppression: Line | None = None
@@ -380,6 +392,11 @@ class SendSettings(Strict):
     """"committed": send only what git's last commit (HEAD) holds: the issue, its editions,
     the images they use, the theme's files and mailer.toml, none changed or untracked; each
     ledger row records the commit it was sent from. Unset: files are sent as they are."""
+
+    @property
+    def transports(self) -> builtins.list[str]:
+        """The transport's DSNs, in the order they are tried: one unless it fails over."""
+        return [self.transport] if isinstance(self.transport, str) else self.transport
 
 
 class BounceSettings(Strict):
@@ -436,6 +453,29 @@ class ServeSettings(Strict):
     """Reverse proxies (IPs, networks) whose X-Forwarded-For/-Proto are believed; default none."""
 
 
+# An SNS topic's ARN, as the SNS console shows it (arn:aws:sns:REGION:ACCOUNT:NAME).
+_TOPIC_ARN = re.compile(
+    r"arn:aws(?:-[a-z]+)*:sns:[a-z]{2}(?:-[a-z]+)+-\d{1,2}:\d{12}:[A-Za-z0-9_-]{1,256}"
+)
+
+
+def _topic(value: str) -> str:
+    if not _TOPIC_ARN.fullmatch(value.strip()):
+        raise ValueError(
+            f"not an SNS topic ARN: {value!r} (such as "
+            '"arn:aws:sns:eu-central-1:123456789012:newsletter-feedback")'
+        )
+    return value.strip()
+
+
+class WebhookSettings(Strict):
+    """What ``mailer serve``'s webhooks accept beyond what their secrets say."""
+
+    ses_topics: list[Annotated[str, AfterValidator(_topic)]] = []
+    """The SNS topics (ARNs) whose Amazon SES notifications /webhooks/ses accepts, and whose
+    subscription it confirms; default none (the webhook is off)."""
+
+
 class Settings(Strict):
     """Everything in ``mailer.toml``: one table per field."""
 
@@ -458,6 +498,8 @@ class Settings(Strict):
     """The newsletter's site that `mailer archive` builds."""
     serve: ServeSettings = ServeSettings()
     """How `mailer serve` runs on a server (the reverse proxies it believes)."""
+    webhooks: WebhookSettings = WebhookSettings()
+    """The webhooks of `mailer serve`: the SNS topics of Amazon SES's notifications."""
 
 
 class LoadedSettings:

@@ -206,7 +206,7 @@ def _postmark_broadcast(loaded: LoadedIssue) -> list[Finding]:
     their own unsubscribe link and List-Unsubscribe headers, and whoever unsubscribes there is
     suppressed at Postmark without reaching this list's unsubscribe page."""
     try:
-        dsn = Dsn.parse(loaded.settings.settings.send.transport)
+        dsn = Dsn.parse(loaded.settings.settings.send.transports[0])
     except UsageError:
         return []  # a DSN that cannot be read is mailer send's to report
     stream = dsn.options.get("stream") or "broadcast"  # the Postmark transport's default

@@ -13,9 +13,9 @@ import os
 
 from mailer.checks.base import CheckOptions, Finding, finding_maker, settings_location
 from mailer.compose.issue import LoadedIssue
-from mailer.credentials import missing
+from mailer.credentials import Needed, missing
 from mailer.delivery.prepare import Prepared
-from mailer.delivery.transports import parse_transport
+from mailer.delivery.transports import TransportFactory, parse_transport
 from mailer.errors import Location, UsageError
 
 CHECK = "secrets"
@@ -25,18 +25,25 @@ _finding = finding_maker(CHECK)
 def check(loaded: LoadedIssue, prepared: Prepared, *, options: CheckOptions) -> list[Finding]:
     settings = loaded.settings
     try:
-        transport = parse_transport(settings.settings.send.transport, settings.base_dir)
+        transports = [
+            parse_transport(dsn, settings.base_dir) for dsn in settings.settings.send.transports
+        ]
     except UsageError:
         return []  # a DSN that cannot be read is mailer send's to report
     where = (
         Location(loaded.path) if os.environ.get("MAILER_TRANSPORT")
         else settings_location(loaded, "send", "transport")
     )
+    # Each secret missing, and the first transport of the list that needs it.
+    first_needing: dict[Needed, TransportFactory] = {}
+    for transport in transports:
+        for need in missing(transport.secrets):
+            first_needing.setdefault(need, transport)
     return [
         _finding(
             "warning", f"{need.variable} is not set: a send through {transport} needs it for "
             f"{need.purpose}", where,
             f"set {need.variable} in the environment mailer send runs in (never in mailer.toml)",
         )
-        for need in missing(transport.secrets)
+        for need, transport in first_needing.items()
     ]

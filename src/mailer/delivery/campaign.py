@@ -22,6 +22,12 @@ leaves at most one message per connection, or one request per worker, sent but u
   it did not take go back to the queue, and nobody is failed.
 * :meth:`Campaign.stop` (Ctrl-C) hands nothing more over, records what was in flight, and
   returns; running the same send again resumes.
+* Failover: with further transports (``failover``), a TransportError (the provider refused the
+  account) or ``failover_after`` seconds without a message accepted, only deferrals, ends the
+  current transport's round: its workers stop and record what was in flight, the rows it
+  deferred are due at once, and the readers left go through the next transport (verified
+  first). A row that one transport accepted is ``sent`` and never claimed again, so nobody gets
+  the issue through two; each sent row records the transport that carried it.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ from mailer.delivery.editions import EditionFactory
 from mailer.delivery.ledger import Counts, FillResult, Ledger, LedgerRecipient, Outcome
 from mailer.delivery.message import MessageFactory, OutgoingMessage, Recipient
 from mailer.delivery.transports.base import RecipientResult, Transport
-from mailer.errors import DeliveryError, MailerError
+from mailer.errors import DeliveryError, MailerError, TransportError, Unreachable
 from mailer.fields import domain_of
 
 Factory = MessageFactory | EditionFactory  # one edition, or an issue's several
@@ -61,6 +67,7 @@ class Policy:
     retry_for: float = 900.0  # seconds a deferred row is retried in one run
     backoff: float = 1.0
     max_backoff: float = 300.0
+    failover_after: float = 120.0  # seconds of deferrals only before the next transport
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,7 @@ class Summary:
     next_try: float | None = None  # when rows left deferred are due again (epoch seconds)
     last_deferral: str = ""  # the server's words on the last deferral
     withheld: int = 0  # not sent: their reader was suppressed while the send ran
+    failovers: list[str] = field(default_factory=list)  # why each transport was left
 
     @property
     def per_second(self) -> float:
@@ -96,6 +104,7 @@ class RateLimiter:
     """At most ``per_second`` messages a second across threads (each call books its slots)."""
 
     def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_second = per_second
         self._interval = 1.0 / per_second
         self._clock = clock
         self._next = 0.0
@@ -139,6 +148,9 @@ class _Shared:
     stopped: set[str] = field(default_factory=set)  # addresses suppressed during the send
     withheld: int = 0  # rows not sent because their reader was suppressed during the send
     next_try: float | None = None  # the earliest next attempt of a parked row
+    # Since when only deferrals came back from this transport (None: it accepted or refused
+    # the last message it was asked about, so it is reachable).
+    failing_since: float | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -154,21 +166,36 @@ class Campaign:
         *,
         suppression: SuppressionStore | None = None,
         on_progress: Callable[[Progress], None] | None = None,
+        failover: Sequence[Callable[[], Transport]] = (),
+        allowed_rate: float | None = None,
     ) -> None:
+        """``failover``: the transports to go on with, in order, when ``transports`` refuses
+        the account or stays unreachable; ``allowed_rate``: the send rate the first one's
+        provider allows the account (read when it was verified), kept as well as ``policy``'s.
+        """
         self.factory = factory
         self.issue_id = factory.content.issue_id
         self.ledger = ledger
         self.transports = transports
+        self.failover = list(failover)
         self.policy = policy
         self.suppression = suppression
         self.on_progress = on_progress
         self._stop = threading.Event()
         self._shared = _Shared()
-        self._limiter = RateLimiter(policy.rate) if policy.rate else None
+        self._limiter = self._limit(allowed_rate)
+        self._carrier = _carrier(transports)
         self._failure: BaseException | None = None
         self._paused: str | None = None
+        self._unreachable: str | None = None  # why this transport's round ended, failing over
+        self._interrupted = False
         self._total = 0
         self._start_sent = self._start_failed = 0
+
+    def _limit(self, allowed: float | None) -> RateLimiter | None:
+        """The rate limiter for a transport whose provider allows ``allowed`` a second."""
+        rates = [rate for rate in (self.policy.rate, allowed) if rate]
+        return RateLimiter(min(rates)) if rates else None
 
     def fill(self, audience: Iterable[Recipient], *, commit: str | None = None) -> FillResult:
         """Queue the audience in the ledger (a no-op for readers already there); ``commit``:
@@ -211,37 +238,31 @@ class Campaign:
         """Send every due row until none is left; DeliveryError if the send had to pause."""
         self._baseline()
         started = time.monotonic()
-        interrupted = False
+        failovers: list[str] = []
 
         def on_sigint(signum: int, frame: FrameType | None) -> None:
-            nonlocal interrupted
-            interrupted = True
+            self._interrupted = True
             self.stop()
             signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C kills
 
         in_main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGINT, on_sigint) if in_main else None
         try:
-            workers = [
-                threading.Thread(target=self._work, name=f"sender-{n}", daemon=True)
-                for n in range(self.policy.concurrency)
-            ]
-            for worker in workers:
-                worker.start()
-            for worker in workers:
-                while worker.is_alive():
-                    worker.join(PROGRESS_EVERY)
-                    self._report()
-            self._report()
+            self._round()
+            while self.failover and not self._interrupted and self._paused is None and (
+                isinstance(self._failure, TransportError) or self._unreachable
+            ):
+                failovers.append(self._fail_over())
+                self._round()
         finally:
             if in_main:
                 signal.signal(signal.SIGINT, previous)
         shared = self._shared
         summary = Summary(
             self.issue_id, self.ledger.counts(self.issue_id), sent=shared.sent,
-            failed=shared.failed, elapsed=time.monotonic() - started, interrupted=interrupted,
-            next_try=shared.next_try, last_deferral=shared.last_deferral,
-            withheld=shared.withheld,
+            failed=shared.failed, elapsed=time.monotonic() - started,
+            interrupted=self._interrupted, next_try=shared.next_try,
+            last_deferral=shared.last_deferral, withheld=shared.withheld, failovers=failovers,
         )
         if self._failure is not None:
             raise self._failure
@@ -252,6 +273,47 @@ class Campaign:
                 "sent so far. Fix the cause, then run the same send again to resume"
             )
         return summary
+
+    def _round(self) -> None:
+        """Send through the current transport until nothing is due, or the round ends."""
+        workers = [
+            threading.Thread(target=self._work, name=f"sender-{n}", daemon=True)
+            for n in range(self.policy.concurrency)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            while worker.is_alive():
+                worker.join(PROGRESS_EVERY)
+                self._report()
+        self._report()
+
+    def _fail_over(self) -> str:
+        """Leave the current transport for the next one (verified first; one that fails that
+        is left too): why the current one was left."""
+        why = str(self._failure) if self._failure is not None else str(self._unreachable)
+        left = f"{self._carrier or 'the transport'}: {why}"
+        self._failure = self._unreachable = None
+        while True:
+            self.transports = self.failover.pop(0)
+            self._carrier = _carrier(self.transports)
+            try:
+                allowed = _verified(self.transports)
+                break
+            except (TransportError, Unreachable) as exc:
+                if not self.failover:
+                    raise
+                left += f"; {self._carrier or 'the next transport'}: {exc}"
+        self._limiter = self._limit(allowed)
+        shared = self._shared
+        with shared.lock:
+            shared.retries.clear()
+            shared.hold_until = 0.0
+            shared.errors_in_a_row = 0
+            shared.failing_since = None
+        self.ledger.due_now(self.issue_id)
+        self._stop.clear()
+        return left
 
     def _report(self) -> None:
         if self.on_progress is not None:
@@ -267,10 +329,12 @@ class Campaign:
             return
         build = Builder(self.factory, transport.needs_mime)
         batch_size = transport.max_batch
-        if self.policy.rate:  # keep bursts short when the rate is low
-            batch_size = max(1, min(batch_size, int(self.policy.rate)))
+        if self._limiter is not None:  # keep bursts short when the rate is low
+            batch_size = max(1, min(batch_size, int(self._limiter.per_second)))
         try:
             while not self._stop.is_set():
+                if self._gone_quiet():
+                    return
                 if self._held():
                     continue
                 rows = self.ledger.claim(self.issue_id, batch_size)
@@ -290,6 +354,23 @@ class Campaign:
         if self._failure is None:
             self._failure = exc
         self._stop.set()
+
+    def _gone_quiet(self) -> bool:
+        """With a transport to fail over to: whether this one has only deferred, accepting
+        nothing, for ``failover_after`` seconds (then this round ends)."""
+        if not self.failover:
+            return False
+        since = self._shared.failing_since
+        if since is None or time.time() - since < self.policy.failover_after:
+            return False
+        with self._shared.lock:
+            if self._unreachable is None:
+                self._unreachable = (
+                    f"no message accepted for {self.policy.failover_after:g} s, only "
+                    f"deferrals (the last: {self._shared.last_deferral})"
+                )
+        self._stop.set()
+        return True
 
     def _held(self) -> bool:
         """Wait (a little) while a server's Retry-After holds everyone; True if waited."""
@@ -363,7 +444,8 @@ class Campaign:
     def _outcome(self, row: LedgerRecipient, result: RecipientResult) -> Outcome:
         if result.delivered:
             return Outcome(
-                row.id, "sent", provider_id=result.provider_id, shared_id=result.shared
+                row.id, "sent", provider_id=result.provider_id, shared_id=result.shared,
+                transport=self._carrier,
             )
         if result.status == "failed":
             return Outcome(row.id, "failed", reason=result.detail)
@@ -429,6 +511,9 @@ class Campaign:
             for row, result in answered:
                 if result.status != "deferred":
                     state.retries.pop(row.id, None)
+                    state.failing_since = None  # the server answered: it is reachable
+                elif state.failing_since is None:
+                    state.failing_since = time.time()
                 if result.delivered:
                     state.sent += 1
                     state.errors_in_a_row = 0
@@ -454,6 +539,23 @@ class Campaign:
                 failed=self._start_failed + shared.failed,
                 deferred=len(shared.retries) + shared.parked,
             )
+
+
+def _verified(transports: Callable[[], Transport]) -> float | None:
+    """Check that a transport works before it takes over a send (TransportError or Unreachable
+    if not); the send rate its provider allows, when it said."""
+    opened = transports()
+    try:
+        opened.verify()
+        return opened.send_rate
+    finally:
+        opened.close()
+
+
+def _carrier(transports: Callable[[], Transport]) -> str | None:
+    """What the ledger records as the transport: its DSN (password masked), when it has one."""
+    dsn = getattr(transports, "dsn", None)
+    return str(dsn) if dsn is not None else None
 
 
 def _by_content(

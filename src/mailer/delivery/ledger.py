@@ -152,11 +152,18 @@ def _version_5(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE recipients ADD COLUMN source INTEGER")  # commits.id
 
 
-
 def _version_6(db: sqlite3.Connection) -> None:
     """No index of the rows in flight: every outcome had to update it (a page more written for
     each message); the fill that finds them, once a send, reads the issue's rows instead."""
     db.execute("DROP INDEX IF EXISTS recipients_sending")
+
+
+def _version_7(db: sqlite3.Connection) -> None:
+    """The transport that carried each sent row (a send may fail over from one to the next),
+    by number: NULL for rows sent before it was kept."""
+    db.execute("CREATE TABLE transports (id INTEGER PRIMARY KEY, dsn TEXT NOT NULL UNIQUE)")
+    db.execute("ALTER TABLE recipients ADD COLUMN transport INTEGER")
+
 
 def _commit_number(db: sqlite3.Connection, commit: str | None) -> int | None:
     if commit is None:
@@ -178,6 +185,7 @@ def _issue_number(db: sqlite3.Connection, issue_id: str, domain: str = "") -> in
 # version 0 with the table of step 1 already there. Later versions add steps here.
 MIGRATIONS: tuple[Migration, ...] = (
     _version_1, _version_2, _version_3, _version_4, _version_5, _version_6,
+    _version_7,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 WHAT = "the send ledger"
@@ -210,6 +218,7 @@ class Outcome:
     next_attempt_at: float = 0.0
     attempted: bool = True
     park: bool = False  # deferred past this run's retry window: leave it for the next run
+    transport: str | None = None  # the transport that carried it (its DSN, password masked)
 
 
 @dataclass(frozen=True)
@@ -266,6 +275,7 @@ class Ledger:
         self._sender_lock: FileLock | None = None
         self._fills: dict[str, int] = {}  # issue -> this ledger's last fill of it
         self._issues: dict[str, int] = {}  # issue id -> its number in this file
+        self._carriers: dict[str, int] = {}  # transport -> its number in this file
         if read_only:
             self._db = self._open_read_only(path)
             return
@@ -496,21 +506,24 @@ class Ledger:
         "UPDATE recipients SET state = ?, provider_id = coalesce(?, provider_id), "
         "request = coalesce(?, request), detail = ?, next_attempt_at = ?, "
         "attempts = attempts + ?, fill = CASE WHEN ? THEN 0 ELSE fill END, "
-        "updated_at = ? WHERE id = ?"
+        "transport = coalesce(?, transport), updated_at = ? WHERE id = ?"
     )
 
     def record(self, outcomes: Sequence[Outcome]) -> None:
         """Write the outcome of each claimed row, in one transaction."""
         now = int(time.time())
-        if len(outcomes) == 1 and not outcomes[0].shared_id:
+        carriers = {o.transport for o in outcomes if o.transport is not None}
+        if len(outcomes) == 1 and not outcomes[0].shared_id and carriers <= self._carriers.keys():
             # The SMTP and outbox case, once a message: one statement is its own transaction,
             # a third of the cost of BEGIN, UPDATE, COMMIT.
             with self._lock:
                 self._db.execute(self._RECORD, self._values(outcomes[0], None, now))
             return
         with self._transaction() as db:
+            for carrier in carriers - self._carriers.keys():
+                self._carriers[carrier] = self._numbered(db, "transports", "dsn", carrier)
             requests = {
-                o.provider_id: self._request(db, o.provider_id)
+                o.provider_id: self._numbered(db, "requests", "provider_id", o.provider_id)
                 for o in outcomes if o.shared_id and o.provider_id
             }
             db.executemany(
@@ -518,20 +531,30 @@ class Ledger:
                 [self._values(o, requests.get(o.provider_id or ""), now) for o in outcomes],
             )
 
-    @staticmethod
-    def _values(outcome: Outcome, request: int | None, now: int) -> tuple:
+    def _values(self, outcome: Outcome, request: int | None, now: int) -> tuple:
         o = outcome
+        carrier = self._carriers[o.transport] if o.transport is not None else None
         return (
             CODES[o.state], None if o.shared_id else o.provider_id, request, o.reason or None,
-            o.next_attempt_at, int(o.attempted), o.park, now, o.id,
+            o.next_attempt_at, int(o.attempted), o.park, carrier, now, o.id,
         )
 
     @staticmethod
-    def _request(db: sqlite3.Connection, provider_id: str) -> int:
-        db.execute("INSERT OR IGNORE INTO requests (provider_id) VALUES (?)", (provider_id,))
-        return db.execute(
-            "SELECT id FROM requests WHERE provider_id = ?", (provider_id,)
-        ).fetchone()[0]
+    def _numbered(db: sqlite3.Connection, table: str, column: str, value: str) -> int:
+        """The number of ``value`` in ``table`` (an ESP's request id, a transport), added the
+        first time it is seen."""
+        db.execute(f"INSERT OR IGNORE INTO {table} ({column}) VALUES (?)", (value,))
+        return db.execute(f"SELECT id FROM {table} WHERE {column} = ?", (value,)).fetchone()[0]
+
+    def due_now(self, issue_id: str) -> None:
+        """Make the deferred rows of the last fill due at once (the send moved to another
+        transport: what the last one deferred is not for it to wait out)."""
+        issue, fill = self._current(issue_id)
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE recipients SET next_attempt_at = 0 WHERE issue = ? AND fill = ? "
+                "AND state = 1", (issue, fill),
+            )
 
     def next_due(self, issue_id: str) -> float | None:
         """When the earliest row of the last fill is due, or None if none is waiting."""
@@ -618,6 +641,20 @@ class Ledger:
                 "SELECT state, count(*) FROM recipients WHERE issue = ? GROUP BY state", (issue,)
             ).fetchall()
         return Counts(**{STATES[state]: count for state, count in rows})
+
+    def sent_by_transport(self, issue_id: str) -> dict[str | None, int]:
+        """The rows of the issue sent through each transport (None: sent before the ledger
+        kept which), in the order the transports were first used."""
+        issue = self._issue(issue_id)
+        if issue is None:
+            return {}
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT t.dsn, count(*) FROM recipients r LEFT JOIN transports t "
+                "ON t.id = r.transport WHERE r.issue = ? AND r.state = 3 "
+                "GROUP BY r.transport ORDER BY r.transport", (issue,)
+            ).fetchall()
+        return dict(rows)
 
     def counts_by_edition(self, issue_id: str) -> dict[str | None, Counts]:
         """:meth:`counts` for each edition of the issue (None: the default edition)."""

@@ -63,7 +63,7 @@ def prepare(loaded: LoadedIssue, *, real_send: bool) -> Prepared:
     factory = MessageFactory(
         letterhead(loaded), rendered, images, links, signer=_dkim_signer(loaded),
         verp=Verp(signing, bounce_address) if bounce_address else None,
-        esp_link=esp_unsubscribe_link(settings.send.transport) if mode == "esp" else "",
+        esp_link=esp_unsubscribe_link(settings.send.transports[0]) if mode == "esp" else "",
     )
     return Prepared(loaded, rendered, factory)
 

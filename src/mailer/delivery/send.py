@@ -44,7 +44,14 @@ from mailer.delivery.reviewed import committed
 from mailer.delivery.schedule import Clock, SystemClock, scheduled, wait_until
 from mailer.delivery.transports import TransportFactory, parse_transport
 from mailer.delivery.transports.base import SIGNING
-from mailer.errors import DeliveryError, Interrupted, RecipientsFailed, UsageError
+from mailer.errors import (
+    DeliveryError,
+    Interrupted,
+    RecipientsFailed,
+    TransportError,
+    Unreachable,
+    UsageError,
+)
 from mailer.settings import ESP_SCHEMES, LoadedSettings
 
 Gate = Callable[[Prepared], None]  # raises (ChecksFailed) when the issue must not be sent
@@ -98,6 +105,9 @@ class SendPlan:
     strict: bool = False
     serve_url: str | None = None  # [list] serve_url: where unsubscribes are answered
     commit: str | None = None  # [send] require = "committed": the commit the files are from
+    # The transports to fail over to, in order, when ``transport`` refuses or stays unreachable.
+    failover: tuple[TransportFactory, ...] = ()
+    allowed_rate: float | None = None  # the send rate the provider allows (read when verified)
     # Which readers this send is for, by their language (a send narrowed to some editions).
     reads: Callable[[str], bool] = lambda language: True
     segment: Segment = EVERYONE  # and by their topics (the issue's audience:)
@@ -120,10 +130,12 @@ def plan_send(
     ``reads`` says, from a reader's language, whether they get one of the editions sent.
     """
     send = settings.settings.send
+    first, *then = [request.transport] if request.transport else send.transports
     return SendPlan(
         issue_id=issue_id,
         settings=settings.path,
-        transport=parse_transport(request.transport or send.transport, settings.base_dir),
+        transport=parse_transport(first, settings.base_dir),
+        failover=tuple(parse_transport(dsn, settings.base_dir) for dsn in then),
         subscribers=(
             request.subscribers.resolve() if request.subscribers
             else settings.resolve(send.subscribers)
@@ -134,6 +146,7 @@ def plan_send(
             rate=request.rate or send.rate,
             max_errors_in_a_row=send.max_errors_in_a_row,
             retry_for=send.retry_for,
+            failover_after=send.failover_after,
         ),
         strict=request.strict,
         serve_url=settings.settings.list.serve_url,
@@ -141,12 +154,15 @@ def plan_send(
     )
 
 
-def send_secrets(settings: LoadedSettings, transport: TransportFactory) -> list[Needed]:
-    """Every secret a send through ``transport`` needs: its login, and the unsubscribe links'
-    key when the messages reach readers with links of ours. The one list a send requires
-    before it connects, and ``mailer doctor`` reports."""
-    return [need for need in transport.secrets
-            if signs_links(settings.settings) or need.variable != SIGNING.variable]
+def send_secrets(settings: LoadedSettings, *transports: TransportFactory) -> list[Needed]:
+    """Every secret a send through ``transports`` (the first, and those it fails over to)
+    needs: each login, and the unsubscribe links' key when the messages reach readers with
+    links of ours. The one list a send requires before it connects, and ``mailer doctor``
+    reports."""
+    return list(dict.fromkeys(
+        need for transport in transports for need in transport.secrets
+        if signs_links(settings.settings) or need.variable != SIGNING.variable
+    ))
 
 
 def send_issue(
@@ -180,7 +196,7 @@ def send_issue(
         )
     # Secrets first: every one missing, named at once, before any connection or DNS lookup.
     # A dry run too: it signs the links as the send will, and predicts what the send needs.
-    require(send_secrets(settings, plan.transport))
+    require(send_secrets(settings, plan.transport, *plan.failover))
     send_at = editions.default.issue.send_at
     real = not (request.test_addresses or request.dry_run)  # test copies are never held back
     if real and settings.settings.send.require == "committed":
@@ -192,7 +208,7 @@ def send_issue(
             console.say("Run the same command at or after that time to send it (a scheduled job "
                         "may run it every few minutes), or add --wait to wait for it.")
             return
-    _verify(plan.transport, connect=not request.dry_run)
+    plan = _usable(plan, console, connect=not request.dry_run)
     prepared = prepare_editions(editions, real_send=plan.transport.reaches_readers)
     if gate is not None:
         for edition in prepared.each:
@@ -222,17 +238,33 @@ def _pull_from_esp(
     console.say(f"Pulled {pull_esp(transport, store, answering=True).counts()}")
 
 
-def _verify(transport: TransportFactory, *, connect: bool) -> None:
+def _verify(transport: TransportFactory, *, connect: bool) -> float | None:
     """Stop before anything is built or queued when the transport cannot work at all.
 
-    Opening it checks the DSN; ``connect`` also logs in (SMTP) and leaves.
+    Opening it checks the DSN; ``connect`` also logs in (SMTP) and leaves. Returns the send
+    rate the provider allows the account, when it said (Amazon SES).
     """
     opened = transport()
     try:
         if connect:
             opened.verify()
+        return opened.send_rate
     finally:
         opened.close()
+
+
+def _usable(plan: SendPlan, console: Console, *, connect: bool) -> SendPlan:
+    """The plan starting with the first of its transports that works (:func:`_verify`), with
+    the send rate its provider allows; a transport that refuses the account or cannot be
+    reached is left, with a warning, while another follows it."""
+    while True:
+        try:
+            return replace(plan, allowed_rate=_verify(plan.transport, connect=connect))
+        except (TransportError, Unreachable) as exc:
+            if not plan.failover:
+                raise
+            console.warn(f"{plan.transport}: {exc}; failing over to {plan.failover[0]}")
+            plan = replace(plan, transport=plan.failover[0], failover=plan.failover[1:])
 
 
 def _send_test_copies(
@@ -371,9 +403,14 @@ def _what_is_sent(
         f"skipped)\n"
         f"{segment}"
         f"{editions}"
-        f"Transport: {plan.transport}\nLedger:    {plan.ledger}"
+        f"Transport: {plan.transport}{_then(plan.failover)}\nLedger:    {plan.ledger}"
         + (f"\nCommit:    {plan.commit}" if plan.commit else "")
     )
+
+
+def _then(failover: Sequence[TransportFactory]) -> str:
+    """`` (then X, then Y)``: the transports a send fails over to, or nothing."""
+    return f" (then {', then '.join(map(str, failover))})" if failover else ""
 
 
 def _readers(
@@ -442,7 +479,7 @@ def _started(
         book.lock_for_sending()
         runner = Campaign(
             factory, book, plan.transport, plan.policy,
-            suppression=store,
+            suppression=store, failover=plan.failover, allowed_rate=plan.allowed_rate,
         )
         filled = runner.fill(readers, commit=plan.commit)
         segment = None if audience.segment.everyone else str(audience.segment)
@@ -486,6 +523,8 @@ def _send(
         except DeliveryError:  # paused after errors in a row: the same command resumes
             console.say(f"To resume, run: {request.again()}")
             raise
+    for left in summary.failovers:
+        console.warn(f"Failed over from {left}")
     counts = summary.counts
     # Held readers (not in this list, or suppressed while it ran) are not this run's to wait for.
     waiting = counts.pending - filled.left - summary.withheld

@@ -62,6 +62,8 @@ class StatusReport:
         return self.left_out.get(normalise_tag(tag), 0)
     # the git commits its rows were sent from ([send] require = "committed"), first first
     commits: list[str] = field(default_factory=list)
+    # the transport (DSN, password masked; "" before the ledger kept it) -> rows it sent
+    transports: dict[str, int] = field(default_factory=dict)
 
     def rate(self, kind: str) -> float:
         """Addresses that gave feedback of ``kind`` on this issue, per message sent."""
@@ -95,6 +97,7 @@ class StatusReport:
             "commits": self.commits,
             "counts": _counts_dict(self.counts),
             "editions": {tag: _counts_dict(counts) for tag, counts in self.editions.items()},
+            "sent_by_transport": self.transports,
             "failures": [{"email": f.email, "reason": f.reason} for f in self.failures],
             "more_failures": self.more_failures,
             "feedback": {
@@ -164,6 +167,9 @@ def show_status(
             console.say(f"  segment: {report.segment}: {count(left_out, 'reader')} left out")
         if report.commits:
             console.say(f"  sent from commit {', '.join(report.commits)}")
+        if len(report.transports) > 1:  # the send failed over
+            for dsn, sent in report.transports.items():
+                console.say(f"  sent through {dsn or 'a transport not recorded'}: {sent:,}")
         if len(report.editions) > 1:
             for tag, counts in report.editions.items():
                 line = _counts_line(counts)
@@ -195,6 +201,7 @@ def status(
         by_edition = ledger.counts_by_edition(issue_id)
         segment, left_out = ledger.left_out(issue_id) or (None, {})
         commits = ledger.commits(issue_id)
+        transports = {dsn or "": sent for dsn, sent in ledger.sent_by_transport(issue_id).items()}
         failures: list[Failure] = []
         for row in ledger.rows(issue_id, ("failed",)):
             if len(failures) == limit:
@@ -205,7 +212,7 @@ def status(
     return StatusReport(
         issue_id, ledger_path, counts, failures, max(0, counts.failed - len(failures)),
         editions={tag: c for tag, c in editions.items() if c.total},
-        segment=segment, left_out=left_out, commits=commits,
+        segment=segment, left_out=left_out, commits=commits, transports=transports,
     )
 
 

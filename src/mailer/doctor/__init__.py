@@ -65,7 +65,8 @@ def diagnose(
     jobs: list[Job] = [
         lambda: secrets.check(loaded, environ),
         lambda: transport.check(
-            settings.send.transport, loaded.base_dir, environ, offline=offline
+            settings.send.transports[0], loaded.base_dir, environ, offline=offline,
+            topics=settings.webhooks.ses_topics,
         ),
         tools.check,
         lambda: pages.check_mailto_size(loaded),

@@ -68,7 +68,7 @@ class Sending:
     def of(cls, loaded: LoadedSettings) -> Sending:
         settings = loaded.settings
         try:
-            dsn = Dsn.parse(settings.send.transport)
+            dsn = Dsn.parse(settings.send.transports[0])
             scheme, host = dsn.scheme, dsn.host
         except UsageError:
             scheme, host = "", ""

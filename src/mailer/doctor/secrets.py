@@ -36,8 +36,9 @@ def check(loaded: LoadedSettings, environ: Mapping[str, str]) -> list[Finding]:
     settings = loaded.settings
     needs: list[Needed]
     try:
-        factory = parse_transport(settings.send.transport, loaded.base_dir, environ)
-        needs = send_secrets(loaded, factory)
+        needs = send_secrets(loaded, *(
+            parse_transport(dsn, loaded.base_dir, environ) for dsn in settings.send.transports
+        ))
     except UsageError:  # a transport that cannot be read: the transport's finding says why
         needs = [UNSUBSCRIBE_SECRET]
     return [*_for_sending(needs, environ), *_for_the_server(settings, environ)]
@@ -63,7 +64,7 @@ def _for_the_server(settings: Settings, environ: Mapping[str, str]) -> list[Find
     pulls the server's suppressions here."""
     findings = []
     try:
-        scheme = Dsn.parse(settings.send.transport).scheme
+        scheme = Dsn.parse(settings.send.transports[0]).scheme
     except UsageError:
         scheme = ""
     if scheme in PROVIDERS:

@@ -7,7 +7,7 @@ disagree about whether the login works.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from mailer.credentials import unmet
@@ -28,9 +28,12 @@ GOING_LIVE = (
 )
 
 
-def check(transport: str, base_dir: Path, environ: Mapping[str, str], *, offline: bool) -> (
-    list[Finding]
-):
+def check(
+    transport: str, base_dir: Path, environ: Mapping[str, str], *, offline: bool,
+    topics: Sequence[str] = (),
+) -> list[Finding]:
+    """The transport's findings; for Amazon SES, also whether its configuration set publishes
+    bounces and complaints to one of ``topics`` (``[webhooks] ses_topics``)."""
     try:
         login = login_for(transport)
         missing = unmet([login] if login else [], environ)
@@ -52,9 +55,46 @@ def check(transport: str, base_dir: Path, environ: Mapping[str, str], *, offline
             )]
         if offline:
             return [Finding("transport", "note", f"{factory}: read, login not tried (--offline)")]
-        return [_login(factory, opened)]
+        verified = _login(factory, opened)
+        if verified.severity != "ok" or factory.dsn.scheme != "ses":
+            return [verified]
+        return [verified, _ses_feedback(opened, topics)]
     finally:
         opened.close()
+
+
+def _ses_feedback(opened: Transport, topics: Sequence[str]) -> Finding:
+    """Whether SES's bounces and complaints reach ``mailer serve`` (its /webhooks/ses)."""
+    from mailer.delivery.transports.ses import SesTransport
+
+    assert isinstance(opened, SesTransport)
+    webhook = "https://YOUR-SERVER/webhooks/ses"
+    if opened.configuration_set is None:
+        return Finding(
+            "transport", "warning", "ses:// names no configuration set: bounces and "
+            "complaints reach mailer only if the identity's own notifications go to an SNS "
+            "topic of [webhooks] ses_topics",
+            "add ?configuration_set=NAME, a set whose event destination publishes Bounce and "
+            f"Complaint to an SNS topic subscribed to {webhook}",
+        )
+    try:
+        published = opened.feedback_topics()
+    except (UsageError, DeliveryError) as exc:
+        return Finding("transport", "error", str(exc), "check the configuration set's name")
+    listed = [topic for topic in published if topic in topics]
+    if listed:
+        return Finding(
+            "transport", "ok", f"the configuration set {opened.configuration_set} publishes "
+            f"bounces and complaints to {listed[0]}, which [webhooks] ses_topics lists",
+        )
+    return Finding(
+        "transport", "error", f"the configuration set {opened.configuration_set} publishes "
+        "bounces and complaints to no topic of [webhooks] ses_topics "
+        f"(it publishes them to: {', '.join(published) or 'none'}): they would never suppress "
+        "anybody",
+        "give the set an enabled SNS event destination for Bounce and Complaint, to a topic "
+        f"subscribed to {webhook}, and list its ARN in [webhooks] ses_topics",
+    )
 
 
 def _login(factory: TransportFactory, opened: Transport) -> Finding:

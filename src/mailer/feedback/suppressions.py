@@ -210,7 +210,7 @@ def _pull_esp(loaded: LoadedSettings, console: Console, url: str | None) -> None
 
     if url is not None:
         raise UsageError("--esp reads the ESP that [send] transport names: give no URL")
-    transport = parse_transport(loaded.settings.send.transport, loaded.base_dir)
+    transport = parse_transport(loaded.settings.send.transports[0], loaded.base_dir)
     with store_for(loaded) as store:
         pulled = pull_esp(transport, store)
     console.say(f"Pulled {pulled.counts()}")

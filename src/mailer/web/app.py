@@ -62,7 +62,7 @@ def create_app(
                                listed.unsubscribe_mailto),
         pages=Pages.for_settings(settings),
         environ=environ,
-        webhooks=webhooks.enabled(environ),
+        webhooks=webhooks.enabled(environ, settings.settings),
         proxies=TrustedProxies(settings.settings.serve.trusted_proxies),
         archive=archive.resolve() if archive is not None else None,
     )

@@ -62,7 +62,7 @@ def serve(
     console.say(
         f"Serving {loaded.settings.list.name or loaded.settings.brand.organisation} on "
         f"http://{shown}:{port}/ (unsubscribe: {path}; webhooks: /webhooks/mailgun, "
-        f"/webhooks/sendgrid, /webhooks/postmark{site}; Ctrl-C to stop)"
+        f"/webhooks/sendgrid, /webhooks/postmark, /webhooks/ses{site}; Ctrl-C to stop)"
     )
     server.run()
 

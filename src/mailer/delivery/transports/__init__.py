@@ -7,6 +7,7 @@
 ``sendgrid://``                        SendGrid v3 API (``SENDGRID_API_KEY``)
 ``mailgun://DOMAIN[?region=eu]``       Mailgun API (``MAILGUN_API_KEY``)
 ``postmark://[?stream=broadcast]``     Postmark batch API (``POSTMARK_SERVER_TOKEN``)
+``ses://REGION[?configuration_set=]``  Amazon SES v2, raw messages (``AWS_*`` or ``?profile=``)
 =====================================  =============================================
 
 ESPs take ``?endpoint=URL`` to talk to another base URL (a test server, a compatible service).
@@ -39,6 +40,7 @@ SCHEMES: dict[str, str] = {
     "sendgrid": "sendgrid:SendGridTransport",
     "mailgun": "mailgun:MailgunTransport",
     "postmark": "postmark:PostmarkTransport",
+    "ses": "ses:SesTransport",
 }
 
 __all__ = [

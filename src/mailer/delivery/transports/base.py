@@ -90,6 +90,9 @@ class Transport(ABC):
     smtputf8: ClassVar[bool] = False
     # Takes the secret out of any text the transport reports (set from the secret it got).
     redact: Redactor = Redactor()
+    # The most messages a second the account may send, when :meth:`verify` read it from the
+    # provider (Amazon SES's quota): a send keeps to it without ``--rate``.
+    send_rate: float | None = None
 
     if TYPE_CHECKING:  # what the factory calls; test doubles made by hand may take other things
         def __init__(self, dsn: Dsn, base_dir: Path, secret: str | None = None) -> None: ...

@@ -7,7 +7,12 @@ provider        how a request is verified                       environment
 ``sendgrid``    ECDSA signature of the timestamp and the body   ``SENDGRID_WEBHOOK_PUBLIC_KEY``
 ``postmark``    HTTP basic auth (in the webhook's URL)          ``MAILER_WEBHOOK_USER``,
                                                                 ``MAILER_WEBHOOK_PASSWORD``
+``ses``         Amazon SNS's RSA signature (AWS's certificate)  none: ``[webhooks] ses_topics``
 ==============  ==============================================  ==================================
+
+Amazon SES needs no secret: SNS signs with AWS's own key, and what makes a message ours is its
+topic, listed in ``mailer.toml``; the web app makes :class:`.ses.SesWebhook` itself when the
+list is not empty, so :data:`PROVIDERS` holds the webhooks made from secrets alone.
 
 The web app makes each provider once with :func:`webhook_provider`, then for each request calls
 ``provider.handle(headers, body, now)`` (see :mod:`.base`). As with the transports, the factory
@@ -38,7 +43,10 @@ PROVIDERS: dict[str, str] = {
     "postmark": "postmark:PostmarkWebhook",
 }
 
-__all__ = ["MAX_AGE_SECONDS", "MAX_BODY_BYTES", "PROVIDERS", "Parsed", "Unverified",
+# Every /webhooks/<name> there is: those made from secrets, and Amazon SES's.
+NAMES = (*PROVIDERS, "ses")
+
+__all__ = ["MAX_AGE_SECONDS", "MAX_BODY_BYTES", "NAMES", "PROVIDERS", "Parsed", "Unverified",
            "WebhookProvider", "provider_class", "webhook_provider"]
 
 
