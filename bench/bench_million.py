@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -26,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import ROOT, machine, write_section
+from benchlib import ROOT, copy_project, machine, write_section
 from sinks import free_port, run_child, wait_for
 
 ISSUE = "issues/2018-03-iom-turkey.yaml"
@@ -78,10 +77,7 @@ def main() -> None:
     try:
         wait_for(http_port)
         with tempfile.TemporaryDirectory(prefix="bench-million-") as folder:
-            project = Path(folder)
-            shutil.copy(ROOT / "mailer.toml", project / "mailer.toml")
-            for name in ("templates", "issues"):
-                shutil.copytree(ROOT / name, project / name)
+            project = copy_project(Path(folder))
             subscribers = project / "subscribers.csv"
             generate(subscribers, args.count)
             runs = [("dry run", ["--dry-run"], None)]

@@ -31,7 +31,6 @@ import csv
 import json
 import os
 import re
-import shutil
 import smtplib
 import subprocess
 import sys
@@ -40,7 +39,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchlib import ROOT, base_checkout, commit_of, machine, mailer_from, median, write_section
+from benchlib import (
+    ROOT,
+    base_checkout,
+    commit_of,
+    copy_project,
+    machine,
+    mailer_from,
+    median,
+    write_section,
+)
 from sinks import free_port, run_child, run_http_sink, run_smtp_sink, wait_for
 
 ISSUE = "issues/2018-03-iom-turkey.yaml"
@@ -127,15 +135,6 @@ class Side:
         return median([run[key] for run in self.runs])
 
 
-def copy_project(tree: Path, folder: Path) -> Path:
-    """``tree``'s settings, theme and issues in ``folder``, as a project to send from."""
-    folder.mkdir()
-    shutil.copy(tree / "mailer.toml", folder / "mailer.toml")
-    for name in ("templates", "issues"):
-        shutil.copytree(tree / name, folder / name)
-    return folder
-
-
 def versus(args: argparse.Namespace) -> None:
     """``mailer send`` of COMMIT and of this checkout in interleaved rounds; the report."""
     smtp_port = free_port()
@@ -149,7 +148,7 @@ def versus(args: argparse.Namespace) -> None:
                      Side(f"now ({commit_of('HEAD')})", ROOT)]
             for n, side in enumerate(sides):
                 mailer_from(side.tree / "src")
-                side.project = copy_project(side.tree, folder / f"project-{n}")
+                side.project = copy_project(folder / f"project-{n}", side.tree)
             subscribers = folder / "subscribers.csv"
             generate(subscribers, args.count)
             for round_ in range(args.rounds):
@@ -259,11 +258,7 @@ def main() -> None:
         for port in (smtp_port, plain_port, http_port):
             wait_for(port)
         with tempfile.TemporaryDirectory(prefix="bench-send-") as folder:
-            project = Path(folder)
-            for name in ("mailer.toml",):
-                shutil.copy(ROOT / name, project / name)
-            for name in ("templates", "issues"):
-                shutil.copytree(ROOT / name, project / name)
+            project = copy_project(Path(folder))
             small, large = project / "small.csv", project / "subscribers.csv"
             generate(small, args.count // 4)
             generate(large, args.count)

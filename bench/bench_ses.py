@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import requests
 from bench_million import ISSUE, SECRET, generate
-from benchlib import ROOT, machine, write_section
+from benchlib import ROOT, copy_project, machine, write_section
 from sinks import free_port, run_child
 
 REGION = "eu-central-1"
@@ -55,10 +54,7 @@ def main() -> None:
             aws_secret_access_key=SECRET_KEY,
         ).create_email_identity(EmailIdentity="iom.int")
         with tempfile.TemporaryDirectory(prefix="bench-ses-") as folder:
-            project = Path(folder)
-            shutil.copy(ROOT / "mailer.toml", project / "mailer.toml")
-            for name in ("templates", "issues"):
-                shutil.copytree(ROOT / name, project / name)
+            project = copy_project(Path(folder))
             subscribers = project / "subscribers.csv"
             generate(subscribers, args.count)
             env = {**os.environ, "MAILER_UNSUBSCRIBE_SECRET": SECRET,

@@ -160,6 +160,16 @@ def write_section(name: str, body: str) -> None:
     print(f"wrote section '{name}' of {REPORT.relative_to(ROOT)}", file=sys.stderr)
 
 
+def copy_project(folder: Path, tree: Path = ROOT) -> Path:
+    """``tree``'s settings, theme and issues copied into ``folder`` (made here): a project to
+    send from, which a benchmark may fill with subscribers and ledgers."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tree / "mailer.toml", folder / "mailer.toml")
+    for name in ("templates", "issues"):
+        shutil.copytree(tree / name, folder / name)
+    return folder
+
+
 def project_scratch() -> tempfile.TemporaryDirectory:
     """A scratch folder inside the project's ``issues/``: an issue's images must be files
     inside the project folder (the folder of mailer.toml), named relative to the issue."""
