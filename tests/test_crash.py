@@ -24,8 +24,8 @@ from mailer.delivery.ledger import Ledger, Row
 from mailer.delivery.transports.outbox import file_name
 
 MAILER = [sys.executable, "-c", "from mailer.cli import main; main()"]
-KILLS = 10
-READERS = 1000  # far more than 10 kills reach (at most 60 each): no run ends before its kill
+KILLS = 6
+READERS = 1000  # far more than 6 kills reach (at most 60 each): no run ends before its kill
 CONCURRENCY = 4
 
 
