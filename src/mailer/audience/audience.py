@@ -1,22 +1,33 @@
-"""Who an issue goes to: the subscribers file minus the list's store.
+"""Who an issue goes to: the subscribers file and the confirmed sign-ups, minus the list's
+store's suppressions, one message per address.
 
-The store is read once, into a table of keys (16 bytes an address), so no query runs per
-subscriber; erased addresses are tested by their keyed hash.
+The CSV is read first, row by row; a reader who chose a language or topics (a sign-up's
+form, the preference page) gets their choice over the CSV's. Then the confirmed sign-ups not
+in the CSV are read from the store in pages. The store is read once into tables of keys (16
+bytes an address): the suppressed addresses, and the addresses with choices of their own,
+each marked once the CSV had it; so no query runs per subscriber but one per reader with a
+choice of their own in the CSV, and a list of a million costs the same memory with or
+without sign-ups beside it. Erased addresses are tested by their keyed hash.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
+from mailer.audience.signups import Signups
 from mailer.audience.store import SuppressionStore
 from mailer.audience.subscribers import SkippedRow, Subscriber, SubscriberReader, address_key
 
+CHOSEN = 1  # overrides: the address chose its language or topics ...
+IN_CSV = 2  # ... and the CSV had it, so its sign-up is not a reader of its own
+
 
 class Audience:
-    """Who an issue goes to: the subscribers file minus the suppression store.
+    """Who an issue goes to: the subscribers file and the sign-ups minus the suppression store.
 
-    Iterating yields subscribers; the counts are complete once it ends. The store is read
-    once, into a table of keys (16 bytes an address), so no query runs per subscriber.
+    Iterating yields subscribers; the counts are complete once it ends.
     """
 
     def __init__(
@@ -28,25 +39,64 @@ class Audience:
         self.reader = reader
         self.store = store
         self.wanted = wanted
+        self._reset()
+
+    def _reset(self) -> None:
         self.subscribed = 0  # yielded: to be written to
+        self.from_csv = 0  # of them, rows of the subscribers file
+        self.from_signups = 0  # of them, confirmed sign-ups not in the file
         self.suppressed = 0
         self.elsewhere = 0  # readers of editions this send does not send
+        self.signups_skipped = 0  # sign-ups this send's transport cannot carry
 
     def __iter__(self) -> Iterator[Subscriber]:
-        self.subscribed = self.suppressed = self.elsewhere = 0
+        self._reset()
         suppressed = self.store.keys()
         forgotten = self.store.forgotten_test()
-        for subscriber in self.reader:
+        signups = _signups_of(self.store)
+        overrides = signups.overrides() if signups is not None else None
+
+        def kept(subscriber: Subscriber) -> bool:
             if suppressed.get(address_key(subscriber.email.lower())) is not None or (
                 forgotten is not None and subscriber.email in forgotten
             ):
                 self.suppressed += 1
-                continue
+                return False
             if not self.wanted(subscriber.language):
                 self.elsewhere += 1
-                continue
+                return False
             self.subscribed += 1
-            yield subscriber
+            return True
+
+        for subscriber in self.reader:
+            if overrides is not None and signups is not None:
+                key = address_key(subscriber.email)
+                if overrides.get(key) is not None:
+                    overrides.put(key, IN_CSV)
+                    language, topics = signups.choice(subscriber.email)
+                    subscriber = replace(
+                        subscriber, language=language or subscriber.language, topics=topics
+                    )
+            if kept(subscriber):
+                self.from_csv += 1
+                yield subscriber
+        if signups is None or overrides is None:
+            return
+        for reader in signups.readers():
+            if overrides.get(address_key(reader.email)) == IN_CSV:
+                continue
+            if not self.reader.smtputf8 and not reader.email.rpartition("@")[0].isascii():
+                self.signups_skipped += 1
+                continue
+            subscriber = Subscriber(reader.email, name=reader.name, language=reader.language,
+                                    topics=reader.topics)
+            if kept(subscriber):
+                self.from_signups += 1
+                yield subscriber
+
+    def sources(self) -> str:
+        """``5 from the CSV, 2 signed up``: where the readers came from."""
+        return f"{self.from_csv:,} from the CSV, {self.from_signups:,} signed up"
 
     @property
     def unsubscribed(self) -> int:
@@ -58,7 +108,7 @@ class Audience:
 
     @property
     def skipped(self) -> int:
-        return self.reader.skipped_count
+        return self.reader.skipped_count + self.signups_skipped
 
     @property
     def skipped_rows(self) -> list[SkippedRow]:
@@ -71,3 +121,14 @@ class Audience:
     @property
     def warning_count(self) -> int:
         return self.reader.warning_count
+
+
+def _signups_of(store: SuppressionStore) -> Signups | None:
+    """The store's sign-ups; None for a store opened read-only from before sign-ups were kept
+    (a command that only reports does not migrate it)."""
+    signups = Signups(store)
+    try:
+        signups.count()
+    except sqlite3.OperationalError:
+        return None
+    return signups

@@ -66,7 +66,10 @@ class Subscriber:
     language: str = ""
     tags: tuple[str, ...] = ()
     status: str = "subscribed"  # "subscribed" | "unsubscribed"
-    line: int = 0  # where the row starts in the CSV file, for messages
+    line: int = 0  # where the row starts in the CSV file, for messages (0: a sign-up)
+    # The topics the reader chose (sign-up form, preference page), which override the CSV's
+    # for them; None: they never chose (mailer.audience.signups).
+    topics: tuple[str, ...] | None = None
 
     def merge_data(self) -> dict[str, str]:
         """The values of the ``{{ subscriber.* }}`` merge fields."""
@@ -200,6 +203,11 @@ class AddressTable:
         if not self._room:
             self._grow()
         return line
+
+    def put(self, key: int, line: int) -> None:
+        """Store ``line`` for ``key``, in place of any there."""
+        if self.setdefault(key, line) != line:
+            self._lines[self._find(key)[0]] = line
 
     def _find(self, key: int) -> tuple[int, bool]:
         """The slot that holds ``key``, or the free one where it belongs."""

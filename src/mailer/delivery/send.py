@@ -250,6 +250,7 @@ def _dry_run(
         f"Dry run: built {count(built.messages, 'message')} ({built.size / 1e6:,.1f} MB) in "
         f"{built.seconds:.1f} s; nothing was sent."
     )
+    console.say(_audience_line(audience, tally))
     if prepared.editions.several:
         console.say(f"Editions:  {_editions_line(tally, audience, prepared.factory.tags)}")
 
@@ -304,11 +305,18 @@ def _what_is_sent(
         editions = f"Editions:  {_editions_line(tally, audience, prepared.factory.tags)}\n"
     return (
         f"Issue:     {plan.issue_id} ({issue})\n"
-        f"Audience:  {count(sum(tally.values()), 'subscriber')} ({audience.suppressed:,} "
-        f"suppressed, {audience.unsubscribed:,} unsubscribed, {count(audience.skipped, 'row')} "
-        f"skipped)\n"
+        f"{_audience_line(audience, tally)}\n"
         f"{editions}"
         f"Transport: {plan.transport}\nLedger:    {plan.ledger}"
+    )
+
+
+def _audience_line(audience: Audience, tally: Counter[str]) -> str:
+    """``Audience:  7 subscribers (5 from the CSV, 2 signed up; 1 suppressed, ...)``."""
+    return (
+        f"Audience:  {count(sum(tally.values()), 'subscriber')} ({audience.sources()}; "
+        f"{audience.suppressed:,} suppressed, {audience.unsubscribed:,} unsubscribed, "
+        f"{count(audience.skipped, 'row')} skipped)"
     )
 
 
