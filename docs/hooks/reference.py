@@ -122,10 +122,19 @@ def _is_model(annotation: Any) -> TypeGuard[type[BaseModel]]:
     return inspect.isclass(annotation) and issubclass(annotation, BaseModel)
 
 
+def _tagged_tables(annotation: Any) -> type[BaseModel] | None:
+    """The model of a dict of tables by language tag ([footer.<tag>]); None for any other
+    field (a dict of plain values, such as [consent] wording, is a key like the others)."""
+    if get_origin(annotation) is not dict:
+        return None
+    _, value = get_args(annotation)
+    return value if _is_model(value) else None
+
+
 def _keys(model: type[BaseModel], environment: bool = False) -> tuple[Key, ...]:
     keys = []
     for name, info in model.model_fields.items():
-        if get_origin(info.annotation) is dict:  # the [table.<tag>] tables, listed on their own
+        if _tagged_tables(info.annotation):  # the [table.<tag>] tables, listed on their own
             continue
         description = _words(info.description)
         if environment:  # settings.load_settings reads MAILER_<KEY> over every [send] key
@@ -146,8 +155,7 @@ def settings_tables() -> Iterator[Table]:
         yield Table(f"[{name}]", _words(info.description),
                     _keys(annotation, environment=annotation is SendSettings))
         for inner_info in annotation.model_fields.values():
-            if get_origin(inner_info.annotation) is dict:
-                _, model = get_args(inner_info.annotation)
+            if model := _tagged_tables(inner_info.annotation):
                 yield Table(f"[{name}.<tag>]", _words(inner_info.description), _keys(model))
 
 

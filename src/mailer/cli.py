@@ -20,6 +20,7 @@ import typer
 from mailer.console import Console
 from mailer.credentials import environment_redactor
 from mailer.errors import MailerError
+from mailer.feedback.subscribers import COMMANDS as SUBSCRIBERS_COMMANDS
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -573,6 +574,15 @@ def suppressions_pull(
     from mailer.feedback.suppressions import pull
 
     pull(Console(), settings=settings, url=url, esp=esp)
+
+
+subscribers_app = typer.Typer(
+    help="The sign-ups: who asked for the newsletter, and the proof of their consent.",
+    no_args_is_help=True, rich_markup_mode=None,
+)
+app.add_typer(subscribers_app, name="subscribers")
+for _name, _command in SUBSCRIBERS_COMMANDS.items():
+    subscribers_app.command(_name)(_reported(_command))
 
 
 def main() -> None:
