@@ -18,10 +18,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import test_archive as site
 import test_serve as served
 from browsers import browser_test
 from flask.testing import FlaskClient
-from projects import mailer
+from projects import Project, mailer
 from sending import make_project
 
 from mailer.audience.confirm_tokens import VALID_FOR, ConfirmTokens
@@ -362,3 +363,26 @@ def test_the_embeddable_form_posts_to_subscribe_url_in_the_language_asked(issue:
     assert code == 0, out
     assert f'action="https://turkiye.iom.int{SUBSCRIBE}" lang="ar" dir="rtl"' in out
     assert WORDING["ar"] in out and "<script" not in out
+
+
+def test_the_archive_pages_link_to_the_sign_up_form_in_their_language(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = project.settings.read_text(encoding="utf-8").replace(
+        "[list]\n", f'[list]\nsubscribe_url = "https://turkiye.iom.int{SUBSCRIBE}"\n', 1
+    )
+    project.settings.write_text(text + '\n[archive]\nbase_url = "https://news.example.org/"\n',
+                                encoding="utf-8")
+    project.write_issue(site.issue_text("2026-01", "Winter"), "2026-01.yaml")
+    project.write_issue(site.ARABIC, "2026-01.ar.yaml")
+    monkeypatch.chdir(project.root)
+    site.mark_sent(project, "2026-01", 1_767_200_000)
+    folder = site.built(project)
+    pages = {path.relative_to(folder).as_posix(): path.read_text(encoding="utf-8")
+             for path in folder.rglob("*.html")}
+    link = f'<a href="https://turkiye.iom.int{SUBSCRIBE}?lang=%s">%s</a>'
+    assert link % ("en", "Subscribe") in pages["index.html"]
+    arabic = {path for path in pages if "ar" in path.split("/")[:-1]}
+    assert arabic and all(link % ("ar", "اشترك") in pages[path] for path in arabic)
+    assert all(link % ("en", "Subscribe") in html for path, html in pages.items()
+               if path not in arabic)
