@@ -336,6 +336,13 @@ def test_each_address_once_with_the_sign_ups_language_over_the_csvs(issue: Path)
     assert code == 0, out
     assert "Audience:  3 subscribers (2 from the CSV, 1 signed up;" in out
     assert "Editions:  en 1, ar 1, tr 1" in out
+    code, out = mailer("send", issue, "--yes")
+    assert code == 0, out
+    assert sorted(m["To"].addresses[0].addr_spec for m in outbox(issue)) == [
+        "ayse@example.org", "new@example.org", "omar@example.net"]  # once each, as the CSV
+    code, out = mailer("status", issue)
+    assert code == 0, out
+    assert "  readers: 2 from the CSV, 1 signed up" in out.splitlines()
 
 
 def test_the_subscribers_export_is_the_confirmed_list_with_formulas_neutralised(

@@ -20,8 +20,8 @@ from mailer.audience.signups import Signups
 from mailer.audience.store import SuppressionStore
 from mailer.audience.subscribers import SkippedRow, Subscriber, SubscriberReader, address_key
 
-CHOSEN = 1  # overrides: the address chose its language or topics ...
-IN_CSV = 2  # ... and the CSV had it, so its sign-up is not a reader of its own
+IN_CSV = 2  # overrides: the CSV had the address, so its sign-up is not a reader of its own
+SIGNUP = "signup"  # Subscriber.source of a reader who came from a sign-up
 
 
 class Audience:
@@ -89,7 +89,7 @@ class Audience:
                 self.signups_skipped += 1
                 continue
             subscriber = Subscriber(reader.email, name=reader.name, language=reader.language,
-                                    topics=reader.topics)
+                                    topics=reader.topics, source=SIGNUP)
             if kept(subscriber):
                 self.from_signups += 1
                 yield subscriber

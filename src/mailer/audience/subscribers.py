@@ -70,6 +70,7 @@ class Subscriber:
     # The topics the reader chose (sign-up form, preference page), which override the CSV's
     # for them; None: they never chose (mailer.audience.signups).
     topics: tuple[str, ...] | None = None
+    source: str | None = None  # "signup": a confirmed sign-up not in the CSV; None: a CSV row
 
     def merge_data(self) -> dict[str, str]:
         """The values of the ``{{ subscriber.* }}`` merge fields."""

@@ -131,6 +131,12 @@ def _version_3(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE recipients ADD COLUMN edition TEXT")
 
 
+def _version_4(db: sqlite3.Connection) -> None:
+    """Where each reader came from, for ``mailer status``: "signup" (a confirmed sign-up
+    not in the subscribers CSV); NULL is a row of the CSV, as every row before sign-ups."""
+    db.execute("ALTER TABLE recipients ADD COLUMN source TEXT")
+
+
 def _issue_number(db: sqlite3.Connection, issue_id: str, domain: str = "") -> int:
     db.execute("INSERT OR IGNORE INTO issues (name, domain) VALUES (?, ?)", (issue_id, domain))
     if domain:
@@ -142,7 +148,7 @@ def _issue_number(db: sqlite3.Connection, issue_id: str, domain: str = "") -> in
 # Each step takes the ledger from one schema version (``PRAGMA user_version``) to the next, in
 # one transaction (:func:`mailer.database.migrate`); a ledger from before versions were kept is
 # version 0 with the table of step 1 already there. Later versions add steps here.
-MIGRATIONS: tuple[Migration, ...] = (_version_1, _version_2, _version_3)
+MIGRATIONS: tuple[Migration, ...] = (_version_1, _version_2, _version_3, _version_4)
 SCHEMA_VERSION = len(MIGRATIONS)
 WHAT = "the send ledger"
 
@@ -323,6 +329,7 @@ class Ledger:
     def fill(
         self, issue_id: str, audience: Iterable[Recipient], *, domain: str = "",
         edition_of: Callable[[Recipient], str | None] = lambda reader: None,
+        source_of: Callable[[Recipient], str | None] = lambda reader: None,
     ) -> FillResult:
         """Queue every reader of ``audience`` not yet in the ledger for ``issue_id``.
 
@@ -334,6 +341,7 @@ class Ledger:
 
         ``edition_of`` names each reader's edition (None for the default). A row keeps the
         edition of the fill that queued it: a resumed send sends the same edition again.
+        ``source_of`` names where each reader came from (None: the subscribers CSV).
         """
         now = int(time.time())
         with self._transaction() as db:
@@ -356,14 +364,15 @@ class Ledger:
             data = reader.merge_data()  # a new dict each call: once a reader
             return (issue, address_key(reader.email), reader.email,
                     *[data.get(column) or None for column in MERGE_COLUMNS],
-                    edition_of(reader), fill, now)
+                    edition_of(reader), source_of(reader), fill, now)
 
         rows = map(row, audience)
         while chunk := list(islice(rows, CHUNK)):
             with self._transaction() as db:
                 db.executemany(
                     "INSERT INTO recipients (issue, key, email, name, first_name, last_name, "
-                    "language, edition, fill, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "language, edition, source, fill, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (issue, key) DO UPDATE SET fill = excluded.fill, "
                     "name = excluded.name, first_name = excluded.first_name, "
                     "last_name = excluded.last_name, language = excluded.language "
@@ -540,6 +549,18 @@ class Ledger:
                 "SELECT state, count(*) FROM recipients WHERE issue = ? GROUP BY state", (issue,)
             ).fetchall()
         return Counts(**{STATES[state]: count for state, count in rows})
+
+    def readers_by_source(self, issue_id: str) -> dict[str | None, int]:
+        """How many readers of the issue came from each source (None: the subscribers CSV)."""
+        issue = self._issue(issue_id)
+        if issue is None:
+            return {}
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT source, count(*) FROM recipients WHERE issue = ? GROUP BY source",
+                (issue,),
+            ).fetchall()
+        return dict(rows)
 
     def counts_by_edition(self, issue_id: str) -> dict[str | None, Counts]:
         """:meth:`counts` for each edition of the issue (None: the default edition)."""

@@ -54,6 +54,8 @@ class StatusReport:
     editions: dict[str, Counts] = field(default_factory=dict)  # language tag -> its counts
     # language tag -> event kind -> addresses, for the readers the ledger has in that edition
     edition_feedback: dict[str, dict[str, int]] = field(default_factory=dict)
+    # where the readers came from: "csv" (the subscribers file), "signup" (sign-ups not in it)
+    sources: dict[str, int] = field(default_factory=dict)
 
     def rate(self, kind: str) -> float:
         """Addresses that gave feedback of ``kind`` on this issue, per message sent."""
@@ -86,6 +88,7 @@ class StatusReport:
             "ledger": str(self.ledger),
             "counts": _counts_dict(self.counts),
             "editions": {tag: _counts_dict(counts) for tag, counts in self.editions.items()},
+            "sources": self.sources,
             "failures": [{"email": f.email, "reason": f.reason} for f in self.failures],
             "more_failures": self.more_failures,
             "feedback": {
@@ -145,6 +148,9 @@ def show_status(
         console.say(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     else:
         console.say(f"{report.issue_id}: {_counts_line(report.counts)} ({report.ledger})")
+        if report.sources.get("signup"):
+            console.say(f"  readers: {report.sources.get('csv', 0):,} from the CSV, "
+                        f"{report.sources['signup']:,} signed up")
         if len(report.editions) > 1:
             for tag, counts in report.editions.items():
                 console.say(f"  {tag} edition: {_counts_line(counts)}")
@@ -171,6 +177,7 @@ def status(
     with Ledger(ledger_path, read_only=True) as ledger:
         counts = ledger.counts(issue_id)
         by_edition = ledger.counts_by_edition(issue_id)
+        sources = {source or "csv": n for source, n in ledger.readers_by_source(issue_id).items()}
         failures: list[Failure] = []
         for row in ledger.rows(issue_id, ("failed",)):
             if len(failures) == limit:
@@ -180,7 +187,7 @@ def status(
     editions.update(sorted((tag, c) for tag, c in by_edition.items() if tag is not None))
     return StatusReport(
         issue_id, ledger_path, counts, failures, max(0, counts.failed - len(failures)),
-        editions={tag: c for tag, c in editions.items() if c.total},
+        editions={tag: c for tag, c in editions.items() if c.total}, sources=sources,
     )
 
 
