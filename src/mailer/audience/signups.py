@@ -284,10 +284,14 @@ class Signups:
             "+ (SELECT count(*) FROM preferences)"
         )[0][0]
         table = AddressTable(expected=expected)
-        for sql in ("SELECT address FROM signups WHERE status = 'confirmed'",
-                    "SELECT address FROM preferences"):
-            for (address,) in self.store.query(sql):
-                table.setdefault(address_key(address), 1)
+        for source in ("signups WHERE status = 'confirmed' AND", "preferences WHERE"):
+            last = ""
+            while page := self.store.query(
+                f"SELECT address FROM {source} address > ? ORDER BY address LIMIT 1000", (last,)
+            ):
+                for (address,) in page:
+                    table.setdefault(address_key(address), 1)
+                last = page[-1][0]
         return table
 
     def count(self, status: str | None = None) -> int:
