@@ -26,7 +26,7 @@ from projects import Project, mailer
 from sending import make_project
 
 from mailer.audience.confirm_tokens import VALID_FOR, ConfirmTokens
-from mailer.audience.signups import Signups
+from mailer.audience.signups import Imported, Signups
 from mailer.audience.store import SuppressionStore
 from mailer.audience.unsubscribe import UnsubscribeLinks
 from mailer.settings import settings_for
@@ -393,3 +393,27 @@ def test_the_archive_pages_link_to_the_sign_up_form_in_their_language(
     assert arabic and all(link % ("ar", "اشترك") in pages[path] for path in arabic)
     assert all(link % ("en", "Subscribe") in html for path, html in pages.items()
                if path not in arabic)
+
+
+def test_imported_consent_records_keep_their_times_and_never_lift_a_suppression(
+    issue: Path,
+) -> None:
+    with store_of(issue) as store:
+        store.add("left@example.org", "unsubscribed", "page")
+        signups = Signups(store)
+        signups.record_pending("pending@example.org", name="", language="en", topics=[],
+                               wording=WORDING["en"], commit=None)
+        records = [
+            Imported("pending@example.org", "tr", "Old form", signed_up_at=1_600_000_000,
+                     confirmed_at=1_600_000_600, topics=("partners", "media")),
+            Imported("left@example.org", "en", "Old form"),
+        ]
+        assert signups.import_confirmed(records) == (1, 0, 1)
+        assert signups.import_confirmed(records[:1]) == (0, 1, 0)
+        imported = signups.get("pending@example.org")
+        assert imported is not None
+        assert (imported.status, imported.source, imported.signed_up_at,
+                imported.confirmed_at, imported.topics, imported.wording) == (
+            "confirmed", "import", 1_600_000_000, 1_600_000_600, ("partners", "media"),
+            "Old form")
+        assert signups.get("left@example.org") is None

@@ -27,7 +27,7 @@ import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -86,6 +86,21 @@ class Reader:
     topics: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Imported:
+    """A reader whose consent another system recorded (a Mailchimp export, an old list): what
+    it kept of their sign-up."""
+
+    email: str
+    language: str
+    wording: str  # what the reader agreed to, as far as the source says
+    name: str = ""
+    topics: tuple[str, ...] = ()
+    signed_up_at: float | None = None  # None: when it is imported
+    confirmed_at: float | None = None  # None: as signed_up_at
+    ip: str | None = None  # kept only when the caller records IPs ([consent] record_ip)
+
+
 Outcome = Literal["recorded", "confirmed already", "refused"]
 _SIGNUP = (
     "email, name, language, topics, status, source, signed_up_at, confirmed_at, wording, "
@@ -138,6 +153,44 @@ class Signups:
                  wording, wording_version(wording), commit, ip),
             )
         return "recorded"
+
+    def import_confirmed(
+        self, records: Iterable[Imported], source: Source = "import", commit: str | None = None,
+        now: float | None = None,
+    ) -> tuple[int, int, int]:
+        """Record ``records`` as confirmed sign-ups, in one transaction: (added, already
+        confirmed, kept out). An address suppressed for any reason (an import never lifts an
+        unsubscribe) or erased is kept out; a confirmed sign-up is left as it is; a pending
+        one is replaced.
+        ValueError (nothing recorded) if a record's address is not an address."""
+        now = time.time() if now is None else now
+        added = known = kept_out = 0
+        with self.store.transaction() as db:
+            for record in records:
+                address = _address(record.email)
+                if self._kept_out(db, address) or db.execute(
+                    "SELECT 1 FROM suppressions WHERE address = ?", (address,)
+                ).fetchone():
+                    kept_out += 1
+                    continue
+                found = db.execute("SELECT status FROM signups WHERE address = ?",
+                                   (address,)).fetchone()
+                if found and found[0] == "confirmed":
+                    known += 1
+                    continue
+                signed = record.signed_up_at if record.signed_up_at is not None else now
+                confirmed = record.confirmed_at if record.confirmed_at is not None else signed
+                db.execute(
+                    "INSERT OR REPLACE INTO signups (address, email, name, language, topics, "
+                    "status, source, signed_up_at, confirmed_at, wording, wording_version, "
+                    "wording_commit, signup_ip, confirm_ip) "
+                    "VALUES (?, ?, ?, ?, ?, 'confirmed', ?, ?, ?, ?, ?, ?, ?, NULL)",
+                    (address, record.email, record.name, record.language,
+                     json.dumps(list(record.topics)), source, signed, confirmed, record.wording,
+                     wording_version(record.wording), commit, record.ip),
+                )
+                added += 1
+        return added, known, kept_out
 
     def claim_email(self, email: str, limit: int, now: float | None = None) -> bool:
         """Whether a confirmation email may go to ``email`` now (fewer than ``limit`` in the
