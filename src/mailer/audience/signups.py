@@ -34,7 +34,6 @@ from typing import Literal
 from mailer.audience.store import SuppressionStore
 from mailer.audience.subscribers import AddressTable, address_key, lenient_address
 
-SOURCES = ("form", "import", "csv")
 Source = Literal["form", "import", "csv"]
 DAY = 86400.0
 KEEPS_OUT = ("bounced", "complained", "manual")  # suppressions a sign-up never lifts

@@ -257,31 +257,31 @@ def _send_confirmation(desk: SignupDesk, email: str, name: str, language: str) -
 # -- confirmation -----------------------------------------------------------------------------
 
 
-def _confirmation() -> tuple[str | None, Response | None]:
+def _confirmation() -> str | Response:
     """The address the request's token confirms, or the 400 refusing it."""
     desk = SignupDesk.current()
     language = desk.language()
     claims = desk.tokens.read(request.args.get("token", ""))
-    reason = INVALID_TOKEN if claims is None else EXPIRED_TOKEN if claims.expired() else None
-    if claims is None or reason is not None:
-        text = desk.forms.labels[language]["confirm_invalid"]
-        return None, refused(Context.current().pages.page(400, language, text), reason or "")
-    return claims.address, None
+    if claims is not None and not claims.expired():
+        return claims.address
+    text = desk.forms.labels[language]["confirm_invalid"]
+    reason = INVALID_TOKEN if claims is None else EXPIRED_TOKEN
+    return refused(Context.current().pages.page(400, language, text), reason)
 
 
 @blueprint.get("/confirm")
 def confirm_page() -> Response:
-    address, refusal = _confirmation()
-    if refusal is not None:
-        return refusal
+    address = _confirmation()
+    if isinstance(address, Response):
+        return address
     desk = SignupDesk.current()
     language = desk.language()
     labels = desk.forms.labels[language]
-    signup = Signups(Context.current().store()).get(address or "")
+    signup = Signups(Context.current().store()).get(address)
     if signup is not None and signup.status == "confirmed":
         return Context.current().pages.page(200, language, labels["confirm_done"])
     return Context.current().pages.page(
-        200, language, labels["confirm_question"], address=address or "",
+        200, language, labels["confirm_question"], address=address,
         action=f"{request.path}?{request.query_string.decode('ascii', 'replace')}",
         button=labels["confirm_button"],
     )
@@ -289,9 +289,9 @@ def confirm_page() -> Response:
 
 @blueprint.post("/confirm")
 def confirm() -> Response:
-    address, refusal = _confirmation()
-    if refusal is not None or address is None:
-        return refusal or Response(status=400)
+    address = _confirmation()
+    if isinstance(address, Response):
+        return address
     desk = SignupDesk.current()
     language = desk.language()
     labels = desk.forms.labels[language]
