@@ -100,7 +100,7 @@ class Imported:
     ip: str | None = None  # kept only when the caller records IPs ([consent] record_ip)
 
 
-Outcome = Literal["recorded", "confirmed already", "refused"]
+Outcome = Literal["email due", "recorded", "confirmed already", "refused"]
 _SIGNUP = (
     "email, name, language, topics, status, source, signed_up_at, confirmed_at, wording, "
     "wording_version, wording_commit, signup_ip, confirm_ip"
@@ -128,11 +128,15 @@ class Signups:
     def record_pending(
         self, email: str, *, name: str, language: str, topics: Sequence[str], wording: str,
         commit: str | None, source: Source = "form", ip: str | None = None,
-        now: float | None = None,
+        emails_a_day: int = 0, now: float | None = None,
     ) -> Outcome:
-        """Record a sign-up waiting for its confirmation. ``refused``: the address is
-        suppressed (not merely unsubscribed) or erased, and nothing was recorded;
-        ``confirmed already``: nothing changed. ValueError if ``email`` is not an address."""
+        """Record a sign-up waiting for its confirmation, in one transaction.
+
+        ``email due``: recorded, and a confirmation email may go now (fewer than
+        ``emails_a_day`` went to the address in the last day; this one is counted);
+        ``recorded``: recorded, without an email; ``confirmed already``: nothing changed;
+        ``refused``: the address is suppressed (not merely unsubscribed) or erased, and nothing
+        was recorded. ValueError if ``email`` is not an address."""
         address = _address(email)
         now = time.time() if now is None else now
         with self.store.transaction() as db:
@@ -151,7 +155,15 @@ class Signups:
                 (address, email, name, language, json.dumps(list(topics)), source, now,
                  wording, wording_version(wording), commit, ip),
             )
-        return "recorded"
+            db.execute("DELETE FROM signup_mails WHERE sent_at < ?", (now - DAY,))
+            sent = db.execute(
+                "SELECT count(*) FROM signup_mails WHERE address = ? AND sent_at >= ?",
+                (address, now - DAY),
+            ).fetchone()[0]
+            if sent >= emails_a_day:
+                return "recorded"
+            db.execute("INSERT INTO signup_mails (address, sent_at) VALUES (?, ?)", (address, now))
+        return "email due"
 
     def import_confirmed(
         self, records: Iterable[Imported], source: Source = "import", commit: str | None = None,
@@ -190,22 +202,6 @@ class Signups:
                 )
                 added += 1
         return added, known, kept_out
-
-    def claim_email(self, email: str, limit: int, now: float | None = None) -> bool:
-        """Whether a confirmation email may go to ``email`` now (fewer than ``limit`` in the
-        last day); if so, it is counted."""
-        address = _address(email)
-        now = time.time() if now is None else now
-        with self.store.transaction() as db:
-            db.execute("DELETE FROM signup_mails WHERE sent_at < ?", (now - DAY,))
-            sent = db.execute(
-                "SELECT count(*) FROM signup_mails WHERE address = ? AND sent_at >= ?",
-                (address, now - DAY),
-            ).fetchone()[0]
-            if sent >= limit:
-                return False
-            db.execute("INSERT INTO signup_mails (address, sent_at) VALUES (?, ?)", (address, now))
-        return True
 
     def confirm(self, email: str, *, ip: str | None = None, now: float | None = None) -> bool:
         """Confirm the pending sign-up of ``email``: True if there was one. Its confirmation

@@ -125,6 +125,7 @@ SIGNUP_TABLES = (
         sent_at REAL NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS signup_mails_address ON signup_mails (address, sent_at)",
+    "CREATE INDEX IF NOT EXISTS signup_mails_sent ON signup_mails (sent_at)",  # pruning
     """CREATE TABLE IF NOT EXISTS preferences (
         address TEXT PRIMARY KEY,
         email TEXT NOT NULL,

@@ -224,9 +224,9 @@ def sign_up() -> Response:
         email, name=values.name, language=chosen, topics=topics,
         wording=desk.forms.wording[language], commit=desk.commit, source="form",
         ip=request.remote_addr if consent.record_ip else None,
+        emails_a_day=desk.settings.settings.signup.emails_per_address,
     )
-    emails = desk.settings.settings.signup.emails_per_address
-    if outcome == "recorded" and signups.claim_email(email, emails):
+    if outcome == "email due":
         _send_confirmation(desk, email, values.name, chosen)
     return _answer(language)
 
