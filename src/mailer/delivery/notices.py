@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
 
 from markupsafe import Markup, escape
 
@@ -68,9 +69,15 @@ def notice_message(settings: LoadedSettings, to: str, name: str, notice: Notice)
         unsubscribe="mailto",
     )
     rendered = RenderedIssue(notice.subject, "", notice.html(), notice.text(), MergeFields())
-    no_links = UnsubscribeLinks("notices carry no unsubscribe link", listed.id, None, None)
-    factory = MessageFactory(letterhead, rendered, (), no_links)
+    factory = MessageFactory(letterhead, rendered, (), _no_links(listed.id))
     return factory.build(Subscriber(to, name=name))
+
+
+@lru_cache(maxsize=4)
+def _no_links(list_id: str) -> UnsubscribeLinks:
+    """Links with no target: a notice carries no unsubscribe link (made once: deriving its
+    key costs as much as building the message)."""
+    return UnsubscribeLinks("notices carry no unsubscribe link", list_id, None, None)
 
 
 def send_notice(transport: TransportFactory, message: OutgoingMessage) -> RecipientResult:
