@@ -417,3 +417,36 @@ def test_imported_consent_records_keep_their_times_and_never_lift_a_suppression(
             "confirmed", "import", 1_600_000_000, 1_600_000_600, ("partners", "media"),
             "Old form")
         assert signups.get("left@example.org") is None
+
+
+def test_a_pull_brings_the_servers_sign_ups_and_preferences_to_the_sending_store(
+    issue: Path, tmp_path: Path
+) -> None:
+    """``mailer suppressions pull`` reads GET /suppressions: the sign-ups confirmed on the
+    server and the preferences changed there reach the store the laptop sends from."""
+    root = issue.parents[1]
+    app = create_app(settings_for(root, root / "mailer.toml"),
+                     environ={"MAILER_UNSUBSCRIBE_SECRET": SECRET, "MAILER_SYNC_TOKEN": "t" * 32})
+    with store_of(issue) as server:
+        signups = Signups(server)
+        for email in ("omar@example.net", "back@example.org", "bounced@example.org"):
+            signups.record_pending(email, name="Omar", language="ar", topics=["partners"],
+                                   wording=WORDING["ar"], commit="abc123", now=2_000)
+            signups.confirm(email, now=2_000)
+        signups.set_preferences("ayse@example.org", language="ar", now=2_000)
+    answer = app.test_client().get("/suppressions?since=1000",
+                                   headers={"Authorization": "Bearer " + "t" * 32})
+    assert answer.status_code == 200
+    with SuppressionStore(tmp_path / "laptop.sqlite3") as laptop:
+        laptop.add("back@example.org", "unsubscribed", "page", when=1_000)  # before, lifted
+        laptop.add("bounced@example.org", "bounced", "mailbox", when=1_000)  # never lifted
+        here = Signups(laptop)
+        assert here.merge(answer.json["signups"], answer.json["preferences"]) == 3
+        assert here.merge(answer.json["signups"], answer.json["preferences"]) == 0  # once
+        record = here.get("omar@example.net")
+        assert record is not None and (record.status, record.wording, record.topics,
+                                       record.wording_commit) == (
+            "confirmed", WORDING["ar"], ("partners",), "abc123")
+        assert laptop.reason("back@example.org") is None
+        assert here.get("bounced@example.org") is None
+        assert here.choice("ayse@example.org") == ("ar", None)

@@ -107,6 +107,9 @@ _SIGNUP = (
 )
 
 
+_COLUMNS = tuple(column.strip() for column in _SIGNUP.split(","))
+
+
 def _topics(text: str | None) -> tuple[str, ...] | None:
     return None if text is None else tuple(json.loads(text))
 
@@ -248,7 +251,74 @@ class Signups:
             return True
         return SuppressionStore.erased(db, address)
 
+    def merge(self, signups: Iterable[dict], preferences: Iterable[dict]) -> int:
+        """Take in what :meth:`changed_since` gave on another store (``mailer suppressions
+        pull`` from the server's): confirmed sign-ups, and preferences newer than this
+        store's, in one transaction; a sign-up never over a suppression it cannot lift, and
+        an unsubscribe lifted only by a later confirmation. How many rows changed; a record
+        this version cannot read is left out."""
+        changed = 0
+        with self.store.transaction() as db:
+            for row in signups:
+                try:
+                    values = [row[column] for column in _COLUMNS]
+                    address = _address(str(row["email"]))
+                    confirmed = float(row["confirmed_at"])
+                except (KeyError, TypeError, ValueError):
+                    continue
+                if self._kept_out(db, address):
+                    continue
+                found = db.execute("SELECT confirmed_at FROM signups WHERE address = ? AND "
+                                   "status = 'confirmed'", (address,)).fetchone()
+                if found and found[0] >= confirmed:
+                    continue
+                db.execute("DELETE FROM suppressions WHERE address = ? AND reason = "
+                           "'unsubscribed' AND last_seen < ?", (address, confirmed))
+                db.execute(
+                    f"INSERT OR REPLACE INTO signups (address, {', '.join(_COLUMNS)}) "
+                    f"VALUES (?{', ?' * len(_COLUMNS)})",
+                    (address, *values[:3], json.dumps(list(values[3])), *values[4:]),
+                )
+                changed += 1
+            for row in preferences:
+                try:
+                    address = _address(str(row["email"]))
+                    topics = row["topics"]
+                    chosen = (address, row["email"], row["language"],
+                              None if topics is None else json.dumps(list(topics)),
+                              float(row["updated_at"]))
+                except (KeyError, TypeError, ValueError):
+                    continue
+                changed += db.execute(
+                    "INSERT INTO preferences (address, email, language, topics, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (address) DO UPDATE SET "
+                    "language = excluded.language, topics = excluded.topics, "
+                    "updated_at = excluded.updated_at WHERE excluded.updated_at > updated_at",
+                    chosen,
+                ).rowcount
+        return changed
+
     # -- reading ----------------------------------------------------------------------------
+
+    def changed_since(self, since: float) -> tuple[list[dict], list[dict]]:
+        """The confirmed sign-ups (consent records whole) confirmed at or after ``since``,
+        and the preferences changed since, as JSON values for :meth:`merge`."""
+        signups = [
+            dict(zip(_COLUMNS, (*row[:3], list(_topics(row[3]) or ()), *row[4:]), strict=True))
+            for row in self.store.query(
+                f"SELECT {_SIGNUP} FROM signups WHERE status = 'confirmed' AND "
+                "confirmed_at >= ?", (since,),
+            )
+        ]
+        preferences = [
+            {"email": email, "language": language, "topics": _topics(topics),
+             "updated_at": updated}
+            for email, language, topics, updated in self.store.query(
+                "SELECT email, language, topics, updated_at FROM preferences "
+                "WHERE updated_at >= ?", (since,),
+            )
+        ]
+        return signups, preferences
 
     def get(self, email: str) -> SignUp | None:
         """The sign-up of ``email`` (pending or confirmed), if any."""
