@@ -29,6 +29,7 @@ from mailer.audience.confirm_tokens import VALID_FOR, ConfirmTokens
 from mailer.audience.signups import Imported, Signups
 from mailer.audience.store import SuppressionStore
 from mailer.audience.unsubscribe import UnsubscribeLinks
+from mailer.errors import ConfigError
 from mailer.settings import settings_for
 from mailer.web.app import create_app
 
@@ -450,3 +451,16 @@ def test_a_pull_brings_the_servers_sign_ups_and_preferences_to_the_sending_store
         assert laptop.reason("back@example.org") is None
         assert here.get("bounced@example.org") is None
         assert here.choice("ayse@example.org") == ("ar", None)
+
+
+def test_a_sign_up_form_without_consent_wording_in_the_lists_language_stops_serve(
+    issue: Path,
+) -> None:
+    root = issue.parents[1]
+    text = (root / "mailer.toml").read_text(encoding="utf-8")
+    (root / "mailer.toml").write_text(text.replace(f'en = "{WORDING["en"]}"\n', ""),
+                                      encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"mailer\.toml.*consent sentence in the list's "
+                                          r"language 'en': add it to \[consent.wording\]"):
+        create_app(settings_for(root, root / "mailer.toml"),
+                   environ={"MAILER_UNSUBSCRIBE_SECRET": SECRET})
