@@ -416,7 +416,9 @@ def serve(
 ) -> None:
     """Answer unsubscribe links and one-click unsubscribes, receive the ESPs' webhooks, and
     serve the suppressions to mailer suppressions pull (waitress; put HTTPS in front); with
-    --archive, the newsletter's site too."""
+    --archive, the newsletter's site too. With [list] subscribe_url, the sign-up form (double
+    opt-in) and the readers' preference page (mailer subscribers form prints the form to
+    embed in your website)."""
     from mailer.web.server import serve as serve_app
 
     serve_app(Console(), settings=settings, host=host, port=port, archive=archive)
