@@ -320,19 +320,22 @@ def test_a_switch_from_tr_to_ar_on_the_preference_page_gives_the_ar_edition(
 
 
 def test_each_address_once_with_the_sign_ups_language_over_the_csvs(issue: Path) -> None:
+    """A confirmed sign-up the CSV also has is its row, in the sign-up's language; one the
+    CSV marks unsubscribed is not written to; a pending one is nobody yet."""
     root = issue.parents[1]
     (root / "subscribers.example.csv").write_text(
-        "email,name,language\nayse@example.org,Ayşe,tr\nomar@example.net,Omar,tr\n",
+        "email,name,language,status\nayse@example.org,Ayşe,tr,\nomar@example.net,Omar,tr,\n"
+        "gone@example.org,Gone,en,unsubscribed\n",
         encoding="utf-8",
     )
     with store_of(issue) as store:
         signups = Signups(store)
         for email, language in (("Omar@Example.net", "en"), ("new@example.org", "ar"),
-                                ("pending@example.org", "en")):
+                                ("pending@example.org", "en"), ("gone@example.org", "en")):
             signups.record_pending(email, name="", language=language, topics=["partners"],
                                    wording=WORDING[language], commit=None)
-        signups.confirm("omar@example.net")
-        signups.confirm("new@example.org")
+        for email in ("omar@example.net", "new@example.org", "gone@example.org"):
+            signups.confirm(email)
     code, out = mailer("send", issue, "--dry-run")
     assert code == 0, out
     assert "Audience:  3 subscribers (2 from the CSV, 1 signed up;" in out

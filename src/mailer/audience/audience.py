@@ -3,16 +3,16 @@ store's suppressions, one message per address.
 
 The CSV is read first, row by row; a reader who chose a language or topics (a sign-up's
 form, the preference page) gets their choice over the CSV's. Then the confirmed sign-ups not
-in the CSV are read from the store in pages. The store is read once into tables of keys (16
-bytes an address): the suppressed addresses, and the addresses with choices of their own,
-each marked once the CSV had it; so no query runs per subscriber but one per reader with a
-choice of their own in the CSV, and a list of a million costs the same memory with or
-without sign-ups beside it. Erased addresses are tested by their keyed hash.
+in the CSV are read from the store in pages (one the CSV marks unsubscribed is left out).
+The store is read once into tables of keys (16 bytes an address): the suppressed addresses,
+and the addresses with choices of their own, each marked once the CSV had it; so no query
+runs per subscriber but one per reader with a choice of their own in the CSV, and a sign-up
+costs the send 16 bytes, however long the list. Erased addresses are tested by their keyed
+hash.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
@@ -53,11 +53,11 @@ class Audience:
         self._reset()
         suppressed = self.store.keys()
         forgotten = self.store.forgotten_test()
-        signups = _signups_of(self.store)
-        overrides = signups.overrides() if signups is not None else None
+        signups = Signups(self.store)
+        overrides = signups.overrides()
 
-        def kept(subscriber: Subscriber) -> bool:
-            if suppressed.get(address_key(subscriber.email.lower())) is not None or (
+        def kept(subscriber: Subscriber, key: int) -> bool:
+            if suppressed.get(key) is not None or (
                 forgotten is not None and subscriber.email in forgotten
             ):
                 self.suppressed += 1
@@ -69,28 +69,28 @@ class Audience:
             return True
 
         for subscriber in self.reader:
-            if overrides is not None and signups is not None:
-                key = address_key(subscriber.email)
-                if overrides.get(key) is not None:
-                    overrides.put(key, IN_CSV)
-                    language, topics = signups.choice(subscriber.email)
-                    subscriber = replace(
-                        subscriber, language=language or subscriber.language, topics=topics
-                    )
-            if kept(subscriber):
+            key = address_key(subscriber.email)
+            if overrides.get(key) is not None:
+                overrides.put(key, IN_CSV)
+                language, topics = signups.choice(subscriber.email)
+                subscriber = replace(
+                    subscriber, language=language or subscriber.language, topics=topics
+                )
+            if kept(subscriber, key):
                 self.from_csv += 1
                 yield subscriber
-        if signups is None or overrides is None:
-            return
         for reader in signups.readers():
-            if overrides.get(address_key(reader.email)) == IN_CSV:
+            key = address_key(reader.email)
+            if overrides.get(key) == IN_CSV:
+                continue
+            if self.reader.unsubscribed_keys.get(key) is not None:  # the CSV says so: kept
                 continue
             if not self.reader.smtputf8 and not reader.email.rpartition("@")[0].isascii():
                 self.signups_skipped += 1
                 continue
             subscriber = Subscriber(reader.email, name=reader.name, language=reader.language,
                                     topics=reader.topics, source=SIGNUP)
-            if kept(subscriber):
+            if kept(subscriber, key):
                 self.from_signups += 1
                 yield subscriber
 
@@ -121,14 +121,3 @@ class Audience:
     @property
     def warning_count(self) -> int:
         return self.reader.warning_count
-
-
-def _signups_of(store: SuppressionStore) -> Signups | None:
-    """The store's sign-ups; None for a store opened read-only from before sign-ups were kept
-    (a command that only reports does not migrate it)."""
-    signups = Signups(store)
-    try:
-        signups.count()
-    except sqlite3.OperationalError:
-        return None
-    return signups

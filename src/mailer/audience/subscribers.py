@@ -471,10 +471,12 @@ class SubscriberReader:
         self.skipped_count = 0
         self.warnings: list[str] = []  # the first MAX_RECORDED warnings
         self.warning_count = 0
+        self.unsubscribed_keys = AddressTable(0)  # address keys the file marks unsubscribed
 
     def __iter__(self) -> Iterator[Subscriber]:
         self._reset()
         unsubscribed, rows = self._first_pass()
+        self.unsubscribed_keys = unsubscribed  # for the sign-ups read after the file
         seen = AddressTable(expected=rows)
         with CsvTable(self.path, SUBSCRIBER_COLUMNS, required=("email",)) as table:
             if table.ignored:
