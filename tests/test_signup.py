@@ -258,6 +258,10 @@ def test_a_post_without_the_forms_cookie_records_nothing_and_gets_the_form_back(
                                                    "consent": "yes"})
     assert answer.status_code == 400
     assert 'value="omar@example.net"' in answer.get_data(as_text=True)  # filled in, to send
+    form_fields(client)  # a cookie again, and a forged field that is not even ASCII
+    forged = client.post(SUBSCRIBE, data=fields | {"csrf": "ğ" * 64,
+                                                   "email": "omar@example.net", "consent": "yes"})
+    assert forged.status_code == 400
     with store_of(issue) as store:
         assert Signups(store).count() == 0
 

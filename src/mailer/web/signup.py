@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 import subprocess
 import threading
@@ -204,7 +205,7 @@ def sign_up() -> Response:
                     " ".join(request.form.get("name", "").split())[:MAX_NAME], chosen, topics)
     cookie = request.cookies.get(COOKIE, "")
     given = request.form.get("csrf", "")
-    if not cookie or not hmac.compare_digest(given, desk.csrf_for(cookie)) or (
+    if not cookie or not hmac.compare_digest(given.encode(), desk.csrf_for(cookie).encode()) or (
         request.form.get("wording_version") != desk.forms.version(language)
     ):
         page = _form_page(desk, language, values, {}, labels["signup_again"], 400)
@@ -248,10 +249,18 @@ def _send_confirmation(desk: SignupDesk, email: str, name: str, language: str) -
     try:
         result = send_notice(desk.transport, notice_message(desk.settings, email, name, notice))
     except MailerError as exc:
-        log.warning("a confirmation email was not sent: %s", exc)
+        log.warning("a confirmation email was not sent: %s", _without(email, str(exc)))
         return
     if not result.delivered:
-        log.warning("a confirmation email was not sent: %s %s", result.status, result.detail)
+        log.warning("a confirmation email was not sent: %s %s", result.status,
+                    _without(email, result.detail))
+
+
+def _without(email: str, text: str) -> str:
+    """``text`` (a server's words) without the reader's address, for the log."""
+    local, _, domain = email.rpartition("@")
+    return re.sub(re.escape(local) + r"@" + re.escape(domain), "<the address>", text,
+                  flags=re.IGNORECASE)
 
 
 # -- confirmation -----------------------------------------------------------------------------
