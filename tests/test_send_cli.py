@@ -401,7 +401,8 @@ def test_a_send_with_yes_logs_the_audience_as_the_question_shows_it(issue: Path)
     code, out = mailer("send", issue, "--yes")  # as cron or CI run it
     assert code == 0, out
     lines = out.splitlines()
-    audience = "Audience:  2 subscribers (1 suppressed, 1 unsubscribed, 1 row skipped)"
+    audience = ("Audience:  2 subscribers (2 from the CSV, 0 signed up; 1 suppressed, "
+                "1 unsubscribed, 1 row skipped)")
     assert f"Issue:     send-test ({issue})" in lines and "Transport: outbox://outbox" in lines
     done = next(line for line in lines if line.startswith("Done:"))
     assert lines.index(audience) < lines.index(done)  # said before the send, as the question

@@ -151,11 +151,29 @@ def _is_model(annotation: Any) -> TypeGuard[type[BaseModel]]:
     return inspect.isclass(annotation) and issubclass(annotation, BaseModel)
 
 
+def _tagged_tables(annotation: Any) -> type[BaseModel] | None:
+    """The model of a dict of tables by language tag ([footer.<tag>]); None for any other
+    field (a dict of plain values, such as [consent] wording, is a key like the others)."""
+    if get_origin(annotation) is not dict:
+        return None
+    _, value = get_args(annotation)
+    return value if _is_model(value) else None
+
+
+def _named_tables(annotation: Any) -> Any | None:
+    """The value type of a dict of named tables, each a value per language
+    ([list.topics.<name>]); None for any other field."""
+    if get_origin(annotation) is not dict:
+        return None
+    _, value = get_args(annotation)
+    return get_args(value)[1] if get_origin(value) is dict else None
+
+
 def _keys(model: type[BaseModel], environment: bool = False) -> tuple[Key, ...]:
     keys = []
     for name, info in model.model_fields.items():
-        if get_origin(info.annotation) is dict:  # the [table.<tag>] tables, listed on their own
-            continue
+        if _tagged_tables(info.annotation) or _named_tables(info.annotation) is not None:
+            continue  # tables of their own: [table.<tag>], [table.key.<name>]
         words = _words(description(model, name))
         if environment:  # settings.load_settings reads MAILER_<KEY> over every [send] key
             words += f" Environment: `MAILER_{name.upper()}`."
@@ -175,17 +193,13 @@ def settings_tables() -> Iterator[Table]:
         yield Table(f"[{name}]", _words(description(Settings, name)),
                     _keys(annotation, environment=annotation is SendSettings))
         for inner_name, inner_info in annotation.model_fields.items():
-            if get_origin(inner_info.annotation) is not dict:
-                continue
-            _, model = get_args(inner_info.annotation)
             words = _words(description(annotation, inner_name))
-            if get_origin(model) is dict:  # named tables of a value per language: [list.topics]
-                _, value = get_args(model)
+            if model := _tagged_tables(inner_info.annotation):
+                yield Table(f"[{name}.<tag>]", words, _keys(model))
+            elif (value := _named_tables(inner_info.annotation)) is not None:
                 label = Key("<tag>", _metadata_kind(value, []), "not set",
                             "Its value in the language `<tag>` (`en`, `tr`, `ar`).")
                 yield Table(f"[{name}.{inner_name}.<name>]", words, (label,))
-            else:
-                yield Table(f"[{name}.<tag>]", words, _keys(model))
 
 
 def _installed() -> str:

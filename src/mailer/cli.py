@@ -20,6 +20,7 @@ import typer
 from mailer.console import Console
 from mailer.credentials import environment_redactor
 from mailer.errors import MailerError
+from mailer.feedback.subscribers import COMMANDS as SUBSCRIBERS_COMMANDS
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -462,7 +463,9 @@ def serve(
 ) -> None:
     """Answer unsubscribe links and one-click unsubscribes, receive the ESPs' webhooks, and
     serve the suppressions to mailer suppressions pull (waitress; put HTTPS in front); with
-    --archive, the newsletter's site too."""
+    --archive, the newsletter's site too. With [list] subscribe_url, the sign-up form (double
+    opt-in) and the readers' preference page (mailer subscribers form prints the form to
+    embed in your website)."""
     from mailer.web.server import serve as serve_app
 
     serve_app(Console(), settings=settings, host=host, port=port, archive=archive)
@@ -620,6 +623,15 @@ def suppressions_pull(
     from mailer.feedback.suppressions import pull
 
     pull(Console(), settings=settings, url=url, esp=esp)
+
+
+subscribers_app = typer.Typer(
+    help="The sign-ups: who asked for the newsletter, and the proof of their consent.",
+    no_args_is_help=True, rich_markup_mode=None,
+)
+app.add_typer(subscribers_app, name="subscribers")
+for _name, _command in SUBSCRIBERS_COMMANDS.items():
+    subscribers_app.command(_name)(_reported(_command))
 
 
 def main() -> None:

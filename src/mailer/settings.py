@@ -250,6 +250,18 @@ def _unsubscribe_template(template: str) -> str:
     return template
 
 
+def _subscribe_url(value: str) -> str:
+    """The sign-up form's address: http(s), no query or fragment (…/confirm and
+    …/preferences are joined onto it), without a trailing ``/``."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or parts.query or parts.fragment or "{" in value:
+        raise ValueError(
+            f"not the address of a page: {value!r} (such as "
+            "https://news.example.org/newsletter/subscribe)"
+        )
+    return value.rstrip("/") if parts.path.strip("/") else value
+
+
 UnsubscribeMode = Literal["web", "esp", "mailto"]
 # The transports whose provider can answer unsubscribes itself ([list] unsubscribe = "esp").
 ESP_SCHEMES = ("mailgun", "sendgrid", "postmark")
@@ -314,6 +326,12 @@ class ListIdentity(Strict):
                 if key in by_key:
                     return by_key[key]
         return name
+
+    subscribe_url: Annotated[WebUrl, AfterValidator(_subscribe_url)] | None = None
+    """The sign-up form `mailer serve` answers, such as
+    "https://news.example.org/newsletter/subscribe"; …/confirm (the link of the confirmation
+    email) and …/preferences (the link in every email's footer) are beside it. Needs
+    [consent] wording in the list's language; unset: no sign-up form."""
 
     @property
     def unsubscribe_mode(self) -> UnsubscribeMode:
@@ -476,6 +494,29 @@ class WebhookSettings(Strict):
     subscription it confirms; default none (the webhook is off)."""
 
 
+class ConsentSettings(Strict):
+    """What a reader agrees to when they sign up, as the sign-up form shows it and the consent
+    record keeps it (the exact text, its hash, and the project's commit)."""
+
+    wording: dict[Language, Text] = {}
+    """The consent sentence beside the form's checkbox, one [consent.wording] key per
+    language (en = "...", tr = "..."); the form offers exactly these languages, the list's
+    language first. Changing a text makes a new version: records keep the one they agreed to."""
+    record_ip: bool = False
+    """Keep the client's IP address in the consent record (sign-up and confirmation); off by
+    default: it is personal data, needed only if your auditors ask for it."""
+
+
+class SignupSettings(Strict):
+    """Limits on the sign-up form of `mailer serve`, against a form used to flood inboxes."""
+
+    emails_per_address: int = Field(default=3, ge=1, le=20)
+    """Confirmation emails to one address within a day, however often it is signed up."""
+    per_client_per_hour: int = Field(default=20, ge=1)
+    """Sign-ups from one client IP address within an hour (kept in memory, never stored);
+    more get "try again later"."""
+
+
 class Settings(Strict):
     """Everything in ``mailer.toml``: one table per field."""
 
@@ -500,6 +541,10 @@ class Settings(Strict):
     """How `mailer serve` runs on a server (the reverse proxies it believes)."""
     webhooks: WebhookSettings = WebhookSettings()
     """The webhooks of `mailer serve`: the SNS topics of Amazon SES's notifications."""
+    consent: ConsentSettings = ConsentSettings()
+    """The consent wording of the sign-up form, per language, and what its record keeps."""
+    signup: SignupSettings = SignupSettings()
+    """The sign-up form's limits on confirmation emails and clients."""
 
 
 class LoadedSettings:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from jinja2 import Template
 
@@ -99,11 +100,14 @@ class Site:
         which may override the settings' colours)."""
         brand = brand or self.settings.settings.brand
         light, dark = palettes(brand)
+        subscribe = self.settings.settings.list.subscribe_url
         return {
             "site": {
                 "name": self.name, "organisation": brand.organisation,
                 "website": brand.website, "font": brand.font_family,
                 "font_size": brand.font_size_px,
+                # The sign-up form ([list] subscribe_url), in the page's language.
+                "subscribe": f"{subscribe}?lang={quote(language, safe='')}" if subscribe else None,
             },
             "labels": self.labels(language),
             "light": light.as_dict(),

@@ -23,7 +23,8 @@ address, nobody can read one back.
 The schema is versioned (``PRAGMA user_version``) and migrated like the ledger's
 (:func:`mailer.database.migrate`); the VERP tokens (:mod:`mailer.audience.verp`) and the
 webhooks' replay keys (:mod:`mailer.audience.replays`) keep their tables here, owned by their
-modules.
+modules; so do the sign-ups, their consent records and the readers' preferences
+(:mod:`mailer.audience.signups`, schema version 3), which ``forget`` erases with the rest.
 """
 
 from __future__ import annotations
@@ -101,7 +102,50 @@ def _version_2(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_version_1, _version_2)
+SIGNUP_TABLES = (
+    """CREATE TABLE IF NOT EXISTS signups (
+        address TEXT PRIMARY KEY,        -- normalised, lower case
+        email TEXT NOT NULL,             -- as given (normalised)
+        name TEXT NOT NULL DEFAULT '',
+        language TEXT NOT NULL,
+        topics TEXT NOT NULL DEFAULT '[]',  -- JSON list of topic names
+        status TEXT NOT NULL,            -- pending | confirmed
+        source TEXT NOT NULL,            -- form | import | csv
+        signed_up_at REAL NOT NULL,
+        confirmed_at REAL,
+        wording TEXT NOT NULL,           -- exactly what the reader was shown
+        wording_version TEXT NOT NULL,   -- sha256:<16 hex> of the wording
+        wording_commit TEXT,             -- the project's git commit, when it is a repository
+        signup_ip TEXT,                  -- only with [consent] record_ip
+        confirm_ip TEXT
+    )""",
+    "CREATE INDEX IF NOT EXISTS signups_confirmed ON signups (status, address)",
+    """CREATE TABLE IF NOT EXISTS signup_mails (
+        address TEXT NOT NULL,
+        sent_at REAL NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS signup_mails_address ON signup_mails (address, sent_at)",
+    "CREATE INDEX IF NOT EXISTS signup_mails_sent ON signup_mails (sent_at)",  # pruning
+    """CREATE TABLE IF NOT EXISTS preferences (
+        address TEXT PRIMARY KEY,
+        email TEXT NOT NULL,
+        language TEXT,                   -- NULL: as the sign-up or the CSV says
+        topics TEXT,                     -- JSON list; NULL: as the sign-up or the CSV says
+        updated_at REAL NOT NULL
+    )""",
+)
+
+
+def _version_3(db: sqlite3.Connection) -> None:
+    """Sign-ups with their consent records, the confirmation emails sent, and the readers'
+    preferences (:mod:`mailer.audience.signups` reads and writes them)."""
+    for statement in SIGNUP_TABLES:
+        db.execute(statement)
+
+
+MIGRATIONS: tuple[Migration, ...] = (_version_1, _version_2, _version_3)
+# The tables of mailer.audience.signups: ``forget`` erases an address from them too.
+SIGNUP_ERASED = ("signups", "signup_mails", "preferences")
 
 
 @dataclass(frozen=True)
@@ -325,12 +369,13 @@ class SuppressionStore:
         if address is None:
             raise ValueError(f"not a valid address {email!r}")
         with self.transaction() as db:
-            known = db.execute(
-                "SELECT (SELECT count(*) FROM suppressions WHERE address = :a) "
-                "+ (SELECT count(*) FROM events WHERE address = :a) "
-                "+ (SELECT count(*) FROM verp WHERE address = :a)", {"a": address},
-            ).fetchone()[0]
-            for table in ("suppressions", "events", "verp"):
+            tables = ("suppressions", "events", "verp", *SIGNUP_ERASED)
+            known = sum(
+                db.execute(f"SELECT count(*) FROM {table} WHERE address = ?",
+                           (address,)).fetchone()[0]
+                for table in tables
+            )
+            for table in tables:
                 db.execute(f"DELETE FROM {table} WHERE address = ?", (address,))
             db.execute(
                 "INSERT OR IGNORE INTO forgotten (digest) VALUES (?)",
@@ -361,6 +406,12 @@ class SuppressionStore:
         key = secrets.token_bytes(32)
         db.execute("INSERT INTO meta (key, value) VALUES ('forget_key', ?)", (key.hex(),))
         return key
+
+    @classmethod
+    def erased(cls, db: sqlite3.Connection, address: str) -> bool:
+        """Whether ``address`` (normalised, lower case) was erased: for the modules owning a
+        table in the store, inside their transaction."""
+        return cls._is_forgotten(db, cls._forget_key(db), address)
 
     @staticmethod
     def _is_forgotten(db: sqlite3.Connection, key: bytes, address: str) -> bool:

@@ -68,7 +68,11 @@ class Subscriber:
     language: str = ""
     tags: tuple[str, ...] = ()
     status: str = "subscribed"  # "subscribed" | "unsubscribed"
-    line: int = 0  # where the row starts in the CSV file, for messages
+    line: int = 0  # where the row starts in the CSV file, for messages (0: a sign-up)
+    # The topics the reader chose (sign-up form, preference page), which override the CSV's
+    # tags for them; None: they never chose (mailer.audience.signups).
+    chosen_topics: tuple[str, ...] | None = None
+    source: str | None = None  # "signup": a confirmed sign-up not in the CSV; None: a CSV row
 
     def merge_data(self) -> dict[str, str]:
         """The values of the ``{{ subscriber.* }}`` merge fields."""
@@ -76,8 +80,8 @@ class Subscriber:
 
     @property
     def topics(self) -> frozenset[str]:
-        """The names of the topics the reader follows: the row's tags."""
-        return frozenset(self.tags)
+        """The names of the topics the reader follows: those they chose, else the row's tags."""
+        return frozenset(self.tags if self.chosen_topics is None else self.chosen_topics)
 
 
 def split_tags(text: str) -> tuple[str, ...]:
@@ -224,6 +228,11 @@ class AddressTable:
         if not self._room:
             self._grow()
         return line
+
+    def put(self, key: int, line: int) -> None:
+        """Store ``line`` for ``key``, in place of any there."""
+        if self.setdefault(key, line) != line:
+            self._lines[self._find(key)[0]] = line
 
     def _find(self, key: int) -> tuple[int, bool]:
         """The slot that holds ``key``, or the free one where it belongs."""
@@ -492,10 +501,12 @@ class SubscriberReader:
         self.skipped_count = 0
         self.warnings: list[str] = []  # the first MAX_RECORDED warnings
         self.warning_count = 0
+        self.unsubscribed_keys = AddressTable(0)  # address keys the file marks unsubscribed
 
     def __iter__(self) -> Iterator[Subscriber]:
         self._reset()
         unsubscribed, rows = self._first_pass()
+        self.unsubscribed_keys = unsubscribed  # for the sign-ups read after the file
         seen = AddressTable(expected=rows)
         with CsvTable(self.path, SUBSCRIBER_COLUMNS, required=("email",)) as table:
             if table.ignored:

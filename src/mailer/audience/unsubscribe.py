@@ -74,11 +74,11 @@ class Claims:
     issue: str | None
 
 
-def _b64(data: bytes) -> str:
+def b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _unb64(text: str) -> bytes:
+def unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
@@ -89,7 +89,7 @@ def unsubscribe_secret(*, required: bool) -> str:
     return os.environ.get(SECRET_VARIABLE) or DEVELOPMENT_SECRET
 
 
-def _shows_an_at(token: str, data: bytes) -> bool:
+def shows_an_at(token: str, data: bytes) -> bool:
     """Whether a naive reading of ``token`` (``data`` in base64url) shows the byte ``@``: its
     base64url decoding at any of its 4 alignments (and so of any part of it, such as what a
     standard base64 decoder reads between ``-`` and ``_``), or the hex reading of any part.
@@ -116,8 +116,10 @@ class UnsubscribeLinks:
 
     def __init__(
         self, secret: str, list_id: str, url_template: str | None, mailto: str | None,
-        issue: str = "", language: str = "",
+        issue: str = "", language: str = "", preferences_url: str | None = None,
     ) -> None:
+        """``preferences_url``: the preference page (``[list] subscribe_url`` +
+        ``/preferences``), which takes the same token."""
         key = HKDF(
             algorithm=hashes.SHA256(), length=64, salt=None,
             info=b"mailer unsubscribe token v2\0" + list_id.encode("utf-8"),
@@ -130,6 +132,7 @@ class UnsubscribeLinks:
         self._issue_id = issue
         self._issue = quote(issue, safe="")  # for {issue}: which send a reader left from
         self._language = quote(language, safe="")  # for {lang}: the page's language
+        self._preferences = preferences_url
 
     def token(self, email: str) -> str:
         """The token naming ``email`` (lower-cased) and this links' issue."""
@@ -138,8 +141,8 @@ class UnsubscribeLinks:
         for marker in MARKERS:
             mark = bytes([marker])
             data = mark + self._siv.encrypt(plain, [mark])
-            token = _b64(data)
-            if not _shows_an_at(token, data):
+            token = b64(data)
+            if not shows_an_at(token, data):
                 return token
             first = first or token
         return first
@@ -151,7 +154,7 @@ class UnsubscribeLinks:
         if "." in token:
             return self._read_legacy(token)
         try:
-            data = _unb64(token)
+            data = unb64(token)
         except (binascii.Error, ValueError):
             return None
         if len(data) < 2 or data[0] not in MARKERS:
@@ -176,22 +179,31 @@ class UnsubscribeLinks:
     def _read_legacy(self, token: str) -> Claims | None:
         """A token of the old format, from emails sent before: its address, if genuine."""
         try:
-            address = _unb64(token.partition(".")[0]).decode("utf-8")
+            address = unb64(token.partition(".")[0]).decode("utf-8")
         except (binascii.Error, ValueError, UnicodeDecodeError):
             return None
         plain = address.lower().encode("utf-8")
         mac = hmac.digest(self._legacy_key, self._legacy_prefix + plain, "sha256")
-        if not hmac.compare_digest(f"{_b64(plain)}.{_b64(mac)}", token):
+        if not hmac.compare_digest(f"{b64(plain)}.{b64(mac)}", token):
             return None
         return Claims(address, None)
 
     def targets(self, email: str) -> tuple[str | None, str | None]:
         """The https URL and the mailto target (each None if not configured), one token for
         both."""
+        url, mailto, _ = self.links(email)
+        return url, mailto
+
+    def links(self, email: str) -> tuple[str | None, str | None, str | None]:
+        """The https URL, the mailto target and the preference page (each None if not
+        configured), one token for all."""
         token = self.token(email)
+        preferences = None
+        if self._preferences:
+            preferences = f"{self._preferences}?token={token}&lang={self._language}"
         url = None
         if self._template:
             url = self._template.format(token=token, issue=self._issue, lang=self._language)
         if not self._mailto:
-            return url, None
-        return url, f"mailto:{self._mailto}?subject=unsubscribe%20{token}"
+            return url, None, preferences
+        return url, f"mailto:{self._mailto}?subject=unsubscribe%20{token}", preferences

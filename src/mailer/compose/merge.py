@@ -24,6 +24,7 @@ from mailer.fields import MERGE_FIELD, SUBSCRIBER_FIELDS
 
 ALLOWED_FILTERS = frozenset({"default", "upper", "lower", "title", "capitalize", "trim"})
 UNSUBSCRIBE_KEY = "unsub"
+PREFERENCES_KEY = "prefs"  # the reader's preference page, with [list] subscribe_url
 
 _STATEMENT = re.compile(r"{%|%}|{#|#}")
 _TOKEN = re.compile(r"MFQX([a-z0-9]+)XQMF")

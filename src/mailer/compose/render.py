@@ -33,7 +33,14 @@ from markupsafe import Markup
 from mailer.compose import bidi, markdown
 from mailer.compose.images import ImageLinker
 from mailer.compose.issue import Image, Item, LoadedIssue
-from mailer.compose.merge import UNSUBSCRIBE_KEY, FillIn, MergeFields, outside_tokens, token
+from mailer.compose.merge import (
+    PREFERENCES_KEY,
+    UNSUBSCRIBE_KEY,
+    FillIn,
+    MergeFields,
+    outside_tokens,
+    token,
+)
 from mailer.compose.palette import palettes
 from mailer.compose.site import view_url
 from mailer.compose.theme import HTML_TEMPLATE, ICONS_FOLDER, TEXT_TEMPLATE, Theme, theme_for
@@ -283,6 +290,10 @@ def _context(loaded: LoadedIssue, images: ImageLinker, theme: Theme, *, web_page
         "unsubscribe_url": token(UNSUBSCRIBE_KEY),
         # The link is a mailto ([list] unsubscribe = "mailto"): the footer says so.
         "unsubscribe_by_mail": loaded.settings.settings.list.unsubscribe_mode == "mailto",
+        # The reader's preference page, beside the sign-up form ([list] subscribe_url).
+        "preferences_url": (
+            token(PREFERENCES_KEY) if loaded.settings.settings.list.subscribe_url else None
+        ),
         "web_page": web_page,
         "view_url": None if web_page else view_url(loaded),
         "direction": issue.text_direction,

@@ -204,6 +204,7 @@ class Campaign:
         result = self.ledger.fill(
             self.issue_id, self._registering(audience), domain=domain,
             edition_of=self.factory.edition_of, commit=commit,
+            source_of=lambda reader: getattr(reader, "source", None),
         )
         self._baseline()
         return result

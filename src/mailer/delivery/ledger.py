@@ -165,6 +165,13 @@ def _version_7(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE recipients ADD COLUMN transport INTEGER")
 
 
+
+def _version_8(db: sqlite3.Connection) -> None:
+    """Where each reader came from, for ``mailer status``: "signup" (a confirmed sign-up
+    not in the subscribers CSV); NULL is a row of the CSV, as every row before sign-ups."""
+    db.execute("ALTER TABLE recipients ADD COLUMN origin TEXT")
+
+
 def _commit_number(db: sqlite3.Connection, commit: str | None) -> int | None:
     if commit is None:
         return None
@@ -185,7 +192,7 @@ def _issue_number(db: sqlite3.Connection, issue_id: str, domain: str = "") -> in
 # version 0 with the table of step 1 already there. Later versions add steps here.
 MIGRATIONS: tuple[Migration, ...] = (
     _version_1, _version_2, _version_3, _version_4, _version_5, _version_6,
-    _version_7,
+    _version_7, _version_8,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 WHAT = "the send ledger"
@@ -374,6 +381,7 @@ class Ledger:
         self, issue_id: str, audience: Iterable[Recipient], *, domain: str = "",
         edition_of: Callable[[Recipient], str | None] = lambda reader: None,
         commit: str | None = None,
+        source_of: Callable[[Recipient], str | None] = lambda reader: None,
     ) -> FillResult:
         """Queue every reader of ``audience`` not yet in the ledger for ``issue_id``.
 
@@ -388,6 +396,8 @@ class Ledger:
 
         ``commit`` is the git commit the messages are made from: every row this fill may send
         records it (a row sent earlier keeps the commit it was sent from).
+
+        ``source_of`` names where each reader came from (None: the subscribers CSV).
         """
         now = int(time.time())
         with self._transaction() as db:
@@ -411,15 +421,15 @@ class Ledger:
             data = reader.merge_data()  # a new dict each call: once a reader
             return (issue, address_key(reader.email), reader.email,
                     *[data.get(column) or None for column in MERGE_COLUMNS],
-                    edition_of(reader), fill, source, now)
+                    edition_of(reader), source_of(reader), fill, source, now)
 
         rows = map(row, audience)
         while chunk := list(islice(rows, CHUNK)):
             with self._transaction() as db:
                 db.executemany(
                     "INSERT INTO recipients (issue, key, email, name, first_name, last_name, "
-                    "language, edition, fill, source, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "language, edition, origin, fill, source, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (issue, key) DO UPDATE SET fill = excluded.fill, "
                     "source = excluded.source, "
                     "name = excluded.name, first_name = excluded.first_name, "
@@ -653,6 +663,18 @@ class Ledger:
                 "SELECT t.dsn, count(*) FROM recipients r LEFT JOIN transports t "
                 "ON t.id = r.transport WHERE r.issue = ? AND r.state = 3 "
                 "GROUP BY r.transport ORDER BY r.transport", (issue,)
+            ).fetchall()
+        return dict(rows)
+
+    def readers_by_source(self, issue_id: str) -> dict[str | None, int]:
+        """How many readers of the issue came from each source (None: the subscribers CSV)."""
+        issue = self._issue(issue_id)
+        if issue is None:
+            return {}
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT origin, count(*) FROM recipients WHERE issue = ? GROUP BY origin",
+                (issue,),
             ).fetchall()
         return dict(rows)
 

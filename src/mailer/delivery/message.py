@@ -22,7 +22,7 @@ from typing import Protocol
 from mailer.audience.unsubscribe import UnsubscribeLinks
 from mailer.audience.verp import Verp
 from mailer.compose.images import InlineImage
-from mailer.compose.merge import UNSUBSCRIBE_KEY, FillIn
+from mailer.compose.merge import PREFERENCES_KEY, UNSUBSCRIBE_KEY, FillIn
 from mailer.compose.render import RenderedIssue
 from mailer.delivery.body import EncodedBody, as_body, base64_lines, part_head
 from mailer.delivery.dkim import DkimSigner
@@ -202,8 +202,10 @@ class MessageFactory:
         name = check_header(recipient.name or "", "recipient name").strip()
         wire_address(email)  # refuse it now, before a transport or ledger sees it
         values = self._merge.values(recipient.merge_data())
-        url, mailto = self._targets(email)
+        url, mailto, preferences = self._targets(email)
         values[UNSUBSCRIBE_KEY] = url or mailto or self._esp_link
+        if preferences:
+            values[PREFERENCES_KEY] = preferences
         return Personalisation(
             email=email,
             name=name,
@@ -220,13 +222,15 @@ class MessageFactory:
             ),
         )
 
-    def _targets(self, email: str) -> tuple[str | None, str | None]:
+    def _targets(self, email: str) -> tuple[str | None, str | None, str | None]:
         """The https and mailto targets this issue's mode offers ``email``: both (web, the
-        mailto when there is one), the mailto alone, or none (the ESP's own)."""
+        mailto when there is one), the mailto alone, or none (the ESP's own); and the
+        preference page when the list has one."""
+        url, mailto, preferences = self._unsubscribe.links(email)
         if self._mode == "esp":
-            return None, None
-        url, mailto = self._unsubscribe.targets(email)
-        return (None, mailto) if self._mode == "mailto" else (url, mailto)
+            return None, None, preferences
+        return (None, mailto, preferences) if self._mode == "mailto" else (url, mailto,
+                                                                            preferences)
 
     def build(
         self, recipient: Recipient, *, test: bool = False, mime: bool = True

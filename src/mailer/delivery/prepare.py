@@ -32,9 +32,11 @@ class Prepared:
 
 def signs_links(settings: Settings) -> bool:
     """Whether the messages carry links signed with the unsubscribe secret: the unsubscribe
-    tokens (of the web link and of the mailto) and VERP. An ESP answering unsubscribes needs
-    none of ours, unless bounces come back to a VERP address."""
-    return settings.list.unsubscribe_mode != "esp" or bool(settings.bounces.address)
+    tokens (of the web link and of the mailto, which the preference page takes too) and VERP.
+    An ESP answering unsubscribes needs none of ours, unless bounces come back to a VERP
+    address or the list has a preference page."""
+    return (settings.list.unsubscribe_mode != "esp" or bool(settings.bounces.address)
+            or bool(settings.list.subscribe_url))
 
 
 def prepare(loaded: LoadedIssue, *, real_send: bool) -> Prepared:
@@ -59,6 +61,9 @@ def prepare(loaded: LoadedIssue, *, real_send: bool) -> Prepared:
         settings.list.unsubscribe_mailto,
         issue=loaded.issue.id,
         language=loaded.issue.language,
+        preferences_url=(
+            f"{settings.list.subscribe_url}/preferences" if settings.list.subscribe_url else None
+        ),
     )
     factory = MessageFactory(
         letterhead(loaded), rendered, images, links, signer=_dkim_signer(loaded),

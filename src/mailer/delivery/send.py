@@ -316,6 +316,7 @@ def _dry_run(
         f"Dry run: built {count(built.messages, 'message')} ({built.size / 1e6:,.1f} MB) in "
         f"{built.seconds:.1f} s; nothing was sent."
     )
+    console.say(_audience_line(audience, tally))
     if not plan.segment.everyone:
         console.say(_segment_line(audience, built.messages))
     if prepared.editions.several:
@@ -398,9 +399,7 @@ def _what_is_sent(
         segment = f"{_segment_line(audience, sum(tally.values()))}\n"
     return (
         f"Issue:     {plan.issue_id} ({issue})\n"
-        f"Audience:  {count(sum(tally.values()), 'subscriber')} ({audience.suppressed:,} "
-        f"suppressed, {audience.unsubscribed:,} unsubscribed, {count(audience.skipped, 'row')} "
-        f"skipped)\n"
+        f"{_audience_line(audience, tally)}\n"
         f"{segment}"
         f"{editions}"
         f"Transport: {plan.transport}{_then(plan.failover)}\nLedger:    {plan.ledger}"
@@ -411,6 +410,15 @@ def _what_is_sent(
 def _then(failover: Sequence[TransportFactory]) -> str:
     """`` (then X, then Y)``: the transports a send fails over to, or nothing."""
     return f" (then {', then '.join(map(str, failover))})" if failover else ""
+
+
+def _audience_line(audience: Audience, tally: Counter[str]) -> str:
+    """``Audience:  7 subscribers (5 from the CSV, 2 signed up; 1 suppressed, ...)``."""
+    return (
+        f"Audience:  {count(sum(tally.values()), 'subscriber')} ({audience.sources()}; "
+        f"{audience.suppressed:,} suppressed, {audience.unsubscribed:,} unsubscribed, "
+        f"{count(audience.skipped, 'row')} skipped)"
+    )
 
 
 def _readers(

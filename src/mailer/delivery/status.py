@@ -64,6 +64,8 @@ class StatusReport:
     commits: list[str] = field(default_factory=list)
     # the transport (DSN, password masked; "" before the ledger kept it) -> rows it sent
     transports: dict[str, int] = field(default_factory=dict)
+    # where the readers came from: "csv" (the subscribers file), "signup" (sign-ups not in it)
+    sources: dict[str, int] = field(default_factory=dict)
 
     def rate(self, kind: str) -> float:
         """Addresses that gave feedback of ``kind`` on this issue, per message sent."""
@@ -98,6 +100,7 @@ class StatusReport:
             "counts": _counts_dict(self.counts),
             "editions": {tag: _counts_dict(counts) for tag, counts in self.editions.items()},
             "sent_by_transport": self.transports,
+            "sources": self.sources,
             "failures": [{"email": f.email, "reason": f.reason} for f in self.failures],
             "more_failures": self.more_failures,
             "feedback": {
@@ -170,6 +173,9 @@ def show_status(
         if len(report.transports) > 1:  # the send failed over
             for dsn, sent in report.transports.items():
                 console.say(f"  sent through {dsn or 'a transport not recorded'}: {sent:,}")
+        if report.sources.get("signup"):
+            console.say(f"  readers: {report.sources.get('csv', 0):,} from the CSV, "
+                        f"{report.sources['signup']:,} signed up")
         if len(report.editions) > 1:
             for tag, counts in report.editions.items():
                 line = _counts_line(counts)
@@ -202,6 +208,7 @@ def status(
         segment, left_out = ledger.left_out(issue_id) or (None, {})
         commits = ledger.commits(issue_id)
         transports = {dsn or "": sent for dsn, sent in ledger.sent_by_transport(issue_id).items()}
+        sources = {source or "csv": n for source, n in ledger.readers_by_source(issue_id).items()}
         failures: list[Failure] = []
         for row in ledger.rows(issue_id, ("failed",)):
             if len(failures) == limit:
@@ -213,6 +220,7 @@ def status(
         issue_id, ledger_path, counts, failures, max(0, counts.failed - len(failures)),
         editions={tag: c for tag, c in editions.items() if c.total},
         segment=segment, left_out=left_out, commits=commits, transports=transports,
+        sources=sources,
     )
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from mailer.audience.project_store import store_for
+from mailer.audience.signups import Signups
 from mailer.audience.store import LAST_PULL, REASONS
 from mailer.audience.store_csv import export_csv, import_csv
 from mailer.audience.subscribers import normalise_address
@@ -200,8 +201,14 @@ def pull(
                 )
             except (KeyError, TypeError, ValueError):
                 continue  # an entry this version cannot read: the others still count
+        signups, preferences = body.get("signups"), body.get("preferences")  # a newer server's
+        merged = Signups(store).merge(
+            signups if isinstance(signups, list) else [],
+            preferences if isinstance(preferences, list) else [],
+        )
         store.set_meta(LAST_PULL, str(served_at))
-    console.say(f"Pulled {len(entries):,} suppressions from {endpoint}: {added:,} new here")
+    console.say(f"Pulled {len(entries):,} suppressions from {endpoint}: {added:,} new here"
+                + (f"; {merged:,} sign-ups and preferences" if merged else ""))
 
 
 def _pull_esp(loaded: LoadedSettings, console: Console, url: str | None) -> None:

@@ -29,7 +29,7 @@ from mailer.errors import MissingSecret
 from mailer.feedback.webhooks import MAX_BODY_BYTES
 from mailer.settings import LoadedSettings, settings_for
 from mailer.web import archive as site
-from mailer.web import sync, unsubscribe, webhooks
+from mailer.web import signup, sync, unsubscribe, webhooks
 from mailer.web.context import EXTENSION, Context
 from mailer.web.pages import Pages
 from mailer.web.proxies import TrustedProxies
@@ -72,6 +72,7 @@ def create_app(
     if listed.unsubscribe_url:  # else the ESP or the mailbox answers unsubscribes
         app.register_blueprint(unsubscribe.blueprint,
                                url_prefix=unsubscribe_path(listed.unsubscribe_url))
+    signup.install(app, settings, signing)  # with [list] subscribe_url
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(sync.blueprint)
     if context.archive is not None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from flask import Response, request
 from jinja2 import Environment, select_autoescape
+from markupsafe import Markup
 
 from mailer.compose.theme import theme_for
 from mailer.compose.wording import label_tables, labels_for
@@ -37,6 +38,11 @@ h1 { font-size: 1.4rem; color: {{ colour }}; }
 button { font: inherit; font-size: 1.05rem; padding: .7rem 1.4rem; border: 0; border-radius: 4px;
          background: {{ colour }}; color: #fff; cursor: pointer; }
 button:focus { outline: 3px solid #1a1a1a; outline-offset: 2px; }
+input, fieldset { font: inherit; margin-bottom: .5rem; }
+fieldset { border: 1px solid #999; border-radius: 4px; }
+.mailer-error, .mailer-note { font-weight: bold; color: #a4000f; }
+button.mailer-secondary { background: transparent; color: inherit; text-decoration: underline;
+                          padding: .3rem 0; }
 @media (prefers-color-scheme: dark) {
   body { color: #f0f0f0; background: #121212; } h1 { color: #9fc3ff; }
   button { background: #9fc3ff; color: #121212; } button:focus { outline-color: #f0f0f0; }
@@ -47,12 +53,13 @@ button:focus { outline: 3px solid #1a1a1a; outline-offset: 2px; }
 <main>
 <h1>{{ title }}</h1>
 {% if address %}<p class="address">{{ address }}</p>{% endif %}
-<p>{{ text }}</p>
+{% if text %}<p>{{ text }}</p>{% endif %}
 {% if action %}
 <form method="post" action="{{ action }}">
 <button type="submit">{{ button }}</button>
 </form>
 {% endif %}
+{{ body }}
 </main>
 </body>
 </html>
@@ -100,10 +107,19 @@ class Pages:
         """A page saying the theme's words ``label``, or ``text`` as it is."""
         language = self._language()
         labels = self.labels[language]
+        return self.page(status, language, labels[label] if label else text, address=address,
+                         action=action, button=labels["page_button"])
+
+    def page(
+        self, status: int, language: str, text: str, *, address: str = "", action: str = "",
+        button: str = "", body: Markup | str = "",
+    ) -> Response:
+        """A page in ``language`` saying ``text``; with a button posting to ``action``, and
+        ``body`` (a form) under it."""
         html = _PAGE.render(
             language=language, direction=direction_of(language), title=self.list_name,
-            address=address, text=labels[label] if label else text, action=action,
-            button=labels["page_button"], colour=self.colour, font=self.font,
+            address=address, text=text, action=action, button=button, body=body,
+            colour=self.colour, font=self.font,
         )
         response = Response(html, status, mimetype="text/html")
         response.headers["Cache-Control"] = "no-store"

@@ -27,6 +27,7 @@ from mailer.settings import settings_for
 from mailer.web.app import create_app, unsubscribe_path
 from mailer.web.context import EXTENSION, Context
 from mailer.web.refusals import TOO_LARGE, log, log_refusal
+from mailer.web.signup import subscribe_path
 
 THREADS = 8  # waitress's worker threads: requests are short, the store takes one writer
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -59,6 +60,8 @@ def serve(
     template = loaded.settings.list.unsubscribe_url
     path = unsubscribe_path(template) if template else "none"
     site = f"; the site in {archive} at /" if archive else ""
+    if loaded.settings.list.subscribe_url:
+        site = f"; sign-up: {subscribe_path(loaded.settings.list.subscribe_url)}{site}"
     console.say(
         f"Serving {loaded.settings.list.name or loaded.settings.brand.organisation} on "
         f"http://{shown}:{port}/ (unsubscribe: {path}; webhooks: /webhooks/mailgun, "

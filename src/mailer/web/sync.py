@@ -1,4 +1,5 @@
-"""``GET /suppressions`` for ``mailer suppressions pull``, and ``GET /healthz``.
+"""``GET /suppressions`` for ``mailer suppressions pull`` (the suppressions, and the sign-ups
+and preferences of :mod:`mailer.audience.signups`), and ``GET /healthz``.
 
 The suppressions are personal data: they are served only to a bearer of ``MAILER_SYNC_TOKEN``
 (compared in constant time), and the route answers 404 when no token is set at all.
@@ -12,6 +13,7 @@ import time
 
 from flask import Blueprint, Response, request
 
+from mailer.audience.signups import Signups
 from mailer.feedback.suppressions import SYNC_TOKEN_VARIABLE
 from mailer.web.context import Context
 from mailer.web.refusals import refused
@@ -37,7 +39,10 @@ def suppressions() -> Response:
     served_at = time.time()
     entries = [e.as_dict() | {"first_seen": e.first_seen, "last_seen": e.last_seen}
                for e in context.store().entries(since=since)]
-    return _json({"served_at": served_at, "suppressions": entries}, 200)
+    # The sign-ups confirmed here and the preferences changed here, for the sends elsewhere.
+    signups, preferences = Signups(context.store()).changed_since(since)
+    return _json({"served_at": served_at, "suppressions": entries, "signups": signups,
+                  "preferences": preferences}, 200)
 
 
 @blueprint.get("/healthz")

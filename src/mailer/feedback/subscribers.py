@@ -1,0 +1,233 @@
+"""``mailer subscribers``: the sign-ups the list holds, and what it holds about one address.
+
+``list`` and ``export`` give the confirmed sign-ups (``export`` as CSV, every cell made safe
+for spreadsheets); ``show ADDRESS`` prints everything the store holds about an address, the
+consent record with its wording first (a subject access request in one command); ``forget``
+erases it everywhere (as ``mailer suppressions forget``); ``form`` prints the sign-up form
+to embed in the organisation's website.
+
+The commands are registered by :mod:`mailer.cli` (:data:`COMMANDS`), which turns their
+errors into messages; the heavy imports wait until a command runs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TextIO
+
+import typer
+
+ProjectOpt = Annotated[
+    Path | None,
+    typer.Option("--settings", metavar="PATH",
+                 help="mailer.toml to use (default: the nearest in this folder or above)."),
+]
+AddressArg = Annotated[str, typer.Argument(help="An email address.", metavar="ADDRESS")]
+EXPORT_COLUMNS = ("email", "name", "language", "topics", "source", "signed_up_at",
+                  "confirmed_at", "wording_version")
+
+
+def _console() -> Any:
+    from mailer.console import Console
+
+    return Console()
+
+
+def list_signups(
+    status: Annotated[
+        str, typer.Option(metavar="STATUS", help="confirmed, pending or all.")
+    ] = "confirmed",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    settings: ProjectOpt = None,
+) -> None:
+    """The sign-ups: address, language, topics, source and when each was confirmed."""
+    from mailer.audience.project_store import store_for
+    from mailer.audience.signups import Signups
+    from mailer.audience.store import iso_time
+    from mailer.errors import UsageError
+    from mailer.feedback.suppressions import project
+
+    if status not in ("confirmed", "pending", "all"):
+        raise UsageError(f"--status {status}: one of confirmed, pending, all")
+    console = _console()
+    shown = 0
+    with store_for(project(settings)) as store:
+        rows = Signups(store).signups(None if status == "all" else status)
+        if as_json:
+            console.say(json.dumps([_record(s) for s in rows], ensure_ascii=False, indent=2))
+            return
+        for signup in rows:
+            shown += 1
+            when = iso_time(signup.confirmed_at) if signup.confirmed_at else "pending"
+            console.say(f"{signup.email}\t{signup.language}\t{'|'.join(signup.topics)}\t"
+                        f"{signup.source}\t{when}")
+    console.say(f"{shown:,} sign-ups ({status})", err=True)
+
+
+def _record(signup: Any) -> dict[str, object]:
+    """A sign-up as JSON: its consent record, times in ISO 8601."""
+    from mailer.audience.store import iso_time
+
+    return {
+        "email": signup.email, "name": signup.name, "status": signup.status,
+        "language": signup.language, "topics": list(signup.topics), "source": signup.source,
+        "signed_up_at": iso_time(signup.signed_up_at),
+        "confirmed_at": iso_time(signup.confirmed_at) if signup.confirmed_at else None,
+        "wording": signup.wording, "wording_version": signup.wording_version,
+        "wording_commit": signup.wording_commit, "signup_ip": signup.signup_ip,
+        "confirm_ip": signup.confirm_ip,
+    }
+
+
+def show(address: AddressArg, settings: ProjectOpt = None) -> None:
+    """Everything the list's store holds about ADDRESS, the consent record first."""
+    from mailer.audience.project_store import store_for
+    from mailer.audience.signups import Signups
+    from mailer.audience.store import iso_time
+    from mailer.audience.subscribers import lenient_address
+    from mailer.errors import UsageError
+    from mailer.feedback.suppressions import project
+
+    email = lenient_address(address)
+    if email is None:
+        raise UsageError(f"not a valid address {address!r}")
+    console = _console()
+    with store_for(project(settings)) as store:
+        signups = Signups(store)
+        signup = signups.get(email)
+        preferences = signups.preferences(email)
+        suppression = next((e for e in store.entries() if e.email.lower() == email.lower()),
+                           None) if store.reason(email) else None
+        events = store.query(
+            "SELECT kind, issue, received_at FROM events WHERE address = ? ORDER BY id",
+            (email.lower(),),
+        )
+        mails = signups.emails_sent(email)
+    lines = [f"Address: {email}"]
+    if signup is None:
+        lines.append("Consent: none recorded (no sign-up)")
+    else:
+        record = _record(signup)
+        lines += [
+            "Consent:",
+            f"  wording:        {signup.wording}",
+            f"  version:        {signup.wording_version}"
+            + (f" (commit {signup.wording_commit})" if signup.wording_commit else ""),
+            f"  status:         {signup.status}",
+            f"  signed up:      {record['signed_up_at']}"
+            + (f" from {signup.signup_ip}" if signup.signup_ip else ""),
+            f"  confirmed:      {record['confirmed_at'] or 'not yet'}"
+            + (f" from {signup.confirm_ip}" if signup.confirm_ip else ""),
+            f"  source:         {signup.source}",
+            f"  name:           {signup.name or '-'}",
+            f"  language:       {signup.language}",
+            f"  topics:         {', '.join(signup.topics) or '-'}",
+            f"  emails today:   {mails}",
+        ]
+    if preferences is not None:
+        lines += [
+            "Preferences (the preference page):",
+            f"  language:       {preferences.language or '-'}",
+            f"  topics:         "
+            f"{'-' if preferences.topics is None else ', '.join(preferences.topics) or 'none'}",
+            f"  changed:        {iso_time(preferences.updated_at)}",
+        ]
+    if suppression is not None:
+        lines.append(f"Suppressed: {suppression.reason} ({suppression.source}) since "
+                     f"{iso_time(suppression.first_seen)}")
+    else:
+        lines.append("Suppressed: no")
+    for kind, issue, when in events:
+        lines.append(f"Event: {kind}{f' ({issue})' if issue else ''} {iso_time(when)}")
+    console.say("\n".join(lines))
+
+
+def export(
+    out: Annotated[
+        Path | None, typer.Option("--out", metavar="PATH", help="A file (default: the output).")
+    ] = None,
+    settings: ProjectOpt = None,
+) -> None:
+    """The confirmed sign-ups as CSV, with their consent times and wording version."""
+    from mailer.audience.project_store import store_for
+    from mailer.errors import WriteFailed
+    from mailer.feedback.suppressions import project
+
+    with store_for(project(settings)) as store:
+        if out is None:
+            count = _write(store, sys.stdout)
+        else:
+            try:
+                with open(out, "w", encoding="utf-8", newline="") as file:
+                    count = _write(store, file)
+            except OSError as exc:
+                raise WriteFailed(f"cannot write {out}: {exc.strerror}") from None
+    _console().say(f"Exported {count:,} sign-ups" + (f" to {out}" if out else ""), err=True)
+
+
+def _write(store: Any, file: TextIO) -> int:
+    from mailer.audience.signups import Signups
+    from mailer.audience.store import iso_time
+    from mailer.spreadsheets import SafeWriter
+
+    writer = SafeWriter(file)
+    writer.writerow(EXPORT_COLUMNS)
+    count = 0
+    for signup in Signups(store).signups("confirmed"):
+        writer.writerow([
+            signup.email, signup.name, signup.language, "|".join(signup.topics), signup.source,
+            iso_time(signup.signed_up_at),
+            iso_time(signup.confirmed_at) if signup.confirmed_at else "",
+            signup.wording_version,
+        ])
+        count += 1
+    return count
+
+
+def forget(
+    address: AddressArg,
+    ledger: Annotated[
+        list[Path] | None,
+        typer.Option("--ledger", metavar="PATH", help="Another ledger to erase it from."),
+    ] = None,
+    settings: ProjectOpt = None,
+) -> None:
+    """Erase ADDRESS everywhere (sign-up, consent record, preferences, suppressions, ledgers);
+    keep only a keyed hash of it, so that it is never written to again."""
+    from mailer.feedback.suppressions import forget as erase
+
+    erase(address, _console(), settings=settings, ledgers=tuple(ledger or ()))
+
+
+def form(
+    lang: Annotated[
+        str | None, typer.Option("--lang", metavar="TAG", help="The form's language.")
+    ] = None,
+    settings: ProjectOpt = None,
+) -> None:
+    """Print the sign-up form as HTML, to embed in your website ([list] subscribe_url)."""
+    from mailer.audience.signup_form import SignupForms
+    from mailer.errors import UsageError
+    from mailer.feedback.suppressions import project
+
+    loaded = project(settings)
+    url = loaded.settings.list.subscribe_url
+    if not url:
+        raise UsageError(
+            f"{loaded.path}: set [list] subscribe_url, where mailer serve answers the form"
+        )
+    forms = SignupForms.for_settings(loaded)
+    language = forms.default if lang is None else forms.language_of(lang)
+    if language is None:
+        raise UsageError(f"--lang {lang}: the form has the languages of [consent.wording]: "
+                         f"{', '.join(forms.languages)}")
+    _console().say(str(forms.signup(language, url)))
+
+
+# name -> the command, for mailer.cli to register (in this order, for --help)
+COMMANDS: dict[str, Callable[..., None]] = {
+    "list": list_signups, "show": show, "export": export, "forget": forget, "form": form,
+}
