@@ -137,3 +137,28 @@ def test_unsubscribed_and_cleaned_members_are_suppressed_with_their_time_and_rea
 
         again = apply_suppressions(store, FIXTURES)
         assert (again.added, again.already) == (0, 3)
+
+
+def test_mailer_subscribers_import_keeps_consent_and_suppresses(tmp_path: Path) -> None:
+    """``mailer subscribers import`` of Mailchimp's export: the subscribed members become
+    confirmed sign-ups with their times, language and tags (the next send counts them), the
+    unsubscribed and cleaned ones are suppressed, and a second import changes nothing."""
+    from projects import mailer
+    from sending import make_project
+
+    issue = make_project(tmp_path / "news")
+    toml = issue.parents[1] / "mailer.toml"
+    (issue.parents[1] / "subscribers.example.csv").write_text("email\n", encoding="utf-8")
+    code, out = mailer("subscribers", "import", FIXTURES, "--settings", toml)
+    assert code == 0, out
+    assert "suppressed 3 unsubscribed or cleaned" in out, out
+    code, shown = mailer("subscribers", "show", "ayse.yilmaz@example.org", "--settings", toml)
+    assert code == 0, shown
+    assert "2024-03-05" in shown and "Partners" in shown and "Ankara" in shown
+    assert "Mailchimp" in shown  # what the consent record says of its source and wording
+    code, listed = mailer("suppressions", "list", "--settings", toml)
+    assert {"omar.khalil@example.net", "mehmet.demir@example.org"} <= set(listed.split())
+    code, again = mailer("subscribers", "import", FIXTURES, "--settings", toml)
+    assert code == 0 and "Imported 0 confirmed sign-ups" in again, again
+    code, dry = mailer("send", issue, "--dry-run")
+    assert code == 0 and "signed up" in dry, dry

@@ -2,7 +2,8 @@
 
 ``list`` and ``export`` give the confirmed sign-ups (``export`` as CSV, every cell made safe
 for spreadsheets); ``show ADDRESS`` prints everything the store holds about an address, the
-consent record with its wording first (a subject access request in one command); ``forget``
+consent record with its wording first (a subject access request in one command); ``import``
+reads a Mailchimp audience export (:mod:`mailer.audience.mailchimp`); ``forget``
 erases it everywhere (as ``mailer suppressions forget``); ``form`` prints the sign-up form
 to embed in the organisation's website.
 
@@ -227,7 +228,64 @@ def form(
     _console().say(str(forms.signup(language, url)))
 
 
+def import_export(
+    path: Annotated[
+        Path, typer.Argument(metavar="EXPORT", help="Mailchimp's audience export: the zip, "
+                            "the folder it unpacks to, or one of its CSV files.")
+    ],
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Stop at a bad row instead of skipping it.")
+    ] = False,
+    settings: ProjectOpt = None,
+) -> None:
+    """Import a Mailchimp audience export: its subscribed members as confirmed sign-ups (their
+    opt-in and confirmation times, language and tags as topics kept), its unsubscribed and
+    cleaned members into the suppression list. An import never lifts a suppression."""
+    from mailer.audience.mailchimp import MailchimpExport, apply_suppressions
+    from mailer.audience.project_store import store_for
+    from mailer.audience.signups import Signups
+    from mailer.feedback.suppressions import project
+
+    loaded = project(settings)
+    console = _console()
+    members = MailchimpExport(path, strict=strict)
+    with store_for(loaded) as store:
+        suppressed = apply_suppressions(store, path, strict=strict)
+        added, known, kept_out = Signups(store).import_confirmed(
+            (_imported(member, loaded.settings.list.language,
+                       loaded.settings.consent.record_ip)
+             for member in members if member.status == "subscribed"),
+            source="import",
+        )
+    for warning in [*members.warnings, *(str(row) for row in members.skipped)]:
+        console.say(f"warning: {warning}", err=True)
+    console.say(
+        f"Imported {added:,} confirmed sign-ups ({known:,} already confirmed, {kept_out:,} "
+        f"suppressed or erased, left out); suppressed {suppressed.added:,} unsubscribed or "
+        f"cleaned ({suppressed.already:,} already suppressed)."
+    )
+
+
+def _imported(member: Any, default_language: str, record_ip: bool) -> Any:
+    """A Mailchimp member as a consent record another system kept: the export has the times
+    and the IP of their opt-in and confirmation, not the form's words, which the record says."""
+    from mailer.audience.signups import Imported
+
+    optin = member.optin_time.isoformat() if member.optin_time else "not recorded"
+    confirmed = member.confirm_time.isoformat() if member.confirm_time else "not recorded"
+    return Imported(
+        email=member.email, language=member.language or default_language,
+        name=member.name, topics=member.tags,
+        wording=(f"Signed up through Mailchimp (opted in {optin}, confirmed {confirmed}); the "
+                 f"form's words are not in Mailchimp's export ({member.path.name})"),
+        signed_up_at=member.optin_time.timestamp() if member.optin_time else None,
+        confirmed_at=member.confirm_time.timestamp() if member.confirm_time else None,
+        ip=(member.confirm_ip or member.optin_ip or None) if record_ip else None,
+    )
+
+
 # name -> the command, for mailer.cli to register (in this order, for --help)
 COMMANDS: dict[str, Callable[..., None]] = {
-    "list": list_signups, "show": show, "export": export, "forget": forget, "form": form,
+    "list": list_signups, "show": show, "import": import_export, "export": export,
+    "forget": forget, "form": form,
 }
