@@ -471,3 +471,30 @@ def test_a_sign_up_form_without_consent_wording_in_the_lists_language_stops_serv
                                           r"language 'en': add it to \[consent.wording\]"):
         create_app(settings_for(root, root / "mailer.toml"),
                    environ={"MAILER_UNSUBSCRIBE_SECRET": SECRET})
+
+
+def test_the_form_offers_the_lists_topics_and_a_segment_reaches_who_chose_one(
+    issue: Path,
+) -> None:
+    """``[list] topics`` on the form, labelled in the form's language; what a reader ticks is
+    their topics, and an issue's ``audience: {topics: [...]}`` reaches them by it."""
+    root = issue.parents[1]
+    settings = root / "mailer.toml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace(
+        "[list]\n",
+        "[list.topics.partners]\nen = \"Partner news\"\ntr = \"Ortak haberleri\"\n\n"
+        "[list.topics.jobs]\nen = \"Vacancies\"\ntr = \"İş ilanları\"\n\n[list]\n", 1,
+    ), encoding="utf-8")
+    app = create_app(settings_for(root, settings), environ={"MAILER_UNSUBSCRIBE_SECRET": SECRET})
+    client = app.test_client()
+    page = client.get(f"{SUBSCRIBE}?lang=tr").get_data(as_text=True)
+    assert "Ortak haberleri" in page and "İş ilanları" in page and "Partner news" not in page
+    assert sign_up(client, "partner@example.net", topics="partners") == 200
+    assert sign_up(client, "seeker@example.net", "192.0.2.9", topics="jobs") == 200
+    for message in outbox(issue):
+        assert client.post(confirm_path(message)).status_code == 200
+    issue.write_text(issue.read_text(encoding="utf-8") + "audience: {topics: [partners]}\n",
+                     encoding="utf-8")
+    code, out = mailer("send", issue, "--dry-run")
+    assert code == 0, out
+    assert "1 subscriber (0 from the CSV, 1 signed up" in out, out

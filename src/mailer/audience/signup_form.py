@@ -192,9 +192,7 @@ class SignupForms:
 
 
 def topic_choices(loaded: LoadedSettings, language: str) -> list[Topic]:
-    """The topics a reader may choose, as (name, label in ``language``).
-
-    The seam for ``[list] topics`` (topics and segments, built beside this): until that
-    setting exists the list has no topics, and the forms show no topic field.
-    """
-    return []
+    """The topics a reader may choose (``[list] topics``), as (name, label in ``language``);
+    none when the list has no topics, and the forms then show no topic field."""
+    listed = loaded.settings.list
+    return [(name, listed.topic_label(name, language)) for name in listed.topics]
