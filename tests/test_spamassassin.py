@@ -22,8 +22,9 @@ import pytest
 import yaml
 
 from mailer.audience.subscribers import SampleReader, Subscriber
+from mailer.compose.editions import load_editions
 from mailer.compose.issue import load
-from mailer.delivery.prepare import prepare
+from mailer.delivery.prepare import prepare, prepare_editions
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ["2018-03-iom-turkey", "2021-01-project-update"]
@@ -44,6 +45,11 @@ pytestmark = [
 READERS = {
     "with a first name": SampleReader(),
     "without a first name": Subscriber("reader@example.org"),
+}
+TURKISH = "2021-01-project-update, tr edition"  # the example's Turkish edition, for tr readers
+TURKISH_READERS = {
+    "with a first name": Subscriber("ayse@example.org", first_name="Ayşe", language="tr"),
+    "without a first name": Subscriber("reader@example.org", language="tr"),
 }
 
 
@@ -107,6 +113,12 @@ def scores(tmp: Path) -> dict[tuple[str, str], Score]:
         ready = prepare(load(ROOT / "issues" / f"{example}.yaml"), real_send=False)
         for who, reader in READERS.items():
             cases[example, who] = ready.factory.build(reader).data
+    editions = prepare_editions(load_editions(ROOT / "issues" / f"{EXAMPLES[1]}.yaml"),
+                                real_send=False)
+    for who, reader in TURKISH_READERS.items():
+        message = editions.factory.build(reader)
+        assert message.content.language == "tr"
+        cases[TURKISH, who] = message.data
     greeted = prepare(load(issue_with_greeting(tmp / "greeting", scaffold_greeting())),
                       real_send=False)
     for who, reader in READERS.items():
@@ -130,7 +142,7 @@ def scored(tmp_path_factory) -> dict[tuple[str, str], Score]:
 
 
 @pytest.mark.parametrize("who", READERS)
-@pytest.mark.parametrize("issue", [*EXAMPLES, "mailer new's greeting"])
+@pytest.mark.parametrize("issue", [*EXAMPLES, TURKISH, "mailer new's greeting"])
 def test_a_clean_score(scored, issue, who):
     score = scored[issue, who]
     assert score.points <= 0.0, score
