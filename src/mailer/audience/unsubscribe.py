@@ -14,19 +14,8 @@ byte, the 16-byte SIV, one NUL): 90 for a 40-character address in an issue ``sen
 about 120 for a 60-character one in an issue of 12. For issue ids up to 15 characters that is
 no longer than the old tokens.
 
-Why the marker is chosen: ciphertext bytes are random, so a naive reading of a token could
-show an ``@`` by chance (about one byte in 256 of each alignment), and a scanner looking for
-addresses, or a person reviewing a log, would take the link for one that carries an address.
-The marker is ``0x80`` plus an attempt counter, also fed to AES-SIV as associated data, so each
-attempt gives other bytes; the first token for which no reading shows the byte 0x40 is kept:
-neither its base64url decoding at any of its 4 alignments (so of no part of it either), nor any
-hex reading (no ``40`` in it at all). For addresses of 40 to 60 characters one attempt in
-three or four passes, so the 128 attempts all fail with a chance near 1e-20 for 40 characters,
-1e-16 for 60, 4e-8 for 100; if they ever do (likely only for addresses of hundreds of
-characters), the first attempt is used: the token still works, and its chance ``@`` is not
-the address. With the top bit of the marker set, the first character is one of ``g``-``_``,
-never ``A``-``D``: the ``20`` of the ``%20`` before the token in the mailto subject cannot join
-it into an ``@`` either.
+The token is sealed by :mod:`mailer.audience.sealed`, which says why its marker is chosen so
+that no naive reading of it shows an ``@``.
 
 Tokens of the old format, ``base64url(address) "." base64url(HMAC-SHA256(secret, list id NUL
 address))``, are in emails already sent: they still verify, without an issue, but are never
@@ -35,18 +24,13 @@ made again.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hmac
 import os
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESSIV
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
+from mailer.audience.sealed import BASE64URL, MAX_TOKEN, Sealer, b64, unb64
 from mailer.credentials import Needed, require
 
 SECRET_VARIABLE = "MAILER_UNSUBSCRIBE_SECRET"
@@ -58,11 +42,7 @@ SECRET_NEED = Needed(SECRET_VARIABLE, "signing the readers' unsubscribe links", 
 # Used only for the local preview and the outbox transport, where nothing reaches a real reader.
 DEVELOPMENT_SECRET = "development-only-secret-do-not-use-for-real-sends"
 
-MARKERS = range(0x80, 0x100)  # this format's marker bytes: 0x80 + attempt (see above)
-MAX_TOKEN = 1_000  # characters: a longer token is refused before any decoding
-_BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-_TOKEN_CHARACTERS = frozenset(_BASE64URL + ".")  # "." only in the old format
-_AT = 0x40
+_TOKEN_CHARACTERS = BASE64URL | {"."}  # "." only in the old format
 
 
 @dataclass(frozen=True)
@@ -74,40 +54,11 @@ class Claims:
     issue: str | None
 
 
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def unsubscribe_secret(*, required: bool) -> str:
     """The signing secret from the environment; the development one only when not required."""
     if required:
         require([SECRET_NEED])
     return os.environ.get(SECRET_VARIABLE) or DEVELOPMENT_SECRET
-
-
-def shows_an_at(token: str, data: bytes) -> bool:
-    """Whether a naive reading of ``token`` (``data`` in base64url) shows the byte ``@``: its
-    base64url decoding at any of its 4 alignments (and so of any part of it, such as what a
-    standard base64 decoder reads between ``-`` and ``_``), or the hex reading of any part.
-
-    The characters are a stream of 6-bit values; decoding from character k reads the bytes at
-    bit offsets 6k, 6k + 8, ...: all of them are among the bytes at even bit offsets, which
-    shifting the stream by 0, 2, 4 and 6 bits lines up with whole bytes.
-    """
-    if _AT in data or "40" in token:  # the first alignment (``data`` itself), or hex: cheap
-        return True
-    bits = 6 * len(token)
-    # The bits of ``data``, and the spare (zero) bits of the last character.
-    stream = int.from_bytes(data, "big") << (bits - 8 * len(data))
-    for offset in (0, 2, 4, 6):
-        lined_up = stream >> ((bits - offset) % 8)
-        if _AT in lined_up.to_bytes((lined_up.bit_length() + 7) // 8, "big"):
-            return True
-    return False
 
 
 class UnsubscribeLinks:
@@ -120,11 +71,7 @@ class UnsubscribeLinks:
     ) -> None:
         """``preferences_url``: the preference page (``[list] subscribe_url`` +
         ``/preferences``), which takes the same token."""
-        key = HKDF(
-            algorithm=hashes.SHA256(), length=64, salt=None,
-            info=b"mailer unsubscribe token v2\0" + list_id.encode("utf-8"),
-        ).derive(secret.encode("utf-8"))
-        self._siv = AESSIV(key)
+        self._sealer = Sealer(secret, b"mailer unsubscribe token v2\0" + list_id.encode("utf-8"))
         self._legacy_key = secret.encode("utf-8")
         self._legacy_prefix = list_id.encode("utf-8") + b"\0"
         self._template = url_template
@@ -136,16 +83,9 @@ class UnsubscribeLinks:
 
     def token(self, email: str) -> str:
         """The token naming ``email`` (lower-cased) and this links' issue."""
-        plain = self._issue_id.encode("utf-8") + b"\0" + email.lower().encode("utf-8")
-        first = ""
-        for marker in MARKERS:
-            mark = bytes([marker])
-            data = mark + self._siv.encrypt(plain, [mark])
-            token = b64(data)
-            if not shows_an_at(token, data):
-                return token
-            first = first or token
-        return first
+        return self._sealer.seal(
+            self._issue_id.encode("utf-8") + b"\0" + email.lower().encode("utf-8")
+        )
 
     def read(self, token: str) -> Claims | None:
         """The address and issue ``token`` names, or None if it is not one of ours."""
@@ -153,15 +93,8 @@ class UnsubscribeLinks:
             return None
         if "." in token:
             return self._read_legacy(token)
-        try:
-            data = unb64(token)
-        except (binascii.Error, ValueError):
-            return None
-        if len(data) < 2 or data[0] not in MARKERS:
-            return None
-        try:
-            plain = self._siv.decrypt(data[1:], [data[:1]])
-        except (InvalidTag, ValueError):
+        plain = self._sealer.open(token)
+        if plain is None:
             return None
         issue, nul, address = plain.partition(b"\0")
         if not nul:
