@@ -597,8 +597,9 @@ def suppressions_forget(
     ] = None,
     settings: ProjectOpt = None,
 ) -> None:
-    """Erase ADDRESS from the store and every ledger (right to erasure); keep only a keyed
-    hash of it, so that it is never written to again."""
+    """Erase ADDRESS everywhere (sign-up, consent record, preferences, suppressions, every
+    ledger: the right to erasure); keep only a keyed hash of it, so that it is never written
+    to again. The same command as mailer subscribers forget."""
     from mailer.feedback.suppressions import forget
 
     forget(address, Console(), settings=settings, ledgers=tuple(ledger or ()))
@@ -632,6 +633,7 @@ subscribers_app = typer.Typer(
 app.add_typer(subscribers_app, name="subscribers")
 for _name, _command in SUBSCRIBERS_COMMANDS.items():
     subscribers_app.command(_name)(_reported(_command))
+subscribers_app.command("forget")(suppressions_forget)  # one erasure, under both names
 
 
 def main() -> None:

@@ -4,8 +4,8 @@
 for spreadsheets); ``show ADDRESS`` prints everything the store holds about an address, the
 consent record with its wording first (a subject access request in one command); ``import``
 reads a Mailchimp audience export (:mod:`mailer.audience.mailchimp`); ``forget``
-erases it everywhere (as ``mailer suppressions forget``); ``form`` prints the sign-up form
-to embed in the organisation's website.
+(registered by :mod:`mailer.cli`: the command of ``mailer suppressions forget``) erases it
+everywhere; ``form`` prints the sign-up form to embed in the organisation's website.
 
 The commands are registered by :mod:`mailer.cli` (:data:`COMMANDS`), which turns their
 errors into messages; the heavy imports wait until a command runs.
@@ -188,21 +188,6 @@ def _write(store: Any, file: TextIO) -> int:
     return count
 
 
-def forget(
-    address: AddressArg,
-    ledger: Annotated[
-        list[Path] | None,
-        typer.Option("--ledger", metavar="PATH", help="Another ledger to erase it from."),
-    ] = None,
-    settings: ProjectOpt = None,
-) -> None:
-    """Erase ADDRESS everywhere (sign-up, consent record, preferences, suppressions, ledgers);
-    keep only a keyed hash of it, so that it is never written to again."""
-    from mailer.feedback.suppressions import forget as erase
-
-    erase(address, _console(), settings=settings, ledgers=tuple(ledger or ()))
-
-
 def form(
     lang: Annotated[
         str | None, typer.Option("--lang", metavar="TAG", help="The form's language.")
@@ -287,5 +272,5 @@ def _imported(member: Any, default_language: str, record_ip: bool) -> Any:
 # name -> the command, for mailer.cli to register (in this order, for --help)
 COMMANDS: dict[str, Callable[..., None]] = {
     "list": list_signups, "show": show, "import": import_export, "export": export,
-    "forget": forget, "form": form,
+    "form": form,
 }
