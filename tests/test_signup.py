@@ -310,9 +310,17 @@ def test_a_switch_from_tr_to_ar_on_the_preference_page_gives_the_ar_edition(
     page = client.get(f"{SUBSCRIBE}/preferences?token={token}&lang=tr")
     assert page.status_code == 200
     assert 'value="tr" checked' in page.get_data(as_text=True)  # her edition's language
+    shown = re.sub(r"<[^>]+>", " ", page.get_data(as_text=True))
     saved = client.post(f"{SUBSCRIBE}/preferences?token={token}&lang=tr",
                         data={"action": "save", "language": "ar"})
     assert saved.status_code == 200
+    # The change is kept with the words of the page she made it on (a subject access shows it).
+    code, held = mailer("subscribers", "show", "ayse@example.org",
+                        "--settings", issue.parents[1] / "mailer.toml")
+    assert code == 0 and "Event: preferences" in held, held
+    assert '"language": "ar"' in held
+    recorded = held.split("page showed:", 1)[1].split("\n", 1)[0].split()
+    assert recorded and " ".join(recorded) in " ".join(shown.split())
     code, out = mailer("send", issue, "--yes")
     assert code == 0, out
     (mail,) = outbox(issue)

@@ -227,13 +227,21 @@ class Signups:
 
     def set_preferences(
         self, email: str, *, language: str | None = None,
-        topics: Sequence[str] | None = None, now: float | None = None,
+        topics: Sequence[str] | None = None, shown: str = "", now: float | None = None,
     ) -> None:
-        """Record what the reader chose on the preference page (None: left as it was)."""
+        """Record what the reader chose on the preference page (None: left as it was), and,
+        as an event of the address kept until it is erased, the change with ``shown``: the
+        words of the page they made it on."""
         address = _address(email)
         now = time.time() if now is None else now
         topic_text = None if topics is None else json.dumps(list(topics))
+        chosen = json.dumps({"language": language, "topics": topics}, ensure_ascii=False)
         with self.store.transaction() as db:
+            db.execute(
+                "INSERT INTO events (key, address, kind, issue, detail, raw, received_at) "
+                "VALUES (?, ?, 'preferences', NULL, ?, ?, ?)",
+                (f"preferences:{address}:{now!r}", address, chosen, shown, now),
+            )
             db.execute(
                 "INSERT INTO preferences (address, email, language, topics, updated_at) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (address) DO UPDATE SET "

@@ -103,7 +103,8 @@ def show(address: AddressArg, settings: ProjectOpt = None) -> None:
         suppression = next((e for e in store.entries() if e.email.lower() == email.lower()),
                            None) if store.reason(email) else None
         events = store.query(
-            "SELECT kind, issue, received_at FROM events WHERE address = ? ORDER BY id",
+            "SELECT kind, issue, received_at, detail, raw FROM events WHERE address = ? "
+            "ORDER BY id",
             (email.lower(),),
         )
         mails = signups.emails_sent(email)
@@ -141,8 +142,10 @@ def show(address: AddressArg, settings: ProjectOpt = None) -> None:
                      f"{iso_time(suppression.first_seen)}")
     else:
         lines.append("Suppressed: no")
-    for kind, issue, when in events:
+    for kind, issue, when, detail, raw in events:
         lines.append(f"Event: {kind}{f' ({issue})' if issue else ''} {iso_time(when)}")
+        if kind == "preferences":  # the change, and the words of the page it was made on
+            lines += [f"  chose:          {detail}", f"  page showed:    {' '.join(raw.split())}"]
     console.say("\n".join(lines))
 
 

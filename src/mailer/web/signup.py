@@ -45,6 +45,7 @@ from urllib.parse import quote, urlsplit
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Blueprint, Flask, Response, current_app, request
+from markupsafe import Markup
 
 from mailer.audience.confirm_tokens import ConfirmTokens
 from mailer.audience.signup_form import HONEYPOT, Choice, SignupForms
@@ -340,7 +341,13 @@ def preferences() -> Response:
         if request.form.get("topics_shown"):
             known = desk.forms.topic_names(language)
             topics = [t for t in request.form.getlist("topics") if t in known]
-        signups.set_preferences(address, language=chosen, topics=topics)
+        # What the page showed them (the form they changed, its words): kept with the change.
+        was_language, was_topics = signups.choice(address)
+        shown = Markup(desk.forms.preferences(
+            language, action, desk.forms.language_of(was_language or "") or language,
+            was_topics or (),
+        )).striptags()
+        signups.set_preferences(address, language=chosen, topics=topics, shown=shown)
         note = labels["preferences_saved"]
     else:
         note = ""
