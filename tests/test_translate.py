@@ -369,3 +369,19 @@ def test_a_rewritten_text_reads_back_as_written(tmp_path, written, text):
     original = path.read_text(encoding="utf-8")
     path.write_text(rewrite(original, {("parent", "key"): text}), encoding="utf-8")
     assert load_yaml(path).data == {"parent": {"key": text, "after": 1}}
+
+
+@pytest.mark.parametrize("content", [None, 'msgid "x"\nmsgstr'], ids=["missing", "broken"])
+def test_a_missing_or_broken_po_file_is_one_error_line_and_changes_nothing(exported, content):
+    default, edition, po_path = exported
+    if content is None:
+        po_path.unlink()
+    else:
+        po_path.write_text(content, encoding="utf-8")
+    before = edition.read_bytes()
+    status, output = mailer("translate", default, "--lang", "tr", "--po-import", po_path)
+    assert status == 2
+    why = "no such file" if content is None else "Syntax error in po file"
+    assert output.startswith(f"Error: {po_path}: cannot read the PO file ({why}")
+    assert len(output.strip().splitlines()) == 1 and "None" not in output
+    assert edition.read_bytes() == before

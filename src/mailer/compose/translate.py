@@ -266,10 +266,14 @@ def _entries(
     po_path: Path, texts: dict[FieldPath, str]
 ) -> Iterator[tuple[FieldPath, polib.POEntry, str]]:
     """Each entry of the PO with the field it names and the default's text there."""
+    if not po_path.is_file():  # polib would read the path itself as the PO's text
+        raise InputError(Location(po_path), "cannot read the PO file (no such file)")
     try:
         po = polib.pofile(str(po_path))
     except OSError as exc:
-        raise InputError(Location(po_path), f"cannot read the PO file ({exc.strerror})") from None
+        raise InputError(
+            Location(po_path), f"cannot read the PO file ({exc.strerror or exc})"
+        ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(Location(po_path), f"not a PO file ({exc})") from None
     for entry in po:
