@@ -127,6 +127,17 @@ def serving(
         yield server.base
 
 
+@pytest.fixture(scope="module")
+def untouched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    """One running server, and its project, for the tests that only read from it or are
+    refused: each checks that its requests wrote nothing, which holds only while no test
+    that writes shares it."""
+    folder = tmp_path_factory.mktemp("untouched") / "news"
+    make_project(folder)
+    with serving(folder) as base:
+        yield folder, base
+
+
 def links(list_id: str = LIST_ID, secret: str = SECRET) -> UnsubscribeLinks:
     return UnsubscribeLinks(
         secret, list_id, "https://turkiye.iom.int/newsletter/unsubscribe?token={token}", None
@@ -240,19 +251,22 @@ def test_a_reader_already_unsubscribed_is_told_so_in_their_language_without_a_bu
      ("xx", "", ("en", "ltr", ">Unsubscribe<"))],
 )
 def test_the_page_speaks_the_language_of_the_readers_edition(
-    project: Path, lang: str, accept: str, expected: tuple[str, str, str]
+    untouched: tuple[Path, str], lang: str, accept: str, expected: tuple[str, str, str]
 ) -> None:
     language, direction, button = expected
-    with serving(project) as base:
-        url = unsubscribe_url(base, "ayse@example.org") + f"&lang={lang}"
-        page = requests.get(url, headers={"Accept-Language": accept}, timeout=5)
+    _, base = untouched
+    url = unsubscribe_url(base, "ayse@example.org") + f"&lang={lang}"
+    page = requests.get(url, headers={"Accept-Language": accept}, timeout=5)
     assert page.status_code == 200
     assert f'<html lang="{language}" dir="{direction}">' in page.text
     assert button in page.text
 
 
 @pytest.mark.parametrize("kind", ["forged", "truncated", "another list", "another secret", "none"])
-def test_a_bad_token_is_a_400_and_writes_nothing(project: Path, kind: str) -> None:
+def test_a_bad_token_is_a_400_and_writes_nothing(
+    untouched: tuple[Path, str], kind: str
+) -> None:
+    project, base = untouched
     token = links().token("ayse@example.org")
     bad = {
         "forged": links().token("ayse@example.org").split(".")[0] + "." + "A" * 43,
@@ -261,11 +275,10 @@ def test_a_bad_token_is_a_400_and_writes_nothing(project: Path, kind: str) -> No
         "another secret": links(secret="x" * 40).token("ayse@example.org"),
         "none": "",
     }[kind]
-    with serving(project) as base:
-        url = f"{base}/newsletter/unsubscribe?token={bad}"
-        shown = requests.get(url, timeout=5)
-        posted = requests.post(url, data="List-Unsubscribe=One-Click", timeout=5,
-                               headers={"Content-Type": "application/x-www-form-urlencoded"})
+    url = f"{base}/newsletter/unsubscribe?token={bad}"
+    shown = requests.get(url, timeout=5)
+    posted = requests.post(url, data="List-Unsubscribe=One-Click", timeout=5,
+                           headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert (shown.status_code, posted.status_code) == (400, 400)
     assert "not valid" in posted.text and "Traceback" not in posted.text
     with store_of(project) as store:
