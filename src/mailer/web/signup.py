@@ -51,7 +51,7 @@ from mailer.audience.confirm_tokens import ConfirmTokens
 from mailer.audience.signup_form import HONEYPOT, Choice, SignupForms
 from mailer.audience.signups import Signups
 from mailer.audience.subscribers import normalise_address
-from mailer.delivery.notices import Notice, notice_message, send_notice
+from mailer.delivery.notices import Notice, Notices, send_notice
 from mailer.delivery.transports import TransportFactory, parse_transport
 from mailer.errors import MailerError
 from mailer.fields import language_keys
@@ -103,6 +103,7 @@ class SignupDesk:
     tokens: ConfirmTokens
     csrf_key: bytes
     transport: TransportFactory
+    notices: Notices
     commit: str | None  # the project's git commit, for the consent record
     limit: ClientLimit
     url: str  # [list] subscribe_url, where the confirmation links point
@@ -141,6 +142,7 @@ def install(app: Flask, settings: LoadedSettings, signing: str) -> None:
                       info=b"mailer sign-up form csrf v1\0" + listed.id.encode("utf-8"),
                       ).derive(signing.encode("utf-8")),
         transport=parse_transport(settings.settings.send.transports[0], settings.base_dir),
+        notices=Notices(settings),
         commit=project_commit(settings),
         limit=ClientLimit(settings.settings.signup.per_client_per_hour),
         url=url,
@@ -243,12 +245,12 @@ def _send_confirmation(desk: SignupDesk, email: str, name: str, language: str) -
     """The confirmation email, in the reader's chosen language; a transport that fails is
     logged (without the address), and the visitor may sign up again."""
     labels = desk.forms.labels[language]
-    token = desk.tokens.make(email)
-    link = f"{desk.url}/confirm?token={token}&lang={quote(language, safe='')}"
-    notice = Notice(language, labels["confirm_subject"], (labels["confirm_text"],), link,
+    link = (f"{desk.url}/confirm?token={desk.tokens.make(email)}"
+            f"&lang={quote(language, safe='')}")
+    notice = Notice(language, labels["confirm_subject"], (labels["confirm_text"],),
                     (labels["confirm_ignore"],))
     try:
-        result = send_notice(desk.transport, notice_message(desk.settings, email, name, notice))
+        result = send_notice(desk.transport, desk.notices.message(email, name, notice, link))
     except MailerError as exc:
         log.warning("a confirmation email was not sent: %s", _without(email, str(exc)))
         return
