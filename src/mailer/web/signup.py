@@ -57,6 +57,7 @@ from mailer.errors import MailerError
 from mailer.fields import language_keys
 from mailer.settings import LoadedSettings
 from mailer.web.context import Context
+from mailer.web.pages import Pages
 from mailer.web.refusals import refused
 
 EXTENSION = "mailer.signup"  # the key of app.extensions
@@ -107,6 +108,7 @@ class SignupDesk:
     commit: str | None  # the project's git commit, for the consent record
     limit: ClientLimit
     url: str  # [list] subscribe_url, where the confirmation links point
+    answers: dict[str, str]  # language -> the HTML of the one answer to a sign-up
 
     @staticmethod
     def current() -> SignupDesk:
@@ -127,16 +129,17 @@ class SignupDesk:
         return (self.forms.language_of(best) if best else None) or self.forms.default
 
 
-def install(app: Flask, settings: LoadedSettings, signing: str) -> None:
+def install(app: Flask, settings: LoadedSettings, signing: str, pages: Pages) -> None:
     """Register the sign-up routes at the path of ``[list] subscribe_url``; ConfigError when
     the consent wording is missing."""
     listed = settings.settings.list
     url = listed.subscribe_url
     if url is None:
         return
+    forms = SignupForms.for_settings(settings)
     app.extensions[EXTENSION] = SignupDesk(
         settings=settings,
-        forms=SignupForms.for_settings(settings),
+        forms=forms,
         tokens=ConfirmTokens(signing, listed.id),
         csrf_key=HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
                       info=b"mailer sign-up form csrf v1\0" + listed.id.encode("utf-8"),
@@ -146,6 +149,8 @@ def install(app: Flask, settings: LoadedSettings, signing: str) -> None:
         commit=project_commit(settings),
         limit=ClientLimit(settings.settings.signup.per_client_per_hour),
         url=url,
+        answers={language: pages.html(language, forms.labels[language]["signup_sent"])
+                 for language in forms.languages},
     )
     app.register_blueprint(blueprint, url_prefix=subscribe_path(url))
 
@@ -236,9 +241,8 @@ def sign_up() -> Response:
 
 
 def _answer(language: str) -> Response:
-    """The one answer to a sign-up, whatever became of it."""
-    desk = SignupDesk.current()
-    return Context.current().pages.page(200, language, desk.forms.labels[language]["signup_sent"])
+    """The one answer to a sign-up, whatever became of it (made once per language)."""
+    return Pages.respond(SignupDesk.current().answers[language], 200)
 
 
 def _send_confirmation(desk: SignupDesk, email: str, name: str, language: str) -> None:

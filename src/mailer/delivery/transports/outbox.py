@@ -27,24 +27,30 @@ class OutboxTransport(Transport):
         if not dsn.location:
             raise dsn.fail("name the Maildir folder, e.g. outbox://outbox")
         self.path = (base_dir / dsn.location).resolve()
-        self._ready = False
 
     def _prepare(self) -> None:
         for sub in ("tmp", "new", "cur"):
             (self.path / sub).mkdir(parents=True, exist_ok=True)
-        self._ready = True
+
+    def _write(self, name: str, data: bytes) -> None:
+        """``data`` into ``new/name`` by way of ``tmp/``; the folders are made when missing
+        (found so, not looked for: a sign-up's confirmation opens a transport for one file)."""
+        temporary = self.path / "tmp" / name
+        try:
+            temporary.write_bytes(data)
+            os.replace(temporary, self.path / "new" / name)
+        except FileNotFoundError:
+            self._prepare()
+            temporary.write_bytes(data)
+            os.replace(temporary, self.path / "new" / name)
 
     def stream(self, messages: Sequence[OutgoingMessage]) -> Generator[list[RecipientResult]]:
-        if not self._ready:
-            self._prepare()
         for message in messages:
             name = file_name(message.message_id)
-            temporary = self.path / "tmp" / name
             try:
                 # As a delivering MTA records the envelope sender, where bounces go.
                 return_path = f"Return-Path: <{message.envelope_sender}>\r\n".encode()
-                temporary.write_bytes(return_path + message.data)
-                os.replace(temporary, self.path / "new" / name)
+                self._write(name, return_path + message.data)
             except OSError as exc:
                 yield [RecipientResult(
                     message.recipient, message.message_id, "deferred",
