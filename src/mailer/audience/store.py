@@ -43,7 +43,7 @@ from pathlib import Path
 from mailer.audience import replays, verp
 from mailer.audience.events import FeedbackEvent
 from mailer.audience.subscribers import AddressTable, address_key, lenient_address
-from mailer.database import Migration, immediate, migrate, open_read_only, open_shared
+from mailer.database import Migration, immediate, migrate, open_read_only, open_shared, writers
 from mailer.errors import UnusableDatabase
 
 REASONS = ("unsubscribed", "bounced", "complained", "manual")
@@ -199,6 +199,8 @@ class SuppressionStore:
         self.soft_days = soft_days
         self.read_only = read_only
         self._lock = threading.Lock()
+        self._writers = writers(path)  # the other threads' connections to the file
+        self._forgetting: bytes | None = None  # see _forget_key
         try:
             if read_only:
                 self._db = open_read_only(path, busy_seconds=30)
@@ -221,9 +223,11 @@ class SuppressionStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction on the store (for the modules owning a table in it)."""
-        return immediate(self._db, self._lock)
+        with self._writers, immediate(self._db, self._lock) as db:
+            yield db
 
     def query(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple]:
         """One short read (no transaction outlives it)."""
@@ -397,21 +401,23 @@ class SuppressionStore:
         value = self.meta(LAST_PULL)
         return None if value is None else float(value)
 
-    @staticmethod
-    def _forget_key(db: sqlite3.Connection) -> bytes:
-        """The store's own key for forgotten addresses, made on first use."""
+    def _forget_key(self, db: sqlite3.Connection) -> bytes:
+        """The store's own key for forgotten addresses, made on first use. Once read it is
+        kept: it never changes (one just made is not kept: its transaction may roll back)."""
+        if self._forgetting is not None:
+            return self._forgetting
         found = db.execute("SELECT value FROM meta WHERE key = 'forget_key'").fetchone()
         if found:
-            return bytes.fromhex(found[0])
+            self._forgetting = bytes.fromhex(found[0])
+            return self._forgetting
         key = secrets.token_bytes(32)
         db.execute("INSERT INTO meta (key, value) VALUES ('forget_key', ?)", (key.hex(),))
         return key
 
-    @classmethod
-    def erased(cls, db: sqlite3.Connection, address: str) -> bool:
+    def erased(self, db: sqlite3.Connection, address: str) -> bool:
         """Whether ``address`` (normalised, lower case) was erased: for the modules owning a
         table in the store, inside their transaction."""
-        return cls._is_forgotten(db, cls._forget_key(db), address)
+        return self._is_forgotten(db, self._forget_key(db), address)
 
     @staticmethod
     def _is_forgotten(db: sqlite3.Connection, key: bytes, address: str) -> bool:
