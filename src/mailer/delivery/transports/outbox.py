@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Generator, Sequence
+from functools import lru_cache
 from pathlib import Path
 
 from mailer.delivery.message import OutgoingMessage
@@ -26,7 +27,7 @@ class OutboxTransport(Transport):
     def __init__(self, dsn: Dsn, base_dir: Path, secret: str | None = None) -> None:
         if not dsn.location:
             raise dsn.fail("name the Maildir folder, e.g. outbox://outbox")
-        self.path = (base_dir / dsn.location).resolve()
+        self.path = _folder(base_dir, dsn.location)
 
     def _prepare(self) -> None:
         for sub in ("tmp", "new", "cur"):
@@ -61,6 +62,13 @@ class OutboxTransport(Transport):
                 message.recipient, message.message_id, "sent", provider_id=name,
                 detail=f"written to {self.path / 'new'}",
             )]
+
+
+@lru_cache(maxsize=16)
+def _folder(base_dir: Path, location: str) -> Path:
+    """The outbox's folder, resolved once (a sign-up's confirmation opens a transport for
+    its one file)."""
+    return (base_dir / location).resolve()
 
 
 def file_name(message_id: str) -> str:
