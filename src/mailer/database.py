@@ -19,8 +19,6 @@ from pathlib import Path
 from mailer.errors import UnusableDatabase
 
 Migration = Callable[[sqlite3.Connection], None]
-_WRITERS: dict[Path, threading.RLock] = {}  # see writers()
-_WRITERS_GUARD = threading.Lock()
 
 
 def open_shared(path: Path, busy_seconds: float) -> sqlite3.Connection:
@@ -48,21 +46,6 @@ def immediate(
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
-
-
-def writers(path: Path) -> threading.RLock:
-    """The lock this process's writers to the file at ``path`` take before SQLite's.
-
-    Threads with a connection each (``mailer serve``'s) would otherwise meet in SQLite's busy
-    handler, where a writer that finds the file locked sleeps and tries again (1, 2, 5 ...
-    100 ms): under a burst of sign-ups most threads slept while the file was free. On this
-    lock they queue, and the next goes as soon as it is released; other processes still meet
-    in the busy handler. Re-entrant, so that a thread nesting two transactions on the file
-    still gets SQLite's "database is locked" rather than waiting forever.
-    """
-    key = path.resolve()
-    with _WRITERS_GUARD:
-        return _WRITERS.setdefault(key, threading.RLock())
 
 
 def open_read_only(path: Path, busy_seconds: float) -> sqlite3.Connection:

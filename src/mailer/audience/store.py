@@ -43,7 +43,7 @@ from pathlib import Path
 from mailer.audience import replays, verp
 from mailer.audience.events import FeedbackEvent
 from mailer.audience.subscribers import AddressTable, address_key, lenient_address
-from mailer.database import Migration, immediate, migrate, open_read_only, open_shared, writers
+from mailer.database import Migration, immediate, migrate, open_read_only, open_shared
 from mailer.errors import UnusableDatabase
 
 REASONS = ("unsubscribed", "bounced", "complained", "manual")
@@ -199,7 +199,6 @@ class SuppressionStore:
         self.soft_days = soft_days
         self.read_only = read_only
         self._lock = threading.Lock()
-        self._writers = writers(path)  # the other threads' connections to the file
         self._forgetting: bytes | None = None  # see _forget_key
         try:
             if read_only:
@@ -223,11 +222,9 @@ class SuppressionStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         """One write transaction on the store (for the modules owning a table in it)."""
-        with self._writers, immediate(self._db, self._lock) as db:
-            yield db
+        return immediate(self._db, self._lock)
 
     def query(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple]:
         """One short read (no transaction outlives it)."""
