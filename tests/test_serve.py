@@ -19,6 +19,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from email import message_from_bytes
@@ -420,6 +421,18 @@ def test_each_refused_request_is_one_line_of_the_log_with_no_secret(project: Pat
     secrets += [sent["signature"]["token"], sent["signature"]["signature"],
                 sent["event-data"]["recipient"]]
     assert [secret for secret in secrets if secret in log] == []
+
+
+def test_a_burst_that_waits_for_threads_is_one_line_of_the_log(project: Path) -> None:
+    """Waitress warns of its queue for each request that waits for a thread: a burst is one
+    line a minute, not one a request."""
+    with running(project) as server, ThreadPoolExecutor(64) as pool:
+        answers = list(pool.map(
+            lambda _: requests.get(f"{server.base}/healthz", timeout=30).status_code,
+            range(640),
+        ))
+    assert answers == [200] * 640
+    assert server.stderr().count("Task queue depth") <= 1
 
 
 def test_it_refuses_to_start_without_the_signing_secret(project: Path) -> None:

@@ -145,10 +145,12 @@ class Signups:
         with self.store.transaction() as db:
             if self._kept_out(db, address):
                 return "refused"
-            found = db.execute(
-                "SELECT status FROM signups WHERE address = ?", (address,)
+            status, sent = db.execute(
+                "SELECT (SELECT status FROM signups WHERE address = ?), "
+                "(SELECT count(*) FROM signup_mails WHERE address = ? AND sent_at >= ?)",
+                (address, address, now - DAY),
             ).fetchone()
-            if found and found[0] == "confirmed":
+            if status == "confirmed":
                 return "confirmed already"
             db.execute(
                 "INSERT OR REPLACE INTO signups (address, email, name, language, topics, "
@@ -159,10 +161,6 @@ class Signups:
                  wording, wording_version(wording), commit, ip),
             )
             db.execute("DELETE FROM signup_mails WHERE sent_at < ?", (now - DAY,))
-            sent = db.execute(
-                "SELECT count(*) FROM signup_mails WHERE address = ? AND sent_at >= ?",
-                (address, now - DAY),
-            ).fetchone()[0]
             if sent >= emails_a_day:
                 return "recorded"
             db.execute("INSERT INTO signup_mails (address, sent_at) VALUES (?, ?)", (address, now))
@@ -250,14 +248,13 @@ class Signups:
                 (address, email, language, topic_text, now),
             )
 
-    @staticmethod
-    def _kept_out(db: sqlite3.Connection, address: str) -> bool:
+    def _kept_out(self, db: sqlite3.Connection, address: str) -> bool:
         """Suppressed for a reason a sign-up cannot lift, or erased."""
         found = db.execute("SELECT reason FROM suppressions WHERE address = ?",
                            (address,)).fetchone()
         if found and found[0] in KEEPS_OUT:
             return True
-        return SuppressionStore.erased(db, address)
+        return self.store.erased(db, address)
 
     def merge(self, signups: Iterable[dict], preferences: Iterable[dict]) -> int:
         """Take in what :meth:`changed_since` gave on another store (``mailer suppressions

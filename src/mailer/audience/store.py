@@ -199,6 +199,7 @@ class SuppressionStore:
         self.soft_days = soft_days
         self.read_only = read_only
         self._lock = threading.Lock()
+        self._forgetting: bytes | None = None  # see _forget_key
         try:
             if read_only:
                 self._db = open_read_only(path, busy_seconds=30)
@@ -397,21 +398,23 @@ class SuppressionStore:
         value = self.meta(LAST_PULL)
         return None if value is None else float(value)
 
-    @staticmethod
-    def _forget_key(db: sqlite3.Connection) -> bytes:
-        """The store's own key for forgotten addresses, made on first use."""
+    def _forget_key(self, db: sqlite3.Connection) -> bytes:
+        """The store's own key for forgotten addresses, made on first use. Once read it is
+        kept: it never changes (one just made is not kept: its transaction may roll back)."""
+        if self._forgetting is not None:
+            return self._forgetting
         found = db.execute("SELECT value FROM meta WHERE key = 'forget_key'").fetchone()
         if found:
-            return bytes.fromhex(found[0])
+            self._forgetting = bytes.fromhex(found[0])
+            return self._forgetting
         key = secrets.token_bytes(32)
         db.execute("INSERT INTO meta (key, value) VALUES ('forget_key', ?)", (key.hex(),))
         return key
 
-    @classmethod
-    def erased(cls, db: sqlite3.Connection, address: str) -> bool:
+    def erased(self, db: sqlite3.Connection, address: str) -> bool:
         """Whether ``address`` (normalised, lower case) was erased: for the modules owning a
         table in the store, inside their transaction."""
-        return cls._is_forgotten(db, cls._forget_key(db), address)
+        return self._is_forgotten(db, self._forget_key(db), address)
 
     @staticmethod
     def _is_forgotten(db: sqlite3.Connection, key: bytes, address: str) -> bool:

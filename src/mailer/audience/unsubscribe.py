@@ -129,7 +129,9 @@ class UnsubscribeLinks:
 
     def links(self, email: str) -> tuple[str | None, str | None, str | None]:
         """The https URL, the mailto target and the preference page (each None if not
-        configured), one token for all."""
+        configured), one token for all (none made without a target: a notice's)."""
+        if not (self._template or self._mailto or self._preferences):
+            return None, None, None
         token = self.token(email)
         preferences = None
         if self._preferences:

@@ -72,7 +72,7 @@ def create_app(
     if listed.unsubscribe_url:  # else the ESP or the mailbox answers unsubscribes
         app.register_blueprint(unsubscribe.blueprint,
                                url_prefix=unsubscribe_path(listed.unsubscribe_url))
-    signup.install(app, settings, signing)  # with [list] subscribe_url
+    signup.install(app, settings, signing, context.pages)  # with [list] subscribe_url
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(sync.blueprint)
     if context.archive is not None:

@@ -27,8 +27,8 @@ EXTENSION = "mailer"  # the key of app.extensions
 @dataclass
 class Context:
     """The settings, the unsubscribe links' checker, the pages, the webhooks whose secrets are
-    set, the proxies believed about the client, and each server thread's connection to the
-    suppression store."""
+    set, the proxies believed about the client, and the app's connection to the suppression
+    store."""
 
     settings: LoadedSettings
     links: UnsubscribeLinks
@@ -37,7 +37,8 @@ class Context:
     webhooks: Mapping[str, WebhookProvider]  # by name; a provider without its secrets is absent
     proxies: TrustedProxies
     archive: Path | None = None  # the site's folder, resolved
-    _local: threading.local = field(default_factory=threading.local)
+    _store: SuppressionStore | None = None
+    _opening: threading.Lock = field(default_factory=threading.Lock)
 
     @staticmethod
     def current() -> Context:
@@ -45,8 +46,12 @@ class Context:
         return cast(Context, current_app.extensions[EXTENSION])
 
     def store(self) -> SuppressionStore:
-        """This thread's connection to the suppression store (opened on first use)."""
-        store = getattr(self._local, "store", None)
-        if store is None:
-            store = self._local.store = store_for(self.settings)
-        return store
+        """The app's one connection to the store, shared by the server's threads (opened on
+        first use). One connection, not one a thread: in WAL mode SQLite drops a
+        connection's page cache whenever another connection has written, so with a
+        connection a thread each, every sign-up began by reading its tables' pages again."""
+        if self._store is None:
+            with self._opening:
+                if self._store is None:
+                    self._store = store_for(self.settings)
+        return self._store

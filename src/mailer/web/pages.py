@@ -116,11 +116,23 @@ class Pages:
     ) -> Response:
         """A page in ``language`` saying ``text``; with a button posting to ``action``, and
         ``body`` (a form) under it."""
-        html = _PAGE.render(
+        return self.respond(self.html(language, text, address=address, action=action,
+                                      button=button, body=body), status)
+
+    def html(
+        self, language: str, text: str, *, address: str = "", action: str = "",
+        button: str = "", body: Markup | str = "",
+    ) -> str:
+        """The HTML of :meth:`page`, for a page that is the same for everyone to be kept."""
+        return _PAGE.render(
             language=language, direction=direction_of(language), title=self.list_name,
             address=address, text=text, action=action, button=button, body=body,
             colour=self.colour, font=self.font,
         )
+
+    @staticmethod
+    def respond(html: str, status: int) -> Response:
+        """``html`` (made by :meth:`html`) as the answer, never kept by a cache or framed."""
         response = Response(html, status, mimetype="text/html")
         response.headers["Cache-Control"] = "no-store"
         response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL

@@ -11,6 +11,7 @@ those waitress refuses by itself, with the client's address as the app reads it.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,27 @@ def _log_to_stderr(redact: Redactor) -> None:
     handler.setFormatter(_RedactingFormatter(redact))
     logging.basicConfig(handlers=[handler])
     log.setLevel(logging.INFO)
+    queue = logging.getLogger("waitress.queue")
+    if not any(isinstance(f, OncePerMinute) for f in queue.filters):
+        queue.addFilter(OncePerMinute())
+
+
+class OncePerMinute(logging.Filter):
+    """At most one record a minute. Waitress warns "Task queue depth is N" for each request
+    that waits for a free thread: under a burst of sign-ups, a line for nearly every request
+    (thousands a second, each formatted, redacted and written). One a minute still says the
+    server is busy."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._next = 0.0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        if now < self._next:
+            return False
+        self._next = now + 60
+        return True
 
 
 class RefusalLoggingTask(ErrorTask):

@@ -51,12 +51,13 @@ from mailer.audience.confirm_tokens import ConfirmTokens
 from mailer.audience.signup_form import HONEYPOT, Choice, SignupForms
 from mailer.audience.signups import Signups
 from mailer.audience.subscribers import normalise_address
-from mailer.delivery.notices import Notice, notice_message, send_notice
+from mailer.delivery.notices import Notice, Notices, send_notice
 from mailer.delivery.transports import TransportFactory, parse_transport
 from mailer.errors import MailerError
 from mailer.fields import language_keys
 from mailer.settings import LoadedSettings
 from mailer.web.context import Context
+from mailer.web.pages import Pages
 from mailer.web.refusals import refused
 
 EXTENSION = "mailer.signup"  # the key of app.extensions
@@ -103,9 +104,11 @@ class SignupDesk:
     tokens: ConfirmTokens
     csrf_key: bytes
     transport: TransportFactory
+    notices: Notices
     commit: str | None  # the project's git commit, for the consent record
     limit: ClientLimit
     url: str  # [list] subscribe_url, where the confirmation links point
+    answers: dict[str, str]  # language -> the HTML of the one answer to a sign-up
 
     @staticmethod
     def current() -> SignupDesk:
@@ -126,24 +129,28 @@ class SignupDesk:
         return (self.forms.language_of(best) if best else None) or self.forms.default
 
 
-def install(app: Flask, settings: LoadedSettings, signing: str) -> None:
+def install(app: Flask, settings: LoadedSettings, signing: str, pages: Pages) -> None:
     """Register the sign-up routes at the path of ``[list] subscribe_url``; ConfigError when
     the consent wording is missing."""
     listed = settings.settings.list
     url = listed.subscribe_url
     if url is None:
         return
+    forms = SignupForms.for_settings(settings)
     app.extensions[EXTENSION] = SignupDesk(
         settings=settings,
-        forms=SignupForms.for_settings(settings),
+        forms=forms,
         tokens=ConfirmTokens(signing, listed.id),
         csrf_key=HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
                       info=b"mailer sign-up form csrf v1\0" + listed.id.encode("utf-8"),
                       ).derive(signing.encode("utf-8")),
         transport=parse_transport(settings.settings.send.transports[0], settings.base_dir),
+        notices=Notices(settings),
         commit=project_commit(settings),
         limit=ClientLimit(settings.settings.signup.per_client_per_hour),
         url=url,
+        answers={language: pages.html(language, forms.labels[language]["signup_sent"])
+                 for language in forms.languages},
     )
     app.register_blueprint(blueprint, url_prefix=subscribe_path(url))
 
@@ -234,21 +241,20 @@ def sign_up() -> Response:
 
 
 def _answer(language: str) -> Response:
-    """The one answer to a sign-up, whatever became of it."""
-    desk = SignupDesk.current()
-    return Context.current().pages.page(200, language, desk.forms.labels[language]["signup_sent"])
+    """The one answer to a sign-up, whatever became of it (made once per language)."""
+    return Pages.respond(SignupDesk.current().answers[language], 200)
 
 
 def _send_confirmation(desk: SignupDesk, email: str, name: str, language: str) -> None:
     """The confirmation email, in the reader's chosen language; a transport that fails is
     logged (without the address), and the visitor may sign up again."""
     labels = desk.forms.labels[language]
-    token = desk.tokens.make(email)
-    link = f"{desk.url}/confirm?token={token}&lang={quote(language, safe='')}"
-    notice = Notice(language, labels["confirm_subject"], (labels["confirm_text"],), link,
+    link = (f"{desk.url}/confirm?token={desk.tokens.make(email)}"
+            f"&lang={quote(language, safe='')}")
+    notice = Notice(language, labels["confirm_subject"], (labels["confirm_text"],),
                     (labels["confirm_ignore"],))
     try:
-        result = send_notice(desk.transport, notice_message(desk.settings, email, name, notice))
+        result = send_notice(desk.transport, desk.notices.message(email, name, notice, link))
     except MailerError as exc:
         log.warning("a confirmation email was not sent: %s", _without(email, str(exc)))
         return

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Generator, Sequence
+from functools import lru_cache
 from pathlib import Path
 
 from mailer.delivery.message import OutgoingMessage
@@ -26,25 +27,31 @@ class OutboxTransport(Transport):
     def __init__(self, dsn: Dsn, base_dir: Path, secret: str | None = None) -> None:
         if not dsn.location:
             raise dsn.fail("name the Maildir folder, e.g. outbox://outbox")
-        self.path = (base_dir / dsn.location).resolve()
-        self._ready = False
+        self.path = _folder(base_dir, dsn.location)
 
     def _prepare(self) -> None:
         for sub in ("tmp", "new", "cur"):
             (self.path / sub).mkdir(parents=True, exist_ok=True)
-        self._ready = True
+
+    def _write(self, name: str, data: bytes) -> None:
+        """``data`` into ``new/name`` by way of ``tmp/``; the folders are made when missing
+        (found so, not looked for: a sign-up's confirmation opens a transport for one file)."""
+        temporary = self.path / "tmp" / name
+        try:
+            temporary.write_bytes(data)
+            os.replace(temporary, self.path / "new" / name)
+        except FileNotFoundError:
+            self._prepare()
+            temporary.write_bytes(data)
+            os.replace(temporary, self.path / "new" / name)
 
     def stream(self, messages: Sequence[OutgoingMessage]) -> Generator[list[RecipientResult]]:
-        if not self._ready:
-            self._prepare()
         for message in messages:
             name = file_name(message.message_id)
-            temporary = self.path / "tmp" / name
             try:
                 # As a delivering MTA records the envelope sender, where bounces go.
                 return_path = f"Return-Path: <{message.envelope_sender}>\r\n".encode()
-                temporary.write_bytes(return_path + message.data)
-                os.replace(temporary, self.path / "new" / name)
+                self._write(name, return_path + message.data)
             except OSError as exc:
                 yield [RecipientResult(
                     message.recipient, message.message_id, "deferred",
@@ -55,6 +62,13 @@ class OutboxTransport(Transport):
                 message.recipient, message.message_id, "sent", provider_id=name,
                 detail=f"written to {self.path / 'new'}",
             )]
+
+
+@lru_cache(maxsize=16)
+def _folder(base_dir: Path, location: str) -> Path:
+    """The outbox's folder, resolved once (a sign-up's confirmation opens a transport for
+    its one file)."""
+    return (base_dir / location).resolve()
 
 
 def file_name(message_id: str) -> str:
