@@ -212,6 +212,10 @@ class LedgerRecipient:
     def merge_data(self) -> dict[str, str]:
         return self.data
 
+    @property
+    def language(self) -> str:
+        return self.data["language"]
+
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
