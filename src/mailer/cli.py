@@ -6,9 +6,10 @@ Every command body only turns its options into the arguments of one library func
 
 What only one command needs is imported inside that command, so ``mailer --help`` and
 ``mailer preview`` do not pay for the checks, the HTTP clients or the send machinery.
-"""
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: typer reads every command's annotations on each
+run, and as strings they would be compiled and evaluated each time (~15 ms of start-up).
+"""
 
 import functools
 from collections.abc import Callable
