@@ -817,8 +817,11 @@ def _journal_path(ledger: Path) -> Path:
 def _read_journal(journal: int) -> list[tuple]:
     """The outcomes in the journal open as ``journal``; a line cut short (a reader's view of
     a line being written) is left out."""
-    size = os.fstat(journal).st_size
-    data = os.pread(journal, size, 0) if size else b""
+    os.lseek(journal, 0, os.SEEK_SET)  # (no os.pread: Windows has none; writes append anyway)
+    chunks = []
+    while chunk := os.read(journal, 1 << 20):
+        chunks.append(chunk)
+    data = b"".join(chunks)
     outcomes = []
     for line in data.splitlines():
         try:
