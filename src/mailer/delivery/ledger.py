@@ -578,8 +578,10 @@ class Ledger:
             values = self._values(outcomes[0], None, now)
             with self._lock:
                 if self._journal is not None:
-                    os.write(self._journal, json.dumps(values).encode("utf-8") + b"\n")
+                    line = json.dumps(values).encode("utf-8") + b"\n"
                     self._journaled = True
+                    if os.write(self._journal, line) != len(line):  # a full disk
+                        raise OSError(f"{_journal_path(self.path)}: written in part")
                     return
                 self._db.execute(self._RECORD, values)
             return
@@ -844,6 +846,9 @@ def _with_journal(db: sqlite3.Connection, journal: Path) -> sqlite3.Connection:
         handle = os.open(journal, os.O_RDONLY)
     except FileNotFoundError:
         return db
+    except OSError as exc:
+        db.close()
+        raise UnusableDatabase(f"cannot read the outcomes journal {journal}: {exc}") from None
     try:
         outcomes = _read_journal(handle)  # before the copy: a fold in between applies once
     finally:
