@@ -69,24 +69,25 @@ class TestDarkMode:
     def test_every_text_is_readable_in_both_modes(self, browser, example, tmp_path):
         page_file = tmp_path / "email.html"
         page_file.write_text(rendering.browser_html(prepared(example)), encoding="utf-8")
-        for scheme, least in (("light", 7.0), ("dark", 4.5)):
-            for width in WIDTHS:
-                found = rendering.text_contrasts(
-                    rendering.measure(browser, page_file, width, scheme), scheme
-                )
-                assert len(found) > 20  # headlines, paragraphs, links, footer: all measured
-                poor = [(text, fg, bg, round(r, 2)) for text, fg, bg, r in found if r < least]
-                assert poor == [], (scheme, width)
+        least = {"light": 7.0, "dark": 4.5}
+        measured = rendering.measure(browser, page_file)
+        assert {(width, scheme) for width, scheme, _ in measured} == {
+            (width, scheme) for width in WIDTHS for scheme in SCHEMES
+        }
+        for width, scheme, result in measured:
+            found = rendering.text_contrasts(result, scheme)
+            assert len(found) > 20  # headlines, paragraphs, links, footer: all measured
+            poor = [(text, fg, bg, round(r, 2)) for text, fg, bg, r in found if r < least[scheme]]
+            assert poor == [], (scheme, width)
 
     def test_dark_mode_recolours_the_email(self, browser, tmp_path):
         page_file = tmp_path / "email.html"
         page_file.write_text(rendering.browser_html(prepared(EXAMPLES[0])), encoding="utf-8")
         colours = {}
-        for scheme in SCHEMES:
-            found = rendering.text_contrasts(
-                rendering.measure(browser, page_file, 600, scheme), scheme
-            )
-            colours[scheme] = {text: (fg, bg) for text, fg, bg, _ in found}
+        for width, scheme, result in rendering.measure(browser, page_file):
+            if width == 600:
+                found = rendering.text_contrasts(result, scheme)
+                colours[scheme] = {text: (fg, bg) for text, fg, bg, _ in found}
         story = next(t for t in colours["light"] if t.startswith("IOM Deputy Director General"))
         assert colours["light"][story] == ("#222222", "#FFFFFF")
         assert colours["dark"][story] == ("#E6E9EF", "#171C26")
@@ -243,6 +244,5 @@ def test_a_long_link_label_wraps_inside_its_button(project, tmp_path):
         rendering.browser_html(prepare(load(path), real_send=False)), encoding="utf-8"
     )
     with chromium() as browser:
-        for width in WIDTHS:
-            result = rendering.measure(browser, page_file, width)
-            assert result["scrollWidth"] <= width and result["images"] == [], width
+        for width, scheme, result in rendering.measure(browser, page_file):
+            assert result["scrollWidth"] <= width and result["images"] == [], (width, scheme)

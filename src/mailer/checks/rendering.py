@@ -32,12 +32,11 @@ from mailer.delivery.prepare import Prepared
 from mailer.errors import Location, MailerError
 from mailer.preview.browser import (
     INSTALL_HINT,
-    SCHEMES,
     WIDTHS,
     Scheme,
     chromium,
+    each_view,
     find_chromium,
-    open_page,
 )
 
 if TYPE_CHECKING:
@@ -144,10 +143,7 @@ def check(loaded: LoadedIssue, prepared: Prepared, *, options: CheckOptions) -> 
         page_file.write_text(browser_html(prepared), encoding="utf-8")
         try:
             with chromium() as browser:
-                measured = [
-                    (width, scheme, measure(browser, page_file, width, scheme))
-                    for scheme in SCHEMES for width in WIDTHS
-                ]
+                measured = measure(browser, page_file)
         except MailerError as exc:
             return [_finding("warning", f"rendering not checked: {exc}", where,
                              "fix Chromium, or look at the preview on a phone")]
@@ -182,13 +178,11 @@ def browser_html(prepared: Prepared) -> str:
     return html
 
 
-def measure(browser: Browser, page_file: Path, width: int, scheme: Scheme = "light") -> dict:
-    """The page's width, what sticks out, and every visible text with its colours."""
-    page = open_page(browser, page_file, width, scheme)
-    try:
-        return page.evaluate(_MEASURE)
-    finally:
-        page.context.close()
+def measure(browser: Browser, page_file: Path) -> list[tuple[int, Scheme, dict]]:
+    """At each width, light and dark: the page's width, what sticks out, and every visible
+    text with its colours."""
+    return [(width, scheme, page.evaluate(_MEASURE))
+            for width, scheme, page in each_view(browser, page_file)]
 
 
 def text_contrasts(result: dict, scheme: Scheme) -> list[tuple[str, str, str, float]]:

@@ -89,6 +89,20 @@ def open_page(browser: Browser, html: Path, width: int, scheme: Scheme = "light"
     return page
 
 
+def each_view(browser: Browser, html: Path) -> Iterator[tuple[int, Scheme, Page]]:
+    """``html`` at each width, light then dark, in one page that is resized and switched
+    between colour schemes (a fresh page for each view costs far more than the change)."""
+    page = open_page(browser, html, WIDTHS[0], SCHEMES[0])
+    try:
+        for scheme in SCHEMES:
+            page.emulate_media(color_scheme=scheme)
+            for width in WIDTHS:
+                page.set_viewport_size({"width": width, "height": VIEWPORT_HEIGHT})
+                yield width, scheme, page
+    finally:
+        page.context.close()
+
+
 def _local_only(route: Route) -> None:
     url = route.request.url
     if url.startswith(("file:", "data:")) or urlsplit(url).hostname == "127.0.0.1":
@@ -102,11 +116,8 @@ def take_screenshots(html: Path) -> list[Path]:
     ``screenshot-375-light.png`` and so on."""
     saved = []
     with chromium() as browser:
-        for scheme in SCHEMES:
-            for width in WIDTHS:
-                page = open_page(browser, html, width, scheme)
-                path = html.parent / f"screenshot-{width}-{scheme}.png"
-                page.screenshot(path=str(path), full_page=True)
-                page.context.close()
-                saved.append(path)
+        for width, scheme, page in each_view(browser, html):
+            path = html.parent / f"screenshot-{width}-{scheme}.png"
+            page.screenshot(path=str(path), full_page=True)
+            saved.append(path)
     return saved
