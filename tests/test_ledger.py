@@ -116,6 +116,51 @@ def test_one_sender_per_ledger(tmp_path: Path) -> None:
         ledger.lock_for_sending()  # a killed sender leaves no stale lock
 
 
+def test_a_killed_sender_loses_no_outcome_and_status_sees_them_meanwhile(tmp_path: Path) -> None:
+    """While sending, outcomes go to a journal beside the ledger (one write each, which the
+    OS keeps when the process is killed); status reads it without writing, the next send
+    folds it in, and folding a line twice changes nothing."""
+    path = tmp_path / "ledger.sqlite3"
+    journal = tmp_path / "ledger.sqlite3-outcomes"
+    sender = subprocess.Popen(
+        [sys.executable, "-c",
+         "import time; from pathlib import Path; from mailer.delivery.ledger import Ledger, "
+         "Outcome; from mailer.audience.subscribers import Subscriber;"
+         f"l = Ledger(Path({str(path)!r})); l.lock_for_sending();"
+         f"l.fill({ISSUE!r}, [Subscriber(f'r{{n}}@example.org') for n in range(5)]);"
+         f"rows = l.claim({ISSUE!r}, 3);"
+         "[l.record([Outcome(row.id, 'sent', provider_id=f'q{row.id}')]) for row in rows[:2]];"
+         "print('recorded', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert sender.stdout.readline().strip() == "recorded"
+        on_disk = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        assert on_disk.execute("SELECT count(*) FROM recipients WHERE state = 2").fetchone() == (3,)
+        on_disk.close()
+        before = journal.read_bytes()
+        report = status(path, ISSUE)
+        assert (report.counts.sent, report.counts.sending, report.counts.queued) == (2, 1, 2)
+        assert journal.read_bytes() == before  # read, not folded: status writes nothing
+    finally:
+        sender.kill()  # kill -9: no chance to fold the journal
+        sender.wait()
+    assert journal.read_bytes() == before
+    with Ledger(path) as book:
+        book.lock_for_sending()
+        filled = book.fill(ISSUE, [Subscriber(f"r{n}@example.org") for n in range(5)])
+        assert filled.resumed == 1  # the one in flight, and only it, goes again
+        counts = book.counts(ISSUE)
+        assert (counts.sent, counts.queued) == (2, 3)
+    assert not journal.exists()
+    journal.write_bytes(before)  # as if killed after a fold's commit, before emptying it
+    with Ledger(path) as book:
+        book.lock_for_sending()
+        assert book.counts(ISSUE).sent == 2
+        sent = [row for row in book.rows(ISSUE) if row.state == "sent"]
+        assert [(row.attempts, row.provider_id) for row in sent] == [(1, "q1"), (1, "q2")]
+
+
 # -- mailer status ----------------------------------------------------------------------------
 
 

@@ -10,9 +10,14 @@ import re
 import string
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from projects import mailer
 from sending import make_project
 
+from mailer.audience.confirm_tokens import Confirmation, ConfirmTokens
+from mailer.audience.sealed import SAFE
 from mailer.audience.unsubscribe import (
     DEVELOPMENT_SECRET,
     SECRET_VARIABLE,
@@ -97,7 +102,7 @@ def test_nothing_of_the_address_can_be_read_from_the_token(address: str) -> None
 
 def test_no_naive_reading_of_a_token_shows_an_at_sign() -> None:
     """Ciphertext is random, so some reading would show an ``@`` in most tokens by chance: for
-    five hundred readers, one would (nearly) always; the marker is chosen so that none does."""
+    five hundred readers, one would (nearly) always; tokens are written so that none does."""
     for n in range(500):
         token = links().token(f"reader{n}.{string.ascii_lowercase[n % 26] * (n % 40)}@example.net")
         for reading in readings(token):
@@ -106,10 +111,60 @@ def test_no_naive_reading_of_a_token_shows_an_at_sign() -> None:
         assert links().read(token) is not None
 
 
-def test_a_token_for_a_forty_character_address_is_at_most_100_characters() -> None:
+def test_a_token_for_a_forty_character_address_is_at_most_110_characters() -> None:
     address = "firstname.lastname.department@example.org"[:28] + "@example.org"
     assert len(address) == 40
-    assert len(links().token(address)) <= 100
+    assert len(links().token(address)) <= 110
+
+
+def test_no_two_characters_of_a_token_decode_to_an_at_sign() -> None:
+    """Every byte a base64 reading gives is made of two neighbouring characters, and a hex
+    reading's too: so if no pair of the characters tokens are made of gives an ``@`` in any
+    place of a base64 quantum, as either alphabet, or as hex, no reading of any token does."""
+    assert len(SAFE) == 58 and set(string.ascii_letters + string.digits + "-_") >= SAFE
+    filler = "z"
+    for first in SAFE:
+        for second in SAFE:
+            for place in range(3):
+                quantum = filler * place + first + second + filler * (2 - place)
+                standard = quantum.replace("-", "+").replace("_", "/")
+                for reading in (base64.urlsafe_b64decode(quantum), base64.b64decode(standard)):
+                    assert b"@" not in reading, quantum
+            pair = first + second
+            if all(c in string.hexdigits for c in pair):
+                assert binascii.unhexlify(pair) != b"@", pair
+    for n in range(200):
+        assert SAFE.issuperset(links().token(f"reader{n}@example.net"))
+
+
+def first_format_token(info: bytes, plain: bytes) -> str:
+    """A token as mail sent before this format carries it: base64url(marker + AES-SIV), the
+    marker 0x80 + the attempts it took until no reading of the token showed an ``@``."""
+    key = HKDF(algorithm=hashes.SHA256(), length=64, salt=None, info=info).derive(SECRET.encode())
+    for marker in range(0x80, 0x100):
+        data = bytes([marker]) + AESSIV(key).encrypt(plain, [bytes([marker])])
+        if all(b"@" not in reading for reading in readings(b64(data))):
+            return b64(data)
+    raise AssertionError("no marker gave a token without an @")
+
+
+def test_a_token_of_the_first_sealed_format_still_opens_and_is_never_made() -> None:
+    token = first_format_token(b"mailer unsubscribe token v2\0" + LIST_ID.encode(),
+                               ISSUE.encode() + b"\0ayse@example.org")
+    assert token[0] in "ghijklmnopqrstuvwxyz0123456789-_"
+    assert links().read(token) == Claims("ayse@example.org", ISSUE)
+    assert links(secret="another-secret-0123456789").read(token) is None
+    made = links().token("ayse@example.org")
+    assert made != token and made.startswith("e")
+    # A sign-up's confirmation link of that format, sent a day ago, confirms too.
+    confirmation = first_format_token(
+        b"mailer sign-up confirmation token v1\0" + LIST_ID.encode(),
+        (1_800_000_000).to_bytes(8, "big") + b"omar@example.net",
+    )
+    assert ConfirmTokens(SECRET, LIST_ID).read(confirmation) == Confirmation(
+        "omar@example.net", 1_800_000_000
+    )
+    assert links().read(token[:-1]) is None
 
 
 def test_a_token_of_the_old_format_still_verifies_and_is_never_made() -> None:

@@ -1,12 +1,11 @@
 """The link of a sign-up's confirmation email: opaque, unforgeable, and good for 7 days.
 
-A token is ``base64url(marker + AES-SIV(key, issued-at (8 bytes) + address))`` without padding,
-sealed as the unsubscribe tokens are (:mod:`mailer.audience.sealed`): a marker chosen so
-that no naive reading shows an ``@``, authenticated encryption (a token altered or made up
-does not open), and a key derived with HKDF-SHA256 from ``MAILER_UNSUBSCRIBE_SECRET`` under an
-info string of its own: a confirmation token never
-opens as an unsubscribe token, nor the other way round. Only the server reads the address
-in it; the link carries nothing readable.
+A token is sealed as the unsubscribe tokens are (:mod:`mailer.audience.sealed`): AES-SIV of
+issued-at (8 bytes) + address, written in base64url characters of which no naive reading
+shows an ``@``; authenticated encryption (a token altered or made up does not open), and a key
+derived with HKDF-SHA256 from ``MAILER_UNSUBSCRIBE_SECRET`` under an info string of its own: a
+confirmation token never opens as an unsubscribe token, nor the other way round. Only the
+server reads the address in it; the link carries nothing readable.
 """
 
 from __future__ import annotations

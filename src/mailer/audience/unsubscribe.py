@@ -1,21 +1,21 @@
 """Per-subscriber unsubscribe tokens: opaque to all but us, unforgeable for another reader.
 
-A token is ``base64url(marker + AES-SIV(key, issue id NUL address; associated data: marker))``
-without padding. Only the server, which holds ``MAILER_UNSUBSCRIBE_SECRET``, can read the
-address (lower-cased) and the issue from it; anyone else sees random bytes, so proxy logs,
-link scanners and forwarded copies learn nothing about the reader. AES-SIV authenticates as it
-encrypts: a token altered or made up fails to open, and is refused. It is deterministic, so a
-resumed send rebuilds the very same bytes. The 64-byte key is derived with HKDF-SHA256 from
-the secret, its info naming the purpose, the format version and the list id: a token of
-another list, or any other use of the secret (VERP), never opens here.
+A token is ``"e" + base64url(AES-SIV(key, issue id NUL address))``, its base64url escaped so
+that no naive reading of it shows an ``@`` (:mod:`mailer.audience.sealed` says how). Only the
+server, which holds ``MAILER_UNSUBSCRIBE_SECRET``, can read the address (lower-cased) and the
+issue from it; anyone else sees random characters, so proxy logs, link scanners and forwarded
+copies learn nothing about the reader. AES-SIV authenticates as it encrypts: a token altered
+or made up fails to open, and is refused. It is deterministic, so a resumed send rebuilds the
+very same bytes. The 64-byte key is derived with HKDF-SHA256 from the secret, its info naming
+the purpose, the format version and the list id: a token of another list, or any other use of
+the secret (VERP), never opens here.
 
-Length: ``ceil(4 * (18 + len(issue id) + len(address in UTF-8)) / 3)`` characters (one marker
-byte, the 16-byte SIV, one NUL): 90 for a 40-character address in an issue ``send-test``,
-about 120 for a 60-character one in an issue of 12. For issue ids up to 15 characters that is
-no longer than the old tokens.
+Length: about ``1.1 * 4 * (17 + len(issue id) + len(address in UTF-8)) / 3`` characters (the
+16-byte SIV, one NUL; one base64url character in ten escaped): about 100 for a 40-character
+address in an issue ``send-test``, about 130 for a 60-character one in an issue of 12.
 
-The token is sealed by :mod:`mailer.audience.sealed`, which says why its marker is chosen so
-that no naive reading of it shows an ``@``.
+Tokens of the first sealed format (a marker byte, the encryption tried again until no reading
+showed an ``@``) are in emails already sent: they still open (:mod:`mailer.audience.sealed`).
 
 Tokens of the old format, ``base64url(address) "." base64url(HMAC-SHA256(secret, list id NUL
 address))``, are in emails already sent: they still verify, without an issue, but are never

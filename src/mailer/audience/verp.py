@@ -15,9 +15,11 @@ import base64
 import contextlib
 import hmac
 import re
-import sqlite3
 from collections.abc import Iterable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:  # the message builder imports this module, and ``mailer preview`` no SQLite
+    import sqlite3
 
 TOKEN_LENGTH = 24  # base32 characters: 120 bits
 TABLE = """CREATE TABLE IF NOT EXISTS verp (

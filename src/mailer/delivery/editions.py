@@ -33,6 +33,7 @@ class EditionFactory:
         self._default = normalise_tag(default)
         self._route = route
         self._by_language: dict[str, str] = {}  # a reader's language -> their edition's tag
+        self.tag_set = frozenset(self._factories)
         first = self._factories.get(default) or next(iter(self._factories.values()))
         self.content: SharedContent = first.content  # the issue's id and sender
         self.verp = first.verp
@@ -53,7 +54,7 @@ class EditionFactory:
             queued = reader.edition or self._default
             if queued in self._factories:
                 return queued
-        return self.tag_for_language(reader.merge_data().get("language", ""))
+        return self.tag_for_language(reader.language)
 
     def tag_for_language(self, language: str) -> str:
         """The edition of a reader of ``language`` (routed once per language, not per reader)."""

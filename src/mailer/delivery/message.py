@@ -65,6 +65,8 @@ class Recipient(Protocol):
     def email(self) -> str: ...  # read-only: a frozen subscriber or ledger row is one
     @property
     def name(self) -> str: ...
+    @property
+    def language(self) -> str: ...  # its edition's, when it has no row saying which
 
     def merge_data(self) -> dict[str, str]: ...
 

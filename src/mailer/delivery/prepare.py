@@ -83,7 +83,7 @@ class PreparedEditions:
 
     def sends_to(self, language: str) -> bool:
         """Whether a reader of ``language`` gets one of the chosen editions."""
-        return self.factory.tag_for_language(language) in self.factory.tags
+        return self.factory.tag_for_language(language) in self.factory.tag_set
 
 
 def prepare_editions(editions: Editions, *, real_send: bool) -> PreparedEditions:

@@ -8,10 +8,9 @@ reads a Mailchimp audience export (:mod:`mailer.audience.mailchimp`); ``forget``
 everywhere; ``form`` prints the sign-up form to embed in the organisation's website.
 
 The commands are registered by :mod:`mailer.cli` (:data:`COMMANDS`), which turns their
-errors into messages; the heavy imports wait until a command runs.
+errors into messages; the heavy imports wait until a command runs. No ``from __future__ import
+annotations``: typer would compile and evaluate each annotation string on every run.
 """
-
-from __future__ import annotations
 
 import json
 import sys

@@ -26,8 +26,9 @@ ENVELOPE_FIELDS = ("Delivered-To", "X-Original-To", "Envelope-To", "To")
 # mailer.delivery.message_ids: ``<issue_id>.<24 hex>@<domain>``.
 _OUR_MESSAGE_ID = re.compile(r"(?P<issue>[^<>\s@]+)\.[0-9a-f]{24}@[^<>\s@]+")
 _MESSAGE_IDS = re.compile(r"<([^<>\s]+)>|^\s*([^<>\s]+)\s*$")
-# An unsubscribe token (mailer.audience.unsubscribe): 34 base64url characters or more (a marker,
-# the 16-byte SIV, the issue and the address, encrypted); or, in mail sent before,
+# An unsubscribe token (mailer.audience.unsubscribe): 32 base64url characters or more (the
+# 16-byte SIV, the issue and the address, encrypted; one format character or marker byte);
+# or, in mail sent before,
 # base64url(address) "." base64url(HMAC), whose signature part is 43 characters. So a domain
 # name is never taken for one.
 _TOKEN = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{32,}|[A-Za-z0-9_-]{32,}")
