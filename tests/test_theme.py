@@ -108,3 +108,31 @@ def test_two_projects_with_one_template_name_each_render_their_own(tmp_path):
     template.write_text("Edited\n" + template.read_text(encoding="utf-8"), encoding="utf-8")
     assert render(second_issue).text.startswith("Edited\nSecond project's text")
     assert any((second.root / ".mailer" / "template-cache").iterdir())  # kept for the next run
+
+
+def test_an_unchanged_issue_is_inlined_once_and_an_edited_one_anew(project, monkeypatch):
+    """The inlined HTML is kept in the template cache: a second render of the same issue (the
+    next command) uses it without premailer; an edit is inlined anew, never answered with the
+    old copy; and the live preview's many saves leave only the newest copies."""
+    from mailer.compose import render as rendering
+
+    path = project.write_issue(ISSUE)
+    first = render(path).html
+
+    def no_premailer(html: str) -> str:
+        raise AssertionError("inlined again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(rendering, "inline_css", no_premailer)
+        assert render(path).html == first
+    path.write_text(ISSUE.replace("Its first paragraph.", "An edited paragraph."),
+                    encoding="utf-8")
+    edited = render(path).html
+    assert "An edited paragraph." in edited and "Its first paragraph." not in edited
+    assert 'style="' in edited  # inlined, as the first
+    for n in range(rendering._INLINED_KEPT + 5):
+        path.write_text(ISSUE.replace("Its first paragraph.", f"Save number {n}."),
+                        encoding="utf-8")
+        render(path)
+    kept = list((project.root / ".mailer" / "template-cache").glob("inlined-*.html"))
+    assert len(kept) == rendering._INLINED_KEPT

@@ -13,7 +13,7 @@ import textwrap
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
-from hashlib import sha1
+from hashlib import sha1, sha256
 from pathlib import Path
 from typing import ClassVar
 
@@ -81,7 +81,8 @@ def render_issue(loaded: LoadedIssue, images: ImageLinker) -> RenderedIssue:
     merge = MergeFields()
     html_env, text_env, context = _prepare(loaded, images, merge, web_page=False)
     mjml_source = html_env.get_template(HTML_TEMPLATE).render(context)
-    html = inline_css(compile_mjml(mjml_source, loaded.issue.text_direction))
+    html = _inlined(compile_mjml(mjml_source, loaded.issue.text_direction),
+                    loaded.settings.base_dir)
     text = text_env.get_template(TEXT_TEMPLATE).render(context)
     issue = loaded.issue
     return RenderedIssue(
@@ -191,14 +192,58 @@ class _CompiledTemplates(BytecodeCache):
             self._memory[bucket.key] = code
 
 
-def _template_folder(project: Path) -> FileSystemBytecodeCache | None:
+def _cache_folder(project: Path) -> Path | None:
     """``.mailer/template-cache`` beside mailer.toml, where it can be written."""
     cache = project / ".mailer" / "template-cache"
     try:
         cache.mkdir(parents=True, exist_ok=True)
     except OSError:
         return None
-    return FileSystemBytecodeCache(str(cache)) if os.access(cache, os.W_OK) else None
+    return cache if os.access(cache, os.W_OK) else None
+
+
+def _template_folder(project: Path) -> FileSystemBytecodeCache | None:
+    cache = _cache_folder(project)
+    return None if cache is None else FileSystemBytecodeCache(str(cache))
+
+
+# The inlined HTML kept on disk, by what went in and the code that inlined it, so that a change
+# to this module (or another mailer) is never answered with an older inlining.
+_INLINER = sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+_INLINED_KEPT = 32  # files: the newest are kept, as the live preview writes one a save
+
+
+def _inlined(html: str, project: Path) -> str:
+    """:func:`inline_css`, with a copy in the project's template cache: ``check``, ``preview``
+    and ``send`` of an unchanged issue inline it once (premailer and its ~0.1 s import are most
+    of a command's own work), and each of them starts without importing premailer at all."""
+    cache = _cache_folder(project)
+    if cache is None:
+        return inline_css(html)
+    key = sha256((_INLINER + html).encode()).hexdigest()
+    path = cache / f"inlined-{key}.html"
+    try:
+        return path.read_text(encoding="utf-8")
+    except (FileNotFoundError, UnicodeDecodeError):
+        pass
+    inlined = inline_css(html)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}")
+    try:
+        partial.write_text(inlined, encoding="utf-8")
+        os.replace(partial, path)  # whole or not at all, whoever reads it meanwhile
+        kept = sorted(cache.glob("inlined-*.html"), key=_modified, reverse=True)
+        for old in kept[_INLINED_KEPT:]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        partial.unlink(missing_ok=True)
+    return inlined
+
+
+def _modified(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
 
 
 @lru_cache(maxsize=8)
