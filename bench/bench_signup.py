@@ -210,8 +210,8 @@ the sign-ups are also in the CSV (their language overrides the CSV's) and half a
 | --- | ---: | ---: |
 {rows}
 
-The send reads the sign-ups from SQLite in pages of 1,000; what it keeps is 16 bytes an
-address with a choice of its own (to tell the CSV's from the others), beside the 16 bytes an
+The send reads the sign-ups from SQLite in pages of 1,000; what it keeps is 13 bytes an
+address with a choice of its own (to tell the CSV's from the others), beside the 13 bytes an
 address of the CSV's duplicate check.
 """
     write_section("bench_signup", body)
