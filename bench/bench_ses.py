@@ -4,14 +4,16 @@ Run from the repository root::
 
     .venv/bin/python bench/bench_ses.py [--count 1000000] [--concurrency 8]
 
-The local SES is tests/local_ses.py: moto's server app (moto's server mode), in its own process,
-behind the thin layer the tests use. The sending identity is verified through moto's API and
-the account's quota (``GetSendQuota``, which the layer answers with a MaxSendRate of 100,000 a
-second, so that the rate measured is mailer's own) is read as in a real send. Each ``SendEmail``
-(SigV4-signed by botocore, one raw message a reader) is answered the way SES answers it, with a
-MessageId, by the layer without moto keeping the message: a million raw messages would fill
-moto's memory, not mailer's. The send runs in a child process: peak RSS from ``os.wait4``.
-Target (issue #23): under 100 MB for a million readers.
+The local SES is tests/local_ses.py: moto's server app (moto's server mode), in its own process
+(served by waitress), behind the thin layer the tests use. The sending identity is verified
+through moto's API and the account's quota (``GetSendQuota``, which the layer answers with a
+MaxSendRate of 100,000 a second, so that the rate measured is mailer's own) is read as in a
+real send. Each ``SendEmail`` (SigV4-signed, one raw message a reader) is read as SES's v2 API
+takes it (the JSON parsed, a recipient and raw content required) and answered as SES answers
+it, with a MessageId, by the layer without moto keeping the message: a million raw messages
+would fill moto's memory, not mailer's. The send runs in a child process: peak RSS from
+``os.wait4``; the local SES's CPU from /proc. Target (issue #23): under 100 MB for a million
+readers.
 """
 
 from __future__ import annotations
