@@ -76,7 +76,7 @@ class SesTransport(Transport):
     name = "Amazon SES"
     # One message claimed (and built: whole, images and all) per ledger round trip: each is a
     # SendEmail call of its own anyway, so a batch saves only a claim, and ten built messages
-    # held by each of 8 workers were 12 MB of a send's peak memory.
+    # held by each of 8 workers were about 12 MB of a send's peak memory.
     max_batch = 1
     secret_variable: ClassVar[str] = "AWS_SECRET_ACCESS_KEY"
     options: ClassVar[tuple[str, ...]] = ("configuration_set", "profile", "endpoint")
@@ -119,9 +119,11 @@ class SesTransport(Transport):
     def _send(self, message: OutgoingMessage) -> RecipientResult:
         # The JSON written around the base64 text, rather than the text put in a dict for
         # json.dumps: one copy of a message less, a few hundred kB a worker.
-        head = {"Destination": {"ToAddresses": [envelope_address(message.recipient)]}}
+        head: dict[str, Any] = {
+            "Destination": {"ToAddresses": [envelope_address(message.recipient)]}
+        }
         if self.configuration_set:
-            head["ConfigurationSetName"] = self.configuration_set  # type: ignore[assignment]
+            head["ConfigurationSetName"] = self.configuration_set
         body = b"".join([
             json.dumps(head)[:-1].encode(), b', "Content": {"Raw": {"Data": "',
             base64.b64encode(message.data), b'"}}}',
