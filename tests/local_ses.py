@@ -5,7 +5,7 @@ moto's own answer: SigV4-signed requests in, SES's documented XML and JSON out.
 
 Run as ``python tests/local_ses.py PORT``; the tests drive the layer over HTTP (tests/aws.py):
 ``POST /_rules`` sets the rules (JSON), ``GET /_sent`` lists what moto's backend took (and the
-key id and session token the last ``SendEmail`` was signed with), ``POST /_reset`` forgets
+key id, session token and configuration set of the last ``SendEmail``), ``POST /_reset`` forgets
 everything (moto's state too). Its own process: the sender under test and
 this server do not share an interpreter lock, so thousands of sends stay cheap.
 """
@@ -48,6 +48,7 @@ class Layer:
         self.throttled = 0
         self.stamps: list[float] = []  # when each SendEmail call arrived
         self.signed_with: dict[str, str | None] = {}  # the last call's key id and session token
+        self.configuration_set: str | None = None  # the last call's ConfigurationSetName
         self.lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -96,6 +97,7 @@ class Layer:
             self.calls = self.throttled = 0
             self.stamps = []
             self.signed_with = {}
+            self.configuration_set = None
 
     def _sent(self) -> Response:
         from moto.ses.models import ses_backends
@@ -104,6 +106,7 @@ class Layer:
         return Response(json.dumps({
             "raw": [m.raw_data for m in messages], "calls": self.calls,
             "throttled": self.throttled, "stamps": self.stamps, "signed_with": self.signed_with,
+            "configuration_set": self.configuration_set,
         }), content_type="application/json")
 
     def _refusal(self, environ: dict[str, Any], body: dict[str, Any]) -> Response | None:
@@ -121,6 +124,7 @@ class Layer:
             self.stamps.append(time.time())
             self.signed_with = {"key": credential.partition("/")[0],
                                 "token": environ.get("HTTP_X_AMZ_SECURITY_TOKEN")}
+            self.configuration_set = body.get("ConfigurationSetName")
         if rules["echo"]:
             headers = ("HTTP_AUTHORIZATION", "HTTP_X_AMZ_SECURITY_TOKEN")
             quoted = " ".join(str(environ.get(name)) for name in headers)

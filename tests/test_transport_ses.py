@@ -236,3 +236,18 @@ def test_a_profile_s_keys_sign_without_the_variables(ses, project, monkeypatch, 
     assert ses.state()["signed_with"] == {"key": "AKIAPROFILEEXAMPLE01", "token": None}
     code, out = mailer("send", issue, "--transport", f"{ses.dsn}&profile=other", "--yes")
     assert code == 2 and "The config profile (other) could not be found" in out, out
+
+
+def test_a_configuration_set_is_named_in_each_send_and_must_exist(ses, project) -> None:
+    issue, _ = project
+    ses.verify_sender()
+    ses.client("ses").create_configuration_set(ConfigurationSet={"Name": "newsletter"})
+    write_subscribers(issue.parents[1] / "subscribers.example.csv", 2)
+    code, out = mailer("send", issue, "--transport", f"{ses.dsn}&configuration_set=other", "--yes")
+    assert code == 2 and "other" in out, out  # verify() asked for it before anything was sent
+    assert ses.state()["calls"] == 0
+    code, out = mailer("send", issue, "--transport", f"{ses.dsn}&configuration_set=newsletter",
+                       "--yes")
+    assert code == 0, out
+    assert sorted(ses.received()) == ["reader0@example.org", "reader1@example.org"]
+    assert ses.state()["configuration_set"] == "newsletter"
