@@ -93,10 +93,20 @@ def run_smtp_sink(port: int, plain: bool = False) -> None:
 class MailgunLike(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
+    def do_GET(self) -> None:
+        """The domain's record (``GET /v3/domains/DOMAIN``), which a send reads first to check
+        the key."""
+        self._answer(json.dumps({"domain": {"name": self.path.rpartition("/")[2],
+                                            "state": "active"}}))
+
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         recipients = body.count(b'name="to"')
-        answer = json.dumps({"id": f"<batch.{recipients}@bench>", "message": "Queued. Thank you."})
+        self._answer(
+            json.dumps({"id": f"<batch.{recipients}@bench>", "message": "Queued. Thank you."})
+        )
+
+    def _answer(self, answer: str) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(answer)))
