@@ -124,7 +124,7 @@ checkpoint.
 
 Targets (issue #9): under 100 MB for a million readers, under 150 bytes a ledger row. Memory
 stays flat because the subscriber file is streamed twice (a first pass counts the rows and
-finds unsubscribed ones, to size the duplicate check: 16 bytes an address), the ledger is
+finds unsubscribed ones, to size the duplicate check: about 13 bytes an address), the ledger is
 filled in chunks of 1,000, and the runner holds one batch per worker.
 """)
 

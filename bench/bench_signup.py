@@ -296,8 +296,8 @@ A dry run of `mailer send` in a child process, where half the sign-ups are also 
 | `mailer send --dry-run`, {args.count:,} readers in the CSV and {SIGNUPS:,} confirmed \
 sign-ups | {sent['rss_mb']:,.0f} MB peak RSS, {sent['seconds']:,.0f} s | 100 MB |
 
-The send reads the sign-ups from SQLite in pages of 1,000; what it keeps is 16 bytes an
-address with a choice of its own (to tell the CSV's from the others), beside the 16 bytes an
+The send reads the sign-ups from SQLite in pages of 1,000; what it keeps is 13 bytes an
+address with a choice of its own (to tell the CSV's from the others), beside the 13 bytes an
 address of the CSV's duplicate check.
 """
     write_section("bench_signup_send", body)

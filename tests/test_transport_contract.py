@@ -251,7 +251,7 @@ class SesHarness(Harness):
         ses.verify_sender()
         self.dsn = ses.dsn
         self.environ = {"AWS_ACCESS_KEY_ID": KEY_ID, "AWS_SECRET_ACCESS_KEY": SECRET}
-        for name, value in self.environ.items():  # where botocore's resolver reads them
+        for name, value in self.environ.items():  # where ses:// reads them, as AWS tools do
             monkeypatch.setenv(name, value)
         monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
 

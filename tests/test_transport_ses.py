@@ -10,7 +10,7 @@ from pathlib import Path
 
 import dkim
 import pytest
-from aws import SECRET_KEY, LocalSes, aws_environment
+from aws import KEY_ID, SECRET_KEY, LocalSes, aws_environment
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from projects import mailer
@@ -207,3 +207,47 @@ def test_doctor_checks_that_the_configuration_set_publishes_to_a_listed_topic(se
     other = "arn:aws:sns:eu-central-1:123456789012:another"
     found = doctor_transport.check(dsn, Path("."), os.environ, offline=False, topics=[other])
     assert found[1].severity == "error" and topic in found[1].message
+
+
+def test_temporary_credentials_send_their_session_token(ses, project, monkeypatch) -> None:
+    issue, _ = project
+    ses.verify_sender()
+    token = "FwoGZXIvYXdzEXAMPLEsessionTOKEN0123456789"
+    monkeypatch.setenv("AWS_SESSION_TOKEN", token)
+    code, out = send(issue, ses, 2)
+    assert code == 0, out
+    assert ses.state()["signed_with"] == {"key": KEY_ID, "token": token}
+
+
+def test_a_profile_s_keys_sign_without_the_variables(ses, project, monkeypatch, tmp_path) -> None:
+    issue, _ = project
+    ses.verify_sender()
+    credentials = tmp_path / "credentials"
+    credentials.write_text(
+        "[newsletter]\naws_access_key_id = AKIAPROFILEEXAMPLE01\n"
+        "aws_secret_access_key = profile-secret-0123456789abcdefghij\n", encoding="utf-8",
+    )
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    write_subscribers(issue.parents[1] / "subscribers.example.csv", 2)
+    code, out = mailer("send", issue, "--transport", f"{ses.dsn}&profile=newsletter", "--yes")
+    assert code == 0, out
+    assert ses.state()["signed_with"] == {"key": "AKIAPROFILEEXAMPLE01", "token": None}
+    code, out = mailer("send", issue, "--transport", f"{ses.dsn}&profile=other", "--yes")
+    assert code == 2 and "The config profile (other) could not be found" in out, out
+
+
+def test_a_configuration_set_is_named_in_each_send_and_must_exist(ses, project) -> None:
+    issue, _ = project
+    ses.verify_sender()
+    ses.client("ses").create_configuration_set(ConfigurationSet={"Name": "newsletter"})
+    write_subscribers(issue.parents[1] / "subscribers.example.csv", 2)
+    code, out = mailer("send", issue, "--transport", f"{ses.dsn}&configuration_set=other", "--yes")
+    assert code == 2 and "other" in out, out  # verify() asked for it before anything was sent
+    assert ses.state()["calls"] == 0
+    code, out = mailer("send", issue, "--transport", f"{ses.dsn}&configuration_set=newsletter",
+                       "--yes")
+    assert code == 0, out
+    assert sorted(ses.received()) == ["reader0@example.org", "reader1@example.org"]
+    assert ses.state()["configuration_set"] == "newsletter"

@@ -4,10 +4,10 @@ store's suppressions, narrowed by the issue's segment, one message per address.
 The CSV is read first, row by row; a reader who chose a language or topics (a sign-up's
 form, the preference page) gets their choice over the CSV's. Then the confirmed sign-ups not
 in the CSV are read from the store in pages (one the CSV marks unsubscribed is left out).
-The store is read once into tables of keys (16 bytes an address): the suppressed addresses,
-and the addresses with choices of their own, each marked once the CSV had it; so no query
-runs per subscriber but one per reader with a choice of their own in the CSV, and a sign-up
-costs the send 16 bytes, however long the list. Erased addresses are tested by their keyed
+The store is read once into tables of keys (about 13 bytes an address): the suppressed
+addresses, and the addresses with choices of their own, each marked once the CSV had it; so
+no query runs per subscriber but one per reader with a choice of their own in the CSV, and a
+sign-up costs the send 13 bytes, however long the list. Erased addresses are tested by their keyed
 hash. Every reader, whichever list they come from, passes the one :class:`Segment` test.
 """
 

@@ -401,7 +401,7 @@ class Signups:
 
     def overrides(self) -> AddressTable:
         """The keys of every address whose choices override the CSV's: confirmed sign-ups
-        and preference pages (16 bytes each, read once)."""
+        and preference pages (about 13 bytes each, read once)."""
         expected = self.store.query(
             "SELECT (SELECT count(*) FROM signups WHERE status = 'confirmed') "
             "+ (SELECT count(*) FROM preferences)"
