@@ -59,15 +59,10 @@ def main() -> None:
                 .replace(b"20180313072158.4B7F71C0A3B", f"20180313072158.{n:011X}".encode())
             )
         env = {**os.environ, "MAILER_UNSUBSCRIBE_SECRET": SECRET}
-        cwd = os.getcwd()
-        os.chdir(project)
-        try:
-            started = time.monotonic()
-            result = run_child([sys.executable, "-c", "from mailer.cli import main; main()",
-                                "bounces", "--maildir", "bounces"], env)
-            seconds = time.monotonic() - started
-        finally:
-            os.chdir(cwd)
+        started = time.monotonic()
+        result = run_child([sys.executable, "-c", "from mailer.cli import main; main()",
+                            "bounces", "--maildir", "bounces"], env, project)
+        seconds = time.monotonic() - started
         with SuppressionStore(project / ".mailer" / "suppressions.sqlite3") as store:
             suppressed = len(store)
         left = len(mailbox.Maildir(project / "bounces", create=False))

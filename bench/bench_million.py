@@ -47,12 +47,7 @@ def generate(path: Path, count: int) -> None:
 def mailer(project: Path, *args: str) -> dict:
     env = {**os.environ, "MAILER_UNSUBSCRIBE_SECRET": SECRET, "MAILGUN_API_KEY": "bench"}
     command = [sys.executable, "-c", "from mailer.cli import main; main()", "send", ISSUE, *args]
-    cwd = os.getcwd()
-    os.chdir(project)
-    try:
-        return run_child(command, env)
-    finally:
-        os.chdir(cwd)
+    return run_child(command, env, project)
 
 
 def ledger_size(path: Path) -> tuple[int, int]:

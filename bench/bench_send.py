@@ -71,12 +71,7 @@ def mailer_send(
         sys.executable, "-c", "from mailer.cli import main; main()", "send", ISSUE, "--yes",
         "--subscribers", str(subscribers), "--transport", transport, "--ledger", ledger,
     ]
-    cwd = os.getcwd()
-    os.chdir(project)
-    try:
-        result = run_child(command, env)
-    finally:
-        os.chdir(cwd)
+    result = run_child(command, env, project)
     match = re.search(r"sent ([\d,]+) now \(([\d,.]+)/s\)", result["out"])
     if not match:
         raise RuntimeError(f"unexpected output:\n{result['out']}")

@@ -69,12 +69,7 @@ def main() -> None:
                 "--subscribers", str(subscribers), "--ledger", "ses.sqlite3",
                 "--concurrency", str(args.concurrency),
             ]
-            cwd = os.getcwd()
-            os.chdir(project)
-            try:
-                result = run_child(command, env)
-            finally:
-                os.chdir(cwd)
+            result = run_child(command, env, project)
         calls = requests.get(f"{url}/_sent", timeout=30).json()["calls"]
         server_cpu = cpu_seconds(server.pid)
     finally:

@@ -185,13 +185,8 @@ def million(project: Path, count: int, *, signups: bool) -> dict:
     env = {**os.environ, "MAILER_UNSUBSCRIBE_SECRET": SECRET}
     command = [sys.executable, "-c", "from mailer.cli import main; main()", "send", ISSUE,
                "--dry-run", "--subscribers", str(subscribers)]
-    cwd = os.getcwd()
-    os.chdir(project)
     started = time.monotonic()
-    try:
-        result = run_child(command, env)
-    finally:
-        os.chdir(cwd)
+    result = run_child(command, env, project)
     result["seconds"] = time.monotonic() - started
     return result
 

@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 
 class SmtpSink(asyncio.Protocol):
@@ -153,15 +154,15 @@ sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
-def run_child(command: list[str], env: dict[str, str]) -> dict:
-    """Run ``command``: wall time, and CPU seconds and peak RSS of that process alone (not
-    its parent's: see ``_LAUNCHER``)."""
+def run_child(command: list[str], env: dict[str, str], cwd: Path | None = None) -> dict:
+    """Run ``command`` (in the folder ``cwd``, by default this process's): wall time, and CPU
+    seconds and peak RSS of that process alone (not its parent's: see ``_LAUNCHER``)."""
     started = time.monotonic()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
             tempfile.NamedTemporaryFile("r", suffix=".json") as report:
         process = subprocess.Popen(
-            [sys.executable, "-c", _LAUNCHER, report.name, *command], env=env, stdout=out,
-            stderr=err,
+            [sys.executable, "-c", _LAUNCHER, report.name, *command], env=env, cwd=cwd,
+            stdout=out, stderr=err,
         )
         process.wait()
         wall = time.monotonic() - started
