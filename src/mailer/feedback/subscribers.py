@@ -13,7 +13,6 @@ annotations``: typer would compile and evaluate each annotation string on every 
 """
 
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TextIO
@@ -156,18 +155,10 @@ def export(
 ) -> None:
     """The confirmed sign-ups as CSV, with their consent times and wording version."""
     from mailer.audience.project_store import store_for
-    from mailer.errors import WriteFailed
-    from mailer.feedback.suppressions import project
+    from mailer.feedback.suppressions import project, write_csv
 
     with store_for(project(settings)) as store:
-        if out is None:
-            count = _write(store, sys.stdout)
-        else:
-            try:
-                with open(out, "w", encoding="utf-8", newline="") as file:
-                    count = _write(store, file)
-            except OSError as exc:
-                raise WriteFailed(f"cannot write {out}: {exc.strerror}") from None
+        count = write_csv(out, lambda file: _write(store, file))
     _console().say(f"Exported {count:,} sign-ups" + (f" to {out}" if out else ""), err=True)
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TextIO
 from urllib.parse import urlsplit, urlunsplit
 
 from mailer.audience.project_store import store_for
@@ -100,15 +101,20 @@ def import_file(
 
 def export(console: Console, *, settings: Path | None = None, out: Path | None = None) -> None:
     with store_for(project(settings)) as store:
-        if out is None:
-            count = export_csv(store, sys.stdout)
-        else:
-            try:
-                with open(out, "w", encoding="utf-8", newline="") as file:
-                    count = export_csv(store, file)
-            except OSError as exc:
-                raise WriteFailed(f"cannot write {out}: {exc.strerror}") from None
+        count = write_csv(out, lambda file: export_csv(store, file))
     console.say(f"Exported {count:,} suppressions" + (f" to {out}" if out else ""), err=True)
+
+
+def write_csv(out: Path | None, write: Callable[[TextIO], int]) -> int:
+    """``write`` (which returns the rows it wrote) into the file ``out``, or the standard
+    output; WriteFailed naming the file it cannot write."""
+    if out is None:
+        return write(sys.stdout)
+    try:
+        with open(out, "w", encoding="utf-8", newline="") as file:
+            return write(file)
+    except OSError as exc:
+        raise WriteFailed(f"cannot write {out}: {exc.strerror}") from None
 
 
 def forget(
