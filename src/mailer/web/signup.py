@@ -40,6 +40,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import quote, urlsplit
 
 from cryptography.hazmat.primitives import hashes
@@ -273,26 +274,35 @@ def _without(email: str, text: str) -> str:
 # -- confirmation -----------------------------------------------------------------------------
 
 
-def _confirmation() -> str | Response:
-    """The address the request's token confirms, or the 400 refusing it."""
+class _Confirming(NamedTuple):
+    """What a confirmation request is about, once its token was found good."""
+
+    address: str
+    language: str
+    labels: dict[str, str]
+    desk: SignupDesk
+
+
+def _confirmation() -> _Confirming | Response:
+    """The address the request's token confirms (and the page's words), or the 400 refusing
+    it."""
     desk = SignupDesk.current()
     language = desk.language()
+    labels = desk.forms.labels[language]
     claims = desk.tokens.read(request.args.get("token", ""))
     if claims is not None and not claims.expired():
-        return claims.address
-    text = desk.forms.labels[language]["confirm_invalid"]
+        return _Confirming(claims.address, language, labels, desk)
     reason = INVALID_TOKEN if claims is None else EXPIRED_TOKEN
-    return refused(Context.current().pages.page(400, language, text), reason)
+    return refused(Context.current().pages.page(400, language, labels["confirm_invalid"]),
+                   reason)
 
 
 @blueprint.get("/confirm")
 def confirm_page() -> Response:
-    address = _confirmation()
-    if isinstance(address, Response):
-        return address
-    desk = SignupDesk.current()
-    language = desk.language()
-    labels = desk.forms.labels[language]
+    asked = _confirmation()
+    if isinstance(asked, Response):
+        return asked
+    address, language, labels, _ = asked
     signup = Signups(Context.current().store()).get(address)
     if signup is not None and signup.status == "confirmed":
         return Context.current().pages.page(200, language, labels["confirm_done"])
@@ -305,12 +315,10 @@ def confirm_page() -> Response:
 
 @blueprint.post("/confirm")
 def confirm() -> Response:
-    address = _confirmation()
-    if isinstance(address, Response):
-        return address
-    desk = SignupDesk.current()
-    language = desk.language()
-    labels = desk.forms.labels[language]
+    asked = _confirmation()
+    if isinstance(asked, Response):
+        return asked
+    address, language, labels, desk = asked
     signups = Signups(Context.current().store())
     ip = request.remote_addr if desk.settings.settings.consent.record_ip else None
     if not signups.confirm(address, ip=ip):
