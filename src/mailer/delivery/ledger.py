@@ -713,28 +713,25 @@ class Ledger:
     def sent_by_transport(self, issue_id: str) -> dict[str | None, int]:
         """The rows of the issue sent through each transport (None: sent before the ledger
         kept which), in the order the transports were first used."""
-        issue = self._issue(issue_id)
-        if issue is None:
-            return {}
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT t.dsn, count(*) FROM recipients r LEFT JOIN transports t "
-                "ON t.id = r.transport WHERE r.issue = ? AND r.state = 3 "
-                "GROUP BY r.transport ORDER BY r.transport", (issue,)
-            ).fetchall()
-        return dict(rows)
+        return self._tally(
+            issue_id, "SELECT t.dsn, count(*) FROM recipients r LEFT JOIN transports t "
+            "ON t.id = r.transport WHERE r.issue = ? AND r.state = 3 "
+            "GROUP BY r.transport ORDER BY r.transport",
+        )
 
     def readers_by_source(self, issue_id: str) -> dict[str | None, int]:
         """How many readers of the issue came from each source (None: the subscribers CSV)."""
+        return self._tally(
+            issue_id, "SELECT origin, count(*) FROM recipients WHERE issue = ? GROUP BY origin"
+        )
+
+    def _tally(self, issue_id: str, query: str) -> dict[str | None, int]:
+        """``query`` (of the issue's number, giving a key and a count a row) as a dict."""
         issue = self._issue(issue_id)
         if issue is None:
             return {}
         with self._lock:
-            rows = self._db.execute(
-                "SELECT origin, count(*) FROM recipients WHERE issue = ? GROUP BY origin",
-                (issue,),
-            ).fetchall()
-        return dict(rows)
+            return dict(self._db.execute(query, (issue,)).fetchall())
 
     def counts_by_edition(self, issue_id: str) -> dict[str | None, Counts]:
         """:meth:`counts` for each edition of the issue (None: the default edition)."""
