@@ -403,7 +403,7 @@ class Ledger:
         self._sender_lock = lock
         journal = _journal_path(self.path)
         # Readable by whoever may read the ledger (0o666 less the umask, as SQLite's files).
-        self._journal = os.open(journal, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
+        self._journal = os.open(journal, os.O_RDWR | os.O_CREAT | os.O_APPEND | _BINARY, 0o666)
         self._journaled = os.fstat(self._journal).st_size > 0  # left by a killed run
         self._settled()
         # A checkpoint (the WAL copied into the database, with an fsync) every 40 MB of WAL
@@ -811,6 +811,10 @@ class Ledger:
 _FOLD = Ledger._RECORD + " AND state = 2"
 
 
+# Windows opens a descriptor in text mode unless told: its bytes would not be the ones written.
+_BINARY = getattr(os, "O_BINARY", 0)
+
+
 def _journal_path(ledger: Path) -> Path:
     return ledger.with_name(ledger.name + OUTCOMES)
 
@@ -840,7 +844,7 @@ def _with_journal(db: sqlite3.Connection, journal: Path) -> sqlite3.Connection:
     """``db`` (opened read-only), or, when a send that is running or was killed left outcomes
     in its journal, a copy of it in memory with them folded in: what the ledger will say."""
     try:
-        handle = os.open(journal, os.O_RDONLY)
+        handle = os.open(journal, os.O_RDONLY | _BINARY)
     except FileNotFoundError:
         return db
     except OSError as exc:
