@@ -283,6 +283,54 @@ def test_a_bounced_address_is_never_re_added_and_an_unsubscribed_one_may_come_ba
         assert store.reason("bounced@example.org") == "bounced"
 
 
+def test_a_reader_who_confirmed_then_left_may_sign_up_again(
+    client: FlaskClient, issue: Path
+) -> None:
+    assert sign_up(client, "omar@example.net") == 200
+    assert client.post(confirm_path(outbox(issue)[0])).status_code == 200
+    with store_of(issue) as store:
+        store.add("omar@example.net", "unsubscribed", "page")
+    assert sign_up(client, "omar@example.net") == 200
+    _, again = outbox(issue)
+    assert "omar@example.net" in again["To"]  # a confirmation email, not silence
+    assert client.post(confirm_path(again)).status_code == 200
+    with store_of(issue) as store:
+        assert store.reason("omar@example.net") is None
+        assert Signups(store).get("omar@example.net").status == "confirmed"
+
+
+def test_an_older_link_does_not_confirm_a_later_sign_up_of_the_address(
+    client: FlaskClient, issue: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Someone else signing up the address (another name, another language) makes the
+    reader's earlier link confirm nothing: a consent record is what its person agreed to."""
+    assert sign_up(client, "omar@example.net") == 200
+    later = time.time() + 5
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert sign_up(client, "omar@example.net", name="Someone Else") == 200
+    monkeypatch.undo()
+    own, other = outbox(issue)
+    assert client.post(confirm_path(own)).status_code == 400
+    with store_of(issue) as store:
+        assert Signups(store).get("omar@example.net").status == "pending"
+    assert client.post(confirm_path(other)).status_code == 200
+    with store_of(issue) as store:
+        confirmed = Signups(store).get("omar@example.net")
+    assert (confirmed.status, confirmed.name) == ("confirmed", "Someone Else")
+
+
+def test_a_cookie_that_is_not_the_servers_is_a_400_not_an_error(
+    client: FlaskClient, issue: Path
+) -> None:
+    fields = form_fields(client)
+    client.set_cookie("mailer_form", "é", path=SUBSCRIBE)
+    answer = client.post(SUBSCRIBE, data=fields | {"email": "omar@example.net",
+                                                   "consent": "yes"})
+    assert answer.status_code == 400
+    with store_of(issue) as store:
+        assert Signups(store).count() == 0
+
+
 def test_forget_erases_the_sign_up_and_keeps_it_from_coming_back(
     client: FlaskClient, issue: Path
 ) -> None:
@@ -329,6 +377,24 @@ def test_a_switch_from_tr_to_ar_on_the_preference_page_gives_the_ar_edition(
     footer = mail.get_body(("html",)).get_content()
     assert f"https://turkiye.iom.int{SUBSCRIBE}/preferences?token=" in footer
     assert "التفضيلات" in footer  # "Preferences", in her language
+
+
+def test_an_unsubscribe_on_the_preference_page_is_kept_with_the_pages_words(
+    client: FlaskClient, issue: Path
+) -> None:
+    token = UnsubscribeLinks(SECRET, LIST_ID, None, None, issue="send-test").token(
+        "ayse@example.org"
+    )
+    page = client.get(f"{SUBSCRIBE}/preferences?token={token}&lang=tr")
+    shown = " ".join(re.sub(r"<[^>]+>", " ", page.get_data(as_text=True)).split())
+    left = client.post(f"{SUBSCRIBE}/preferences?token={token}&lang=tr",
+                       data={"action": "unsubscribe"})
+    assert left.status_code == 200
+    with store_of(issue) as store:
+        (entry,) = store.entries()
+    assert (entry.email, entry.reason) == ("ayse@example.org", "unsubscribed")
+    recorded = " ".join(entry.raw.split("\n", 1)[1].split())
+    assert recorded and recorded in shown
 
 
 def test_each_address_once_with_the_sign_ups_language_over_the_csvs(issue: Path) -> None:

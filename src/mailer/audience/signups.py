@@ -145,12 +145,13 @@ class Signups:
         with self.store.transaction() as db:
             if self._kept_out(db, address):
                 return "refused"
-            status, sent = db.execute(
+            status, sent, unsubscribed = db.execute(
                 "SELECT (SELECT status FROM signups WHERE address = ?), "
-                "(SELECT count(*) FROM signup_mails WHERE address = ? AND sent_at >= ?)",
-                (address, address, now - DAY),
+                "(SELECT count(*) FROM signup_mails WHERE address = ? AND sent_at >= ?), "
+                "EXISTS (SELECT 1 FROM suppressions WHERE address = ? AND reason = "
+                "'unsubscribed')", (address, address, now - DAY, address),
             ).fetchone()
-            if status == "confirmed":
+            if status == "confirmed" and not unsubscribed:  # one who left signs up anew
                 return "confirmed already"
             db.execute(
                 "INSERT OR REPLACE INTO signups (address, email, name, language, topics, "
@@ -204,10 +205,15 @@ class Signups:
                 added += 1
         return added, known, kept_out
 
-    def confirm(self, email: str, *, ip: str | None = None, now: float | None = None) -> bool:
-        """Confirm the pending sign-up of ``email``: True if there was one. Its confirmation
-        lifts an unsubscribe (the reader asked again), never another suppression, and the
-        choices of the sign-up replace those of an older preference page."""
+    def confirm(
+        self, email: str, *, signed_up_at: int | None = None, ip: str | None = None,
+        now: float | None = None,
+    ) -> bool:
+        """Confirm the pending sign-up of ``email``: True if there was one (made in the second
+        ``signed_up_at``, when given: the one whose email the link came in, not a later sign-up
+        of the address with another name or wording). Its confirmation lifts an unsubscribe
+        (the reader asked again), never another suppression, and the choices of the sign-up
+        replace those of an older preference page."""
         address = _address(email)
         now = time.time() if now is None else now
         with self.store.transaction() as db:
@@ -215,7 +221,9 @@ class Signups:
                 return False
             changed = db.execute(
                 "UPDATE signups SET status = 'confirmed', confirmed_at = ?, confirm_ip = ? "
-                "WHERE address = ? AND status = 'pending'", (now, ip, address),
+                "WHERE address = ? AND status = 'pending' "
+                "AND (? IS NULL OR CAST(signed_up_at AS INTEGER) = ?)",
+                (now, ip, address, signed_up_at, signed_up_at),
             ).rowcount
             if changed:
                 db.execute("DELETE FROM suppressions WHERE address = ? AND reason = "

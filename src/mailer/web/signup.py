@@ -213,6 +213,8 @@ def sign_up() -> Response:
     values = Choice(request.form.get("email", "").strip()[:320],
                     " ".join(request.form.get("name", "").split())[:MAX_NAME], chosen, topics)
     cookie = request.cookies.get(COOKIE, "")
+    if not cookie.isascii():  # not one this server set (they are hex): none at all
+        cookie = ""
     given = request.form.get("csrf", "")
     if not cookie or not hmac.compare_digest(given.encode(), desk.csrf_for(cookie).encode()) or (
         request.form.get("wording_version") != desk.forms.version(language)
@@ -230,14 +232,15 @@ def sign_up() -> Response:
         return refused(_form_page(desk, language, values, errors, "", 400), "incomplete form")
     consent = desk.settings.settings.consent
     signups = Signups(Context.current().store())
+    now = int(time.time())  # the sign-up's, and its link's: the link confirms this one only
     outcome = signups.record_pending(
         email, name=values.name, language=chosen, topics=topics,
         wording=desk.forms.wording[language], commit=desk.commit, source="form",
         ip=request.remote_addr if consent.record_ip else None,
-        emails_a_day=desk.settings.settings.signup.emails_per_address,
+        emails_a_day=desk.settings.settings.signup.emails_per_address, now=now,
     )
     if outcome == "email due":
-        _send_confirmation(desk, email, values.name, chosen)
+        _send_confirmation(desk, email, values.name, chosen, now)
     return _answer(language)
 
 
@@ -246,11 +249,13 @@ def _answer(language: str) -> Response:
     return Pages.respond(SignupDesk.current().answers[language], 200)
 
 
-def _send_confirmation(desk: SignupDesk, email: str, name: str, language: str) -> None:
+def _send_confirmation(
+    desk: SignupDesk, email: str, name: str, language: str, signed_up_at: int
+) -> None:
     """The confirmation email, in the reader's chosen language; a transport that fails is
     logged (without the address), and the visitor may sign up again."""
     labels = desk.forms.labels[language]
-    link = (f"{desk.url}/confirm?token={desk.tokens.make(email)}"
+    link = (f"{desk.url}/confirm?token={desk.tokens.make(email, signed_up_at)}"
             f"&lang={quote(language, safe='')}")
     notice = Notice(language, labels["confirm_subject"], (labels["confirm_text"],),
                     (labels["confirm_ignore"],))
@@ -281,6 +286,7 @@ class _Confirming(NamedTuple):
     language: str
     labels: dict[str, str]
     desk: SignupDesk
+    issued_at: int  # the second the sign-up was recorded, and its link made
 
 
 def _confirmation() -> _Confirming | Response:
@@ -291,7 +297,7 @@ def _confirmation() -> _Confirming | Response:
     labels = desk.forms.labels[language]
     claims = desk.tokens.read(request.args.get("token", ""))
     if claims is not None and not claims.expired():
-        return _Confirming(claims.address, language, labels, desk)
+        return _Confirming(claims.address, language, labels, desk, claims.issued_at)
     reason = INVALID_TOKEN if claims is None else EXPIRED_TOKEN
     return refused(Context.current().pages.page(400, language, labels["confirm_invalid"]),
                    reason)
@@ -302,7 +308,7 @@ def confirm_page() -> Response:
     asked = _confirmation()
     if isinstance(asked, Response):
         return asked
-    address, language, labels, _ = asked
+    address, language, labels, _, _ = asked
     signup = Signups(Context.current().store()).get(address)
     if signup is not None and signup.status == "confirmed":
         return Context.current().pages.page(200, language, labels["confirm_done"])
@@ -318,10 +324,10 @@ def confirm() -> Response:
     asked = _confirmation()
     if isinstance(asked, Response):
         return asked
-    address, language, labels, desk = asked
+    address, language, labels, desk, issued_at = asked
     signups = Signups(Context.current().store())
     ip = request.remote_addr if desk.settings.settings.consent.record_ip else None
-    if not signups.confirm(address, ip=ip):
+    if not signups.confirm(address, signed_up_at=issued_at, ip=ip):
         signup = signups.get(address)
         if signup is None or signup.status != "confirmed":  # erased, or suppressed since
             page = Context.current().pages.page(400, language, labels["confirm_invalid"])
@@ -346,21 +352,21 @@ def preferences() -> Response:
     signups = Signups(context.store())
     action = f"{request.path}?{request.query_string.decode('ascii', 'replace')}"
     if request.method == "POST":
-        if request.form.get("action") == "unsubscribe":
-            context.store().add(address, "unsubscribed", "page", issue=claims.issue,
-                                raw=f"POST {request.path} preferences")
-            return context.pages.page(200, language, labels["page_done"], address=address)
-        chosen = desk.forms.language_of(request.form.get("language", ""))
-        topics = None
-        if request.form.get("topics_shown"):
-            known = desk.forms.topic_names(language)
-            topics = [t for t in request.form.getlist("topics") if t in known]
         # What the page showed them (the form they changed, its words): kept with the change.
         was_language, was_topics = signups.choice(address)
         shown = Markup(desk.forms.preferences(
             language, action, desk.forms.language_of(was_language or "") or language,
             was_topics or (),
         )).striptags()
+        if request.form.get("action") == "unsubscribe":
+            context.store().add(address, "unsubscribed", "page", issue=claims.issue,
+                                raw=f"POST {request.path} preferences\n{shown}")
+            return context.pages.page(200, language, labels["page_done"], address=address)
+        chosen = desk.forms.language_of(request.form.get("language", ""))
+        topics = None
+        if request.form.get("topics_shown"):
+            known = desk.forms.topic_names(language)
+            topics = [t for t in request.form.getlist("topics") if t in known]
         signups.set_preferences(address, language=chosen, topics=topics, shown=shown)
         note = labels["preferences_saved"]
     else:
