@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
-from sending import make_project
+from sending import free_port, make_project
 from webhook_requests import fixture
 
 from mailer.audience.store import SuppressionStore
@@ -87,11 +88,17 @@ def fetched(signer: Signer, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return urls
 
 
+def sns_time(ago: float = 0) -> str:
+    """A time ``ago`` seconds back, written as SNS writes its Timestamp."""
+    moment = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=ago)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def notification(body: bytes, topic: str = TOPIC, **fields: str) -> dict[str, str]:
     """An SNS notification carrying the SES notification ``body``, as SNS's docs show it."""
     return {
         "Type": "Notification", "MessageId": str(uuid.uuid4()), "TopicArn": topic,
-        "Message": body.decode(), "Timestamp": "2026-12-07T14:59:38.237Z",
+        "Message": body.decode(), "Timestamp": sns_time(),
         "UnsubscribeURL": "https://sns.eu-central-1.amazonaws.com/?Action=Unsubscribe&"
                           f"SubscriptionArn={topic}:c9135db0-26c4-47ec-8998-413945fb5a96",
         **fields,
@@ -103,7 +110,7 @@ def confirmation(topic: str = TOPIC) -> dict[str, str]:
         "Type": "SubscriptionConfirmation", "MessageId": str(uuid.uuid4()), "Token": "2336412f37",
         "TopicArn": topic, "Message": f"You have chosen to subscribe to the topic {topic}.\n"
         "To confirm the subscription, visit the SubscribeURL included in this message.",
-        "SubscribeURL": SUBSCRIBE_URL, "Timestamp": "2026-12-07T14:59:38.237Z",
+        "SubscribeURL": SUBSCRIBE_URL, "Timestamp": sns_time(),
     }
 
 
@@ -116,7 +123,7 @@ def test_a_permanent_bounce_suppresses_its_recipient(signer, fetched, version) -
     ours = message_id_for("2026-12-appeal", "jane@example.com", "iom.int")
     body = fixture("ses", "bounce").replace(b"custom-message-ID", ours.encode())
     signed = signer.sign(notification(body), version)
-    parsed = webhook().handle({}, signed, 0)
+    parsed = webhook().handle({}, signed, time.time())
     (event,) = parsed.events
     assert (event.kind, event.address, event.issue_id) == (
         "bounced", "jane@example.com", "2026-12-appeal")
@@ -128,23 +135,24 @@ def test_a_permanent_bounce_suppresses_its_recipient(signer, fetched, version) -
 
 def test_complaints_transient_bounces_and_deliveries(signer, fetched) -> None:
     provider = webhook()
-    complaint = provider.handle({}, signer.sign(notification(fixture("ses", "complaint"))), 0)
+    now = time.time()
+    complaint = provider.handle({}, signer.sign(notification(fixture("ses", "complaint"))), now)
     assert [(e.kind, e.address) for e in complaint.events] == [
         ("complained", "richard@example.com")]
     transient = fixture("ses", "bounce").replace(b'"Permanent"', b'"Transient"')
-    soft = provider.handle({}, signer.sign(notification(transient), "2"), 0)
+    soft = provider.handle({}, signer.sign(notification(transient), "2"), time.time())
     assert [(e.kind, e.address) for e in soft.events] == [("soft_bounce", "jane@example.com")]
-    delivery = provider.handle({}, signer.sign(notification(fixture("ses", "delivery"))), 0)
+    delivery = provider.handle({}, signer.sign(notification(fixture("ses", "delivery"))), now)
     assert (delivery.events, delivery.ignored) == ([], 1)
     assert fetched == [CERT_URL]  # fetched once, then cached
 
 
 def test_a_subscription_is_confirmed_for_a_listed_topic_only(signer, fetched) -> None:
-    parsed = webhook().handle({}, signer.sign(confirmation()), 0)
+    parsed = webhook().handle({}, signer.sign(confirmation()), time.time())
     assert parsed.events == [] and fetched == [CERT_URL, SUBSCRIBE_URL]
     other = "arn:aws:sns:eu-central-1:210987654321:someone-else"
     with pytest.raises(Unverified) as refusal:
-        webhook().handle({}, signer.sign(confirmation(other)), 0)
+        webhook().handle({}, signer.sign(confirmation(other)), time.time())
     assert refusal.value.status == 403 and fetched == [CERT_URL, SUBSCRIBE_URL]
 
 
@@ -166,6 +174,10 @@ def wrong_requests(signer: Signer) -> Iterator[tuple[str, bytes]]:
     unlisted = "arn:aws:sns:eu-central-1:210987654321:someone-else"
     yield "an unlisted topic", signer.sign(notification(body, unlisted))
     yield "signature version 3", signer.sign(notification(body), "3")
+    # Signed by SNS, but captured: older than SNS retries a delivery (an hour), the replay
+    # keys are gone, so the time it was signed with refuses it.
+    yield "an hour and a minute old", signer.sign(notification(body, Timestamp=sns_time(3660)))
+    yield "from ten minutes ahead", signer.sign(notification(body, Timestamp=sns_time(-600)))
 
 
 def test_what_is_not_signed_by_sns_for_a_listed_topic_is_refused_unread(signer, fetched) -> None:
@@ -177,9 +189,29 @@ def test_what_is_not_signed_by_sns_for_a_listed_topic_is_refused_unread(signer, 
 
         provider.parse = parse  # type: ignore[method-assign]
         with pytest.raises(Unverified) as refusal:
-            provider.handle({}, body, 0)
+            provider.handle({}, body, time.time())
         assert refusal.value.status == 403, what
     assert set(fetched) == {CERT_URL}  # no other host was ever asked
+
+
+def test_a_certificate_sns_cannot_give_now_is_a_502_sns_will_retry(
+    signer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The certificate fetched for real, from a host that does not answer (the test only points
+    SNS's URL at a closed port on this machine): a one-line 5xx, so SNS sends it again."""
+    import requests
+
+    real_get = requests.get
+
+    def closed_port(url: str, **options: object) -> requests.Response:
+        return real_get(f"http://127.0.0.1:{free_port()}/cert.pem", **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(requests, "get", closed_port)
+    with pytest.raises(Unverified) as refusal:
+        webhook().handle({}, signer.sign(notification(fixture("ses", "complaint"))), time.time())
+    assert refusal.value.status == 502
+    assert refusal.value.reason == ("Amazon SNS: cannot fetch from sns.eu-central-1.amazonaws.com:"
+                                    " ConnectionError")
 
 
 def test_serve_suppresses_on_a_signed_notification_and_stores_nothing_else(

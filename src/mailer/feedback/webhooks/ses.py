@@ -34,6 +34,7 @@ import binascii
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -43,7 +44,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from mailer.audience.events import FeedbackEvent, Kind
+from mailer.audience.replays import KEPT_SECONDS
 from mailer.feedback.webhooks.base import (
+    MAX_AGE_SECONDS,
     Parsed,
     Unverified,
     WebhookProvider,
@@ -75,8 +78,14 @@ def sns_get(url: str) -> bytes:
     confirmation of a subscription."""
     import requests
 
-    response = requests.get(url, timeout=TIMEOUT, allow_redirects=False)
-    response.raise_for_status()
+    try:
+        response = requests.get(url, timeout=TIMEOUT, allow_redirects=False)
+        response.raise_for_status()
+    except requests.RequestException as exc:
+        # Ours to answer with a 5xx: SNS sends the message again later.
+        where = urlsplit(url).netloc
+        raise Unverified(502, f"Amazon SNS: cannot fetch from {where}: "
+                              f"{type(exc).__name__}") from None
     return response.content
 
 
@@ -175,6 +184,15 @@ class SesWebhook(WebhookProvider):
             )
         except (binascii.Error, ValueError, InvalidSignature):
             raise Unverified(403, "Amazon SNS: wrong signature") from None
+        # Signed, but maybe captured: refused once older than the replay keys are kept (SNS
+        # retries a delivery for an hour at most).
+        try:
+            sent = datetime.fromisoformat(text(message.get("Timestamp"))).timestamp()
+        except ValueError:
+            raise Unverified(400, "Amazon SNS: Timestamp is not a time") from None
+        if not now - KEPT_SECONDS <= sent <= now + MAX_AGE_SECONDS:
+            raise Unverified(403, "Amazon SNS: the message is more than an hour old or in the "
+                                  "future (a replay, or a wrong clock here)")
 
     def parse(self, body: bytes) -> Parsed:
         """A verified message's events; a subscription to a listed topic is confirmed."""
