@@ -14,12 +14,13 @@ from aws import KEY_ID, SECRET_KEY, LocalSes, aws_environment
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from projects import mailer
+from pytest_httpserver import HTTPServer
 from sending import make_project, write_subscribers
 
 from mailer.delivery.ledger import Ledger
 from mailer.delivery.transports import parse_transport
 from mailer.doctor import transport as doctor_transport
-from mailer.errors import UsageError
+from mailer.errors import MailerError, TransportError, UsageError
 
 SELECTOR = "news2026"
 
@@ -161,6 +162,45 @@ def test_the_quota_gives_the_rate_and_a_refused_key_stops_the_send(ses, project)
     code, out = send(issue, ses, 3)
     assert code == 2 and "The security token included in the request is invalid" in out
     assert SECRET_KEY not in out
+
+
+@pytest.mark.parametrize(("endpoint", "says"), [
+    ("https://email.example.org:99999", "has no host and port"),
+    ("https://:443", "has no host and port"),
+    ("http://email.example.org", "plain http only to this machine"),
+])
+def test_an_endpoint_that_cannot_carry_signed_requests_is_refused(
+    endpoint: str, says: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aws_environment(monkeypatch)
+    with pytest.raises(UsageError, match=says):
+        parse_transport(f"ses://eu-central-1?endpoint={endpoint}", Path("."),
+                        {"AWS_SECRET_ACCESS_KEY": SECRET_KEY})()
+
+
+def test_an_answer_that_is_not_ses_is_one_error_and_a_redirect_is_not_followed(
+    httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A proxy's page, or a redirect elsewhere (which would carry the signed headers, a
+    temporary key's token among them): neither is taken for SES's answer."""
+    aws_environment(monkeypatch)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "a-session-token")
+    dsn = f"ses://eu-central-1?endpoint={httpserver.url_for('').rstrip('/')}"
+    httpserver.expect_request("/", method="POST").respond_with_data(
+        "<html><body>Sign in to the proxy</body></html>", content_type="text/html")
+    transport = parse_transport(dsn, Path("."), {"AWS_SECRET_ACCESS_KEY": SECRET_KEY})()
+    try:
+        with pytest.raises(TransportError, match="is not SES's XML"):
+            transport.verify()
+        httpserver.clear()
+        elsewhere = httpserver.url_for("/elsewhere")
+        httpserver.expect_request("/", method="POST").respond_with_data(
+            "", status=307, headers={"Location": elsewhere})
+        with pytest.raises(MailerError):
+            transport.verify()
+    finally:
+        transport.close()
+    assert [request.path for request, _ in httpserver.log] == ["/"]  # never /elsewhere
 
 
 def test_a_region_must_be_written_alone() -> None:

@@ -50,6 +50,7 @@ from mailer.delivery.transports.sigv4 import Keys, encode_path, sign
 from mailer.delivery.transports.smtp import envelope_address
 from mailer.errors import DeliveryError, TransportError, Unreachable, UsageError
 
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
 TIMEOUT = (10.0, 60.0)  # connect, read
 SERVICE = "ses"  # the name SES's requests are signed for (v1 and v2 alike)
@@ -102,8 +103,14 @@ class SesTransport(Transport):
             raise UsageError("transport ses://: ?endpoint= must not hold a user or password")
         if not endpoint.startswith(("https://", "http://")):
             raise dsn.fail(f"endpoint {endpoint!r} is not an http(s) URL")
+        try:
+            self.host = _host(endpoint)
+        except ValueError:
+            raise dsn.fail(f"endpoint {endpoint!r} has no host and port a URL can have") from None
+        if endpoint.startswith("http://") and urlsplit(endpoint).hostname not in LOOPBACK:
+            # The signed headers (a temporary key's session token) would travel in clear.
+            raise dsn.fail(f"endpoint {endpoint!r}: plain http only to this machine; use https")
         self.endpoint = endpoint.rstrip("/")
-        self.host = _host(self.endpoint)
         self._secret = secret
         self.redact = Redactor([secret])
         self._keys = _credentials(dsn.options.get("profile") or None, secret, self.redact)
@@ -171,9 +178,9 @@ class SesTransport(Transport):
             keys, self.region, SERVICE, method, self.host, path,
             {"Content-Type": content_type} if content_type else {}, body,
         )
-        return self.session.request(
+        return self.session.request(  # never redirected: the signed headers stay with SES
             method, self.endpoint + encode_path(path), data=body or None, headers=headers,
-            timeout=TIMEOUT,
+            timeout=TIMEOUT, allow_redirects=False,
         )
 
     def _query(self, action: str, **parameters: str) -> ElementTree.Element:
@@ -183,7 +190,16 @@ class SesTransport(Transport):
         answer = self._checked(
             "POST", "/", form.encode(), "application/x-www-form-urlencoded; charset=utf-8"
         )
-        return _strip_namespaces(ElementTree.fromstring(answer.content))
+        try:
+            found = _strip_namespaces(ElementTree.fromstring(answer.content))
+        except ElementTree.ParseError:
+            found = None
+        if found is None or found.tag != f"{action}Response":  # a proxy's page, say
+            raise TransportError(
+                self.name, f"{action}: the answer from {self.host} is not SES's XML (is "
+                "?endpoint= right?)",
+            )
+        return found
 
     def _checked(
         self, method: str, path: str, body: bytes = b"", content_type: str | None = None
@@ -304,10 +320,13 @@ def _session(endpoint: str) -> requests.Session:
 
 
 def _host(endpoint: str) -> str:
-    """The Host header ``requests`` sends to ``endpoint`` (no port when it is the default)."""
+    """The Host header ``requests`` sends to ``endpoint`` (no port when it is the default);
+    ValueError when it has no host or a port out of range."""
     parts = urlsplit(endpoint)
     default = {"https": 443, "http": 80}[parts.scheme]
     host = parts.hostname or ""
+    if not host:
+        raise ValueError(endpoint)
     if ":" in host:
         host = f"[{host}]"
     return host if parts.port in (None, default) else f"{host}:{parts.port}"
