@@ -223,10 +223,14 @@ def test_translate_never_overwrites_an_edition(project):
     assert f"Error: {edition} already exists; nothing was changed" in output
     assert edition.read_bytes() == before
 
-    status, output = mailer("translate", default, "--lang", "not a tag")
-    assert (status, output.splitlines()[-1]) == (
-        2, "Error: --lang not a tag: not a language tag (such as fr, tr or pt-BR)"
-    )
+    for tag in ("not a tag", "../fr", "fr/.."):  # never a path out of the folder
+        status, output = mailer("translate", default, "--lang", tag)
+        assert (status, output.splitlines()[-1]) == (
+            2, f"Error: --lang {tag}: not a language tag (such as fr, tr or pt-BR)"
+        )
+    assert sorted(path.name for path in default.parent.glob("*.yaml")) == sorted([
+        default.name, edition.name,
+    ])
 
 
 # --- stale translations outside git: fingerprints ---------------------------------------------

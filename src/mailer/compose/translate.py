@@ -88,9 +88,13 @@ def _edition_path(default: LoadedIssue, lang: str) -> Path:
     for tag, path in edition_files(default.path).items():
         if normalise_tag(tag) == normalise_tag(lang):
             return path
-    candidate = default.path.with_name(f"{default.path.stem}.{lang}{default.path.suffix}")
+    not_a_tag = UsageError(f"--lang {lang}: not a language tag (such as fr, tr or pt-BR)")
+    try:  # a tag with a slash in it is not even a file name
+        candidate = default.path.with_name(f"{default.path.stem}.{lang}{default.path.suffix}")
+    except ValueError:
+        raise not_a_tag from None
     if split_edition_path(candidate) is None:
-        raise UsageError(f"--lang {lang}: not a language tag (such as fr, tr or pt-BR)")
+        raise not_a_tag
     if normalise_tag(lang) == normalise_tag(default.issue.language):
         raise UsageError(f"--lang {lang}: {default.path.name} is itself the '{lang}' edition")
     return candidate
