@@ -44,7 +44,7 @@ def start_send(issue: Path, subscribers: Path, transport: str) -> subprocess.Pop
 
 
 def in_flight(ledger: Path, key: Callable[[Row], str]) -> set[str]:
-    with Ledger(ledger, read_only=True) as book:
+    with Ledger(ledger, read_only=True, outcomes=True) as book:  # as status reads it
         return {key(row) for row in book.rows("send-test", ("sending",))}
 
 

@@ -161,6 +161,29 @@ def test_a_killed_sender_loses_no_outcome_and_status_sees_them_meanwhile(tmp_pat
         assert [(row.attempts, row.provider_id) for row in sent] == [(1, "q1"), (1, "q2")]
 
 
+def test_a_journal_record_cut_short_by_a_full_disk_costs_no_other_outcome(
+    tmp_path: Path
+) -> None:
+    """A write the disk took only part of (and the send stops) must not glue itself to the
+    next record another sending thread writes: that outcome would be lost, and its reader sent
+    again on resume."""
+    path = tmp_path / "ledger.sqlite3"
+    journal = tmp_path / "ledger.sqlite3-outcomes"
+    with Ledger(path) as book:
+        book.lock_for_sending()
+        book.fill(ISSUE, [Subscriber(f"r{n}@example.org") for n in range(3)])
+        first, second, _ = book.claim(ISSUE, 3)
+        book.record([Outcome(first.id, "sent", provider_id="q1")])
+        whole = journal.read_bytes()
+        with journal.open("ab") as cut:  # what a short write leaves: a record's first half
+            cut.write(whole[: len(whole) // 2])
+        book.record([Outcome(second.id, "sent", provider_id="q2")])
+        assert status(path, ISSUE).counts.sent == 2  # read as the next send will fold it
+    with Ledger(path) as book:
+        assert {row.provider_id for row in book.rows(ISSUE) if row.state == "sent"} == {
+            "q1", "q2"}
+
+
 # -- mailer status ----------------------------------------------------------------------------
 
 

@@ -293,8 +293,10 @@ class Row:
 class Ledger:
     """The ledger file; safe to share between the runner's threads."""
 
-    def __init__(self, path: Path, *, read_only: bool = False) -> None:
-        """Open (and create) the ledger; ``read_only`` never writes, and needs a ledger there."""
+    def __init__(self, path: Path, *, read_only: bool = False, outcomes: bool = False) -> None:
+        """Open (and create) the ledger; ``read_only`` never writes, and needs a ledger there.
+        ``outcomes`` (read-only): with the outcomes a send that is running, or was killed, has
+        in its journal (a copy of the ledger in memory, when there are any: for ``status``)."""
         self.path = path
         self._lock = threading.Lock()
         self._sender_lock: FileLock | None = None
@@ -304,7 +306,9 @@ class Ledger:
         self._journal: int | None = None  # the outcomes journal, while this process sends
         self._journaled = False  # outcomes written to it since it was last folded
         if read_only:
-            self._db = _with_journal(self._open_read_only(path), _journal_path(path))
+            self._db = self._open_read_only(path)
+            if outcomes:
+                self._db = _with_journal(self._db, _journal_path(path))
             return
         try:
             self._db = open_shared(path, busy_seconds=10)
@@ -350,17 +354,21 @@ class Ledger:
         return db
 
     def close(self) -> None:
-        if self._journal is not None:
-            with self._transaction():
-                pass  # folds the journal
-            os.close(self._journal)
-            self._journal = None
-            _journal_path(self.path).unlink(missing_ok=True)
-        with self._lock:
-            self._db.close()
-        if self._sender_lock is not None:
-            self._sender_lock.release()
-            self._sender_lock = None
+        try:
+            if self._journal is not None:
+                with self._transaction():
+                    pass  # folds the journal
+                with self._lock:  # no sending thread writes to it from here on
+                    journal, self._journal = self._journal, None
+                    os.close(journal)
+                with contextlib.suppress(OSError):  # kept (folded twice is once) if it must
+                    _journal_path(self.path).unlink(missing_ok=True)
+        finally:
+            with self._lock:
+                self._db.close()
+            if self._sender_lock is not None:
+                self._sender_lock.release()
+                self._sender_lock = None
 
     def __enter__(self) -> Ledger:
         return self
@@ -578,7 +586,9 @@ class Ledger:
             values = self._values(outcomes[0], None, now)
             with self._lock:
                 if self._journal is not None:
-                    line = json.dumps(values).encode("utf-8") + b"\n"
+                    # Each record after a newline of its own: one cut short by a full disk
+                    # stays a line apart, which reading skips, and never swallows the next.
+                    line = b"\n" + json.dumps(values).encode("utf-8")
                     self._journaled = True
                     if os.write(self._journal, line) != len(line):  # a full disk
                         raise OSError(f"{_journal_path(self.path)}: written in part")

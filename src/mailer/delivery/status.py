@@ -202,7 +202,7 @@ def status(
     ``default_edition``) and the first ``limit`` failures with their reasons."""
     if not ledger_path.exists():
         raise UsageError(f"no send ledger at {ledger_path}: this issue has not been sent yet")
-    with Ledger(ledger_path, read_only=True) as ledger:
+    with Ledger(ledger_path, read_only=True, outcomes=True) as ledger:
         counts = ledger.counts(issue_id)
         by_edition = ledger.counts_by_edition(issue_id)
         segment, left_out = ledger.left_out(issue_id) or (None, {})
@@ -233,7 +233,7 @@ def esp_feedback(
     entries = store.issueless(ESP_SOURCE)
     if not entries or not report.counts.sent:
         return []
-    with Ledger(ledger_path, read_only=True) as ledger:
+    with Ledger(ledger_path, read_only=True, outcomes=True) as ledger:
         sent = ledger.sent_times(address for _, address, _ in entries)
     found = []
     for kind, address, when in entries:
@@ -252,7 +252,7 @@ def with_feedback(
     tally = Counter(kind for kind, _ in pairs)
     per_edition: dict[str, dict[str, int]] = {}
     if len(report.editions) > 1:
-        with Ledger(report.ledger, read_only=True) as ledger:
+        with Ledger(report.ledger, read_only=True, outcomes=True) as ledger:
             editions = ledger.editions_of(report.issue_id, (address for _, address in pairs))
         for kind, address in pairs:
             if address in editions:
@@ -266,7 +266,7 @@ def write_report(ledger_path: Path, issue_id: str, out: Path) -> int:
     """One CSV line per recipient (streamed from the ledger), no cell of which a spreadsheet
     runs as a formula; returns the number of rows."""
     written = 0
-    with Ledger(ledger_path, read_only=True) as ledger:
+    with Ledger(ledger_path, read_only=True, outcomes=True) as ledger:
         try:
             file = open(out, "w", encoding="utf-8", newline="")  # noqa: SIM115 (closed below)
         except OSError as exc:
