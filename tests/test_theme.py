@@ -125,6 +125,10 @@ def test_an_unchanged_issue_is_inlined_once_and_an_edited_one_anew(project, monk
     with monkeypatch.context() as patched:
         patched.setattr(rendering, "inline_css", no_premailer)
         assert render(path).html == first
+    (kept,) = (project.root / ".mailer" / "template-cache").glob("inlined-*.html")
+    kept.write_text("", encoding="utf-8")  # a copy a power cut left empty is never sent
+    assert render(path).html == first
+    assert kept.read_text(encoding="utf-8") == first
     path.write_text(ISSUE.replace("Its first paragraph.", "An edited paragraph."),
                     encoding="utf-8")
     edited = render(path).html

@@ -6,6 +6,7 @@ subscriber is a cheap string join done later, never a second render.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import re
@@ -207,10 +208,28 @@ def _template_folder(project: Path) -> FileSystemBytecodeCache | None:
     return None if cache is None else FileSystemBytecodeCache(str(cache))
 
 
-# The inlined HTML kept on disk, by what went in and the code that inlined it, so that a change
-# to this module (or another mailer) is never answered with an older inlining.
-_INLINER = sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+# The inlined HTML is kept on disk by what went in and the code that inlined it: this module
+# and the inliner's packages, each known by its file's time (an upgrade writes them anew).
+_INLINING_CODE = ("premailer", "cssutils", "lxml")
 _INLINED_KEPT = 32  # files: the newest are kept, as the live preview writes one a save
+
+
+@lru_cache(maxsize=1)
+def _inliner() -> str | None:
+    """A fingerprint of the inlining code; None where its files cannot be found (a frozen
+    build), and nothing is kept on disk."""
+    stamps = []
+    for name in _INLINING_CODE:
+        spec = importlib.util.find_spec(name)
+        origin = spec.origin if spec else None
+        if origin is None:
+            return None
+        stamps.append(origin)
+    try:
+        stamps = [f"{path}:{os.stat(path).st_mtime_ns}" for path in (__file__, *stamps)]
+    except OSError:
+        return None
+    return sha256("\0".join(stamps).encode()).hexdigest()[:16]
 
 
 def _inlined(html: str, project: Path) -> str:
@@ -218,21 +237,24 @@ def _inlined(html: str, project: Path) -> str:
     and ``send`` of an unchanged issue inline it once (premailer and its ~0.1 s import are most
     of a command's own work), and each of them starts without importing premailer at all."""
     cache = _cache_folder(project)
-    if cache is None:
+    inliner = _inliner()
+    if cache is None or inliner is None:
         return inline_css(html)
-    key = sha256((_INLINER + html).encode()).hexdigest()
+    key = sha256((inliner + html).encode()).hexdigest()
     path = cache / f"inlined-{key}.html"
     try:
-        return path.read_text(encoding="utf-8")
-    except (FileNotFoundError, UnicodeDecodeError):
+        kept = path.read_text(encoding="utf-8")
+        if kept.startswith(_DOCTYPE) and kept.endswith("</html>"):  # whole: what we wrote
+            return kept
+    except (OSError, UnicodeDecodeError):  # none yet, or being replaced (Windows)
         pass
     inlined = inline_css(html)
     partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}")
     try:
         partial.write_text(inlined, encoding="utf-8")
         os.replace(partial, path)  # whole or not at all, whoever reads it meanwhile
-        kept = sorted(cache.glob("inlined-*.html"), key=_modified, reverse=True)
-        for old in kept[_INLINED_KEPT:]:
+        kept_files = sorted(cache.glob("inlined-*.html"), key=_modified, reverse=True)
+        for old in kept_files[_INLINED_KEPT:]:
             old.unlink(missing_ok=True)
     except OSError:
         partial.unlink(missing_ok=True)
@@ -242,7 +264,7 @@ def _inlined(html: str, project: Path) -> str:
 def _modified(path: Path) -> float:
     try:
         return path.stat().st_mtime
-    except FileNotFoundError:
+    except OSError:  # gone meanwhile (or, on Windows, being replaced)
         return 0.0
 
 
