@@ -414,7 +414,7 @@ class Signups:
             "SELECT (SELECT count(*) FROM signups WHERE status = 'confirmed') "
             "+ (SELECT count(*) FROM preferences)"
         )[0][0]
-        table = AddressTable(expected=expected)
+        table = AddressTable(expected=expected, load=AddressTable.LOOKUP_LOAD)
         for source in ("signups WHERE status = 'confirmed' AND", "preferences WHERE"):
             last = ""
             while page := self.store.query(

@@ -455,7 +455,7 @@ class SuppressionStore:
 
     def keys(self) -> AddressTable:
         """Every suppressed address as a key, for checking a whole audience against."""
-        table = AddressTable(expected=len(self))
+        table = AddressTable(expected=len(self), load=AddressTable.LOOKUP_LOAD)
         for (address,) in self.query("SELECT address FROM suppressions"):
             table.setdefault(address_key(address), 1)
         return table
