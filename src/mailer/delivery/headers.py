@@ -135,6 +135,19 @@ def idna_address(address: str) -> str | None:
         ) from None
 
 
+def envelope_address(address: str) -> str:
+    """``address`` with its domain as IDNA (A-labels), as the message's headers have it.
+
+    ``user@bücher.de`` becomes ``user@xn--bcher-kva.de``, which any server takes. An address
+    that stays non-ASCII needs SMTPUTF8; one that is no address at all goes as it is, and the
+    server says what it makes of it.
+    """
+    try:
+        return idna_address(address) or address
+    except InvalidRecipient:
+        return address
+
+
 def wire_address(address: str) -> str:
     """``address`` as it can stand in a header: checked, its domain in ASCII if need be."""
     converted = idna_address(address)

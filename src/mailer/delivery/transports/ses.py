@@ -44,10 +44,10 @@ from xml.etree import ElementTree
 import requests
 
 from mailer.credentials import Needed, Redactor
+from mailer.delivery.headers import envelope_address
 from mailer.delivery.message import OutgoingMessage
 from mailer.delivery.transports.base import Dsn, RecipientResult, Transport
 from mailer.delivery.transports.sigv4 import Keys, encode_path, sign
-from mailer.delivery.transports.smtp import envelope_address
 from mailer.errors import DeliveryError, TransportError, Unreachable, UsageError
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})

@@ -39,10 +39,10 @@ from pathlib import Path
 from typing import ClassVar
 
 from mailer.credentials import Needed, Redactor
-from mailer.delivery.headers import idna_address
+from mailer.delivery.headers import envelope_address
 from mailer.delivery.message import OutgoingMessage
 from mailer.delivery.transports.base import Dsn, RecipientResult, Transport
-from mailer.errors import InvalidRecipient, TransportError, Unreachable
+from mailer.errors import TransportError, Unreachable
 from mailer.fields import is_loopback
 
 # What ``smtplib.SMTP.login`` can do (its ``preferred_auths``); AUTH PLAIN is ours (_login).
@@ -306,19 +306,6 @@ class SmtpTransport(Transport):
         else:
             connection.rset()
         return _classify(message, *failure)
-
-
-def envelope_address(address: str) -> str:
-    """``address`` with its domain as IDNA (A-labels), as the message's headers have it.
-
-    ``user@bücher.de`` becomes ``user@xn--bcher-kva.de``, which any server takes. An address
-    that stays non-ASCII needs SMTPUTF8; one that is no address at all goes as it is, and the
-    server says what it makes of it.
-    """
-    try:
-        return idna_address(address) or address
-    except InvalidRecipient:
-        return address
 
 
 def _send(connection: smtplib.SMTP, pieces: list[bytes]) -> None:
