@@ -69,6 +69,7 @@ def test_an_uncommitted_change_stops_the_send(news: Path, name: str) -> None:
 def test_untracked_and_staged_files_are_named_too(news: Path) -> None:
     (news.parents[1] / "templates" / "icons" / "pigeon.png").write_bytes(b"not yet reviewed")
     (news.parents[1] / "templates" / ".DS_Store").write_bytes(b"a desktop's, never read")
+    (news.parents[1] / "templates" / ".footer.j2").write_text("{# one a template may include #}")
     edition = news.with_name("send-test.ar.yaml")
     edition.write_text("subject: أخبار\nlead:\n  title: خبر\n  body: نص الخبر.\n", "utf-8")
     git(news.parents[1], "add", "issues/send-test.ar.yaml")
@@ -77,6 +78,7 @@ def test_untracked_and_staged_files_are_named_too(news: Path) -> None:
     assert "issues/send-test.ar.yaml (added, not committed)" in out
     assert "templates/icons/pigeon.png (untracked)" in out
     assert ".DS_Store" not in out
+    assert "templates/.footer.j2 (untracked)" in out
     code, out = mailer("send", news, "--to", "editor@example.org")  # a test copy is not a send
     assert code == 0, out
     assert outbox(news) == 3  # one of each edition: en, tr and the new ar

@@ -16,6 +16,7 @@ pass: it promises something that could then not be kept.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -87,10 +88,15 @@ def committed(editions: Editions) -> str:
     return commit
 
 
+# What desktops leave in folders, which no template can mean: any other file in the theme's
+# folder, hidden or not, may be one a template includes, and so is held to "committed".
+DESKTOP_LITTER = re.compile(r"\.DS_Store|\._.+|Thumbs\.db|desktop\.ini", re.IGNORECASE)
+
+
 def _hidden_in(theme: Path | None, path: Path) -> bool:
-    """A hidden file in the theme's folder (a desktop's ``.DS_Store``): never a theme file."""
-    return theme is not None and path.name.startswith(".") and path.is_relative_to(
-        theme.resolve()
+    """A desktop's file in the theme's folder (``.DS_Store``): never a theme file."""
+    return theme is not None and DESKTOP_LITTER.fullmatch(path.name) is not None and (
+        path.is_relative_to(theme.resolve())
     )
 
 
